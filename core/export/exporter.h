@@ -1,0 +1,62 @@
+#pragma once
+
+#include "jobs/conversion_plan.h"
+#include "quant/error_metrics.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace at {
+class Tensor;
+}
+
+namespace qs {
+
+enum class ExportFormat
+{
+    Nxd, // AWS Neuron NxD: int8 per-channel `.weight` + float32 `.scale`, modules_to_not_convert.json
+};
+
+std::string_view exportFormatName(ExportFormat format);
+std::optional<ExportFormat> exportFormatFromName(std::string_view name);
+
+// What happened to one input tensor.
+struct TensorResult
+{
+    std::string name;
+    bool quantized = false;
+    ErrorMetrics error; // meaningful when quantized
+    std::uint64_t bytesIn = 0;
+    std::uint64_t bytesOut = 0;
+};
+
+struct ExportOptions
+{
+    // The keep list as the target format spells it (NxD partial names).
+    std::vector<std::string> modulesToNotConvert;
+    std::uint64_t maxShardBytes = 10'000'000'000ULL;
+};
+
+// One output format. The conversion job drives it: begin() with the whole plan, write()
+// once per planned tensor in plan order, then finish(). Everything goes into `directory`,
+// which the job renames into place afterwards.
+class Exporter
+{
+public:
+    virtual ~Exporter() = default;
+
+    virtual void begin(const ConversionPlan& plan, const std::filesystem::path& directory) = 0;
+    virtual TensorResult write(const PlannedTensor& tensor, const at::Tensor& source) = 0;
+    virtual void finish() = 0;
+    // The files written so far (relative to the directory), for the report.
+    virtual std::vector<std::string> files() const = 0;
+};
+
+std::unique_ptr<Exporter> makeExporter(ExportFormat format, ExportOptions options);
+
+} // namespace qs

@@ -1,0 +1,146 @@
+#include "io/atomic_file.h"
+
+#include "error.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <random>
+
+namespace qs {
+namespace fs = std::filesystem;
+namespace {
+
+std::string uniqueSuffix()
+{
+    std::random_device rd;
+    return std::to_string(::getpid()) + "-" + std::to_string(rd() & 0xffffff);
+}
+
+void syncDirectory(const fs::path& dir)
+{
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        ::fsync(fd);
+        ::close(fd);
+    }
+}
+
+fs::path normalized(const fs::path& p)
+{
+    std::error_code ec;
+    auto abs = fs::weakly_canonical(fs::absolute(p), ec);
+    return ec ? fs::absolute(p).lexically_normal() : abs;
+}
+
+} // namespace
+
+void writeFileAtomically(const fs::path& path, const std::string& content)
+{
+    const fs::path tmp = path.parent_path() / ("." + path.filename().string() + ".tmp-" + uniqueSuffix());
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        throw IoError::fromErrno("creating a temporary file", tmp.string(), errno);
+    const char* p = content.data();
+    std::size_t left = content.size();
+    while (left > 0) {
+        const ssize_t n = ::write(fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            const int err = errno;
+            ::close(fd);
+            ::unlink(tmp.c_str());
+            throw IoError::fromErrno("writing", path.string(), err);
+        }
+        p += n;
+        left -= static_cast<std::size_t>(n);
+    }
+    if (::fsync(fd) != 0 || ::close(fd) != 0) {
+        const int err = errno;
+        ::unlink(tmp.c_str());
+        throw IoError::fromErrno("flushing", path.string(), err);
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        const int err = errno;
+        ::unlink(tmp.c_str());
+        throw IoError::fromErrno("renaming into place", path.string(), err);
+    }
+}
+
+AtomicOutputDir::AtomicOutputDir(fs::path destination, bool overwrite)
+    : m_destination(normalized(destination))
+    , m_overwrite(overwrite)
+{
+    if (m_destination.filename().empty())
+        throw UsageError("the destination must name a folder", ErrorContext { destination.string(), {}, {} });
+    std::error_code ec;
+    if (fs::exists(m_destination, ec) && !overwrite)
+        throw UsageError("the destination already exists (choose another folder or allow overwriting)",
+            ErrorContext { m_destination.string(), {}, {} });
+    const fs::path parent = m_destination.parent_path();
+    fs::create_directories(parent, ec);
+    if (ec)
+        throw IoError("cannot create the parent folder: " + ec.message(), ErrorContext { parent.string(), {}, {} });
+    m_staging = parent / ("." + m_destination.filename().string() + ".partial-" + uniqueSuffix());
+    if (!fs::create_directory(m_staging, ec) || ec)
+        throw IoError("cannot create the staging folder: " + (ec ? ec.message() : std::string("it already exists")),
+            ErrorContext { m_staging.string(), {}, {} });
+}
+
+AtomicOutputDir::~AtomicOutputDir()
+{
+    if (!m_committed) {
+        std::error_code ignored;
+        fs::remove_all(m_staging, ignored);
+    }
+}
+
+void AtomicOutputDir::commit()
+{
+    std::error_code ec;
+    fs::path backup;
+    if (fs::exists(m_destination, ec)) {
+        if (!m_overwrite)
+            throw UsageError(
+                "the destination appeared while the job ran", ErrorContext { m_destination.string(), {}, {} });
+        backup = m_destination.parent_path() / ("." + m_destination.filename().string() + ".old-" + uniqueSuffix());
+        fs::rename(m_destination, backup, ec);
+        if (ec)
+            throw IoError("cannot move the old destination aside: " + ec.message(),
+                ErrorContext { m_destination.string(), {}, {} });
+    }
+    syncDirectory(m_staging);
+    fs::rename(m_staging, m_destination, ec);
+    if (ec) {
+        const std::string reason = ec.message();
+        if (!backup.empty())
+            fs::rename(backup, m_destination, ec);
+        throw IoError(
+            "cannot rename the finished output into place: " + reason, ErrorContext { m_destination.string(), {}, {} });
+    }
+    m_committed = true;
+    syncDirectory(m_destination.parent_path());
+    if (!backup.empty())
+        fs::remove_all(backup, ec);
+}
+
+void ensureDoesNotTouchInput(const fs::path& source, const fs::path& destination)
+{
+    const fs::path src = normalized(source);
+    const fs::path dst = normalized(destination);
+    auto isWithin = [](const fs::path& inner, const fs::path& outer) {
+        auto i = inner.begin();
+        for (auto o = outer.begin(); o != outer.end(); ++o, ++i) {
+            if (i == inner.end() || *i != *o)
+                return false;
+        }
+        return true;
+    };
+    if (isWithin(src, dst))
+        throw UsageError("the destination " + dst.string() + " would replace the input checkpoint " + src.string(),
+            ErrorContext { dst.string(), {}, {} });
+}
+
+} // namespace qs

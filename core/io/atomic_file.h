@@ -1,0 +1,41 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace qs {
+
+// Writes `content` to a temporary file next to `path`, flushes it and renames it into place,
+// so readers see either the old file or the complete new one.
+void writeFileAtomically(const std::filesystem::path& path, const std::string& content);
+
+// A destination folder built under a temporary name in the same parent and renamed into
+// place by commit(). Destroying it without commit() (an error, a cancel) removes everything
+// written so far. An existing destination is replaced only when `overwrite` is set.
+class AtomicOutputDir
+{
+public:
+    AtomicOutputDir(std::filesystem::path destination, bool overwrite);
+    ~AtomicOutputDir();
+
+    AtomicOutputDir(const AtomicOutputDir&) = delete;
+    AtomicOutputDir& operator=(const AtomicOutputDir&) = delete;
+
+    // Where to write while the job runs.
+    const std::filesystem::path& staging() const { return m_staging; }
+    const std::filesystem::path& destination() const { return m_destination; }
+
+    void commit();
+
+private:
+    std::filesystem::path m_destination;
+    std::filesystem::path m_staging;
+    bool m_overwrite = false;
+    bool m_committed = false;
+};
+
+// Throws UsageError when writing to `destination` could modify `source` (the same path, or
+// the source inside the destination).
+void ensureDoesNotTouchInput(const std::filesystem::path& source, const std::filesystem::path& destination);
+
+} // namespace qs

@@ -1,0 +1,24 @@
+#include "io/tensor_info.h"
+
+namespace qs {
+
+std::int64_t TensorInfo::numel() const
+{
+    std::int64_t n = 1;
+    for (auto d : shape)
+        n *= d;
+    return n;
+}
+
+std::string formatShape(const std::vector<std::int64_t>& shape)
+{
+    std::string out = "[";
+    for (std::size_t i = 0; i < shape.size(); ++i) {
+        if (i)
+            out += ", ";
+        out += std::to_string(shape[i]);
+    }
+    return out + "]";
+}
+
+} // namespace qs

@@ -1,0 +1,105 @@
+#include "jobs/conversion_job.h"
+
+#include "error.h"
+#include "io/atomic_file.h"
+#include "io/checkpoint.h"
+#include "jobs/conversion_plan.h"
+#include "jobs/progress.h"
+#include "model/module_tree.h"
+#include "select/nxd_keep_list.h"
+
+#include <ATen/core/Tensor.h>
+
+#include <algorithm>
+
+namespace qs {
+namespace fs = std::filesystem;
+
+bool isCompanionFile(const std::string& name)
+{
+    static const std::vector<std::string> exact = { "config.json", "generation_config.json", "tokenizer.json",
+        "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model", "vocab.json", "vocab.txt", "merges.txt",
+        "added_tokens.json", "chat_template.json", "chat_template.jinja" };
+    return std::find(exact.begin(), exact.end(), name) != exact.end();
+}
+
+namespace {
+
+std::vector<std::string> copyCompanionFiles(const Checkpoint& checkpoint, const fs::path& staging)
+{
+    std::vector<std::string> copied;
+    if (!fs::is_directory(checkpoint.folder()))
+        return copied;
+    for (const auto& entry : fs::directory_iterator(checkpoint.folder())) {
+        const auto name = entry.path().filename().string();
+        if (!entry.is_regular_file() || !isCompanionFile(name))
+            continue;
+        std::error_code ec;
+        fs::copy_file(entry.path(), staging / name, ec);
+        if (ec)
+            throw IoError(
+                "cannot copy into the output: " + ec.message(), ErrorContext { entry.path().string(), {}, {} });
+        copied.push_back(name);
+    }
+    std::sort(copied.begin(), copied.end());
+    return copied;
+}
+
+} // namespace
+
+ConversionReport convertCheckpoint(
+    const Checkpoint& checkpoint, const ModuleTree& tree, const ConversionOptions& options, Progress& progress)
+{
+    ensureDoesNotTouchInput(checkpoint.folder(), options.destination);
+    for (const auto& file : checkpoint.dataFiles())
+        ensureDoesNotTouchInput(file, options.destination);
+
+    const ConversionPlan plan = planConversion(checkpoint, tree, options.keptModules);
+    ExportOptions exportOptions;
+    exportOptions.maxShardBytes = options.maxShardBytes;
+    exportOptions.modulesToNotConvert = options.modulesToNotConvert.empty() ? compactNxdKeepList(tree, plan.keptModules)
+                                                                            : options.modulesToNotConvert;
+
+    ConversionReport report;
+    report.format = options.format;
+    report.modulesToNotConvert = exportOptions.modulesToNotConvert;
+    for (int m : plan.keptModules)
+        report.keptModules.push_back(tree.node(m).path);
+    report.bytesIn = plan.inputBytes;
+
+    AtomicOutputDir output(options.destination, options.overwrite);
+    report.destination = output.destination();
+    auto exporter = makeExporter(options.format, exportOptions);
+    exporter->begin(plan, output.staging());
+
+    ProgressUpdate update;
+    update.stepsTotal = static_cast<std::int64_t>(plan.tensors.size());
+    update.bytesTotal = plan.inputBytes;
+    progress.report(update);
+    for (const auto& planned : plan.tensors) {
+        progress.checkCancelled();
+        update.current = planned.input.name;
+        progress.report(update);
+
+        TensorResult result = exporter->write(planned, checkpoint.load(planned.input.name));
+        checkpoint.release(planned.input.name);
+        report.bytesOut += result.bytesOut;
+        report.quantizedCount += result.quantized ? 1 : 0;
+        report.tensors.push_back(std::move(result));
+
+        ++update.stepsDone;
+        update.bytesDone += planned.input.bytes;
+    }
+    progress.checkCancelled();
+    exporter->finish();
+    report.files = exporter->files();
+    for (auto& f : copyCompanionFiles(checkpoint, output.staging()))
+        report.files.push_back(std::move(f));
+    progress.checkCancelled();
+    output.commit();
+    update.current.clear();
+    progress.report(update);
+    return report;
+}
+
+} // namespace qs

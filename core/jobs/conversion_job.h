@@ -1,0 +1,54 @@
+#pragma once
+
+#include "export/exporter.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace qs {
+
+class Checkpoint;
+class ModuleTree;
+class Progress;
+
+struct ConversionOptions
+{
+    std::filesystem::path destination; // a folder; must not exist unless `overwrite`
+    ExportFormat format = ExportFormat::Nxd;
+    // Module paths kept in full precision (a container keeps every Linear below it).
+    std::set<std::string> keptModules;
+    // The keep list written for the target. When empty, it is derived from keptModules in
+    // the target's naming style (for NxD: compactNxdKeepList).
+    std::vector<std::string> modulesToNotConvert;
+    bool overwrite = false;
+    std::uint64_t maxShardBytes = 10'000'000'000ULL;
+};
+
+struct ConversionReport
+{
+    std::filesystem::path destination;
+    ExportFormat format = ExportFormat::Nxd;
+    std::vector<TensorResult> tensors;
+    std::vector<std::string> keptModules; // full paths of the Linear modules left unquantized
+    std::vector<std::string> modulesToNotConvert; // as written
+    std::vector<std::string> files; // written into the destination
+    std::uint64_t bytesIn = 0;
+    std::uint64_t bytesOut = 0;
+    int quantizedCount = 0;
+};
+
+// Converts a checkpoint: plans every tensor, then streams them one at a time (load a mapped
+// view, quantize or pass through, write, release) into a staging folder next to the
+// destination, copies the model's config and tokenizer files, and renames the folder into
+// place. Peak memory is about the largest tensor. On error or cancel the staging folder is
+// removed and the destination is untouched; the input is never modified.
+ConversionReport convertCheckpoint(
+    const Checkpoint& checkpoint, const ModuleTree& tree, const ConversionOptions& options, Progress& progress);
+
+// Config and tokenizer files of a Hugging Face model folder that an export carries along.
+bool isCompanionFile(const std::string& fileName);
+
+} // namespace qs

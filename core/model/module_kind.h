@@ -1,0 +1,20 @@
+#pragma once
+
+#include <string_view>
+
+namespace qs {
+
+// What a module in the tree is, as far as tensor names, shapes and the config tell.
+enum class ModuleKind
+{
+    Container, // holds other modules (a decoder layer, "model")
+    Linear, // a 2-D `weight` used as y = x W^T: what the exporters quantize
+    Embedding, // a lookup table (token or position embeddings)
+    Norm, // LayerNorm / RMSNorm gains
+    Conv1D, // Hugging Face GPT-2 Conv1D: a transposed Linear that NxD does not convert
+    Other, // anything else holding tensors (buffers, biases of their own, scalars)
+};
+
+std::string_view moduleKindName(ModuleKind kind);
+
+} // namespace qs

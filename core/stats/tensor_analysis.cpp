@@ -1,0 +1,82 @@
+#include "stats/tensor_analysis.h"
+
+#include "error.h"
+#include "io/checkpoint.h"
+#include "jobs/conversion_plan.h"
+#include "model/module_tree.h"
+#include "quant/int8_per_channel.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <limits>
+
+namespace qs {
+namespace {
+
+TensorSummary summarize(const float* v, std::int64_t n)
+{
+    TensorSummary s;
+    s.count = n;
+    if (n == 0)
+        return s;
+    double lo = std::numeric_limits<double>::infinity();
+    double hi = -lo;
+    double sum = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+        if (!std::isfinite(v[i])) {
+            s.min = s.max = std::numeric_limits<double>::quiet_NaN();
+            return s;
+        }
+        lo = std::min<double>(lo, v[i]);
+        hi = std::max<double>(hi, v[i]);
+        sum += v[i];
+    }
+    const double mean = sum / static_cast<double>(n);
+    double sq = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+        const double d = v[i] - mean;
+        sq += d * d;
+    }
+    s.min = lo;
+    s.max = hi;
+    s.mean = mean;
+    s.std = n > 1 ? std::sqrt(sq / static_cast<double>(n - 1)) : 0.0;
+    return s;
+}
+
+} // namespace
+
+TensorAnalysis analyzeTensor(
+    const Checkpoint& checkpoint, const ModuleTree& tree, const std::string& tensorName, int bins)
+{
+    TensorAnalysis a;
+    a.info = checkpoint.info(tensorName);
+    const at::Tensor view = checkpoint.load(tensorName);
+    const at::Tensor values = view.to(at::kFloat).contiguous();
+    const float* data = values.data_ptr<float>();
+    const std::int64_t n = values.numel();
+    a.summary = summarize(data, n);
+    if (!std::isfinite(a.summary.min) || !std::isfinite(a.summary.max)) {
+        if (n > 0)
+            throw FormatError("the tensor contains NaN or infinity", ErrorContext { a.info.source, a.info.name, {} });
+    }
+
+    HistogramBuilder original(a.summary.min, a.summary.max, bins);
+    original.addAll(data, n);
+    a.original = original.histogram();
+
+    if (isQuantizableWeight(tree, a.info)) {
+        const QuantizedTensor q = quantizeInt8PerChannelNxd(view, &a.error);
+        const at::Tensor deq = dequantizeInt8PerChannel(q).contiguous();
+        HistogramBuilder dequantized(a.original.lo, a.original.hi, bins);
+        dequantized.addAll(deq.data_ptr<float>(), deq.numel());
+        a.dequantized = dequantized.histogram();
+        a.scaleMin = q.scale.min().item<double>();
+        a.scaleMax = q.scale.max().item<double>();
+        a.quantized = true;
+    }
+    return a;
+}
+
+} // namespace qs

@@ -1,0 +1,43 @@
+#pragma once
+
+#include "io/tensor_info.h"
+#include "quant/error_metrics.h"
+#include "stats/histogram.h"
+
+#include <string>
+
+namespace qs {
+
+class Checkpoint;
+class ModuleTree;
+
+struct TensorSummary
+{
+    std::int64_t count = 0;
+    double min = 0;
+    double max = 0;
+    double mean = 0;
+    double std = 0;
+};
+
+// What the GUI shows for one tensor: its distribution and, for a weight that the int8
+// per-channel scheme converts, the distribution after quantize + dequantize and the error.
+// Plain data, computed in a worker thread.
+struct TensorAnalysis
+{
+    TensorInfo info;
+    TensorSummary summary;
+    Histogram original;
+    bool quantized = false;
+    Histogram dequantized; // same bins as `original`; empty when not quantized
+    ErrorMetrics error;
+    double scaleMin = 0;
+    double scaleMax = 0;
+};
+
+// Loads one tensor (a mapped view), converts it to float, and measures it. Non-floating
+// tensors are summarised from their values as well. Throws qs::Error subclasses.
+TensorAnalysis analyzeTensor(
+    const Checkpoint& checkpoint, const ModuleTree& tree, const std::string& tensorName, int bins = 200);
+
+} // namespace qs
