@@ -1,0 +1,137 @@
+#include "histogram_plot.h"
+
+#include "qcustomplot_include.h"
+
+#include <QCheckBox>
+#include <QHBoxLayout>
+#include <QVBoxLayout>
+
+#include <algorithm>
+
+namespace qs::ui {
+namespace {
+
+void fill(QCPGraph* graph, const Histogram& h)
+{
+    QVector<double> keys;
+    QVector<double> values;
+    keys.reserve(static_cast<int>(h.counts.size()));
+    values.reserve(static_cast<int>(h.counts.size()));
+    for (std::size_t i = 0; i < h.counts.size(); ++i) {
+        keys << h.binCenter(i);
+        values << static_cast<double>(h.counts[i]);
+    }
+    graph->setData(keys, values, true);
+}
+
+} // namespace
+
+HistogramPlot::HistogramPlot(QWidget* parent)
+    : QWidget(parent)
+    , m_plot(new QCustomPlot(this))
+    , m_logScale(new QCheckBox(tr("Logarithmic counts"), this))
+{
+    m_plot->setMinimumSize(320, 220);
+    m_plot->plotLayout()->insertRow(0);
+    m_title = new QCPTextElement(m_plot, QString(), QFont(font().family(), font().pointSize() + 1, QFont::Bold));
+    m_plot->plotLayout()->addElement(0, 0, m_title);
+
+    m_original = m_plot->addGraph();
+    m_original->setName(tr("original (float)"));
+    m_original->setLineStyle(QCPGraph::lsStepCenter);
+    m_original->setPen(QPen(QColor(31, 119, 180), 1.5));
+    m_original->setBrush(QBrush(QColor(31, 119, 180, 60)));
+    m_original->setAdaptiveSampling(false);
+
+    m_dequantized = m_plot->addGraph();
+    m_dequantized->setName(tr("dequantized (int8)"));
+    m_dequantized->setLineStyle(QCPGraph::lsStepCenter);
+    m_dequantized->setPen(QPen(QColor(214, 39, 40), 1.2));
+    m_dequantized->setAdaptiveSampling(false);
+
+    m_plot->xAxis->setLabel(tr("value"));
+    m_plot->yAxis->setLabel(tr("count"));
+    m_plot->legend->setVisible(true);
+    m_plot->legend->setBrush(QBrush(QColor(255, 255, 255, 220)));
+    m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
+    m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    m_plot->axisRect()->setRangeDrag(Qt::Horizontal);
+    m_plot->axisRect()->setRangeZoom(Qt::Horizontal);
+
+    connect(m_logScale, &QCheckBox::toggled, this, [this] { applyScale(); });
+
+    auto* controls = new QHBoxLayout;
+    controls->addStretch(1);
+    controls->addWidget(m_logScale);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(m_plot, 1);
+    layout->addLayout(controls);
+
+    m_logScale->setChecked(true); // outliers and clipping live in the tails
+    showMessage(tr("Select a module to see its weight distribution"));
+}
+
+void HistogramPlot::setHistograms(const QString& title, const Histogram& original, const Histogram* dequantized)
+{
+    m_title->setText(title);
+    fill(m_original, original);
+    const bool withDeq = dequantized && !dequantized->empty();
+    if (withDeq)
+        fill(m_dequantized, *dequantized);
+    else
+        m_dequantized->data()->clear();
+    m_dequantized->setVisible(withDeq);
+    m_dequantized->removeFromLegend();
+    if (withDeq)
+        m_dequantized->addToLegend();
+    m_plot->xAxis->setRange(original.lo, original.hi);
+    applyScale();
+}
+
+void HistogramPlot::showMessage(const QString& message)
+{
+    m_title->setText(message);
+    m_original->data()->clear();
+    m_dequantized->data()->clear();
+    m_plot->xAxis->setRange(-1, 1);
+    m_plot->yAxis->setRange(0, 1);
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void HistogramPlot::setLogScale(bool on)
+{
+    m_logScale->setChecked(on);
+}
+
+bool HistogramPlot::logScale() const
+{
+    return m_logScale->isChecked();
+}
+
+bool HistogramPlot::hasData() const
+{
+    return !m_original->data()->isEmpty();
+}
+
+void HistogramPlot::applyScale()
+{
+    const bool log = m_logScale->isChecked();
+    double peak = 1;
+    for (auto* g : { m_original, m_dequantized }) {
+        for (auto it = g->data()->constBegin(); it != g->data()->constEnd(); ++it)
+            peak = std::max(peak, it->value);
+    }
+    if (log) {
+        m_plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
+        m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+        m_plot->yAxis->setRange(0.8, peak * 2);
+    } else {
+        m_plot->yAxis->setScaleType(QCPAxis::stLinear);
+        m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+        m_plot->yAxis->setRange(0, peak * 1.08);
+    }
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+} // namespace qs::ui
