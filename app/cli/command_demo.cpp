@@ -1,0 +1,27 @@
+#include "arguments.h"
+#include "commands.h"
+#include "demo/demo_model.h"
+#include "error.h"
+
+#include <cstdio>
+
+namespace qs::cli {
+
+int runDemo(const std::vector<std::string>& raw)
+{
+    OptionSpec spec;
+    spec.values = { "--output" };
+    spec.flags = { "--force" };
+    spec.aliases = { { "-o", "--output" } };
+    const Arguments args = parseArguments("demo", raw, spec);
+    if (!args.positional.empty())
+        throw UsageError("'demo' takes no positional arguments; write the folder with -o DIR");
+    const std::string out = args.value("--output");
+    if (out.empty())
+        throw UsageError("'demo' needs the output folder: quantscope-cli demo -o DIR");
+    writeDemoModel(out, args.has("--force"));
+    std::printf("wrote the demo model to %s\n", out.c_str());
+    return 0;
+}
+
+} // namespace qs::cli

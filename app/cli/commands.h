@@ -1,0 +1,17 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace qs::cli {
+
+// Each command gets the arguments after its name and returns the process exit code. Errors
+// are thrown as qs::Error subclasses; main() turns them into messages and exit codes.
+int runDemo(const std::vector<std::string>& args);
+int runInspect(const std::vector<std::string>& args);
+int runConvert(const std::vector<std::string>& args);
+
+// Usage text of one command, or of the whole tool for an empty name.
+std::string usage(const std::string& command = {});
+
+} // namespace qs::cli

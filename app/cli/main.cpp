@@ -1,0 +1,82 @@
+// quantscope-cli: the command-line twin of the QuantScope GUI, for batch and scripted use.
+#include "commands.h"
+#include "error.h"
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace qs::cli {
+
+std::string usage(const std::string& command)
+{
+    if (command == "demo")
+        return "quantscope-cli demo -o DIR [--force]\n"
+               "  Write the built-in demo model (a small Llama-shaped bf16 checkpoint) to DIR.\n";
+    if (command == "inspect")
+        return "quantscope-cli inspect PATH [--json]\n"
+               "  List the tensors of a checkpoint (.safetensors, index.json or model folder).\n"
+               "  --json  print {\"format\", \"path\", \"files\", \"tensors\": [{\"name\", \"dtype\", \"shape\", "
+               "\"bytes\"}], ...}\n";
+    if (command == "convert")
+        return "quantscope-cli convert PATH -o OUT --format nxd [--keep PATTERN]... [--force] [--json]\n"
+               "                       [--max-shard-size SIZE]\n"
+               "  Quantize every Linear weight to int8 per output channel and write OUT.\n"
+               "  --format nxd         AWS Neuron NxD: <module>.weight int8 + <module>.scale float32 [out,1],\n"
+               "                       modules_to_not_convert.json\n"
+               "  --keep PATTERN       keep matching modules in full precision; NxD matching: PATTERN is a\n"
+               "                       substring of the full module name (layers.1 also matches layers.10)\n"
+               "  --force              replace OUT if it exists\n"
+               "  --max-shard-size S   shard size such as 10GB (default) or 500MB\n"
+               "  --json               print a report with per-tensor errors\n";
+    return "usage: quantscope-cli COMMAND [OPTIONS]\n\n"
+           "commands:\n"
+           "  demo      write the built-in demo model\n"
+           "  inspect   list a checkpoint's tensors\n"
+           "  convert   quantize and export a checkpoint\n"
+           "  help      show the usage of a command\n\n"
+           "'quantscope-cli help COMMAND' shows its options. Exit codes: 0 success, 1 error,\n"
+           "2 bad usage, 130 cancelled (Ctrl+C; nothing is left behind).\n";
+}
+
+} // namespace qs::cli
+
+int main(int argc, char* argv[])
+{
+    using namespace qs::cli;
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty()) {
+        std::fputs(usage().c_str(), stderr);
+        return 2;
+    }
+    const std::string command = args.front();
+    args.erase(args.begin());
+    try {
+        if (command == "--version" || command == "version") {
+            std::printf("quantscope-cli %s\n", QUANTSCOPE_VERSION);
+            return 0;
+        }
+        if (command == "help" || command == "--help" || command == "-h") {
+            std::fputs(usage(args.empty() ? std::string() : args.front()).c_str(), stdout);
+            return 0;
+        }
+        if (command == "demo")
+            return runDemo(args);
+        if (command == "inspect")
+            return runInspect(args);
+        if (command == "convert")
+            return runConvert(args);
+        throw qs::UsageError("unknown command '" + command + "'");
+    } catch (const qs::UsageError& e) {
+        std::fprintf(stderr, "quantscope-cli: %s\n", e.what());
+        if (command != "help")
+            std::fprintf(stderr, "run 'quantscope-cli help' for usage\n");
+        return 2;
+    } catch (const qs::CancelledError&) {
+        std::fprintf(stderr, "quantscope-cli: cancelled; nothing was written\n");
+        return 130;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "quantscope-cli: error: %s\n", e.what());
+        return 1;
+    }
+}

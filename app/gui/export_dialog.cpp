@@ -1,0 +1,104 @@
+#include "export_dialog.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDialogButtonBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPlainTextEdit>
+#include <QPushButton>
+#include <QVBoxLayout>
+
+namespace qs::app {
+
+ExportDialog::ExportDialog(const QString& suggestedDestination, int quantizedCount, int keptCount,
+    const QStringList& modulesToNotConvert, QWidget* parent)
+    : QDialog(parent)
+    , m_format(new QComboBox(this))
+    , m_destination(new QLineEdit(suggestedDestination, this))
+    , m_overwrite(new QCheckBox(tr("Replace the folder if it exists"), this))
+    , m_problem(new QLabel(this))
+    , m_buttons(new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this))
+{
+    setWindowTitle(tr("Export Checkpoint"));
+    m_format->addItem(tr("AWS Neuron NxD: int8 per-channel (.weight int8 + .scale float32)"), QStringLiteral("nxd"));
+
+    auto* browse = new QPushButton(tr("Browse…"), this);
+    auto* destinationRow = new QHBoxLayout;
+    destinationRow->addWidget(m_destination, 1);
+    destinationRow->addWidget(browse);
+
+    auto* summary = new QLabel(tr("%n Linear module(s) will be quantized to int8", nullptr, quantizedCount)
+            + QStringLiteral("; ") + tr("%n kept in full precision.", nullptr, keptCount),
+        this);
+    auto* keepList = new QPlainTextEdit(this);
+    keepList->setReadOnly(true);
+    keepList->setPlaceholderText(tr("(empty: every Linear module is quantized)"));
+    keepList->setPlainText(modulesToNotConvert.join(QLatin1Char('\n')));
+    keepList->setMaximumHeight(120);
+
+    m_problem->setStyleSheet(QStringLiteral("color: #b00020"));
+    m_problem->setWordWrap(true);
+
+    auto* form = new QFormLayout;
+    form->addRow(tr("Format:"), m_format);
+    form->addRow(tr("Destination folder:"), destinationRow);
+    form->addRow(QString(), m_overwrite);
+    form->addRow(tr("Summary:"), summary);
+    form->addRow(tr("modules_to_not_convert:"), keepList);
+
+    auto* layout = new QVBoxLayout(this);
+    layout->addLayout(form);
+    layout->addWidget(m_problem);
+    layout->addWidget(m_buttons);
+    m_buttons->button(QDialogButtonBox::Ok)->setText(tr("Export"));
+
+    connect(browse, &QPushButton::clicked, this, &ExportDialog::browse);
+    connect(m_destination, &QLineEdit::textChanged, this, &ExportDialog::validate);
+    connect(m_overwrite, &QCheckBox::toggled, this, &ExportDialog::validate);
+    connect(m_buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
+    connect(m_buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
+    resize(640, sizeHint().height());
+    validate();
+}
+
+QString ExportDialog::destination() const
+{
+    return m_destination->text().trimmed();
+}
+
+QString ExportDialog::format() const
+{
+    return m_format->currentData().toString();
+}
+
+bool ExportDialog::overwrite() const
+{
+    return m_overwrite->isChecked();
+}
+
+void ExportDialog::browse()
+{
+    const QString parent = QFileDialog::getExistingDirectory(
+        this, tr("Folder to create the export in"), QFileInfo(destination()).absolutePath());
+    if (!parent.isEmpty())
+        m_destination->setText(QDir(parent).filePath(QFileInfo(destination()).fileName()));
+}
+
+void ExportDialog::validate()
+{
+    QString problem;
+    if (destination().isEmpty())
+        problem = tr("Choose a destination folder.");
+    else if (QFileInfo::exists(destination()) && !overwrite())
+        problem = tr("%1 already exists. Choose another name or allow replacing it.").arg(destination());
+    m_problem->setText(problem);
+    m_problem->setVisible(!problem.isEmpty());
+    m_buttons->button(QDialogButtonBox::Ok)->setEnabled(problem.isEmpty());
+}
+
+} // namespace qs::app

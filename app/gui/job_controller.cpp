@@ -1,0 +1,87 @@
+#include "job_controller.h"
+
+#include "error.h"
+#include "promise_progress.h"
+
+#include <QtConcurrent/QtConcurrentRun>
+
+namespace qs::app {
+
+JobController::JobController(QObject* parent)
+    : QObject(parent)
+{
+    connect(&m_watcher, &QFutureWatcher<void>::progressValueChanged, this,
+        [this](int value) { Q_EMIT progressChanged(value, m_watcher.progressText()); });
+    connect(&m_watcher, &QFutureWatcher<void>::progressTextChanged, this,
+        [this](const QString& text) { Q_EMIT progressChanged(m_watcher.progressValue(), text); });
+    connect(&m_watcher, &QFutureWatcher<void>::finished, this, &JobController::onFinished);
+}
+
+JobController::~JobController()
+{
+    if (m_busy) {
+        m_watcher.cancel();
+        m_watcher.waitForFinished();
+    }
+}
+
+bool JobController::start(const QString& title, Work work, std::function<void()> onSuccess)
+{
+    if (m_busy)
+        return false;
+    m_busy = true;
+    m_title = title;
+    m_onSuccess = std::move(onSuccess);
+    m_outcome = std::make_shared<Outcome>();
+    auto outcome = m_outcome;
+    Q_EMIT started(title);
+    Q_EMIT progressChanged(0, QString());
+    m_watcher.setFuture(QtConcurrent::run([work = std::move(work), outcome](QPromise<void>& promise) {
+        PromiseProgress progress(promise);
+        try {
+            work(progress);
+            outcome->completed = true;
+        } catch (const CancelledError&) {
+            // reported as cancelled below
+        } catch (const std::exception& e) {
+            outcome->error = QString::fromStdString(e.what());
+        } catch (...) {
+            outcome->error = QStringLiteral("an unexpected error without a message");
+        }
+    }));
+    return true;
+}
+
+void JobController::cancel()
+{
+    if (m_busy)
+        m_watcher.cancel();
+}
+
+void JobController::waitForFinished()
+{
+    if (m_busy)
+        m_watcher.waitForFinished();
+}
+
+void JobController::onFinished()
+{
+    const QString title = m_title;
+    const auto outcome = m_outcome;
+    auto onSuccess = std::move(m_onSuccess);
+    m_onSuccess = nullptr;
+    m_busy = false;
+
+    if (!outcome->error.isEmpty()) {
+        Q_EMIT failed(title, outcome->error);
+    } else if (outcome->completed) {
+        if (onSuccess)
+            onSuccess();
+        Q_EMIT succeeded(title);
+    } else {
+        Q_EMIT cancelled(title);
+    }
+    Q_EMIT idle();
+}
+
+} // namespace qs::app

@@ -1,0 +1,99 @@
+// quantscope: the desktop workbench.
+#include "main_window.h"
+#include "module_details_panel.h"
+#include "module_tree_model.h"
+#include "select/nxd_keep_list.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QDir>
+#include <QIcon>
+#include <QTimer>
+
+#include <cstdio>
+
+int main(int argc, char* argv[])
+{
+    QApplication app(argc, argv);
+    QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/quantscope.png")));
+    QApplication::setApplicationName(QStringLiteral("QuantScope"));
+    QApplication::setOrganizationName(QStringLiteral("QuantScope"));
+    QApplication::setApplicationVersion(QStringLiteral(QUANTSCOPE_VERSION));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral("Choose which layers of an LLM checkpoint stay in full precision, "
+                                                    "quantize the rest and export it."));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    parser.addPositionalArgument(QStringLiteral("checkpoint"),
+        QStringLiteral("A .safetensors file, a model.safetensors.index.json or a model folder to open."));
+    const QCommandLineOption demo(QStringLiteral("demo"), QStringLiteral("Open the built-in demo model."));
+    const QCommandLineOption select(QStringLiteral("select"),
+        QStringLiteral("Select this module (full dotted path) once the checkpoint is open."), QStringLiteral("module"));
+    const QCommandLineOption screenshot(QStringLiteral("screenshot"),
+        QStringLiteral("Save a PNG of the window once the first analysis is shown, then quit (for docs and checks)."),
+        QStringLiteral("file.png"));
+    const QCommandLineOption keep(QStringLiteral("keep"),
+        QStringLiteral("Keep matching modules in full precision (NxD partial-name matching, as in quantscope-cli; "
+                       "repeatable)."),
+        QStringLiteral("pattern"));
+    parser.addOptions({ demo, select, keep, screenshot });
+    parser.process(app);
+
+    qs::app::MainWindow window;
+    window.show();
+
+    const QStringList keepPatterns = parser.values(keep);
+    if (!keepPatterns.isEmpty()) {
+        QObject::connect(&window, &qs::app::MainWindow::modelOpened, &window, [&window, keepPatterns] {
+            std::vector<std::string> patterns;
+            for (const auto& p : keepPatterns)
+                patterns.push_back(p.toStdString());
+            const auto& tree = window.model()->tree;
+            const auto resolution = qs::resolveNxdKeepList(tree, patterns);
+            for (const auto& p : resolution.unmatched)
+                std::fprintf(stderr, "quantscope: --keep '%s' matches no Linear module\n", p.c_str());
+            QStringList kept;
+            for (int node : resolution.kept)
+                kept << QString::fromStdString(tree.node(node).path);
+            window.treeModel()->setKeptModules(kept);
+        });
+    }
+
+    const QString moduleToSelect = parser.value(select);
+    if (!moduleToSelect.isEmpty()) {
+        QObject::connect(&window, &qs::app::MainWindow::modelOpened, &window, [&window, moduleToSelect] {
+            if (!window.selectModule(moduleToSelect))
+                std::fprintf(stderr, "quantscope: no module named '%s'\n", qPrintable(moduleToSelect));
+        });
+    }
+
+    const QString shotFile = parser.value(screenshot);
+    if (!shotFile.isEmpty()) {
+        auto grab = [&window, shotFile, moduleToSelect](const QString& tensor) {
+            static bool scheduled = false;
+            if (scheduled || (!moduleToSelect.isEmpty() && !tensor.startsWith(moduleToSelect + QLatin1Char('.'))))
+                return;
+            scheduled = true;
+            // Let queued replots and layout settle before grabbing.
+            QTimer::singleShot(300, &window, [&window, shotFile] {
+                const bool ok = window.grab().save(shotFile);
+                std::fprintf(
+                    stderr, ok ? "quantscope: saved %s\n" : "quantscope: cannot write %s\n", qPrintable(shotFile));
+                QApplication::exit(ok ? 0 : 1);
+            });
+        };
+        QObject::connect(window.details(), &qs::app::ModuleDetailsPanel::analysisShown, &window, grab);
+        QObject::connect(&window, &qs::app::MainWindow::jobFailed, &window, [] { QApplication::exit(1); });
+        QTimer::singleShot(60000, &window, [] {
+            std::fprintf(stderr, "quantscope: nothing to capture after 60 s\n");
+            QApplication::exit(1);
+        });
+    }
+
+    if (parser.isSet(demo))
+        window.openDemo();
+    else if (!parser.positionalArguments().isEmpty())
+        window.openPath(parser.positionalArguments().constFirst());
+    return QApplication::exec();
+}

@@ -1,0 +1,396 @@
+#include "main_window.h"
+
+#include "demo/demo_model.h"
+#include "export_dialog.h"
+#include "format.h"
+#include "job_controller.h"
+#include "jobs/conversion_job.h"
+#include "module_details_panel.h"
+#include "module_tree_model.h"
+#include "recent_files.h"
+#include "select/nxd_keep_list.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDir>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QHeaderView>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSplitter>
+#include <QStandardPaths>
+#include <QStatusBar>
+#include <QStyle>
+#include <QToolBar>
+#include <QTreeView>
+#include <QVBoxLayout>
+
+#include <set>
+
+namespace qs::app {
+namespace {
+
+std::filesystem::path toPath(const QString& s)
+{
+    return std::filesystem::path(s.toStdString());
+}
+
+std::set<int> keptIndices(const ModuleTree& tree, const QStringList& kept)
+{
+    std::set<int> out;
+    for (const auto& path : kept) {
+        const int node = tree.find(path.toStdString());
+        if (node >= 0)
+            out.insert(node);
+    }
+    return out;
+}
+
+} // namespace
+
+MainWindow::MainWindow(QWidget* parent)
+    : QMainWindow(parent)
+    , m_jobs(new JobController(this))
+    , m_treeModel(new ui::ModuleTreeModel(this))
+    , m_tree(new QTreeView(this))
+    , m_details(new ModuleDetailsPanel(this))
+    , m_summary(new QLabel(this))
+{
+    setWindowTitle(tr("QuantScope"));
+    setAcceptDrops(true);
+
+    m_tree->setModel(m_treeModel);
+    m_tree->setUniformRowHeights(true);
+    m_tree->setAlternatingRowColors(true);
+    m_tree->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_tree->header()->setStretchLastSection(false);
+    m_tree->header()->setSectionResizeMode(ui::ModuleTreeModel::NameColumn, QHeaderView::Stretch);
+    for (int c = ui::ModuleTreeModel::KeepColumn; c < ui::ModuleTreeModel::ColumnCount; ++c)
+        m_tree->header()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
+    m_summary->setWordWrap(true);
+    m_summary->setTextFormat(Qt::RichText);
+
+    auto* left = new QWidget(this);
+    auto* leftLayout = new QVBoxLayout(left);
+    leftLayout->setContentsMargins(6, 6, 0, 0);
+    leftLayout->addWidget(m_summary);
+    leftLayout->addWidget(m_tree, 1);
+
+    auto* splitter = new QSplitter(Qt::Horizontal, this);
+    splitter->addWidget(left);
+    splitter->addWidget(m_details);
+    splitter->setStretchFactor(0, 5);
+    splitter->setStretchFactor(1, 6);
+    setCentralWidget(splitter);
+
+    createActions();
+    createStatusBar();
+
+    connect(m_tree->selectionModel(), &QItemSelectionModel::currentChanged, this, &MainWindow::onCurrentModuleChanged);
+    connect(m_treeModel, &ui::ModuleTreeModel::keepChanged, this, [this] {
+        updateSummary();
+        const QModelIndex current = m_tree->currentIndex();
+        if (current.isValid()) {
+            const int node = m_treeModel->nodeOf(current);
+            m_details->setKept(m_treeModel->tree().isQuantizable(node)
+                && m_treeModel->keptModules().contains(QString::fromStdString(m_treeModel->tree().node(node).path)));
+        }
+    });
+    connect(m_jobs, &JobController::failed, this, &MainWindow::showError);
+    connect(m_jobs, &JobController::idle, this, &MainWindow::updateActions);
+    connect(m_jobs, &JobController::started, this, &MainWindow::updateActions);
+
+    resize(1280, 800);
+    updateSummary();
+    updateActions();
+}
+
+MainWindow::~MainWindow()
+{
+    m_jobs->cancel();
+    m_jobs->waitForFinished();
+}
+
+QString MainWindow::demoDirectory()
+{
+    return QDir(QStandardPaths::writableLocation(QStandardPaths::CacheLocation)).filePath(QStringLiteral("demo-model"));
+}
+
+void MainWindow::createActions()
+{
+    auto* file = menuBar()->addMenu(tr("&File"));
+    m_openFile = file->addAction(
+        style()->standardIcon(QStyle::SP_DialogOpenButton), tr("&Open File…"), this, &MainWindow::chooseFile);
+    m_openFile->setShortcut(QKeySequence::Open);
+    m_openFile->setToolTip(tr("Open a .safetensors file or a model.safetensors.index.json"));
+    m_openFolder = file->addAction(
+        style()->standardIcon(QStyle::SP_DirOpenIcon), tr("Open &Folder…"), this, &MainWindow::chooseFolder);
+    m_openFolder->setShortcut(QKeySequence(tr("Ctrl+Shift+O")));
+    m_openFolder->setToolTip(tr("Open a Hugging Face model folder"));
+    auto* recentMenu = file->addMenu(tr("Open &Recent"));
+    m_recent = new RecentFiles(recentMenu, this);
+    connect(m_recent, &RecentFiles::openRequested, this, &MainWindow::openPath);
+    m_openDemo = file->addAction(tr("Open &Demo Model"), this, &MainWindow::openDemo);
+    file->addSeparator();
+    m_export = file->addAction(
+        style()->standardIcon(QStyle::SP_DialogSaveButton), tr("&Export…"), this, &MainWindow::showExportDialog);
+    m_export->setShortcut(QKeySequence(tr("Ctrl+E")));
+    m_export->setToolTip(tr("Write a quantized checkpoint with the current keep selection"));
+    file->addSeparator();
+    auto* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
+    quit->setShortcut(QKeySequence::Quit);
+
+    auto* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About QuantScope"), this, [this] {
+        QMessageBox::about(this, tr("About QuantScope"),
+            tr("<b>QuantScope %1</b><p>Choose which layers stay in full precision, quantize the rest, "
+               "check the result and export a checkpoint your serving stack loads.</p>")
+                .arg(QApplication::applicationVersion()));
+    });
+
+    auto* toolbar = addToolBar(tr("Main"));
+    toolbar->setObjectName(QStringLiteral("mainToolbar"));
+    toolbar->setMovable(false);
+    toolbar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+    toolbar->addAction(m_openFile);
+    toolbar->addAction(m_openFolder);
+    toolbar->addAction(m_export);
+}
+
+void MainWindow::createStatusBar()
+{
+    m_statusText = new QLabel(tr("Ready"), this);
+    m_progress = new QProgressBar(this);
+    m_progress->setRange(0, 1000);
+    m_progress->setMaximumWidth(260);
+    m_progress->setTextVisible(false);
+    m_cancel = new QPushButton(tr("Cancel"), this);
+    statusBar()->addWidget(m_statusText, 1);
+    statusBar()->addPermanentWidget(m_progress);
+    statusBar()->addPermanentWidget(m_cancel);
+    m_progress->hide();
+    m_cancel->hide();
+
+    connect(m_cancel, &QPushButton::clicked, m_jobs, &JobController::cancel);
+    connect(m_jobs, &JobController::started, this, [this](const QString& title) {
+        m_statusText->setText(title + QStringLiteral("…"));
+        m_progress->setValue(0);
+        m_progress->show();
+        m_cancel->show();
+    });
+    connect(m_jobs, &JobController::progressChanged, this, [this](int value, const QString& text) {
+        m_progress->setValue(value);
+        m_statusText->setText(
+            text.isEmpty() ? m_jobs->title() + QStringLiteral("…") : m_jobs->title() + QStringLiteral(": ") + text);
+    });
+    connect(m_jobs, &JobController::cancelled, this,
+        [this](const QString& title) { m_statusText->setText(tr("%1: cancelled, nothing was written").arg(title)); });
+    connect(m_jobs, &JobController::idle, this, [this] {
+        m_progress->hide();
+        m_cancel->hide();
+    });
+}
+
+void MainWindow::openPath(const QString& path)
+{
+    auto result = std::make_shared<LoadedModel>();
+    const auto fsPath = toPath(path);
+    const bool started = m_jobs->start(
+        tr("Opening %1").arg(QFileInfo(path).fileName()),
+        [result, fsPath](Progress&) {
+            result->checkpoint = Checkpoint::open(fsPath);
+            result->tree = ModuleTree::build(result->checkpoint.tensors(), result->checkpoint.modelType());
+        },
+        [this, result, path] { setLoadedModel(result, path); });
+    if (!started)
+        showError(tr("Busy"), tr("Wait for \"%1\" to finish or cancel it first.").arg(m_jobs->title()));
+}
+
+void MainWindow::openDemo()
+{
+    const QString dir = demoDirectory();
+    if (isCurrentDemoModel(toPath(dir))) {
+        openPath(dir);
+        return;
+    }
+    const bool started = m_jobs->start(
+        tr("Writing the demo model"), [dir](Progress&) { writeDemoModel(toPath(dir), /*overwrite=*/true); },
+        [this, dir] { openPath(dir); });
+    if (!started)
+        showError(tr("Busy"), tr("Wait for \"%1\" to finish or cancel it first.").arg(m_jobs->title()));
+}
+
+void MainWindow::setLoadedModel(LoadedModelPtr model, const QString& path)
+{
+    m_model = std::move(model);
+    m_modelPath = QFileInfo(path).absoluteFilePath();
+    m_treeModel->setTree(m_model->tree);
+    m_details->setModel(m_model);
+    m_recent->add(m_modelPath);
+    setWindowTitle(tr("%1 — QuantScope").arg(QFileInfo(m_modelPath).fileName()));
+
+    // Show the first two levels (model -> layers) and the first layer's modules.
+    m_tree->collapseAll();
+    m_tree->expandToDepth(1);
+    const auto& quantizable = m_model->tree.quantizable();
+    if (!quantizable.empty()) {
+        const QModelIndex first = m_treeModel->indexForNode(quantizable.front());
+        for (QModelIndex p = first.parent(); p.isValid(); p = p.parent())
+            m_tree->expand(p);
+        m_tree->setCurrentIndex(first);
+    }
+    m_statusText->setText(tr("Opened %1: %2 tensors").arg(m_modelPath).arg(m_model->checkpoint.tensors().size()));
+    updateSummary();
+    updateActions();
+    Q_EMIT modelOpened(m_modelPath);
+}
+
+bool MainWindow::selectModule(const QString& path)
+{
+    const QModelIndex index = m_treeModel->indexForPath(path);
+    if (!index.isValid())
+        return false;
+    for (QModelIndex p = index.parent(); p.isValid(); p = p.parent())
+        m_tree->expand(p);
+    m_tree->setCurrentIndex(index);
+    m_tree->scrollTo(index);
+    return true;
+}
+
+void MainWindow::onCurrentModuleChanged()
+{
+    const QModelIndex current = m_tree->currentIndex();
+    if (!current.isValid() || !m_model)
+        return;
+    const int node = m_treeModel->nodeOf(current);
+    const QString path = QString::fromStdString(m_model->tree.node(node).path);
+    m_details->showModule(node, m_treeModel->keptModules().contains(path));
+}
+
+void MainWindow::updateSummary()
+{
+    if (!m_model) {
+        m_summary->setText(tr("Open a checkpoint with <b>File ▸ Open</b>, drop one here, or try "
+                              "<b>File ▸ Open Demo Model</b>."));
+        return;
+    }
+    const auto& c = m_model->checkpoint;
+    m_summary->setText(tr("<b>%1</b> · %2 · %3 parameters · %4 · %5 Linear modules, <b>%6 kept</b> in full precision")
+                           .arg(QFileInfo(m_modelPath).fileName().toHtmlEscaped(), QString::fromStdString(c.format()),
+                               ui::formatCount(c.parameterCount()), ui::formatBytes(c.totalBytes()))
+                           .arg(m_treeModel->quantizableCount())
+                           .arg(m_treeModel->keptCount()));
+}
+
+void MainWindow::updateActions()
+{
+    const bool busy = m_jobs->isBusy();
+    m_openFile->setEnabled(!busy);
+    m_openFolder->setEnabled(!busy);
+    m_openDemo->setEnabled(!busy);
+    m_export->setEnabled(!busy && m_model && m_model->tree.quantizable().size() > 0);
+}
+
+void MainWindow::showExportDialog()
+{
+    if (!m_model)
+        return;
+    const QFileInfo info(m_modelPath);
+    const QString folder = info.isDir() ? info.absoluteFilePath() : info.absolutePath();
+    const QString suggestion = folder + QStringLiteral("-nxd-int8");
+    const QStringList kept = m_treeModel->keptModules();
+    const auto keepList = compactNxdKeepList(m_model->tree, keptIndices(m_model->tree, kept));
+    QStringList names;
+    for (const auto& n : keepList)
+        names << QString::fromStdString(n);
+
+    ExportDialog dialog(suggestion, m_treeModel->quantizableCount() - static_cast<int>(kept.size()),
+        static_cast<int>(kept.size()), names, this);
+    if (dialog.exec() == QDialog::Accepted)
+        exportTo(dialog.destination(), dialog.overwrite());
+}
+
+void MainWindow::exportTo(const QString& destination, bool overwrite)
+{
+    if (!m_model)
+        return;
+    ConversionOptions options;
+    options.destination = toPath(destination);
+    options.overwrite = overwrite;
+    for (const auto& path : m_treeModel->keptModules())
+        options.keptModules.insert(path.toStdString());
+    auto model = m_model;
+    auto report = std::make_shared<ConversionReport>();
+    const bool started = m_jobs->start(
+        tr("Exporting to %1").arg(QFileInfo(destination).fileName()),
+        [model, options, report](
+            Progress& progress) { *report = convertCheckpoint(model->checkpoint, model->tree, options, progress); },
+        [this, report, destination] {
+            m_statusText->setText(tr("Exported to %1: %2 quantized, %3 kept · %4 → %5")
+                                      .arg(destination)
+                                      .arg(report->quantizedCount)
+                                      .arg(report->keptModules.size())
+                                      .arg(ui::formatBytes(report->bytesIn), ui::formatBytes(report->bytesOut)));
+            Q_EMIT exportFinished(destination);
+        });
+    if (!started)
+        showError(tr("Busy"), tr("Wait for \"%1\" to finish or cancel it first.").arg(m_jobs->title()));
+}
+
+void MainWindow::chooseFile()
+{
+    const QString path = QFileDialog::getOpenFileName(
+        this, tr("Open Checkpoint"), QString(), tr("Checkpoints (*.safetensors *.index.json);;All files (*)"));
+    if (!path.isEmpty())
+        openPath(path);
+}
+
+void MainWindow::chooseFolder()
+{
+    const QString path = QFileDialog::getExistingDirectory(this, tr("Open Model Folder"));
+    if (!path.isEmpty())
+        openPath(path);
+}
+
+void MainWindow::showError(const QString& title, const QString& message)
+{
+    m_lastError = message;
+    m_statusText->setText(tr("%1 failed").arg(title));
+    auto* box = new QMessageBox(QMessageBox::Critical, title, tr("%1 failed.").arg(title), QMessageBox::Ok, this);
+    box->setInformativeText(message);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
+    Q_EMIT jobFailed(message);
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event)
+{
+    if (event->mimeData()->hasUrls() && event->mimeData()->urls().first().isLocalFile())
+        event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event)
+{
+    const auto urls = event->mimeData()->urls();
+    if (!urls.isEmpty() && urls.first().isLocalFile())
+        openPath(urls.first().toLocalFile());
+}
+
+void MainWindow::closeEvent(QCloseEvent* event)
+{
+    if (m_jobs->isBusy()) {
+        m_jobs->cancel();
+        m_jobs->waitForFinished();
+    }
+    event->accept();
+}
+
+} // namespace qs::app

@@ -1,0 +1,94 @@
+#pragma once
+
+#include "loaded_model.h"
+
+#include <QMainWindow>
+#include <QString>
+
+class QAction;
+class QLabel;
+class QProgressBar;
+class QPushButton;
+class QTreeView;
+
+namespace qs::ui {
+class ModuleTreeModel;
+}
+
+namespace qs::app {
+
+class JobController;
+class ModuleDetailsPanel;
+class RecentFiles;
+
+// The main window: the module tree with its "keep full precision" column on the left, the
+// selected module's distribution and error on the right, progress and Cancel in the status
+// bar. Every long operation goes through the JobController; the GUI thread only dispatches.
+class MainWindow : public QMainWindow
+{
+    Q_OBJECT
+public:
+    explicit MainWindow(QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    // Where `--demo` and File ▸ Open Demo Model keep the generated demo checkpoint.
+    static QString demoDirectory();
+
+    void openPath(const QString& path);
+    void openDemo();
+    // Exports the open model with the current keep selection (NxD int8 per-channel).
+    void exportTo(const QString& destination, bool overwrite = false);
+    // Selects a module in the tree by its full path; false when there is none.
+    bool selectModule(const QString& path);
+
+    LoadedModelPtr model() const { return m_model; }
+    ui::ModuleTreeModel* treeModel() const { return m_treeModel; }
+    QTreeView* treeView() const { return m_tree; }
+    JobController* jobs() const { return m_jobs; }
+    ModuleDetailsPanel* details() const { return m_details; }
+    const QString& lastError() const { return m_lastError; }
+
+Q_SIGNALS:
+    void modelOpened(const QString& path);
+    void exportFinished(const QString& destination);
+    void jobFailed(const QString& message);
+
+protected:
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
+    void closeEvent(QCloseEvent* event) override;
+
+private:
+    void createActions();
+    void createStatusBar();
+    void setLoadedModel(LoadedModelPtr model, const QString& path);
+    void onCurrentModuleChanged();
+    void updateSummary();
+    void updateActions();
+    void showExportDialog();
+    void chooseFile();
+    void chooseFolder();
+    void showError(const QString& title, const QString& message);
+
+    JobController* m_jobs = nullptr;
+    LoadedModelPtr m_model;
+    QString m_modelPath;
+    QString m_lastError;
+
+    ui::ModuleTreeModel* m_treeModel = nullptr;
+    QTreeView* m_tree = nullptr;
+    ModuleDetailsPanel* m_details = nullptr;
+    QLabel* m_summary = nullptr;
+    RecentFiles* m_recent = nullptr;
+
+    QLabel* m_statusText = nullptr;
+    QProgressBar* m_progress = nullptr;
+    QPushButton* m_cancel = nullptr;
+
+    QAction* m_openFile = nullptr;
+    QAction* m_openFolder = nullptr;
+    QAction* m_openDemo = nullptr;
+    QAction* m_export = nullptr;
+};
+
+} // namespace qs::app

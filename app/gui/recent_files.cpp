@@ -1,0 +1,62 @@
+#include "recent_files.h"
+
+#include <QAction>
+#include <QDir>
+#include <QFileInfo>
+#include <QMenu>
+#include <QSettings>
+
+namespace qs::app {
+namespace {
+
+const auto kKey = QStringLiteral("recentFiles");
+
+} // namespace
+
+RecentFiles::RecentFiles(QMenu* menu, QObject* parent)
+    : QObject(parent)
+    , m_menu(menu)
+{
+    rebuildMenu();
+}
+
+void RecentFiles::add(const QString& path)
+{
+    const QString absolute = QFileInfo(path).absoluteFilePath();
+    QStringList list = entries();
+    list.removeAll(absolute);
+    list.prepend(absolute);
+    while (list.size() > kMaxEntries)
+        list.removeLast();
+    QSettings().setValue(kKey, list);
+    rebuildMenu();
+}
+
+QStringList RecentFiles::entries() const
+{
+    return QSettings().value(kKey).toStringList();
+}
+
+void RecentFiles::rebuildMenu()
+{
+    m_menu->clear();
+    const QStringList list = entries();
+    for (int i = 0; i < list.size(); ++i) {
+        const QString path = list[i];
+        auto* action
+            = m_menu->addAction(QStringLiteral("&%1  %2").arg((i + 1) % 10).arg(QDir::toNativeSeparators(path)));
+        action->setEnabled(QFileInfo::exists(path));
+        connect(action, &QAction::triggered, this, [this, path] { Q_EMIT openRequested(path); });
+    }
+    if (list.isEmpty()) {
+        m_menu->addAction(tr("No recent checkpoints"))->setEnabled(false);
+        return;
+    }
+    m_menu->addSeparator();
+    connect(m_menu->addAction(tr("Clear the list")), &QAction::triggered, this, [this] {
+        QSettings().remove(kKey);
+        rebuildMenu();
+    });
+}
+
+} // namespace qs::app

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <QObject>
+#include <QStringList>
+
+class QMenu;
+
+namespace qs::app {
+
+// The most recently opened checkpoints, persisted with QSettings and shown in a menu.
+class RecentFiles : public QObject
+{
+    Q_OBJECT
+public:
+    static constexpr int kMaxEntries = 10;
+
+    RecentFiles(QMenu* menu, QObject* parent = nullptr);
+
+    void add(const QString& path);
+    QStringList entries() const;
+
+Q_SIGNALS:
+    void openRequested(const QString& path);
+
+private:
+    void rebuildMenu();
+
+    QMenu* m_menu;
+};
+
+} // namespace qs::app
