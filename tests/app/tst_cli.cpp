@@ -1,0 +1,141 @@
+// quantscope-cli as a user runs it: exit codes, the inspect JSON contract, convert, and
+// error messages that name the problem.
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QTest>
+
+class TestCli : public QObject
+{
+    Q_OBJECT
+
+private:
+    struct Run
+    {
+        int exitCode = -1;
+        QString out;
+        QString err;
+    };
+
+    static Run run(const QStringList& args)
+    {
+        QProcess p;
+        p.start(QStringLiteral(QS_CLI_PATH), args);
+        if (!p.waitForFinished(120000))
+            return {};
+        return { p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -2,
+            QString::fromUtf8(p.readAllStandardOutput()), QString::fromUtf8(p.readAllStandardError()) };
+    }
+
+    QTemporaryDir m_dir;
+    QString m_demo;
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        m_demo = m_dir.filePath(QStringLiteral("demo"));
+        const Run r = run({ QStringLiteral("demo"), QStringLiteral("-o"), m_demo });
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY(QFile::exists(m_demo + QStringLiteral("/model.safetensors")));
+    }
+
+    void helpAndVersion()
+    {
+        QCOMPARE(run({ QStringLiteral("--version") }).exitCode, 0);
+        const Run help = run({ QStringLiteral("help"), QStringLiteral("convert") });
+        QCOMPARE(help.exitCode, 0);
+        QVERIFY(help.out.contains(QStringLiteral("--keep PATTERN")));
+        QCOMPARE(run({}).exitCode, 2);
+    }
+
+    void inspectJson()
+    {
+        const Run r = run({ QStringLiteral("inspect"), m_demo, QStringLiteral("--json") });
+        QCOMPARE(r.exitCode, 0);
+        const QJsonObject root = QJsonDocument::fromJson(r.out.toUtf8()).object();
+        QCOMPARE(root.value(QStringLiteral("format")).toString(), QStringLiteral("safetensors"));
+        const QJsonArray tensors = root.value(QStringLiteral("tensors")).toArray();
+        QCOMPARE(tensors.size(), 39);
+        const QJsonObject first = tensors.first().toObject();
+        QCOMPARE(first.value(QStringLiteral("name")).toString(), QStringLiteral("lm_head.weight"));
+        QCOMPARE(first.value(QStringLiteral("dtype")).toString(), QStringLiteral("BF16"));
+        QCOMPARE(first.value(QStringLiteral("shape")).toArray(), (QJsonArray { 512, 256 }));
+        // natural order: layer 2 before layer 3 ... and the text form lists the same tensors
+        const Run text = run({ QStringLiteral("inspect"), m_demo });
+        QCOMPARE(text.exitCode, 0);
+        QVERIFY(text.out.contains(QStringLiteral("model.layers.3.mlp.down_proj.weight")));
+    }
+
+    void convertNxd()
+    {
+        const QString out = m_dir.filePath(QStringLiteral("nxd"));
+        const Run r = run({ QStringLiteral("convert"), m_demo, QStringLiteral("-o"), out, QStringLiteral("--format"),
+            QStringLiteral("nxd"), QStringLiteral("--keep"), QStringLiteral("lm_head"),
+            QStringLiteral("--keep=layers.0.mlp"), QStringLiteral("--keep"), QStringLiteral("vision_tower"),
+            QStringLiteral("--json") });
+        QCOMPARE(r.exitCode, 0);
+        QVERIFY2(r.err.contains(QStringLiteral("warning: --keep 'vision_tower' matches no Linear module")),
+            qPrintable(r.err));
+        const QJsonObject report = QJsonDocument::fromJson(r.out.toUtf8()).object();
+        QCOMPARE(report.value(QStringLiteral("quantized_count")).toInt(), 29 - 4);
+        QCOMPARE(report.value(QStringLiteral("modules_to_not_convert")).toArray(),
+            (QJsonArray { QStringLiteral("lm_head"), QStringLiteral("layers.0.mlp"), QStringLiteral("vision_tower") }));
+        QCOMPARE(report.value(QStringLiteral("kept_modules")).toArray().size(), 4);
+        QVERIFY(QFile::exists(out + QStringLiteral("/modules_to_not_convert.json")));
+
+        const Run again = run({ QStringLiteral("convert"), m_demo, QStringLiteral("-o"), out,
+            QStringLiteral("--format"), QStringLiteral("nxd") });
+        QCOMPARE(again.exitCode, 2);
+        QVERIFY2(again.err.contains(QStringLiteral("already exists")), qPrintable(again.err));
+        QCOMPARE(run({ QStringLiteral("convert"), m_demo, QStringLiteral("-o"), out, QStringLiteral("--format"),
+                         QStringLiteral("nxd"), QStringLiteral("--force") })
+                     .exitCode,
+            0);
+    }
+
+    void usageErrors_data()
+    {
+        QTest::addColumn<QStringList>("args");
+        QTest::addColumn<QString>("message");
+        QTest::newRow("unknown command") << QStringList { "frobnicate" } << "unknown command 'frobnicate'";
+        QTest::newRow("missing format") << QStringList { "convert", "x", "-o", "y" } << "needs --format";
+        QTest::newRow("unknown format") << QStringList { "convert", "x", "-o", "y", "--format", "onnx" }
+                                        << "unknown --format 'onnx'";
+        QTest::newRow("unknown option") << QStringList { "inspect", "x", "--frob" } << "unknown option --frob";
+        QTest::newRow("missing value") << QStringList { "convert", "x", "--format" } << "needs a value";
+        QTest::newRow("no output") << QStringList { "demo" } << "needs the output folder";
+    }
+
+    void usageErrors()
+    {
+        QFETCH(QStringList, args);
+        QFETCH(QString, message);
+        const Run r = run(args);
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains(message), qPrintable(r.err));
+    }
+
+    void inputErrorsNameTheFile()
+    {
+        const QString missing = m_dir.filePath(QStringLiteral("missing"));
+        const Run r = run({ QStringLiteral("inspect"), missing });
+        QCOMPARE(r.exitCode, 1);
+        QVERIFY2(r.err.contains(missing) && r.err.contains(QStringLiteral("no such file")), qPrintable(r.err));
+
+        const QString broken = m_dir.filePath(QStringLiteral("broken.safetensors"));
+        QFile f(broken);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(QByteArray("\x10\x00\x00\x00\x00\x00\x00\x00{\"a\": nope}     ", 24));
+        f.close();
+        const Run b = run({ QStringLiteral("convert"), broken, QStringLiteral("-o"),
+            m_dir.filePath(QStringLiteral("o")), QStringLiteral("--format"), QStringLiteral("nxd") });
+        QCOMPARE(b.exitCode, 1);
+        QVERIFY2(b.err.contains(broken) && b.err.contains(QStringLiteral("not valid JSON")), qPrintable(b.err));
+        QVERIFY(!QFile::exists(m_dir.filePath(QStringLiteral("o"))));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCli)
+#include "tst_cli.moc"

@@ -1,0 +1,128 @@
+// The GUI end to end, offscreen: open the demo model, keep one module in full precision,
+// export, and check the result on disk.
+#include "demo/demo_model.h"
+#include "histogram_plot.h"
+#include "io/checkpoint.h"
+#include "job_controller.h"
+#include "main_window.h"
+#include "module_details_panel.h"
+#include "module_tree_model.h"
+#include "test_support.h"
+
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QTreeView>
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+using namespace qs;
+using qs::app::MainWindow;
+using qs::ui::ModuleTreeModel;
+namespace fs = std::filesystem;
+
+class TestMainWindow : public QObject
+{
+    Q_OBJECT
+
+private:
+    QTemporaryDir m_dir;
+    QString m_demo;
+
+    void openDemo(MainWindow& w)
+    {
+        QSignalSpy opened(&w, &MainWindow::modelOpened);
+        w.openPath(m_demo);
+        QTRY_COMPARE_WITH_TIMEOUT(opened.count(), 1, 20000);
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QApplication::setOrganizationName(QStringLiteral("QuantScopeTests"));
+        QVERIFY(m_dir.isValid());
+        m_demo = m_dir.filePath(QStringLiteral("demo"));
+        writeDemoModel(m_demo.toStdString());
+    }
+
+    void opensAndShowsTheFirstModule()
+    {
+        MainWindow w;
+        w.show();
+        QSignalSpy shown(w.details(), &app::ModuleDetailsPanel::analysisShown);
+        openDemo(w);
+        QVERIFY(w.model());
+        QCOMPARE(w.treeModel()->quantizableCount(), 29);
+        QVERIFY(w.windowTitle().startsWith(QStringLiteral("demo")));
+        QTRY_COMPARE_WITH_TIMEOUT(shown.count(), 1, 20000);
+        QCOMPARE(shown.at(0).at(0).toString(), QStringLiteral("lm_head.weight"));
+        QVERIFY(w.details()->plot()->hasData());
+
+        // Selecting another module analyses its weight.
+        QVERIFY(w.selectModule(QStringLiteral("model.layers.2.mlp.up_proj")));
+        QTRY_COMPARE_WITH_TIMEOUT(shown.count(), 2, 20000);
+        QCOMPARE(shown.at(1).at(0).toString(), QStringLiteral("model.layers.2.mlp.up_proj.weight"));
+        QCOMPARE(w.details()->currentTensor(), QStringLiteral("model.layers.2.mlp.up_proj.weight"));
+    }
+
+    void keepOneModuleAndExport()
+    {
+        MainWindow w;
+        w.show();
+        openDemo(w);
+        const QString kept = QStringLiteral("model.layers.1.self_attn.q_proj");
+        // Through the view's model, as a click on the check box does.
+        const QModelIndex box = w.treeModel()->indexForPath(kept, ModuleTreeModel::KeepColumn);
+        QVERIFY(box.flags() & Qt::ItemIsUserCheckable);
+        QVERIFY(w.treeView()->model()->setData(box, Qt::Checked, Qt::CheckStateRole));
+        QCOMPARE(w.treeModel()->keptModules(), QStringList { kept });
+
+        const QString out = m_dir.filePath(QStringLiteral("exported"));
+        QSignalSpy exported(&w, &MainWindow::exportFinished);
+        w.exportTo(out);
+        QTRY_COMPARE_WITH_TIMEOUT(exported.count(), 1, 30000);
+        QVERIFY(w.lastError().isEmpty());
+
+        const Checkpoint source = Checkpoint::open(m_demo.toStdString());
+        const Checkpoint result = Checkpoint::open(out.toStdString());
+        const std::string keptWeight = kept.toStdString() + ".weight";
+        QCOMPARE(result.info(keptWeight).dtype, DType::BF16);
+        QVERIFY(result.find(kept.toStdString() + ".scale") == nullptr);
+        auto bytesOf = [](const Checkpoint& c, const std::string& name) {
+            const TensorInfo& t = c.info(name);
+            return test::readFile(t.source).substr(t.offset, t.bytes);
+        };
+        QCOMPARE(bytesOf(result, keptWeight), bytesOf(source, keptWeight));
+        for (const char* other : { "model.layers.1.self_attn.k_proj", "model.layers.0.self_attn.q_proj", "lm_head" }) {
+            QCOMPARE(result.info(std::string(other) + ".weight").dtype, DType::I8);
+            QCOMPARE(result.info(std::string(other) + ".scale").dtype, DType::F32);
+        }
+        std::ifstream in(fs::path(out.toStdString()) / "modules_to_not_convert.json");
+        const auto keep = nlohmann::json::parse(in);
+        QCOMPARE(keep["modules_to_not_convert"].get<std::vector<std::string>>(),
+            (std::vector<std::string> { "layers.1.self_attn.q_proj" }));
+    }
+
+    void errorsAreShownNotFatal()
+    {
+        MainWindow w;
+        w.show();
+        QSignalSpy failed(&w, &MainWindow::jobFailed);
+        w.openPath(m_dir.filePath(QStringLiteral("no-such-model")));
+        QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, 10000);
+        QVERIFY2(w.lastError().contains(QStringLiteral("no such file or folder")), qPrintable(w.lastError()));
+        QVERIFY(!w.model());
+
+        openDemo(w);
+        QSignalSpy failedExport(&w, &MainWindow::jobFailed);
+        w.exportTo(m_demo, /*overwrite=*/true); // onto the input itself
+        QTRY_COMPARE_WITH_TIMEOUT(failedExport.count(), 1, 10000);
+        QVERIFY2(w.lastError().contains(QStringLiteral("would replace the input")), qPrintable(w.lastError()));
+        QVERIFY(Checkpoint::open(m_demo.toStdString()).tensors().size() == 39);
+    }
+};
+
+QTEST_MAIN(TestMainWindow)
+#include "tst_main_window.moc"
