@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what QuantScope needs to build, run and test on Debian 12, and nothing that is
+# already there. Idempotent: a second run installs nothing and does not touch the network.
+set -euo pipefail
+
+packages=(
+    # toolchain
+    cmake ninja-build g++ ccache pkg-config
+    # Qt 6 Widgets (+ Concurrent, PrintSupport, Test), its platform plugins and fonts
+    qt6-base-dev qt6-base-dev-tools qt6-qpa-plugins libgl-dev libqt6opengl6-dev fonts-dejavu-core
+    # the engine's libraries
+    libtorch-dev libhdf5-dev nlohmann-json3-dev
+    # plots
+    libqcustomplot-dev libqcustomplot2.1-qt6
+    # headless GUI runs and screenshots
+    xvfb xauth
+    # interop tests: Debian's PyTorch, numpy and h5py read what we write
+    python3 python3-torch python3-numpy python3-h5py
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install-deps: all ${#packages[@]} packages are installed"
+    exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+    sudo="sudo"
+fi
+echo "install-deps: installing ${missing[*]}"
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
