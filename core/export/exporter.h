@@ -11,11 +11,9 @@
 #include <string_view>
 #include <vector>
 
-namespace at {
-class Tensor;
-}
-
 namespace qs {
+
+class Checkpoint;
 
 enum class ExportFormat
 {
@@ -43,15 +41,16 @@ struct ExportOptions
 };
 
 // One output format. The conversion job drives it: begin() with the whole plan, write()
-// once per planned tensor in plan order, then finish(). Everything goes into `directory`,
-// which the job renames into place afterwards.
+// once per planned tensor in plan order (the exporter loads what it needs from the source
+// checkpoint), then finish(). Everything goes into `directory`, which the job renames into
+// place afterwards.
 class Exporter
 {
 public:
     virtual ~Exporter() = default;
 
     virtual void begin(const ConversionPlan& plan, const std::filesystem::path& directory) = 0;
-    virtual TensorResult write(const PlannedTensor& tensor, const at::Tensor& source) = 0;
+    virtual TensorResult write(const PlannedTensor& tensor, const Checkpoint& source) = 0;
     virtual void finish() = 0;
     // The files written so far (relative to the directory), for the report.
     virtual std::vector<std::string> files() const = 0;

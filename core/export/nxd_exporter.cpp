@@ -2,6 +2,7 @@
 
 #include "error.h"
 #include "io/atomic_file.h"
+#include "io/checkpoint.h"
 #include "io/sharded_safetensors_writer.h"
 #include "quant/int8_per_channel.h"
 
@@ -52,19 +53,21 @@ void NxdExporter::begin(const ConversionPlan& plan, const std::filesystem::path&
     m_writer = std::make_unique<ShardedSafetensorsWriter>(directory, std::move(specs), m_options.maxShardBytes);
 }
 
-TensorResult NxdExporter::write(const PlannedTensor& tensor, const at::Tensor& source)
+TensorResult NxdExporter::write(const PlannedTensor& tensor, const Checkpoint& source)
 {
     TensorResult result;
     result.name = tensor.input.name;
     result.bytesIn = tensor.input.bytes;
     if (!tensor.quantize) {
-        writeTensor(*m_writer, tensor.input.name, source);
-        result.bytesOut = tensor.input.bytes;
+        // Byte for byte, whatever the dtype (fp8 and other types libtorch cannot hold included).
+        const auto raw = source.raw(tensor.input.name);
+        m_writer->write(tensor.input.name, raw.data, raw.size);
+        result.bytesOut = raw.size;
         return result;
     }
     QuantizedTensor q;
     try {
-        q = quantizeInt8PerChannelNxd(source, &result.error);
+        q = quantizeInt8PerChannelNxd(source.load(tensor.input.name), &result.error);
     } catch (const Error& e) {
         throw FormatError(e.reason(), ErrorContext { tensor.input.source, tensor.input.name, {} });
     }

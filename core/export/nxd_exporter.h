@@ -21,7 +21,7 @@ public:
     ~NxdExporter() override;
 
     void begin(const ConversionPlan& plan, const std::filesystem::path& directory) override;
-    TensorResult write(const PlannedTensor& tensor, const at::Tensor& source) override;
+    TensorResult write(const PlannedTensor& tensor, const Checkpoint& source) override;
     void finish() override;
     std::vector<std::string> files() const override;
 

@@ -29,6 +29,16 @@ struct Checkpoint::Impl
     nlohmann::json config = nlohmann::json::object();
     std::map<std::string, std::string> metadata;
 
+    // The tensor and the mapping holding its bytes; UsageError for an unknown name.
+    std::pair<const TensorInfo*, const std::shared_ptr<const MappedFile>&> locate(std::string_view name) const
+    {
+        const auto it = byName.find(std::string(name));
+        if (it == byName.end())
+            throw UsageError(
+                "no such tensor in this checkpoint", ErrorContext { path.string(), std::string(name), {} });
+        return { &tensors[it->second], files[fileOf[it->second]]->mapping() };
+    }
+
     void addFile(std::shared_ptr<const SafetensorsFile> file)
     {
         const std::size_t index = files.size();
@@ -275,25 +285,26 @@ const std::map<std::string, std::string>& Checkpoint::metadata() const
 
 at::Tensor Checkpoint::load(std::string_view name) const
 {
-    const auto it = m_impl->byName.find(std::string(name));
-    if (it == m_impl->byName.end())
-        throw UsageError(
-            "no such tensor in this checkpoint", ErrorContext { m_impl->path.string(), std::string(name), {} });
-    const TensorInfo& t = m_impl->tensors[it->second];
+    const auto [t, mapping] = m_impl->locate(name);
     try {
-        return viewOf(m_impl->files[m_impl->fileOf[it->second]]->mapping(), t);
+        return viewOf(mapping, *t);
     } catch (const FormatError& e) {
-        throw FormatError(e.reason(), ErrorContext { t.source, t.name, t.offset });
+        throw FormatError(e.reason(), ErrorContext { t->source, t->name, t->offset });
     }
+}
+
+Checkpoint::RawBytes Checkpoint::raw(std::string_view name) const
+{
+    const auto [t, mapping] = m_impl->locate(name);
+    return RawBytes { mapping, mapping->data() + t->offset, t->bytes };
 }
 
 void Checkpoint::release(std::string_view name) const
 {
-    const auto it = m_impl->byName.find(std::string(name));
-    if (it == m_impl->byName.end())
-        return;
-    const TensorInfo& t = m_impl->tensors[it->second];
-    m_impl->files[m_impl->fileOf[it->second]]->mapping()->dontNeed(t.offset, t.bytes);
+    if (find(name)) {
+        const auto [t, mapping] = m_impl->locate(name);
+        mapping->dontNeed(t->offset, t->bytes);
+    }
 }
 
 } // namespace qs

@@ -53,6 +53,16 @@ public:
     // Do not write into it; transformations return new tensors.
     at::Tensor load(std::string_view name) const;
 
+    // The stored bytes of one tensor, exactly as in the file (any dtype, fp8 included),
+    // valid while `keepAlive` is held. Copying a tensor through this needs no conversion.
+    struct RawBytes
+    {
+        std::shared_ptr<const void> keepAlive;
+        const std::uint8_t* data = nullptr;
+        std::uint64_t size = 0;
+    };
+    RawBytes raw(std::string_view name) const;
+
     // Tells the kernel the tensor's pages can be dropped from memory (after a streaming pass
     // has finished with it). Views still alive stay valid; their pages are re-read on access.
     void release(std::string_view name) const;

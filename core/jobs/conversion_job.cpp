@@ -8,8 +8,6 @@
 #include "model/module_tree.h"
 #include "select/nxd_keep_list.h"
 
-#include <ATen/core/Tensor.h>
-
 #include <algorithm>
 
 namespace qs {
@@ -81,7 +79,7 @@ ConversionReport convertCheckpoint(
         update.current = planned.input.name;
         progress.report(update);
 
-        TensorResult result = exporter->write(planned, checkpoint.load(planned.input.name));
+        TensorResult result = exporter->write(planned, checkpoint);
         checkpoint.release(planned.input.name);
         report.bytesOut += result.bytesOut;
         report.quantizedCount += result.quantized ? 1 : 0;

@@ -17,7 +17,7 @@ double Histogram::binCenter(std::size_t bin) const
 
 std::uint64_t Histogram::total() const
 {
-    std::uint64_t n = below + above;
+    std::uint64_t n = below + above + nonFinite;
     for (auto c : counts)
         n += c;
     return n;

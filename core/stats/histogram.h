@@ -13,6 +13,7 @@ struct Histogram
     std::vector<std::uint64_t> counts;
     std::uint64_t below = 0; // values under lo
     std::uint64_t above = 0; // values over hi
+    std::uint64_t nonFinite = 0; // NaN (infinities count as below/above)
 
     bool empty() const { return counts.empty(); }
     double binWidth() const;
@@ -29,6 +30,10 @@ public:
 
     void add(double value)
     {
+        if (value != value) {
+            ++m_h.nonFinite;
+            return;
+        }
         if (value < m_h.lo) {
             ++m_h.below;
             return;

@@ -237,6 +237,34 @@ private Q_SLOTS:
         QCOMPARE(o.totalBytes(), report.bytesOut);
     }
 
+    void otherDTypesPassThroughByteForByte()
+    {
+        // fp8 and integer tensors that libtorch 1.13 cannot even represent are copied verbatim.
+        const fs::path dir = m_root / "mixed-model";
+        fs::create_directories(dir);
+        test::RawTensor fp8 { { "head.fp8_table", DType::F8_E4M3, { 3, 5 } }, {} };
+        for (int i = 0; i < 15; ++i)
+            fp8.bytes.push_back(static_cast<std::uint8_t>(i * 17));
+        test::RawTensor counts { { "head.counts", DType::I64, { 2 } }, std::vector<std::uint8_t>(16, 7) };
+        test::writeSafetensors(dir / "model.safetensors",
+            { fp8, counts, test::f32Tensor("head.proj.weight", { 2, 2 }, { 1.0f, -2.0f, 0.5f, 0.25f }) });
+        const Checkpoint c = Checkpoint::open(dir);
+        const ModuleTree tree = ModuleTree::build(c.tensors());
+        ConversionOptions options;
+        options.destination = out("mixed");
+        NullProgress progress;
+        const auto report = convertCheckpoint(c, tree, options, progress);
+        QCOMPARE(report.quantizedCount, 1);
+        const Checkpoint o = Checkpoint::open(out("mixed"));
+        for (const char* name : { "head.fp8_table", "head.counts" }) {
+            const auto a = c.raw(name);
+            const auto b = o.raw(name);
+            QCOMPARE(o.info(name).dtype, c.info(name).dtype);
+            QVERIFY(a.size == b.size && std::equal(a.data, a.data + a.size, b.data));
+        }
+        QCOMPARE(o.info("head.proj.weight").dtype, DType::I8);
+    }
+
     void badValuesNameTheTensor()
     {
         const fs::path dir = m_root / "nan-model";

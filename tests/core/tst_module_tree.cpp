@@ -24,11 +24,7 @@ TensorInfo tensor(const std::string& name, std::vector<std::int64_t> shape, DTyp
 
 std::vector<TensorInfo> llama(int layers, unsigned shuffleSeed)
 {
-    std::vector<TensorInfo> out;
-    for (const auto& name : test::llamaTensorNames(layers)) {
-        const bool vector = name.find("norm") != std::string::npos;
-        out.push_back(tensor(name, vector ? std::vector<std::int64_t> { 8 } : std::vector<std::int64_t> { 8, 8 }));
-    }
+    std::vector<TensorInfo> out = test::llamaTensorInfos(layers, 8);
     std::mt19937 rng(shuffleSeed);
     std::shuffle(out.begin(), out.end(), rng);
     return out;

@@ -12,16 +12,7 @@ namespace {
 
 ModuleTree llama(int layers)
 {
-    std::vector<TensorInfo> tensors;
-    for (const auto& name : test::llamaTensorNames(layers)) {
-        TensorInfo t;
-        t.name = name;
-        t.dtype = DType::BF16;
-        t.shape = name.find("norm") != std::string::npos ? std::vector<std::int64_t> { 4 }
-                                                         : std::vector<std::int64_t> { 4, 4 };
-        tensors.push_back(t);
-    }
-    return ModuleTree::build(tensors, "llama");
+    return ModuleTree::build(test::llamaTensorInfos(layers, 4), "llama");
 }
 
 std::set<std::string> paths(const ModuleTree& tree, const std::set<int>& nodes)

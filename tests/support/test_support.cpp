@@ -117,4 +117,19 @@ std::vector<std::string> llamaTensorNames(int layers)
     return names;
 }
 
+std::vector<TensorInfo> llamaTensorInfos(int layers, std::int64_t width)
+{
+    std::vector<TensorInfo> out;
+    for (const auto& name : llamaTensorNames(layers)) {
+        TensorInfo t;
+        t.name = name;
+        t.dtype = DType::BF16;
+        t.shape = name.find("norm") != std::string::npos ? std::vector<std::int64_t> { width }
+                                                         : std::vector<std::int64_t> { width, width };
+        t.bytes = static_cast<std::uint64_t>(t.numel()) * 2;
+        out.push_back(std::move(t));
+    }
+    return out;
+}
+
 } // namespace qs::test

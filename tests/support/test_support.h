@@ -2,6 +2,7 @@
 
 #include "dtype.h"
 #include "io/safetensors_format.h"
+#include "io/tensor_info.h"
 
 #include <cstdint>
 #include <filesystem>
@@ -41,5 +42,7 @@ std::vector<float> randomNormal(std::size_t n, std::uint64_t seed);
 
 // Names of the tensors of a Llama-shaped model with `layers` decoder layers.
 std::vector<std::string> llamaTensorNames(int layers);
+// Its catalog (no file): BF16, norms [width], every other weight [width, width].
+std::vector<TensorInfo> llamaTensorInfos(int layers, std::int64_t width);
 
 } // namespace qs::test

@@ -46,6 +46,11 @@ private Q_SLOTS:
         QCOMPARE(h.below, 1u);
         QCOMPARE(h.above, 1u);
         QCOMPARE(h.total(), 7u);
+        HistogramBuilder withNan(0.0, 1.0, 2);
+        withNan.add(std::nan(""));
+        withNan.add(0.75);
+        QCOMPARE(withNan.histogram().nonFinite, 1u);
+        QCOMPARE(withNan.histogram().counts, (std::vector<std::uint64_t> { 0, 1 }));
         QCOMPARE(h.binCenter(0), 0.125);
         const Histogram flat = histogramOf({ 3.0f, 3.0f }, 3.0, 3.0, 10);
         QVERIFY(flat.hi > flat.lo);

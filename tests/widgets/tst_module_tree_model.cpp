@@ -15,16 +15,7 @@ namespace {
 
 ModuleTree llama(int layers)
 {
-    std::vector<TensorInfo> tensors;
-    for (const auto& name : test::llamaTensorNames(layers)) {
-        TensorInfo t;
-        t.name = name;
-        t.dtype = DType::BF16;
-        t.shape = name.find("norm") != std::string::npos ? std::vector<std::int64_t> { 16 }
-                                                         : std::vector<std::int64_t> { 16, 16 };
-        tensors.push_back(t);
-    }
-    return ModuleTree::build(tensors, "llama");
+    return ModuleTree::build(test::llamaTensorInfos(layers, 16), "llama");
 }
 
 } // namespace
