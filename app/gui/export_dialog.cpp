@@ -32,8 +32,9 @@ ExportDialog::ExportDialog(const QString& suggestedDestination, int quantizedCou
     destinationRow->addWidget(m_destination, 1);
     destinationRow->addWidget(browse);
 
-    auto* summary = new QLabel(tr("%n Linear module(s) will be quantized to int8", nullptr, quantizedCount)
-            + QStringLiteral("; ") + tr("%n kept in full precision.", nullptr, keptCount),
+    auto modules = [](int n) { return n == 1 ? tr("1 Linear module") : tr("%1 Linear modules").arg(n); };
+    auto* summary = new QLabel(
+        tr("%1 will be quantized to int8; %2 kept in full precision.").arg(modules(quantizedCount)).arg(keptCount),
         this);
     auto* keepList = new QPlainTextEdit(this);
     keepList->setReadOnly(true);

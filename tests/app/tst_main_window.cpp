@@ -1,6 +1,7 @@
 // The GUI end to end, offscreen: open the demo model, keep one module in full precision,
 // export, and check the result on disk.
 #include "demo/demo_model.h"
+#include "export_dialog.h"
 #include "histogram_plot.h"
 #include "io/checkpoint.h"
 #include "job_controller.h"
@@ -9,6 +10,10 @@
 #include "module_tree_model.h"
 #include "test_support.h"
 
+#include <QCheckBox>
+#include <QDialogButtonBox>
+#include <QDir>
+#include <QPushButton>
 #include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
@@ -103,6 +108,23 @@ private Q_SLOTS:
         const auto keep = nlohmann::json::parse(in);
         QCOMPARE(keep["modules_to_not_convert"].get<std::vector<std::string>>(),
             (std::vector<std::string> { "layers.1.self_attn.q_proj" }));
+    }
+
+    void exportDialogRefusesAnExistingFolder()
+    {
+        const QString existing = m_dir.filePath(QStringLiteral("taken"));
+        QVERIFY(QDir().mkpath(existing));
+        app::ExportDialog dialog(existing, 25, 4, { QStringLiteral("lm_head"), QStringLiteral("layers.3.mlp") });
+        dialog.show();
+        auto* ok = dialog.findChild<QDialogButtonBox*>()->button(QDialogButtonBox::Ok);
+        QVERIFY(!ok->isEnabled());
+        dialog.findChild<QCheckBox*>()->setChecked(true); // replace it
+        QVERIFY(ok->isEnabled());
+        QVERIFY(dialog.overwrite());
+        QCOMPARE(dialog.format(), QStringLiteral("nxd"));
+        QCOMPARE(dialog.destination(), existing);
+        if (qEnvironmentVariableIsSet("QS_SCREENSHOT_DIR"))
+            dialog.grab().save(qEnvironmentVariable("QS_SCREENSHOT_DIR") + QStringLiteral("/export-dialog.png"));
     }
 
     void errorsAreShownNotFatal()
