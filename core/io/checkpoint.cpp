@@ -1,8 +1,11 @@
 #include "io/checkpoint.h"
 
 #include "error.h"
-#include "io/safetensors_file.h"
+#include "io/data_file.h"
+#include "io/llama2c_tokenizer.h"
 #include "io/torch_dtype.h"
+#include "quant/dequantize.h"
+#include "quant/fp8.h"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -20,14 +23,20 @@ namespace fs = std::filesystem;
 struct Checkpoint::Impl
 {
     std::string format;
+    std::string layout;
     fs::path path;
     fs::path folder;
-    std::vector<std::shared_ptr<const SafetensorsFile>> files;
+    std::vector<fs::path> filePaths;
+    std::vector<std::shared_ptr<const MappedFile>> mappings;
     std::vector<TensorInfo> tensors;
     std::vector<std::size_t> fileOf; // parallel to `tensors`
     std::unordered_map<std::string, std::size_t> byName;
     nlohmann::json config = nlohmann::json::object();
+    nlohmann::json impliedConfig; // from the data file itself (llama2.c, nanoGPT model_args)
     std::map<std::string, std::string> metadata;
+    std::vector<std::string> notes;
+    QuantizationInfo quantization;
+    fs::path tokenizer;
 
     // The tensor and the mapping holding its bytes; UsageError for an unknown name.
     std::pair<const TensorInfo*, const std::shared_ptr<const MappedFile>&> locate(std::string_view name) const
@@ -36,24 +45,34 @@ struct Checkpoint::Impl
         if (it == byName.end())
             throw UsageError(
                 "no such tensor in this checkpoint", ErrorContext { path.string(), std::string(name), {} });
-        return { &tensors[it->second], files[fileOf[it->second]]->mapping() };
+        return { &tensors[it->second], mappings[fileOf[it->second]] };
     }
 
-    void addFile(std::shared_ptr<const SafetensorsFile> file)
+    void addFile(DataFileContents file)
     {
-        const std::size_t index = files.size();
-        for (const auto& t : file->tensors()) {
+        const std::size_t index = mappings.size();
+        for (auto& t : file.tensors) {
             const auto [it, inserted] = byName.emplace(t.name, tensors.size());
             if (!inserted)
-                throw FormatError(
-                    "the tensor is stored twice: in " + tensors[it->second].source + " and in " + file->path().string(),
+                throw FormatError("the tensor is stored twice: in " + tensors[it->second].source + " and in "
+                        + file.mapping->path().string(),
                     ErrorContext { path.string(), t.name, {} });
-            tensors.push_back(t);
+            tensors.push_back(std::move(t));
             fileOf.push_back(index);
         }
-        if (files.empty())
-            metadata = file->header().metadata;
-        files.push_back(std::move(file));
+        if (mappings.empty()) {
+            metadata = std::move(file.metadata);
+            layout = file.layout;
+            impliedConfig = std::move(file.config);
+            format = file.format;
+        } else if (file.format != format) {
+            throw FormatError("the shards mix formats (" + format + " and " + file.format + ")",
+                ErrorContext { file.mapping->path().string(), {}, {} });
+        }
+        for (auto& n : file.notes)
+            notes.push_back(std::move(n));
+        filePaths.push_back(file.mapping->path());
+        mappings.push_back(std::move(file.mapping));
     }
 };
 
@@ -106,7 +125,7 @@ void openIndex(Checkpoint::Impl& impl, const fs::path& indexFile)
     }
     std::sort(shardOrder.begin(), shardOrder.end());
     for (const auto& shard : shardOrder)
-        impl.addFile(SafetensorsFile::open(shardPath(indexFile, shard)));
+        impl.addFile(openDataFile(shardPath(indexFile, shard)));
 
     for (auto it = map->begin(); it != map->end(); ++it) {
         const auto found = impl.byName.find(it.key());
@@ -116,44 +135,68 @@ void openIndex(Checkpoint::Impl& impl, const fs::path& indexFile)
                     + ", but that shard does not contain it",
                 ErrorContext { indexFile.string(), it.key(), {} });
     }
-    impl.format = "safetensors-sharded";
+    impl.format += "-sharded";
 }
 
-[[noreturn]] void unsupported(const fs::path& path, const std::string& what)
+bool isTokenizerFile(const std::string& name)
 {
-    throw FormatError(what
-            + "; this version of QuantScope reads safetensors checkpoints (a .safetensors file, "
-              "a model.safetensors.index.json, or a folder holding them)",
-        ErrorContext { path.string(), {}, {} });
+    return name == "tokenizer.bin" || (name.rfind("tok", 0) == 0 && endsWith(name, ".bin") && name != "tokenizer.bin");
 }
 
 void openFolder(Checkpoint::Impl& impl, const fs::path& folder)
 {
-    if (fs::exists(folder / "model.safetensors.index.json"))
-        return openIndex(impl, folder / "model.safetensors.index.json");
-    if (fs::exists(folder / "model.safetensors")) {
-        impl.addFile(SafetensorsFile::open(folder / "model.safetensors"));
-        impl.format = "safetensors";
-        return;
+    for (const char* index : { "model.safetensors.index.json", "pytorch_model.bin.index.json" }) {
+        if (fs::exists(folder / index))
+            return openIndex(impl, folder / index);
     }
-    std::vector<fs::path> found;
-    std::vector<std::string> others;
+    for (const char* single : { "model.safetensors", "pytorch_model.bin" }) {
+        if (fs::exists(folder / single))
+            return impl.addFile(openDataFile(folder / single));
+    }
+    std::vector<fs::path> safetensors;
+    std::vector<fs::path> others;
     for (const auto& entry : fs::directory_iterator(folder)) {
         const auto name = entry.path().filename().string();
-        if (entry.is_regular_file() && endsWith(name, ".safetensors"))
-            found.push_back(entry.path());
-        else if (endsWith(name, ".bin") || endsWith(name, ".pt") || endsWith(name, ".pth"))
-            others.push_back(name);
+        if (!entry.is_regular_file())
+            continue;
+        if (endsWith(name, ".safetensors"))
+            safetensors.push_back(entry.path());
+        else if ((endsWith(name, ".bin") && !isTokenizerFile(name)) || endsWith(name, ".pt") || endsWith(name, ".pth"))
+            others.push_back(entry.path());
     }
-    std::sort(found.begin(), found.end());
-    if (found.empty()) {
-        if (!others.empty())
-            unsupported(folder, "the folder holds PyTorch weights (" + others.front() + ") but no safetensors");
-        unsupported(folder, "the folder holds no checkpoint files");
+    std::sort(safetensors.begin(), safetensors.end());
+    std::sort(others.begin(), others.end());
+    if (!safetensors.empty()) {
+        for (const auto& f : safetensors)
+            impl.addFile(openDataFile(f));
+        if (safetensors.size() > 1)
+            impl.format += "-sharded";
+        return;
     }
-    for (const auto& f : found)
-        impl.addFile(SafetensorsFile::open(f));
-    impl.format = found.size() == 1 ? "safetensors" : "safetensors-sharded";
+    if (others.size() == 1)
+        return impl.addFile(openDataFile(others.front()));
+    if (others.empty())
+        throw FormatError("the folder holds no checkpoint files (.safetensors, .bin, .pt, .pth or an index)",
+            ErrorContext { folder.string(), {}, {} });
+    std::string names;
+    for (const auto& f : others)
+        names += (names.empty() ? "" : ", ") + f.filename().string();
+    throw FormatError("the folder holds several checkpoint files (" + names + ") and no index; open one of them",
+        ErrorContext { folder.string(), {}, {} });
+}
+
+// The highest element index a strided tensor reaches, plus one (its storage span).
+std::uint64_t spanElements(const TensorInfo& info)
+{
+    if (info.isContiguous())
+        return static_cast<std::uint64_t>(info.numel());
+    std::uint64_t last = 0;
+    for (std::size_t i = 0; i < info.shape.size(); ++i) {
+        if (info.shape[i] == 0)
+            return 0;
+        last += static_cast<std::uint64_t>(info.shape[i] - 1) * static_cast<std::uint64_t>(info.strides[i]);
+    }
+    return last + 1;
 }
 
 at::Tensor viewOf(const std::shared_ptr<const MappedFile>& mapping, const TensorInfo& info)
@@ -161,15 +204,53 @@ at::Tensor viewOf(const std::shared_ptr<const MappedFile>& mapping, const Tensor
     const auto type = toScalarType(info.dtype);
     const auto options = at::TensorOptions().dtype(type).device(at::kCPU);
     auto* data = const_cast<std::uint8_t*>(mapping->data() + info.offset);
+    const std::uint64_t spanBytes = spanElements(info) * dtypeSize(info.dtype);
+    if (info.offset + spanBytes > mapping->size())
+        throw FormatError("the tensor's data runs past the end of the file");
+    const auto strides = info.isContiguous() ? contiguousStrides(info.shape) : info.strides;
     if (reinterpret_cast<std::uintptr_t>(data) % dtypeSize(info.dtype) != 0) {
-        // Misaligned data would break vectorised kernels: copy this one tensor.
-        at::Tensor copy = at::empty(info.shape, options);
-        std::memcpy(copy.data_ptr(), data, info.bytes);
-        return copy;
+        // Misaligned data would break vectorised kernels: copy this one tensor's span.
+        at::Tensor copy = at::empty({ static_cast<std::int64_t>(spanElements(info)) }, options);
+        std::memcpy(copy.data_ptr(), data, spanBytes);
+        return copy.as_strided(info.shape, strides);
     }
     auto keepAlive = mapping;
     return at::from_blob(
-        data, info.shape, [keepAlive](void*) {}, options);
+        data, info.shape, strides, [keepAlive](void*) {}, options);
+}
+
+// Copies a strided tensor's elements into row-major order, byte-wise (works for any dtype).
+std::vector<std::uint8_t> gatherStrided(const std::uint8_t* base, const TensorInfo& info)
+{
+    const std::size_t elem = dtypeSize(info.dtype);
+    std::vector<std::uint8_t> out(info.bytes);
+    const std::size_t rank = info.shape.size();
+    std::vector<std::int64_t> index(rank, 0);
+    const std::int64_t n = info.numel();
+    std::uint64_t src = 0; // element offset of `index`
+    for (std::int64_t i = 0; i < n; ++i) {
+        std::memcpy(out.data() + static_cast<std::size_t>(i) * elem, base + src * elem, elem);
+        for (std::size_t d = rank; d-- > 0;) { // odometer increment
+            src += static_cast<std::uint64_t>(info.strides[d]);
+            if (++index[d] < info.shape[d])
+                break;
+            src -= static_cast<std::uint64_t>(info.strides[d] * info.shape[d]);
+            index[d] = 0;
+        }
+    }
+    return out;
+}
+
+nlohmann::json nanogptConfig(const std::map<std::string, std::string>& metadata)
+{
+    const auto it = metadata.find("model_args");
+    if (it == metadata.end())
+        return nullptr;
+    auto args = nlohmann::json::parse(it->second, nullptr, false);
+    if (!args.is_object())
+        return nullptr;
+    args["model_type"] = "nanogpt";
+    return args;
 }
 
 } // namespace
@@ -189,20 +270,40 @@ Checkpoint Checkpoint::open(const fs::path& path)
         openFolder(*impl, path);
     } else {
         impl->folder = path.parent_path().empty() ? fs::path(".") : path.parent_path();
-        if (endsWith(name, ".index.json")) {
+        if (endsWith(name, ".index.json"))
             openIndex(*impl, path);
-        } else if (endsWith(name, ".bin") || endsWith(name, ".pt") || endsWith(name, ".pth")) {
-            unsupported(path, "PyTorch pickle checkpoints cannot be read yet");
-        } else {
-            impl->addFile(SafetensorsFile::open(path));
-            impl->format = "safetensors";
-        }
+        else
+            impl->addFile(openDataFile(path));
     }
-    if (fs::exists(impl->folder / "config.json"))
+    if (fs::exists(impl->folder / "config.json")) {
         impl->config = readJsonFile(impl->folder / "config.json");
-    if (!impl->config.is_object())
-        throw FormatError(
-            "config.json is not a JSON object", ErrorContext { (impl->folder / "config.json").string(), {}, {} });
+        if (!impl->config.is_object())
+            throw FormatError(
+                "config.json is not a JSON object", ErrorContext { (impl->folder / "config.json").string(), {}, {} });
+    } else if (impl->impliedConfig.is_object()) {
+        impl->config = impl->impliedConfig;
+    } else if (impl->layout == "nanogpt") {
+        const auto implied = nanogptConfig(impl->metadata);
+        if (implied.is_object())
+            impl->config = implied;
+    }
+
+    impl->quantization = detectQuantization(impl->tensors, impl->config, impl->folder);
+    if (impl->format == "llama2c") {
+        const int vocab = impl->config.value("vocab_size", 0);
+        if (const auto tok = Llama2cTokenizer::findNextTo(impl->filePaths.front(), vocab)) {
+            try {
+                const auto tokenizer = Llama2cTokenizer::read(*tok, vocab);
+                impl->tokenizer = *tok;
+                impl->notes.push_back(
+                    "tokenizer " + tok->filename().string() + ": " + std::to_string(tokenizer.size()) + " tokens");
+            } catch (const Error& e) {
+                impl->notes.push_back(std::string("tokenizer not usable: ") + e.what());
+            }
+        }
+    } else if (fs::exists(impl->folder / "tokenizer.json")) {
+        impl->tokenizer = impl->folder / "tokenizer.json";
+    }
 
     Checkpoint checkpoint;
     checkpoint.m_impl = std::move(impl);
@@ -226,10 +327,17 @@ const fs::path& Checkpoint::folder() const
 
 std::vector<fs::path> Checkpoint::dataFiles() const
 {
-    std::vector<fs::path> out;
-    for (const auto& f : m_impl->files)
-        out.push_back(f->path());
-    return out;
+    return m_impl->filePaths;
+}
+
+const std::string& Checkpoint::layout() const
+{
+    return m_impl->layout;
+}
+
+const std::vector<std::string>& Checkpoint::notes() const
+{
+    return m_impl->notes;
 }
 
 const std::vector<TensorInfo>& Checkpoint::tensors() const
@@ -296,7 +404,46 @@ at::Tensor Checkpoint::load(std::string_view name) const
 Checkpoint::RawBytes Checkpoint::raw(std::string_view name) const
 {
     const auto [t, mapping] = m_impl->locate(name);
-    return RawBytes { mapping, mapping->data() + t->offset, t->bytes };
+    const std::uint64_t spanBytes = spanElements(*t) * dtypeSize(t->dtype);
+    if (t->offset + spanBytes > mapping->size())
+        throw FormatError(
+            "the tensor's data runs past the end of the file", ErrorContext { t->source, t->name, t->offset });
+    if (t->isContiguous())
+        return RawBytes { mapping, mapping->data() + t->offset, t->bytes };
+    auto copy = std::make_shared<std::vector<std::uint8_t>>(gatherStrided(mapping->data() + t->offset, *t));
+    return RawBytes { copy, copy->data(), copy->size() };
+}
+
+at::Tensor Checkpoint::loadFloat(std::string_view name) const
+{
+    const auto [t, mapping] = m_impl->locate(name);
+    if (t->dtype == DType::F8_E4M3 || t->dtype == DType::F8_E5M2) {
+        const RawBytes bytes = raw(name);
+        at::Tensor out = at::empty(t->shape, at::TensorOptions().dtype(at::kFloat));
+        decodeFp8(t->dtype == DType::F8_E4M3 ? Fp8Format::E4M3 : Fp8Format::E5M2, bytes.data, bytes.size,
+            out.data_ptr<float>());
+        return out;
+    }
+    return load(name).to(at::kFloat);
+}
+
+const fs::path& Checkpoint::tokenizerFile() const
+{
+    return m_impl->tokenizer;
+}
+
+const QuantizationInfo& Checkpoint::quantization() const
+{
+    return m_impl->quantization;
+}
+
+at::Tensor Checkpoint::loadDequantized(std::string_view name) const
+{
+    const auto& recipes = m_impl->quantization.recipes;
+    const auto it = recipes.find(std::string(name));
+    if (it == recipes.end())
+        return loadFloat(name);
+    return dequantizeWeight(*this, it->second);
 }
 
 void Checkpoint::release(std::string_view name) const

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "io/quantization_info.h"
 #include "io/tensor_info.h"
 
 #include <nlohmann/json_fwd.hpp>
@@ -22,15 +23,24 @@ namespace qs {
 // Immutable after open() and cheap to copy (the state is shared), so worker threads can load
 // tensors concurrently.
 //
-// Accepted paths: a .safetensors file, a model.safetensors.index.json, or a folder holding
-// either (a Hugging Face model folder; its config.json is read when present).
+// Accepted paths: a .safetensors file; a PyTorch .pt/.bin/.pth file (zip or legacy format,
+// state dicts and nanoGPT ckpt.pt); a llama2.c checkpoint; a model.safetensors.index.json or
+// pytorch_model.bin.index.json; or a folder holding any of them (a Hugging Face model folder,
+// whose config.json is read when present). The format is recognised by content, not name.
 class Checkpoint
 {
 public:
     static Checkpoint open(const std::filesystem::path& path);
 
-    // "safetensors" (one file) or "safetensors-sharded" (an index and its shards).
+    // "safetensors", "pytorch-zip", "pytorch-legacy" or "llama2c", with "-sharded" appended
+    // for an index and its shards.
     const std::string& format() const;
+    // How the tensors were organised in the file: "state_dict", "nanogpt", "checkpoint",
+    // "nested" (PyTorch), "legacy"/"version 1" (llama2.c), or empty.
+    const std::string& layout() const;
+    // What the user should know about how the file was read: skipped optimizer state,
+    // renamed tensors, ignored tables.
+    const std::vector<std::string>& notes() const;
     // What the user opened, and the folder it lives in (the model folder).
     const std::filesystem::path& path() const;
     const std::filesystem::path& folder() const;
@@ -43,18 +53,33 @@ public:
     std::uint64_t totalBytes() const;
     std::int64_t parameterCount() const;
 
-    // The folder's config.json (an empty object when there is none) and its model_type.
+    // The folder's config.json; without one, the configuration the file implies (llama2.c
+    // header, nanoGPT model_args); otherwise an empty object. And its model_type.
     const nlohmann::json& config() const;
     std::string modelType() const;
-    // The safetensors `__metadata__` of the first data file.
+    // The safetensors `__metadata__` of the first data file, or for PyTorch files the JSON text
+    // of each non-tensor entry (nanoGPT's model_args, config, iter_num, ...).
     const std::map<std::string, std::string>& metadata() const;
 
-    // A read-only CPU tensor viewing the mapped bytes (zero-copy when the data is aligned).
-    // Do not write into it; transformations return new tensors.
+    // A read-only CPU tensor viewing the mapped bytes (zero-copy when the data is aligned;
+    // strided views keep their strides). Do not write into it; transformations return new
+    // tensors. fp8 tensors have no libtorch type here: use loadFloat() or raw().
     at::Tensor load(std::string_view name) const;
+    // The values as a float32 tensor (a copy): fp8 decoded, other types converted.
+    at::Tensor loadFloat(std::string_view name) const;
 
-    // The stored bytes of one tensor, exactly as in the file (any dtype, fp8 included),
-    // valid while `keepAlive` is held. Copying a tensor through this needs no conversion.
+    // The tokenizer beside the weights: llama2.c's tokenizer.bin / tok<N>.bin (checked to
+    // parse) or a Hugging Face tokenizer.json; empty when there is none.
+    const std::filesystem::path& tokenizerFile() const;
+
+    // An already-quantized checkpoint's scheme (compressed-tensors, NxD, AIU), or an empty kind.
+    const QuantizationInfo& quantization() const;
+    // For a quantized weight, the float values it stands for; for any other tensor, loadFloat().
+    at::Tensor loadDequantized(std::string_view name) const;
+
+    // The bytes of one tensor in row-major order, exactly as stored (any dtype, fp8 included),
+    // valid while `keepAlive` is held: the mapped bytes themselves, or a gathered copy for a
+    // strided view. Copying a tensor through this needs no conversion.
     struct RawBytes
     {
         std::shared_ptr<const void> keepAlive;

@@ -21,4 +21,15 @@ std::string formatShape(const std::vector<std::int64_t>& shape)
     return out + "]";
 }
 
+std::vector<std::int64_t> contiguousStrides(const std::vector<std::int64_t>& shape)
+{
+    std::vector<std::int64_t> strides(shape.size());
+    std::int64_t step = 1;
+    for (std::size_t i = shape.size(); i-- > 0;) {
+        strides[i] = step;
+        step *= shape[i];
+    }
+    return strides;
+}
+
 } // namespace qs

@@ -1,0 +1,93 @@
+#include "quant/dequantize.h"
+
+#include "error.h"
+#include "io/checkpoint.h"
+#include "io/quantization_info.h"
+
+#include <ATen/ATen.h>
+
+namespace qs {
+namespace {
+
+[[noreturn]] void fail(const Checkpoint& c, const std::string& tensor, const std::string& reason)
+{
+    throw FormatError(reason, ErrorContext { c.path().string(), tensor, {} });
+}
+
+// Unpacks compressed-tensors pack-quantized int32 words: `bits` per value, element c of a row
+// at bit c*bits, stored with an offset of 2^(bits-1).
+at::Tensor unpack(const at::Tensor& words, int bits, std::int64_t columns)
+{
+    const std::int64_t perWord = 32 / bits;
+    const at::Tensor w = words.to(at::kLong).bitwise_and(static_cast<std::int64_t>(0xFFFFFFFF));
+    std::vector<at::Tensor> parts;
+    for (std::int64_t i = 0; i < perWord; ++i)
+        parts.push_back(
+            at::div(w, std::int64_t(1) << (bits * i), "floor").bitwise_and(static_cast<std::int64_t>((1 << bits) - 1)));
+    at::Tensor values = at::stack(parts, 2).reshape({ words.size(0), words.size(1) * perWord });
+    return values.narrow(1, 0, columns).to(at::kFloat) - static_cast<double>(1 << (bits - 1));
+}
+
+// `s` shaped to broadcast over an [out, in] weight: scalar, per row, or per group of columns.
+at::Tensor broadcastable(
+    const Checkpoint& c, const std::string& name, at::Tensor s, std::int64_t rows, std::int64_t columns)
+{
+    if (s.numel() == 1)
+        return s.reshape({});
+    if (s.dim() == 1 && s.size(0) == rows)
+        return s.unsqueeze(1);
+    if (s.dim() == 2 && s.size(0) == rows && s.size(1) == 1)
+        return s;
+    if (s.dim() == 2 && s.size(0) == rows && s.size(1) > 0 && columns % s.size(1) == 0)
+        return s.repeat_interleave(columns / s.size(1), 1);
+    fail(c, name,
+        "shape " + formatShape(s.sizes().vec()) + " fits neither per-tensor, per-channel nor per-group use for a ["
+            + std::to_string(rows) + ", " + std::to_string(columns) + "] weight");
+}
+
+} // namespace
+
+at::Tensor dequantizeWeight(const Checkpoint& c, const DequantRecipe& r)
+{
+    at::Tensor codes;
+    if (r.packedBits) {
+        if (r.packedBits != 4 && r.packedBits != 8)
+            fail(c, r.weight, std::to_string(r.packedBits) + "-bit packing is not supported (4 and 8 are)");
+        const at::Tensor words = c.load(r.weight);
+        if (words.dim() != 2)
+            fail(c, r.weight, "packed weights must be 2-D int32");
+        std::int64_t columns = words.size(1) * (32 / r.packedBits);
+        if (!r.shape.empty()) {
+            const at::Tensor shape = c.load(r.shape).to(at::kLong);
+            if (shape.numel() != 2 || shape[0].item<std::int64_t>() != words.size(0)
+                || shape[1].item<std::int64_t>() > columns || shape[1].item<std::int64_t>() <= 0)
+                fail(c, r.shape, "does not match the packed weight " + formatShape(words.sizes().vec()));
+            columns = shape[1].item<std::int64_t>();
+        }
+        if (!r.zeroPoint.empty())
+            fail(c, r.zeroPoint, "asymmetric pack-quantized weights (packed zero points) are not dequantized yet");
+        codes = unpack(words, r.packedBits, columns);
+    } else {
+        codes = c.loadFloat(r.weight);
+    }
+    if (codes.dim() != 2)
+        fail(c, r.weight, "quantized weights must be 2-D, this one is " + formatShape(codes.sizes().vec()));
+    const std::int64_t rows = codes.size(0);
+    const std::int64_t columns = codes.size(1);
+    if (!r.zeroPoint.empty())
+        codes = codes - broadcastable(c, r.zeroPoint, c.loadFloat(r.zeroPoint), rows, columns);
+    at::Tensor scale = c.loadFloat(r.scale);
+    if (r.scaleFactor != 1.0)
+        scale = scale * r.scaleFactor;
+    at::Tensor values = codes * broadcastable(c, r.scale, scale, rows, columns);
+    if (!r.smoothScale.empty()) {
+        const at::Tensor s = c.loadFloat(r.smoothScale);
+        if (s.numel() != columns)
+            fail(c, r.smoothScale,
+                "has " + std::to_string(s.numel()) + " values for " + std::to_string(columns) + " inputs");
+        values = values / s.reshape({ 1, columns });
+    }
+    return values;
+}
+
+} // namespace qs
