@@ -2,6 +2,7 @@
 #include "commands.h"
 #include "error.h"
 #include "io/checkpoint.h"
+#include "io/checkpoint_summary.h"
 #include "model/natural_order.h"
 
 #include <nlohmann/json.hpp>
@@ -23,44 +24,119 @@ std::vector<const TensorInfo*> sortedTensors(const Checkpoint& c)
     return out;
 }
 
+std::string humanBytes(std::uint64_t bytes)
+{
+    const char* units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    double v = static_cast<double>(bytes);
+    int u = 0;
+    while (v >= 1024 && u < 4) {
+        v /= 1024;
+        ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+    return buf;
+}
+
+// What a tensor is in a quantized checkpoint: "quantized", "scale of <weight>", or empty.
+std::string quantizationRole(const Checkpoint& c, const std::string& name)
+{
+    const auto& q = c.quantization();
+    if (q.recipes.count(name))
+        return "quantized";
+    const auto it = q.companions.find(name);
+    return it == q.companions.end() ? std::string() : "belongs to " + it->second;
+}
+
 nlohmann::ordered_json inspectJson(const Checkpoint& c)
 {
+    const CheckpointSummary s = summarizeCheckpoint(c);
     nlohmann::ordered_json j;
     j["format"] = c.format();
+    j["layout"] = c.layout();
     j["path"] = c.path().string();
     j["files"] = nlohmann::ordered_json::array();
     for (const auto& f : c.dataFiles())
         j["files"].push_back(f.string());
+    j["shards"] = s.files.size();
+    j["bytes_on_disk"] = s.bytesOnDisk;
     j["model_type"] = c.modelType();
+    j["architecture"] = s.architecture;
     j["parameter_count"] = c.parameterCount();
     j["total_bytes"] = c.totalBytes();
+    j["dtype_mix"] = nlohmann::ordered_json::array();
+    for (const auto& d : s.dtypes)
+        j["dtype_mix"].push_back({ { "dtype", std::string(dtypeName(d.dtype)) }, { "tensors", d.tensors },
+            { "parameters", d.parameters }, { "bytes", d.bytes } });
+    j["tied"] = nlohmann::ordered_json::array();
+    for (const auto& [tensor, target] : s.tiedTensors)
+        j["tied"].push_back({ { "tensor", tensor }, { "shares_storage_with", target } });
+    const auto& q = c.quantization();
+    if (q.isQuantized())
+        j["quantization"] = { { "kind", q.kind }, { "summary", q.summary }, { "quantized_weights", q.recipes.size() },
+            { "details", q.details } };
+    else
+        j["quantization"] = nullptr;
+    j["tokenizer"]
+        = c.tokenizerFile().empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(c.tokenizerFile().string());
+    j["notes"] = c.notes();
     j["metadata"] = c.metadata();
+    j["config"] = c.config();
     auto& tensors = j["tensors"];
     tensors = nlohmann::ordered_json::array();
     for (const TensorInfo* t : sortedTensors(c)) {
-        tensors.push_back({ { "name", t->name }, { "dtype", std::string(dtypeName(t->dtype)) }, { "shape", t->shape },
-            { "bytes", t->bytes } });
+        nlohmann::ordered_json e { { "name", t->name }, { "dtype", std::string(dtypeName(t->dtype)) },
+            { "shape", t->shape }, { "bytes", t->bytes } };
+        if (!t->isContiguous())
+            e["strides"] = t->strides;
+        if (!t->aliasOf.empty())
+            e["alias_of"] = t->aliasOf;
+        const std::string role = quantizationRole(c, t->name);
+        if (!role.empty())
+            e["quantization"] = role;
+        tensors.push_back(std::move(e));
     }
     return j;
 }
 
 void printText(const Checkpoint& c)
 {
+    const CheckpointSummary s = summarizeCheckpoint(c);
     std::printf("%s\n", c.path().string().c_str());
-    std::printf("format:     %s (%zu file%s)\n", c.format().c_str(), c.dataFiles().size(),
-        c.dataFiles().size() == 1 ? "" : "s");
-    if (!c.modelType().empty())
-        std::printf("model_type: %s\n", c.modelType().c_str());
-    std::printf("tensors:    %zu\nparameters: %lld\nbytes:      %llu\n\n", c.tensors().size(),
-        static_cast<long long>(c.parameterCount()), static_cast<unsigned long long>(c.totalBytes()));
+    std::printf("format:      %s%s, %zu file%s, %s on disk\n", s.format.c_str(),
+        s.layout.empty() ? "" : (" (" + s.layout + ")").c_str(), s.files.size(), s.files.size() == 1 ? "" : "s",
+        humanBytes(s.bytesOnDisk).c_str());
+    if (!s.modelType.empty() || !s.architecture.empty())
+        std::printf(
+            "model:       %s%s%s\n", s.modelType.c_str(), s.architecture.empty() ? "" : " · ", s.architecture.c_str());
+    std::printf("parameters:  %lld in %zu tensors, %s (%s)\n", static_cast<long long>(s.parameters), s.tensorCount,
+        humanBytes(s.tensorBytes).c_str(), s.dtypeMix().c_str());
+    for (const auto& [tensor, target] : s.tiedTensors)
+        std::printf("tied:        %s shares storage with %s\n", tensor.c_str(), target.c_str());
+    if (!s.quantization.empty())
+        std::printf("quantized:   %s\n", s.quantization.c_str());
+    if (!s.tokenizer.empty())
+        std::printf("tokenizer:   %s\n", s.tokenizer.c_str());
+    for (const auto& n : s.notes)
+        std::printf("note:        %s\n", n.c_str());
+    for (const auto& [key, value] : c.metadata()) {
+        const std::string shown = value.size() > 100 ? value.substr(0, 100) + "…" : value;
+        std::printf("metadata:    %s = %s\n", key.c_str(), shown.c_str());
+    }
+    std::printf("\n");
     const auto tensors = sortedTensors(c);
     std::size_t width = 4;
     for (const TensorInfo* t : tensors)
         width = std::max(width, t->name.size());
-    std::printf("%-*s  %-7s  %s\n", static_cast<int>(width), "NAME", "DTYPE", "SHAPE");
+    std::printf("%-*s  %-7s  %-14s  %s\n", static_cast<int>(width), "NAME", "DTYPE", "SHAPE", "NOTE");
     for (const TensorInfo* t : tensors) {
-        std::printf("%-*s  %-7s  %s\n", static_cast<int>(width), t->name.c_str(),
-            std::string(dtypeName(t->dtype)).c_str(), formatShape(t->shape).c_str());
+        std::string note = quantizationRole(c, t->name);
+        if (!t->aliasOf.empty())
+            note = "tied to " + t->aliasOf;
+        else if (!t->isContiguous())
+            note = "strided view " + formatShape(t->strides);
+        std::printf("%-*s  %-7s  %-14s  %s\n", static_cast<int>(width), t->name.c_str(),
+            std::string(dtypeName(t->dtype)).c_str(), formatShape(t->shape).c_str(), note.c_str());
     }
 }
 

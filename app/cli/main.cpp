@@ -15,9 +15,14 @@ std::string usage(const std::string& command)
                "  Write the built-in demo model (a small Llama-shaped bf16 checkpoint) to DIR.\n";
     if (command == "inspect")
         return "quantscope-cli inspect PATH [--json]\n"
-               "  List the tensors of a checkpoint (.safetensors, index.json or model folder).\n"
-               "  --json  print {\"format\", \"path\", \"files\", \"tensors\": [{\"name\", \"dtype\", \"shape\", "
-               "\"bytes\"}], ...}\n";
+               "  Summarise a checkpoint and list its tensors. PATH: a .safetensors file, a PyTorch\n"
+               "  .pt/.bin/.pth (zip or legacy; state dicts, nanoGPT ckpt.pt, qmodel_for_aiu.pt), a\n"
+               "  llama2.c .bin, an index (model.safetensors.index.json, pytorch_model.bin.index.json)\n"
+               "  or a model folder. Already-quantized checkpoints show their scheme.\n"
+               "  --json  print {\"format\", \"layout\", \"path\", \"files\", \"shards\", \"bytes_on_disk\",\n"
+               "          \"model_type\", \"parameter_count\", \"total_bytes\", \"dtype_mix\", \"tied\",\n"
+               "          \"quantization\", \"tokenizer\", \"notes\", \"metadata\", \"config\",\n"
+               "          \"tensors\": [{\"name\", \"dtype\", \"shape\", \"bytes\", ...}]}\n";
     if (command == "convert")
         return "quantscope-cli convert PATH -o OUT --format nxd [--keep PATTERN]... [--force] [--json]\n"
                "                       [--max-shard-size SIZE]\n"

@@ -6,6 +6,27 @@
 #include <QtConcurrent/QtConcurrentRun>
 
 namespace qs::app {
+namespace {
+
+QString errorDetails(const Error& e)
+{
+    const char* kind = dynamic_cast<const FormatError*>(&e) ? "malformed or unsupported input"
+        : dynamic_cast<const IoError*>(&e)                  ? "the operating system refused"
+        : dynamic_cast<const UsageError*>(&e)               ? "invalid request"
+                                                            : "error";
+    QString details;
+    const auto& c = e.context();
+    if (!c.file.empty())
+        details += QStringLiteral("File: %1\n").arg(QString::fromStdString(c.file));
+    if (!c.tensor.empty())
+        details += QStringLiteral("Tensor: %1\n").arg(QString::fromStdString(c.tensor));
+    if (c.offset)
+        details += QStringLiteral("Byte offset: %1\n").arg(*c.offset);
+    details += QStringLiteral("Reason: %1\nKind: %2").arg(QString::fromStdString(e.reason()), QString::fromUtf8(kind));
+    return details;
+}
+
+} // namespace
 
 JobController::JobController(QObject* parent)
     : QObject(parent)
@@ -43,6 +64,9 @@ bool JobController::start(const QString& title, Work work, std::function<void()>
             outcome->completed = true;
         } catch (const CancelledError&) {
             // reported as cancelled below
+        } catch (const Error& e) {
+            outcome->error = QString::fromStdString(e.what());
+            outcome->details = errorDetails(e);
         } catch (const std::exception& e) {
             outcome->error = QString::fromStdString(e.what());
         } catch (...) {
@@ -73,7 +97,7 @@ void JobController::onFinished()
     m_busy = false;
 
     if (!outcome->error.isEmpty()) {
-        Q_EMIT failed(title, outcome->error);
+        Q_EMIT failed(title, outcome->error, outcome->details);
     } else if (outcome->completed) {
         if (onSuccess)
             onSuccess();

@@ -39,7 +39,9 @@ Q_SIGNALS:
     void started(const QString& title);
     void progressChanged(int perMille, const QString& text);
     void succeeded(const QString& title);
-    void failed(const QString& title, const QString& message);
+    // `message` is the complete sentence; `details` lists the file, tensor, byte offset and error
+    // kind when the core said them (for a dialog's "Show Details").
+    void failed(const QString& title, const QString& message, const QString& details);
     void cancelled(const QString& title);
     void idle();
 
@@ -49,6 +51,7 @@ private:
     struct Outcome
     {
         QString error;
+        QString details;
         bool completed = false; // the work returned normally (it may never start if cancelled early)
     };
 

@@ -3,6 +3,7 @@
 #include "demo/demo_model.h"
 #include "export_dialog.h"
 #include "format.h"
+#include "io/checkpoint_summary.h"
 #include "job_controller.h"
 #include "jobs/conversion_job.h"
 #include "module_details_panel.h"
@@ -75,6 +76,7 @@ MainWindow::MainWindow(QWidget* parent)
     m_tree->header()->setSectionResizeMode(ui::ModuleTreeModel::NameColumn, QHeaderView::Stretch);
     for (int c = ui::ModuleTreeModel::KeepColumn; c < ui::ModuleTreeModel::ColumnCount; ++c)
         m_tree->header()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
+    m_summary->setObjectName(QStringLiteral("summary"));
     m_summary->setWordWrap(true);
     m_summary->setTextFormat(Qt::RichText);
 
@@ -130,7 +132,8 @@ void MainWindow::createActions()
     m_openFile = file->addAction(
         style()->standardIcon(QStyle::SP_DialogOpenButton), tr("&Open File…"), this, &MainWindow::chooseFile);
     m_openFile->setShortcut(QKeySequence::Open);
-    m_openFile->setToolTip(tr("Open a .safetensors file or a model.safetensors.index.json"));
+    m_openFile->setToolTip(tr("Open a checkpoint file: safetensors, PyTorch .pt/.bin (state dict, nanoGPT ckpt.pt, AIU "
+                              "qmodel), llama2.c .bin, or an index"));
     m_openFolder = file->addAction(
         style()->standardIcon(QStyle::SP_DirOpenIcon), tr("Open &Folder…"), this, &MainWindow::chooseFolder);
     m_openFolder->setShortcut(QKeySequence(tr("Ctrl+Shift+O")));
@@ -282,12 +285,47 @@ void MainWindow::updateSummary()
                               "<b>File ▸ Open Demo Model</b>."));
         return;
     }
-    const auto& c = m_model->checkpoint;
-    m_summary->setText(tr("<b>%1</b> · %2 · %3 parameters · %4 · %5 Linear modules, <b>%6 kept</b> in full precision")
-                           .arg(QFileInfo(m_modelPath).fileName().toHtmlEscaped(), QString::fromStdString(c.format()),
-                               ui::formatCount(c.parameterCount()), ui::formatBytes(c.totalBytes()))
-                           .arg(m_treeModel->quantizableCount())
-                           .arg(m_treeModel->keptCount()));
+    const CheckpointSummary s = summarizeCheckpoint(m_model->checkpoint);
+    const QString format = QString::fromStdString(s.format)
+        + (s.layout.empty() ? QString() : QStringLiteral(" (%1)").arg(QString::fromStdString(s.layout)));
+    QString html = tr("<b>%1</b> · %2 · %3 on disk")
+                       .arg(QFileInfo(m_modelPath).fileName().toHtmlEscaped(), format.toHtmlEscaped(),
+                           ui::formatBytes(s.bytesOnDisk));
+    if (s.files.size() > 1)
+        html += tr(" in %1 shards").arg(s.files.size());
+    html += QStringLiteral("<br>")
+        + tr("%1 parameters · %2")
+              .arg(ui::formatCount(s.parameters), QString::fromStdString(s.dtypeMix()).toHtmlEscaped());
+    if (!s.modelType.empty())
+        html += QStringLiteral(" · ") + QString::fromStdString(s.modelType).toHtmlEscaped();
+    if (!s.tiedTensors.empty())
+        html += QStringLiteral(" · ")
+            + (s.tiedTensors.size() == 1 ? tr("1 tied tensor") : tr("%1 tied tensors").arg(s.tiedTensors.size()));
+    if (!s.quantization.empty())
+        html += QStringLiteral("<br>")
+            + tr("<b>Quantized:</b> %1").arg(QString::fromStdString(s.quantization).toHtmlEscaped());
+    html += QStringLiteral("<br>")
+        + tr("%1 Linear modules, <b>%2 kept</b> in full precision")
+              .arg(m_treeModel->quantizableCount())
+              .arg(m_treeModel->keptCount());
+    m_summary->setText(html);
+
+    // Files, notes and metadata in the tooltip: there when wanted, out of the way otherwise.
+    QString tip;
+    for (const auto& f : s.files)
+        tip += tr("%1 — %2, %3 tensors")
+                   .arg(QString::fromStdString(f.path.filename().string()), ui::formatBytes(f.bytesOnDisk))
+                   .arg(f.tensors)
+            + QStringLiteral("\n");
+    if (!s.tokenizer.empty())
+        tip += tr("tokenizer: %1").arg(QString::fromStdString(s.tokenizer)) + QStringLiteral("\n");
+    for (const auto& n : s.notes)
+        tip += QString::fromStdString(n) + QStringLiteral("\n");
+    for (const auto& [key, value] : m_model->checkpoint.metadata())
+        tip += QStringLiteral("%1 = %2\n")
+                   .arg(QString::fromStdString(key),
+                       QString::fromStdString(value.size() > 120 ? value.substr(0, 120) + "…" : value));
+    m_summary->setToolTip(tip.trimmed());
 }
 
 void MainWindow::updateActions()
@@ -347,8 +385,8 @@ void MainWindow::exportTo(const QString& destination, bool overwrite)
 
 void MainWindow::chooseFile()
 {
-    const QString path = QFileDialog::getOpenFileName(
-        this, tr("Open Checkpoint"), QString(), tr("Checkpoints (*.safetensors *.index.json);;All files (*)"));
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open Checkpoint"), QString(),
+        tr("Checkpoints (*.safetensors *.index.json *.pt *.pth *.bin *.ckpt);;All files (*)"));
     if (!path.isEmpty())
         openPath(path);
 }
@@ -360,12 +398,14 @@ void MainWindow::chooseFolder()
         openPath(path);
 }
 
-void MainWindow::showError(const QString& title, const QString& message)
+void MainWindow::showError(const QString& title, const QString& message, const QString& details)
 {
     m_lastError = message;
     m_statusText->setText(tr("%1 failed").arg(title));
     auto* box = new QMessageBox(QMessageBox::Critical, title, tr("%1 failed.").arg(title), QMessageBox::Ok, this);
     box->setInformativeText(message);
+    if (!details.isEmpty())
+        box->setDetailedText(details);
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->open();
     Q_EMIT jobFailed(message);

@@ -68,7 +68,7 @@ private:
     void showExportDialog();
     void chooseFile();
     void chooseFolder();
-    void showError(const QString& title, const QString& message);
+    void showError(const QString& title, const QString& message, const QString& details = QString());
 
     JobController* m_jobs = nullptr;
     LoadedModelPtr m_model;

@@ -195,7 +195,10 @@ void ModuleDetailsPanel::updateMetricsText()
     const TensorAnalysis& a = *m_shown;
     const auto& s = a.summary;
     QString html;
-    if (a.quantized) {
+    if (!a.storedQuantization.empty()) {
+        html += tr("<b>Stored quantized</b> (%1): the histogram and statistics show the dequantized values.")
+                    .arg(QString::fromStdString(a.storedQuantization).toHtmlEscaped());
+    } else if (a.quantized) {
         html += m_kept ? tr("<b>Kept in full precision</b>: exported unchanged. Quantized to int8 per-channel "
                             "(NxD) it would measure:")
                        : tr("<b>Exported as int8 per-channel</b> (NxD: scale = absmax/127 per output row):");

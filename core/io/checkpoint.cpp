@@ -363,7 +363,7 @@ std::uint64_t Checkpoint::totalBytes() const
 {
     std::uint64_t total = 0;
     for (const auto& t : m_impl->tensors)
-        total += t.bytes;
+        total += t.aliasOf.empty() ? t.bytes : 0;
     return total;
 }
 
@@ -371,7 +371,7 @@ std::int64_t Checkpoint::parameterCount() const
 {
     std::int64_t total = 0;
     for (const auto& t : m_impl->tensors)
-        total += t.numel();
+        total += t.aliasOf.empty() ? t.numel() : 0;
     return total;
 }
 

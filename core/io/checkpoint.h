@@ -50,6 +50,7 @@ public:
     const std::vector<TensorInfo>& tensors() const;
     const TensorInfo* find(std::string_view name) const;
     const TensorInfo& info(std::string_view name) const; // throws UsageError when absent
+    // Stored bytes and elements of the distinct tensors (a tied copy counts once).
     std::uint64_t totalBytes() const;
     std::int64_t parameterCount() const;
 

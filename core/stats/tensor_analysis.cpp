@@ -52,7 +52,13 @@ TensorAnalysis analyzeTensor(
 {
     TensorAnalysis a;
     a.info = checkpoint.info(tensorName);
-    const at::Tensor view = checkpoint.load(tensorName);
+    // Stored quantized weights (and fp8 tensors) are measured by the float values they stand for.
+    const bool storedQuantized = checkpoint.quantization().recipes.count(tensorName) > 0;
+    const bool fp8 = a.info.dtype == DType::F8_E4M3 || a.info.dtype == DType::F8_E5M2;
+    const at::Tensor view
+        = storedQuantized || fp8 ? checkpoint.loadDequantized(tensorName) : checkpoint.load(tensorName);
+    if (storedQuantized)
+        a.storedQuantization = checkpoint.quantization().kind;
     const at::Tensor values = view.to(at::kFloat).contiguous();
     const float* data = values.data_ptr<float>();
     const std::int64_t n = values.numel();
@@ -66,7 +72,7 @@ TensorAnalysis analyzeTensor(
     original.addAll(data, n);
     a.original = original.histogram();
 
-    if (isQuantizableWeight(tree, a.info)) {
+    if (!storedQuantized && isQuantizableWeight(tree, a.info)) {
         const QuantizedTensor q = quantizeInt8PerChannelNxd(view, &a.error);
         const at::Tensor deq = dequantizeInt8PerChannel(q).contiguous();
         HistogramBuilder dequantized(a.original.lo, a.original.hi, bins);

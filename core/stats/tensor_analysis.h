@@ -33,6 +33,9 @@ struct TensorAnalysis
     ErrorMetrics error;
     double scaleMin = 0;
     double scaleMax = 0;
+    // Non-empty when the checkpoint stores this weight quantized ("nxd", "compressed-tensors",
+    // ...): `summary` and `original` then describe its dequantized values.
+    std::string storedQuantization;
 };
 
 // Loads one tensor (a mapped view), converts it to float, and measures it. Non-floating

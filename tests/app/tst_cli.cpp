@@ -1,5 +1,8 @@
 // quantscope-cli as a user runs it: exit codes, the inspect JSON contract, convert, and
 // error messages that name the problem.
+#include "dtype.h"
+#include "io/torch_file_writer.h"
+
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -117,6 +120,44 @@ private Q_SLOTS:
         QVERIFY2(r.err.contains(message), qPrintable(r.err));
     }
 
+    void inspectsEveryFormat()
+    {
+        // A PyTorch file with a tied weight, written by QuantScope's own writer.
+        const QString pt = m_dir.filePath(QStringLiteral("tied.pt"));
+        {
+            const std::vector<float> w(6, 0.5f);
+            qs::TorchFileWriter writer(pt.toStdString(),
+                { { "embed.weight", qs::DType::F32, { 3, 2 }, {} },
+                    { "head.weight", qs::DType::F32, { 3, 2 }, "embed.weight" } });
+            writer.write("embed.weight", w.data(), 24);
+            writer.finish();
+        }
+        const Run r = run({ QStringLiteral("inspect"), pt, QStringLiteral("--json") });
+        QCOMPARE(r.exitCode, 0);
+        const QJsonObject root = QJsonDocument::fromJson(r.out.toUtf8()).object();
+        QCOMPARE(root.value(QStringLiteral("format")).toString(), QStringLiteral("pytorch-zip"));
+        QCOMPARE(root.value(QStringLiteral("parameter_count")).toInt(), 6); // the tied copy counts once
+        QCOMPARE(
+            root.value(QStringLiteral("tied")).toArray().first().toObject().value(QStringLiteral("tensor")).toString(),
+            QStringLiteral("head.weight"));
+        QVERIFY(root.value(QStringLiteral("quantization")).isNull());
+        const Run text = run({ QStringLiteral("inspect"), pt });
+        QVERIFY2(text.out.contains(QStringLiteral("tied:        head.weight shares storage with embed.weight")),
+            qPrintable(text.out));
+
+        const QString stories = QStringLiteral(QS_SHARED_MODELS_DIR "/stories260K");
+        if (!QFile::exists(stories + QStringLiteral("/stories260K.bin")))
+            QSKIP("../shared/models/stories260K is not present");
+        const Run s = run({ QStringLiteral("inspect"), stories, QStringLiteral("--json") });
+        QCOMPARE(s.exitCode, 0);
+        const QJsonObject sj = QJsonDocument::fromJson(s.out.toUtf8()).object();
+        QCOMPARE(sj.value(QStringLiteral("format")).toString(), QStringLiteral("llama2c"));
+        QCOMPARE(sj.value(QStringLiteral("parameter_count")).toInt(), 260032);
+        QVERIFY(sj.value(QStringLiteral("tokenizer")).toString().endsWith(QStringLiteral("tok512.bin")));
+        QCOMPARE(sj.value(QStringLiteral("config")).toObject().value(QStringLiteral("model_type")).toString(),
+            QStringLiteral("llama"));
+    }
+
     void inputErrorsNameTheFile()
     {
         const QString missing = m_dir.filePath(QStringLiteral("missing"));
@@ -134,6 +175,17 @@ private Q_SLOTS:
         QCOMPARE(b.exitCode, 1);
         QVERIFY2(b.err.contains(broken) && b.err.contains(QStringLiteral("not valid JSON")), qPrintable(b.err));
         QVERIFY(!QFile::exists(m_dir.filePath(QStringLiteral("o"))));
+
+        const QString evil = m_dir.filePath(QStringLiteral("evil.pt"));
+        QFile e(evil);
+        QVERIFY(e.open(QIODevice::WriteOnly));
+        e.write(QByteArray("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.\x80\x02"
+                           "cos\nsystem\n.",
+            29));
+        e.close();
+        const Run x = run({ QStringLiteral("inspect"), evil });
+        QCOMPARE(x.exitCode, 1);
+        QVERIFY2(x.err.contains(evil) && x.err.contains(QStringLiteral("'os.system'")), qPrintable(x.err));
     }
 };
 

@@ -4,6 +4,7 @@
 #include "export_dialog.h"
 #include "histogram_plot.h"
 #include "io/checkpoint.h"
+#include "io/torch_file_writer.h"
 #include "job_controller.h"
 #include "main_window.h"
 #include "module_details_panel.h"
@@ -13,6 +14,8 @@
 #include <QCheckBox>
 #include <QDialogButtonBox>
 #include <QDir>
+#include <QLabel>
+#include <QMessageBox>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -143,6 +146,46 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(failedExport.count(), 1, 10000);
         QVERIFY2(w.lastError().contains(QStringLiteral("would replace the input")), qPrintable(w.lastError()));
         QVERIFY(Checkpoint::open(m_demo.toStdString()).tensors().size() == 39);
+    }
+
+    void opensPyTorchFilesWithSummaryAndDetailedErrors()
+    {
+        const QString pt = m_dir.filePath(QStringLiteral("small.pt"));
+        {
+            const auto values = test::randomNormal(32 * 16, 3);
+            TorchFileWriter writer(pt.toStdString(),
+                { { "model.layers.0.mlp.up_proj.weight", DType::F32, { 32, 16 }, {} },
+                    { "model.layers.0.mlp.up_proj.weight_alias", DType::F32, { 32, 16 },
+                        "model.layers.0.mlp.up_proj.weight" } });
+            writer.write("model.layers.0.mlp.up_proj.weight", values.data(), values.size() * 4);
+            writer.finish();
+        }
+        MainWindow w;
+        w.show();
+        QSignalSpy opened(&w, &MainWindow::modelOpened);
+        w.openPath(pt);
+        QTRY_COMPARE_WITH_TIMEOUT(opened.count(), 1, 10000);
+        const auto* summary = w.findChild<QLabel*>(QStringLiteral("summary"));
+        QVERIFY(summary);
+        QVERIFY2(summary->text().contains(QStringLiteral("pytorch-zip")), qPrintable(summary->text()));
+        QVERIFY2(summary->text().contains(QStringLiteral("1 tied tensor")), qPrintable(summary->text()));
+        QVERIFY2(summary->text().contains(QStringLiteral("F32 100%")), qPrintable(summary->text()));
+
+        // A pickle that names os.system: refused, with the file and reason in the dialog's details.
+        const QString evil = m_dir.filePath(QStringLiteral("evil.pt"));
+        test::writeFile(evil.toStdString(),
+            std::string("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.\x80\x02"
+                        "cos\nsystem\n.",
+                29));
+        QSignalSpy failed(&w, &MainWindow::jobFailed);
+        w.openPath(evil);
+        QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, 10000);
+        QVERIFY2(w.lastError().contains(QStringLiteral("'os.system'")), qPrintable(w.lastError()));
+        QMessageBox* box = nullptr;
+        QTRY_VERIFY((box = w.findChild<QMessageBox*>()) != nullptr);
+        QVERIFY2(box->detailedText().contains(QStringLiteral("File: ") + evil), qPrintable(box->detailedText()));
+        QVERIFY(box->detailedText().contains(QStringLiteral("malformed or unsupported input")));
+        box->close();
     }
 };
 
