@@ -3,7 +3,9 @@
 #include "error.h"
 #include "io/checkpoint.h"
 #include "io/checkpoint_summary.h"
+#include "model/module_tree.h"
 #include "model/natural_order.h"
+#include "stats/tensor_analysis.h"
 
 #include <nlohmann/json.hpp>
 
@@ -140,16 +142,50 @@ void printText(const Checkpoint& c)
     }
 }
 
+// One tensor's values (dequantized when the checkpoint stores it quantized), and what int8
+// per-channel would do to it: the CLI twin of the GUI's details panel.
+int inspectTensor(const Checkpoint& c, const std::string& name, bool json)
+{
+    const ModuleTree tree = ModuleTree::build(c.tensors(), c.modelType());
+    const TensorAnalysis a = analyzeTensor(c, tree, name);
+    const auto& t = a.info;
+    if (json) {
+        nlohmann::ordered_json j { { "name", t.name }, { "dtype", std::string(dtypeName(t.dtype)) },
+            { "shape", t.shape }, { "stored_quantization", a.storedQuantization },
+            { "values",
+                { { "count", a.summary.count }, { "min", a.summary.min }, { "max", a.summary.max },
+                    { "mean", a.summary.mean }, { "std", a.summary.std } } } };
+        if (a.quantized)
+            j["int8_per_channel"] = { { "sqnr_db", a.error.sqnrDb }, { "mse", a.error.mse },
+                { "max_abs_error", a.error.maxAbsError }, { "scale_min", a.scaleMin }, { "scale_max", a.scaleMax } };
+        std::cout << j.dump(2) << "\n";
+        return 0;
+    }
+    std::printf("%s  %s %s\n", t.name.c_str(), std::string(dtypeName(t.dtype)).c_str(), formatShape(t.shape).c_str());
+    if (!a.storedQuantization.empty())
+        std::printf("stored quantized (%s); values below are dequantized\n", a.storedQuantization.c_str());
+    std::printf("values:  %lld elements, min %.6g, max %.6g, mean %.6g, std %.6g\n",
+        static_cast<long long>(a.summary.count), a.summary.min, a.summary.max, a.summary.mean, a.summary.std);
+    if (a.quantized)
+        std::printf("int8 per-channel: SQNR %.2f dB, MSE %.3g, max |error| %.3g, scales %.3g … %.3g\n", a.error.sqnrDb,
+            a.error.mse, a.error.maxAbsError, a.scaleMin, a.scaleMax);
+    return 0;
+}
+
 } // namespace
 
 int runInspect(const std::vector<std::string>& raw)
 {
     OptionSpec spec;
     spec.flags = { "--json" };
+    spec.values = { "--tensor" };
     const Arguments args = parseArguments("inspect", raw, spec);
     if (args.positional.size() != 1)
-        throw UsageError("'inspect' needs exactly one checkpoint path: quantscope-cli inspect PATH [--json]");
+        throw UsageError(
+            "'inspect' needs exactly one checkpoint path: quantscope-cli inspect PATH [--tensor NAME] [--json]");
     const Checkpoint checkpoint = Checkpoint::open(args.positional.front());
+    if (!args.value("--tensor").empty())
+        return inspectTensor(checkpoint, args.value("--tensor"), args.has("--json"));
     if (args.has("--json"))
         std::cout << inspectJson(checkpoint).dump(2) << "\n";
     else

@@ -14,7 +14,7 @@ std::string usage(const std::string& command)
         return "quantscope-cli demo -o DIR [--force]\n"
                "  Write the built-in demo model (a small Llama-shaped bf16 checkpoint) to DIR.\n";
     if (command == "inspect")
-        return "quantscope-cli inspect PATH [--json]\n"
+        return "quantscope-cli inspect PATH [--tensor NAME] [--json]\n"
                "  Summarise a checkpoint and list its tensors. PATH: a .safetensors file, a PyTorch\n"
                "  .pt/.bin/.pth (zip or legacy; state dicts, nanoGPT ckpt.pt, qmodel_for_aiu.pt), a\n"
                "  llama2.c .bin, an index (model.safetensors.index.json, pytorch_model.bin.index.json)\n"
@@ -22,7 +22,10 @@ std::string usage(const std::string& command)
                "  --json  print {\"format\", \"layout\", \"path\", \"files\", \"shards\", \"bytes_on_disk\",\n"
                "          \"model_type\", \"parameter_count\", \"total_bytes\", \"dtype_mix\", \"tied\",\n"
                "          \"quantization\", \"tokenizer\", \"notes\", \"metadata\", \"config\",\n"
-               "          \"tensors\": [{\"name\", \"dtype\", \"shape\", \"bytes\", ...}]}\n";
+               "          \"tensors\": [{\"name\", \"dtype\", \"shape\", \"bytes\", ...}]}\n"
+               "  --tensor NAME  statistics of one tensor (dequantized when stored quantized) and what\n"
+               "          int8 per-channel would do to it; with --json: {\"name\", \"dtype\", \"shape\",\n"
+               "          \"stored_quantization\", \"values\": {...}, \"int8_per_channel\": {...}}\n";
     if (command == "convert")
         return "quantscope-cli convert PATH -o OUT --format nxd [--keep PATTERN]... [--force] [--json]\n"
                "                       [--max-shard-size SIZE]\n"

@@ -298,6 +298,8 @@ void MainWindow::updateSummary()
               .arg(ui::formatCount(s.parameters), QString::fromStdString(s.dtypeMix()).toHtmlEscaped());
     if (!s.modelType.empty())
         html += QStringLiteral(" · ") + QString::fromStdString(s.modelType).toHtmlEscaped();
+    if (!s.shape().empty())
+        html += QStringLiteral(" · ") + QString::fromStdString(s.shape()).toHtmlEscaped();
     if (!s.tiedTensors.empty())
         html += QStringLiteral(" · ")
             + (s.tiedTensors.size() == 1 ? tr("1 tied tensor") : tr("%1 tied tensors").arg(s.tiedTensors.size()));

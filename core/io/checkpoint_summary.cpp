@@ -2,6 +2,8 @@
 
 #include "io/checkpoint.h"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cmath>
 
@@ -22,6 +24,39 @@ std::string CheckpointSummary::dtypeMix() const
     return out;
 }
 
+namespace {
+
+std::int64_t firstInt(const nlohmann::json& config, std::initializer_list<const char*> keys)
+{
+    for (const char* key : keys) {
+        const auto it = config.find(key);
+        if (it != config.end() && it->is_number_integer())
+            return it->get<std::int64_t>();
+    }
+    return 0;
+}
+
+} // namespace
+
+std::string CheckpointSummary::shape() const
+{
+    std::vector<std::string> parts;
+    if (layers)
+        parts.push_back(std::to_string(layers) + " layers");
+    if (hiddenSize)
+        parts.push_back("hidden " + std::to_string(hiddenSize));
+    if (heads)
+        parts.push_back(std::to_string(heads) + " heads");
+    if (vocabSize)
+        parts.push_back("vocab " + std::to_string(vocabSize));
+    if (tiedEmbeddings)
+        parts.push_back("tied embeddings");
+    std::string out;
+    for (const auto& p : parts)
+        out += (out.empty() ? "" : " · ") + p;
+    return out;
+}
+
 CheckpointSummary summarizeCheckpoint(const Checkpoint& c)
 {
     CheckpointSummary s;
@@ -32,6 +67,12 @@ CheckpointSummary summarizeCheckpoint(const Checkpoint& c)
     if (config.contains("architectures") && config["architectures"].is_array() && !config["architectures"].empty()
         && config["architectures"][0].is_string())
         s.architecture = config["architectures"][0].get<std::string>();
+    s.layers = firstInt(config, { "num_hidden_layers", "n_layer", "num_layers" });
+    s.hiddenSize = firstInt(config, { "hidden_size", "n_embd", "d_model" });
+    s.heads = firstInt(config, { "num_attention_heads", "n_head" });
+    s.vocabSize = firstInt(config, { "vocab_size" });
+    const auto tie = config.find("tie_word_embeddings");
+    s.tiedEmbeddings = tie != config.end() && tie->is_boolean() && tie->get<bool>();
 
     std::map<std::string, std::size_t> perFile;
     std::map<DType, CheckpointSummary::DTypeShare> shares;

@@ -34,6 +34,14 @@ struct CheckpointSummary
     std::string layout;
     std::string modelType;
     std::string architecture; // config.json architectures[0]
+    // Sizes from the config (Hugging Face, GPT-2/nanoGPT or llama2.c names); 0 when unknown.
+    std::int64_t layers = 0;
+    std::int64_t hiddenSize = 0;
+    std::int64_t heads = 0;
+    std::int64_t vocabSize = 0;
+    bool tiedEmbeddings = false; // tie_word_embeddings
+    // "5 layers · hidden 64 · 8 heads · vocab 512 · tied embeddings", or empty.
+    std::string shape() const;
     std::vector<DataFile> files;
     std::uint64_t bytesOnDisk = 0; // data files only
     std::uint64_t tensorBytes = 0; // stored bytes of distinct tensors (shared storages counted once)

@@ -98,6 +98,37 @@ private Q_SLOTS:
             0);
     }
 
+    void inspectsQuantizedOutputAndOneTensor()
+    {
+        const QString out = m_dir.filePath(QStringLiteral("nxd-inspect"));
+        QCOMPARE(run({ QStringLiteral("convert"), m_demo, QStringLiteral("-o"), out, QStringLiteral("--format"),
+                         QStringLiteral("nxd"), QStringLiteral("--keep"), QStringLiteral("lm_head") })
+                     .exitCode,
+            0);
+        const Run r = run({ QStringLiteral("inspect"), out, QStringLiteral("--json") });
+        QCOMPARE(r.exitCode, 0);
+        const QJsonObject q
+            = QJsonDocument::fromJson(r.out.toUtf8()).object().value(QStringLiteral("quantization")).toObject();
+        QCOMPARE(q.value(QStringLiteral("kind")).toString(), QStringLiteral("nxd"));
+        QCOMPARE(q.value(QStringLiteral("quantized_weights")).toInt(), 28);
+
+        const Run t = run({ QStringLiteral("inspect"), out, QStringLiteral("--tensor"),
+            QStringLiteral("model.layers.1.self_attn.q_proj.weight"), QStringLiteral("--json") });
+        QCOMPARE(t.exitCode, 0);
+        const QJsonObject tj = QJsonDocument::fromJson(t.out.toUtf8()).object();
+        QCOMPARE(tj.value(QStringLiteral("stored_quantization")).toString(), QStringLiteral("nxd"));
+        QCOMPARE(tj.value(QStringLiteral("dtype")).toString(), QStringLiteral("I8"));
+        QVERIFY(tj.value(QStringLiteral("values")).toObject().value(QStringLiteral("std")).toDouble() > 0);
+        QVERIFY(!tj.contains(QStringLiteral("int8_per_channel"))); // already quantized: not quantized again
+
+        const Run f = run({ QStringLiteral("inspect"), m_demo, QStringLiteral("--tensor"),
+            QStringLiteral("model.layers.1.self_attn.q_proj.weight") });
+        QCOMPARE(f.exitCode, 0);
+        QVERIFY2(f.out.contains(QStringLiteral("int8 per-channel: SQNR")), qPrintable(f.out));
+        QCOMPARE(
+            run({ QStringLiteral("inspect"), m_demo, QStringLiteral("--tensor"), QStringLiteral("nope") }).exitCode, 2);
+    }
+
     void usageErrors_data()
     {
         QTest::addColumn<QStringList>("args");

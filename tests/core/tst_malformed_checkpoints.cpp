@@ -164,5 +164,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_APPLESS_MAIN(TestMalformedCheckpoints)
+QTEST_GUILESS_MAIN(TestMalformedCheckpoints)
 #include "tst_malformed_checkpoints.moc"

@@ -224,5 +224,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_APPLESS_MAIN(TestQuantizedCheckpoints)
+QTEST_GUILESS_MAIN(TestQuantizedCheckpoints)
 #include "tst_quantized_checkpoints.moc"

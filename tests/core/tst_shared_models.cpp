@@ -66,5 +66,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_APPLESS_MAIN(TestSharedModels)
+QTEST_GUILESS_MAIN(TestSharedModels)
 #include "tst_shared_models.moc"

@@ -273,5 +273,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_APPLESS_MAIN(TestTorchFiles)
+QTEST_GUILESS_MAIN(TestTorchFiles)
 #include "tst_torch_files.moc"

@@ -205,5 +205,5 @@ private Q_SLOTS:
     }
 };
 
-QTEST_APPLESS_MAIN(TestUnpickler)
+QTEST_GUILESS_MAIN(TestUnpickler)
 #include "tst_unpickler.moc"
