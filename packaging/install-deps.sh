@@ -16,6 +16,8 @@ packages=(
     xvfb xauth
     # interop tests: Debian's PyTorch, numpy and h5py read what we write
     python3 python3-torch python3-numpy python3-h5py
+    # fuzz targets: clang with its libFuzzer runtime (the main build uses g++)
+    clang libclang-rt-14-dev
 )
 
 missing=()

@@ -55,8 +55,10 @@ int bytePiece(std::string_view piece)
 Llama2cTokenizer Llama2cTokenizer::parse(
     const std::uint8_t* data, std::uint64_t size, int vocabSize, const std::string& fileName)
 {
-    if (vocabSize <= 0)
-        throw UsageError("the vocabulary size must be positive, got " + std::to_string(vocabSize),
+    // <unk>, BOS and EOS have fixed ids 0, 1 and 2; encode() relies on them existing.
+    if (vocabSize < 3)
+        throw FormatError(
+            "a llama2.c vocabulary needs at least 3 tokens (<unk>, BOS, EOS), got " + std::to_string(vocabSize),
             ErrorContext { fileName, {}, {} });
     const auto fail = [&](const std::string& reason, std::uint64_t offset) {
         return FormatError(reason, ErrorContext { fileName, {}, offset });

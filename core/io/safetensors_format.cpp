@@ -11,6 +11,25 @@
 namespace qs {
 namespace {
 
+// A shape for an error message, without recursing into hostile nesting (nlohmann's dump()
+// recurses once per level, so a deeply nested array would overflow the stack).
+std::string describeShape(const nlohmann::json& shape)
+{
+    if (!shape.is_array())
+        return "(not an array)";
+    std::string out = "[";
+    std::size_t shown = 0;
+    for (const auto& d : shape) {
+        if (shown == 8) {
+            out += ", …";
+            break;
+        }
+        out += shown++ ? ", " : "";
+        out += d.is_number() ? d.dump() : d.is_array() ? "[…]" : d.is_string() ? "\"…\"" : d.type_name();
+    }
+    return out + "]";
+}
+
 using nlohmann::json;
 
 class HeaderParser
@@ -134,10 +153,10 @@ private:
         for (const auto& d : *shape) {
             std::uint64_t dim = 0;
             if (!readUnsigned(d, dim) || dim > static_cast<std::uint64_t>(INT64_MAX))
-                fail("shape must be an array of non-negative integers, got " + shape->dump(), name);
+                fail("shape must be an array of non-negative integers, got " + describeShape(*shape), name);
             entry.shape.push_back(static_cast<std::int64_t>(dim));
             if (__builtin_mul_overflow(numel, dim, &numel))
-                fail("shape " + shape->dump() + " has more elements than can be addressed", name);
+                fail("shape " + describeShape(*shape) + " has more elements than can be addressed", name);
         }
 
         const auto offsets = value.find("data_offsets");
@@ -151,9 +170,9 @@ private:
 
         std::uint64_t expected = 0;
         if (__builtin_mul_overflow(numel, static_cast<std::uint64_t>(dtypeSize(entry.dtype)), &expected))
-            fail("shape " + shape->dump() + " is too large", name);
+            fail("shape " + describeShape(*shape) + " is too large", name);
         if (expected != entry.end - entry.begin)
-            fail("shape " + shape->dump() + " of dtype " + std::string(dtypeName(entry.dtype)) + " needs "
+            fail("shape " + describeShape(*shape) + " of dtype " + std::string(dtypeName(entry.dtype)) + " needs "
                     + std::to_string(expected) + " bytes, but data_offsets span "
                     + std::to_string(entry.end - entry.begin) + " bytes",
                 name);

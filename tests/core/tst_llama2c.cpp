@@ -420,7 +420,9 @@ private Q_SLOTS:
     {
         const fs::path dir = m_dir.path().toStdString();
         const std::string tokens = tokenizerFile(3, { { "a", 1 }, { "bc", 2 }, { "def", 3 } });
-        QVERIFY_THROWS_EXCEPTION(UsageError, Llama2cTokenizer::parse(u8(tokens), tokens.size(), 0, "t.bin"));
+        QVERIFY_THROWS_EXCEPTION(FormatError, Llama2cTokenizer::parse(u8(tokens), tokens.size(), 0, "t.bin"));
+        // fuzz finding: a vocabulary without BOS/EOS ids made encode() read out of bounds
+        QVERIFY_THROWS_EXCEPTION(FormatError, Llama2cTokenizer::parse(u8(tokens), tokens.size(), 1, "t.bin"));
         QVERIFY_THROWS_EXCEPTION(IoError, Llama2cTokenizer::read(dir / "missing.bin", 3));
         QCOMPARE(Llama2cTokenizer::findNextTo(dir / "model.bin", 3), std::nullopt);
         writeBytes(dir / "tok3.bin", tokens);

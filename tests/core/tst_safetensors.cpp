@@ -208,6 +208,10 @@ private Q_SLOTS:
             test::rawSafetensors(
                 R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,4]}})", f4),
             "more elements than can be addressed");
+        // fuzz finding: the error message must not recurse into a deeply nested shape
+        const std::string deep = R"({"a":{"dtype":"F32","shape":)" + std::string(100000, '[') + std::string(100000, ']')
+            + R"(,"data_offsets":[0,0]}})";
+        row("deeply nested shape", test::rawSafetensors(deep, ""), "non-negative integers, got [[…]]");
     }
 
     void malformedHeaders()

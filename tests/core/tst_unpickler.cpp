@@ -5,6 +5,7 @@
 #include "io/pickle/torch_state_dict.h"
 #include "io/pickle/unpickler.h"
 
+#include <QElapsedTimer>
 #include <QProcess>
 #include <QTest>
 
@@ -17,7 +18,8 @@ std::string pythonPickle(const QString& expression, int protocol)
     QProcess p;
     p.start(QStringLiteral(QS_PYTHON),
         { "-c",
-            QStringLiteral("import pickle, sys, collections; sys.stdout.buffer.write(pickle.dumps(%1, protocol=%2))")
+            QStringLiteral("import pickle, sys, collections, functools; "
+                           "sys.stdout.buffer.write(pickle.dumps(%1, protocol=%2))")
                 .arg(expression)
                 .arg(protocol) });
     p.waitForFinished(60000);
@@ -183,6 +185,45 @@ private Q_SLOTS:
             QVERIFY2(std::string(e.what()).find("reaches element 15 of a storage of 8") != std::string::npos, e.what());
             QCOMPARE(e.context().tensor, std::string("w"));
         }
+    }
+
+    // Regressions found by fuzz_unpickler: each must end quickly with a qs::Error, never hang,
+    // crash or leak another exception type.
+    void fuzzFindingsStayFixed_data()
+    {
+        QTest::addColumn<QByteArray>("bytes");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("invalid UTF-8 string")
+            << QByteArray::fromBase64("gAJ9WAEAAABrWAEAAAD/cy4=") << "not valid UTF-8";
+        QTest::newRow("invalid UTF-8 key")
+            << QByteArray::fromBase64("gAJ9WAEAAABrfVgBAAAA/0sBc3Mu") << "not valid UTF-8";
+        QTest::newRow("L = [L, L] as metadata")
+            << QByteArray::fromBase64("gAJ9WAEAAAB4XXEBKGgBaAFlcy4=") << "no tensors";
+        QTest::newRow("D = {'a': D, 'b': D} as model")
+            << QByteArray::fromBase64("gAJ9WAUAAABtb2RlbH1xAShYAQAAAGFoAVgBAAAAYmgBdXMu") << "no tensors";
+        QTest::newRow("tensor size overflow in metadata") << QByteArray::fromBase64(
+            "gAJ9WAEAAAB4XWN0b3JjaC5fdXRpbHMKX3JlYnVpbGRfdGVuc29yX3YyCigoWAcAAABzdG9yYWdlY3Rv"
+            "cmNoCkZsb2F0U3RvcmFnZQpYAQAAADBYAwAAAGNwdUsEdFFLAIoIAAAAAAAAAEBLBIZLAEsAhol0UmFz"
+            "Lg==") << "no tensors";
+        QTest::newRow("40 levels of shared lists")
+            << QByteArray::fromStdString(pythonPickle("{'x': functools.reduce(lambda a, _: [a, a], range(40), [])}", 2))
+            << "no tensors";
+    }
+    void fuzzFindingsStayFixed()
+    {
+        QFETCH(QByteArray, bytes);
+        QFETCH(QString, expected);
+        QElapsedTimer timer;
+        timer.start();
+        std::string error = "no error";
+        try {
+            PickleDocument doc;
+            interpretTorchObject(parse(doc, bytes.toStdString()), "fuzz.pkl");
+        } catch (const Error& e) {
+            error = e.what();
+        }
+        QVERIFY2(QString::fromStdString(error).contains(expected), error.c_str());
+        QVERIFY2(timer.elapsed() < 5000, "took too long");
     }
 
     void cyclesAndDeepNestingTerminate()

@@ -4,9 +4,8 @@
 // exception, a crash, a sanitizer report, a leak, a timeout) is a finding. A header that parses
 // must satisfy what the header comment promises (data covered exactly, sizes consistent), and
 // serializeSafetensorsHeader must write it back to a header that parses to the same catalog.
-#include "fuzz_check.h"
-
 #include "error.h"
+#include "fuzz_check.h"
 #include "io/safetensors_format.h"
 
 #include <cstddef>

@@ -4,9 +4,8 @@
 // after STOP are ignored, as in legacy files that hold several pickles). qs::Error is the only
 // acceptable failure; anything else (another exception, a crash, a sanitizer report, a leak, a
 // timeout) is a finding. Results are checked against what the headers promise.
-#include "fuzz_check.h"
-
 #include "error.h"
+#include "fuzz_check.h"
 #include "io/pickle/pickle_object.h"
 #include "io/pickle/torch_state_dict.h"
 #include "io/pickle/unpickler.h"
@@ -26,8 +25,8 @@ const std::string kFile = "fuzz.pkl";
 void checkStateDict(const qs::TorchStateDict& sd)
 {
     QS_FUZZ_CHECK(!sd.tensors.empty());
-    QS_FUZZ_CHECK(sd.layout == "state_dict" || sd.layout == "nanogpt" || sd.layout == "checkpoint"
-        || sd.layout == "nested");
+    QS_FUZZ_CHECK(
+        sd.layout == "state_dict" || sd.layout == "nanogpt" || sd.layout == "checkpoint" || sd.layout == "nested");
     std::set<std::string> names;
     for (const auto& entry : sd.tensors) {
         QS_FUZZ_CHECK(names.insert(entry.name).second);
@@ -37,15 +36,19 @@ void checkStateDict(const qs::TorchStateDict& sd)
         QS_FUZZ_CHECK(t.shape.size() == t.strides.size());
         QS_FUZZ_CHECK(t.storageOffset >= 0 && t.storage->storage.numel >= 0);
         // interpretTorchObject promises every element lies inside the storage.
-        bool empty = false;
-        unsigned __int128 last = static_cast<std::uint64_t>(t.storageOffset);
+        bool empty = false, overflow = false;
+        std::uint64_t last = static_cast<std::uint64_t>(t.storageOffset);
         for (std::size_t i = 0; i < t.shape.size(); ++i) {
             QS_FUZZ_CHECK(t.shape[i] >= 0 && t.strides[i] >= 0);
             empty = empty || t.shape[i] == 0;
+            std::uint64_t step = 0;
             if (t.shape[i] > 0)
-                last += static_cast<unsigned __int128>(t.shape[i] - 1) * static_cast<std::uint64_t>(t.strides[i]);
+                overflow = overflow
+                    || __builtin_mul_overflow(
+                        static_cast<std::uint64_t>(t.shape[i] - 1), static_cast<std::uint64_t>(t.strides[i]), &step)
+                    || __builtin_add_overflow(last, step, &last);
         }
-        QS_FUZZ_CHECK(empty || last < static_cast<std::uint64_t>(t.storage->storage.numel));
+        QS_FUZZ_CHECK(empty || (!overflow && last < static_cast<std::uint64_t>(t.storage->storage.numel)));
         QS_FUZZ_CHECK(!qs::describePickleObject(entry.tensor).empty());
     }
     for (const auto& [key, json] : sd.metadata)

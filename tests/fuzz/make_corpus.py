@@ -14,6 +14,7 @@ import json
 import os
 import pickle
 import pickletools
+import re
 import struct
 import sys
 import zipfile
@@ -134,7 +135,19 @@ def torch_pickle_seeds(out):
             end = start + [pos for op, _, pos in pickletools.genops(data[start:]) if op.name == "STOP"][0] + 1
             if index < 3:
                 start = end
-        return data[start:end]
+        obj_pickle = data[start:end]
+        # The storage keys are memory addresses (str(storage._cdata)): renumber them 0, 1, ... so
+        # that the seed is deterministic. Protocol 2 writes them as BINUNICODE.
+        keys = {}
+
+        def renumber(m):
+            key = m.group(2)
+            if struct.unpack("<I", m.group(1))[0] != len(key):
+                return m.group(0)
+            new = str(keys.setdefault(key, len(keys))).encode()
+            return b"X" + struct.pack("<I", len(new)) + new
+
+        return re.sub(rb"X(.{4})([0-9]{6,})", renumber, obj_pickle, flags=re.DOTALL)
 
     model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.LayerNorm(3))
     sd = model.state_dict()  # an OrderedDict with _metadata (BUILD)

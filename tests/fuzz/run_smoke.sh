@@ -55,7 +55,8 @@ dict_flag=()
 if [ -z "${ASAN_SYMBOLIZER_PATH:-}" ]; then
     for s in llvm-symbolizer llvm-symbolizer-14; do
         if command -v "$s" > /dev/null; then
-            export ASAN_SYMBOLIZER_PATH=$(command -v "$s")
+            ASAN_SYMBOLIZER_PATH=$(command -v "$s")
+            export ASAN_SYMBOLIZER_PATH
             break
         fi
     done
@@ -81,5 +82,9 @@ if [ "$status" -ne 0 ] || [ -n "$artifacts" ]; then
     exit 1
 fi
 echo "run_smoke.sh: $name found nothing ($(grep -c '' "$work/fuzz.log") log lines)"
-[ "${QS_FUZZ_KEEP:-0}" = 1 ] && echo "run_smoke.sh: kept $work" || rm -rf "$work"
+if [ "${QS_FUZZ_KEEP:-0}" = 1 ]; then
+    echo "run_smoke.sh: kept $work"
+else
+    rm -rf "$work"
+fi
 exit 0

@@ -5,11 +5,18 @@
 #include <nlohmann/json.hpp>
 
 #include <set>
+#include <unordered_map>
 
 namespace qs {
 namespace {
 
 constexpr int kMaxDepth = 64; // nesting deeper than this is not a checkpoint (and may be a cycle)
+
+// Strings come from the file: invalid UTF-8 is replaced rather than thrown on.
+std::string dumpJson(const nlohmann::json& j)
+{
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 std::string keyText(const PickleObject* key)
 {
@@ -31,21 +38,30 @@ public:
         , m_scalar(scalar)
     { }
 
+    // Tensors reachable from `o`. Memoised by object, so objects shared through the pickle memo
+    // (a = [b, b], b = [c, c], ...) cost one visit each, and cycles count nothing twice.
     std::size_t countTensors(const PickleObject* o, int depth = 0) const
     {
         if (depth > kMaxDepth)
-            return 0;
+            return 0; // not a checkpoint's structure; also keeps the recursion shallow
+        const auto it = m_tensorCounts.find(o);
+        if (it != m_tensorCounts.end())
+            return it->second;
+        m_tensorCounts[o] = 0; // a cycle back to `o` counts nothing
         std::size_t n = o->kind == PickleKind::Tensor ? 1 : 0;
         for (const auto* item : o->items)
             n += countTensors(item, depth + 1);
         for (const auto& [k, v] : o->entries)
             n += countTensors(v, depth + 1);
+        m_tensorCounts[o] = n;
         return n;
     }
 
+    // Metadata as JSON, within a budget of nodes: shared sub-objects are expanded each time they
+    // appear, so without one a small hostile pickle could describe an exponentially large tree.
     nlohmann::json toJson(const PickleObject* o, int depth = 0) const
     {
-        if (depth > kMaxDepth)
+        if (depth > kMaxDepth || ++m_jsonNodes > kMaxJsonNodes)
             return "…";
         switch (o->kind) {
         case PickleKind::None:
@@ -76,8 +92,10 @@ public:
         }
         case PickleKind::Tensor: {
             std::int64_t numel = 1;
-            for (auto s : o->tensor.shape)
-                numel *= s;
+            for (auto s : o->tensor.shape) {
+                if (s < 0 || __builtin_mul_overflow(numel, s, &numel))
+                    return "<tensor of invalid size>";
+            }
             if (numel == 1 && m_scalar) {
                 if (const auto v = m_scalar(o->tensor))
                     return *v;
@@ -92,11 +110,15 @@ public:
         return nullptr;
     }
 
-    // Collects the tensors below `o`, names prefixed with `prefix`.
+    // Collects the tensors below `o`, names prefixed with `prefix`. A dict that contains itself,
+    // or one reached again and again through shared references, is malformed for a checkpoint.
     void collect(const PickleObject* o, const std::string& prefix, int depth, TorchStateDict& out)
     {
         if (depth > kMaxDepth)
             throw FormatError("the object nests deeper than " + std::to_string(kMaxDepth) + " levels",
+                ErrorContext { m_file, prefix, {} });
+        if (!m_collected.insert(o).second)
+            throw FormatError("a dict of tensors appears twice (or inside itself) in the checkpoint",
                 ErrorContext { m_file, prefix, {} });
         for (const auto& [k, v] : o->entries) {
             const std::string name = prefix.empty() ? keyText(k) : prefix + "." + keyText(k);
@@ -105,7 +127,7 @@ public:
             else if (v->kind == PickleKind::Dict && countTensors(v, depth + 1) > 0)
                 collect(v, name, depth + 1, out);
             else if (depth == 0)
-                out.metadata[name] = toJson(v).dump();
+                out.metadata[name] = dumpJson(toJson(v));
             else if (countTensors(v, depth + 1) > 0)
                 out.notes.push_back("'" + name + "' holds tensors inside a " + describePickleObject(v)
                     + "; they are not part of the checkpoint's catalog");
@@ -169,9 +191,14 @@ public:
     bool strippedCompiled() const { return m_strippedCompiled; }
 
 private:
+    static constexpr std::size_t kMaxJsonNodes = 100'000;
+
     const std::string& m_file;
     const ScalarReader& m_scalar;
     std::set<std::string> m_names;
+    std::set<const PickleObject*> m_collected;
+    mutable std::unordered_map<const PickleObject*, std::size_t> m_tensorCounts;
+    mutable std::size_t m_jsonNodes = 0;
     bool m_strippedCompiled = false;
 };
 
@@ -214,7 +241,7 @@ TorchStateDict interpretTorchObject(const PickleObject* root, const std::string&
                         "'" + name + "' (" + std::to_string(n) + " tensors) is training state; ignored");
                 continue;
             }
-            out.metadata[name] = in.toJson(v).dump();
+            out.metadata[name] = dumpJson(in.toJson(v));
         }
     } else {
         in.collect(root, "", 0, out);
