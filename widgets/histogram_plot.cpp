@@ -72,9 +72,11 @@ HistogramPlot::HistogramPlot(QWidget* parent)
     showMessage(tr("Select a module to see its weight distribution"));
 }
 
-void HistogramPlot::setHistograms(const QString& title, const Histogram& original, const Histogram* dequantized)
+void HistogramPlot::setHistograms(
+    const QString& title, const Histogram& original, const Histogram* dequantized, const QString& originalLabel)
 {
     m_title->setText(title);
+    m_original->setName(originalLabel.isEmpty() ? tr("original (float)") : originalLabel);
     fill(m_original, original);
     const bool withDeq = dequantized && !dequantized->empty();
     if (withDeq)

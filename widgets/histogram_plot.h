@@ -22,7 +22,9 @@ public:
     explicit HistogramPlot(QWidget* parent = nullptr);
 
     // `dequantized` may be null or empty for tensors that stay in full precision.
-    void setHistograms(const QString& title, const Histogram& original, const Histogram* dequantized);
+    // `originalLabel` names the first series in the legend ("original (float)" when empty).
+    void setHistograms(const QString& title, const Histogram& original, const Histogram* dequantized,
+        const QString& originalLabel = QString());
     // An empty plot with a message in place of the title ("Select a module", "Loading…").
     void showMessage(const QString& message);
 

@@ -307,7 +307,8 @@ void MainWindow::updateSummary()
         html += QStringLiteral("<br>")
             + tr("<b>Quantized:</b> %1").arg(QString::fromStdString(s.quantization).toHtmlEscaped());
     html += QStringLiteral("<br>")
-        + tr("%1 Linear modules, <b>%2 kept</b> in full precision")
+        + (m_treeModel->quantizableCount() == 1 ? tr("%1 Linear module, <b>%2 kept</b> in full precision")
+                                                : tr("%1 Linear modules, <b>%2 kept</b> in full precision"))
               .arg(m_treeModel->quantizableCount())
               .arg(m_treeModel->keptCount());
     m_summary->setText(html);

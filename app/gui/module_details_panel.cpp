@@ -184,7 +184,10 @@ void ModuleDetailsPanel::display(const TensorAnalysis& analysis)
     const QString title = QStringLiteral("%1  (%2, %3)")
                               .arg(QString::fromStdString(analysis.info.name), ui::formatShape(analysis.info.shape),
                                   ui::dtypeText(analysis.info.dtype));
-    m_plot->setHistograms(title, analysis.original, analysis.quantized ? &analysis.dequantized : nullptr);
+    const QString label = analysis.storedQuantization.empty()
+        ? QString()
+        : tr("dequantized (stored %1)").arg(QString::fromStdString(analysis.storedQuantization));
+    m_plot->setHistograms(title, analysis.original, analysis.quantized ? &analysis.dequantized : nullptr, label);
     updateMetricsText();
 }
 

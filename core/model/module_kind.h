@@ -12,6 +12,7 @@ enum class ModuleKind
     Embedding, // a lookup table (token or position embeddings)
     Norm, // LayerNorm / RMSNorm gains
     Conv1D, // Hugging Face GPT-2 Conv1D: a transposed Linear that NxD does not convert
+    QuantizedLinear, // a Linear stored quantized (int8/fp8/packed weight with its scale): not re-quantized
     Other, // anything else holding tensors (buffers, biases of their own, scalars)
 };
 

@@ -40,12 +40,19 @@ ModuleKind classify(
     const ModuleNode& n, const std::unordered_map<std::string, const TensorInfo*>& byName, std::string_view modelType)
 {
     const std::string name = lower(n.name);
+    // Stored quantized: low-precision codes next to a scale (compressed-tensors, NxD, AIU).
+    const bool hasScale = byName.count(n.path + ".weight_scale") || byName.count(n.path + ".scale")
+        || byName.count(n.path + ".quantize_weight.clip_val");
+    if (hasScale && byName.count(n.path + ".weight_packed"))
+        return ModuleKind::QuantizedLinear;
     const auto weight = byName.find(n.path + ".weight");
     if (weight != byName.end()) {
         const TensorInfo& w = *weight->second;
         if (w.shape.size() == 2) {
             if (isEmbeddingName(name))
                 return ModuleKind::Embedding;
+            if (hasScale && (!isFloatingPoint(w.dtype) || dtypeSize(w.dtype) == 1))
+                return ModuleKind::QuantizedLinear;
             if (isGpt2Conv1D(modelType, name))
                 return ModuleKind::Conv1D;
             return isFloatingPoint(w.dtype) ? ModuleKind::Linear : ModuleKind::Other;
@@ -70,6 +77,8 @@ std::string_view moduleKindName(ModuleKind kind)
         return "container";
     case ModuleKind::Linear:
         return "linear";
+    case ModuleKind::QuantizedLinear:
+        return "linear (quantized)";
     case ModuleKind::Embedding:
         return "embedding";
     case ModuleKind::Norm:

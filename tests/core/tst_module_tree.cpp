@@ -137,6 +137,13 @@ private Q_SLOTS:
         QCOMPARE(tree.node(tree.find("wcls")).tensors, (std::vector<std::string> { "wcls" }));
         QCOMPARE(tree.node(tree.find("already.quantized")).kind, ModuleKind::Other);
         QVERIFY(tree.quantizable().empty());
+        // Stored quantized Linears (NxD, compressed-tensors packed, fp8) are recognised, never re-quantized.
+        const ModuleTree q = ModuleTree::build({ tensor("a.weight", { 4, 4 }, DType::I8), tensor("a.scale", { 4, 1 }),
+            tensor("b.weight_packed", { 4, 1 }, DType::I32), tensor("b.weight_scale", { 4, 1 }),
+            tensor("c.weight", { 4, 4 }, DType::F8_E4M3), tensor("c.weight_scale", { 1 }) });
+        for (const char* m : { "a", "b", "c" })
+            QCOMPARE(q.node(q.find(m)).kind, ModuleKind::QuantizedLinear);
+        QVERIFY(q.quantizable().empty());
         const ModuleTree empty = ModuleTree::build({});
         QCOMPARE(empty.size(), 1);
         QVERIFY(empty.descendants(empty.root()).empty());
