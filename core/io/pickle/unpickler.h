@@ -32,7 +32,4 @@ constexpr std::size_t kMaxPickleObjects = 5'000'000;
 UnpickleResult unpickle(
     const std::uint8_t* data, std::size_t size, PickleDocument& document, const std::string& fileName);
 
-// The dtype of a torch storage class name ("FloatStorage" -> F32), or false when unknown.
-bool storageClassDType(const std::string& className, DType& dtype);
-
 } // namespace qs
