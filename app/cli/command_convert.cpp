@@ -4,6 +4,7 @@
 #include "io/checkpoint.h"
 #include "jobs/conversion_job.h"
 #include "model/module_tree.h"
+#include "quant/quant_scheme.h"
 #include "select/nxd_keep_list.h"
 #include "terminal_progress.h"
 
@@ -44,11 +45,13 @@ nlohmann::json finite(double v)
     return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
 }
 
-nlohmann::ordered_json reportJson(const ConversionReport& r, const std::vector<std::string>& warnings)
+nlohmann::ordered_json reportJson(
+    const ConversionReport& r, const QuantScheme& scheme, const std::vector<std::string>& warnings)
 {
     nlohmann::ordered_json j;
     j["destination"] = r.destination.string();
     j["format"] = std::string(exportFormatName(r.format));
+    j["scheme"] = schemeToJson(scheme);
     j["quantized_count"] = r.quantizedCount;
     j["kept_modules"] = r.keptModules;
     j["modules_to_not_convert"] = r.modulesToNotConvert;
@@ -70,13 +73,70 @@ nlohmann::ordered_json reportJson(const ConversionReport& r, const std::vector<s
     return j;
 }
 
+// --scheme PRESET, then single fields overridden by their own options.
+QuantScheme schemeFromArguments(const Arguments& args)
+{
+    const std::string name = args.value("--scheme", "nxd-int8");
+    const auto found = findSchemePreset(name);
+    if (!found) {
+        std::string names;
+        for (const auto& p : schemePresets())
+            names += (names.empty() ? "" : ", ") + p.name;
+        throw UsageError("unknown --scheme '" + name + "'; presets: " + names);
+    }
+    nlohmann::ordered_json overrides = nlohmann::ordered_json::object();
+    auto integer = [&](const char* option, const char* field) {
+        if (!args.values.count(option))
+            return;
+        try {
+            std::size_t used = 0;
+            const long long v = std::stoll(args.value(option), &used);
+            if (used != args.value(option).size())
+                throw std::invalid_argument("trailing");
+            overrides[field] = v;
+        } catch (const std::exception&) {
+            throw UsageError(std::string(option) + ": '" + args.value(option) + "' is not an integer");
+        }
+    };
+    integer("--bits", "bits");
+    integer("--group-size", "group_size");
+    integer("--seed", "seed");
+    if (args.values.count("--granularity"))
+        overrides["granularity"] = args.value("--granularity");
+    if (args.values.count("--rounding"))
+        overrides["rounding"] = args.value("--rounding");
+    if (args.values.count("--fp8-max")) {
+        try {
+            overrides["fp8_max"] = std::stod(args.value("--fp8-max"));
+        } catch (const std::exception&) {
+            throw UsageError("--fp8-max: '" + args.value("--fp8-max") + "' is not a number");
+        }
+    }
+    if (args.has("--symmetric") && args.has("--affine"))
+        throw UsageError("--symmetric and --affine exclude each other");
+    if (args.has("--symmetric") || args.has("--affine"))
+        overrides["symmetric"] = args.has("--symmetric");
+    if (args.has("--recompute-narrow-weights"))
+        overrides["recompute_narrow_weights"] = true;
+    if (overrides.contains("granularity") && overrides["granularity"] != "group" && !overrides.contains("group_size"))
+        overrides["group_size"] = 0;
+    if (overrides.contains("group_size") && !overrides.contains("granularity") && overrides["group_size"] != 0)
+        overrides["granularity"] = "group";
+    QuantScheme scheme = schemeFromJson(overrides, *found);
+    if (!overrides.empty())
+        scheme.name = found->name + " (modified)";
+    scheme.validate();
+    return scheme;
+}
+
 } // namespace
 
 int runConvert(const std::vector<std::string>& raw)
 {
     OptionSpec spec;
-    spec.values = { "--output", "--format", "--keep", "--max-shard-size" };
-    spec.flags = { "--force", "--json" };
+    spec.values = { "--output", "--format", "--keep", "--max-shard-size", "--scheme", "--bits", "--granularity",
+        "--group-size", "--rounding", "--fp8-max", "--seed" };
+    spec.flags = { "--force", "--json", "--symmetric", "--affine", "--recompute-narrow-weights" };
     spec.aliases = { { "-o", "--output" } };
     const Arguments args = parseArguments("convert", raw, spec);
     if (args.positional.size() != 1)
@@ -91,10 +151,12 @@ int runConvert(const std::vector<std::string>& raw)
     if (!format)
         throw UsageError("unknown --format '" + formatName + "'; available: nxd");
 
+    const QuantScheme scheme = schemeFromArguments(args);
     const Checkpoint checkpoint = Checkpoint::open(args.positional.front());
     const ModuleTree tree = ModuleTree::build(checkpoint.tensors(), checkpoint.modelType());
 
     ConversionOptions options;
+    options.scheme = scheme;
     options.destination = output;
     options.format = *format;
     options.overwrite = args.has("--force");
@@ -120,13 +182,13 @@ int runConvert(const std::vector<std::string>& raw)
     progress.finish();
 
     if (args.has("--json")) {
-        std::cout << reportJson(report, warnings).dump(2) << "\n";
+        std::cout << reportJson(report, scheme, warnings).dump(2) << "\n";
         return 0;
     }
     std::printf("converted %s -> %s (%s)\n", checkpoint.path().string().c_str(), report.destination.string().c_str(),
         std::string(exportFormatName(report.format)).c_str());
-    std::printf("  %d Linear weights quantized to int8 per-channel, %zu kept in full precision\n",
-        report.quantizedCount, report.keptModules.size());
+    std::printf("  %d Linear weights quantized with %s, %zu kept in full precision\n", report.quantizedCount,
+        scheme.name.c_str(), report.keptModules.size());
     std::printf("  %llu bytes -> %llu bytes\n", static_cast<unsigned long long>(report.bytesIn),
         static_cast<unsigned long long>(report.bytesOut));
     for (const auto& f : report.files)

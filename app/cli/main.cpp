@@ -26,10 +26,24 @@ std::string usage(const std::string& command)
                "  --tensor NAME  statistics of one tensor (dequantized when stored quantized) and what\n"
                "          int8 per-channel would do to it; with --json: {\"name\", \"dtype\", \"shape\",\n"
                "          \"stored_quantization\", \"values\": {...}, \"int8_per_channel\": {...}}\n";
+    if (command == "schemes")
+        return "quantscope-cli schemes [--json]\n"
+               "  List the quantization scheme presets (NxD, vLLM compressed-tensors, IBM AIU, nanoGPT).\n"
+               "  --json  every field of every preset: [{\"name\", \"description\", \"format\", \"bits\",\n"
+               "          \"symmetric\", \"granularity\", \"axis\", \"group_size\", \"rounding\", \"seed\",\n"
+               "          \"clipping\", \"percentile\", \"fp8_max\", \"convention\",\n"
+               "          \"recompute_narrow_weights\", \"narrow_std_threshold\", \"activations\",\n"
+               "          \"nanogpt_quirks\"}]\n";
     if (command == "convert")
-        return "quantscope-cli convert PATH -o OUT --format nxd [--keep PATTERN]... [--force] [--json]\n"
-               "                       [--max-shard-size SIZE]\n"
-               "  Quantize every Linear weight to int8 per output channel and write OUT.\n"
+        return "quantscope-cli convert PATH -o OUT --format nxd [--scheme PRESET] [--keep PATTERN]... [--force]\n"
+               "                       [--json] [--max-shard-size SIZE] [scheme field options]\n"
+               "  Quantize every Linear weight with a scheme and write OUT.\n"
+               "  --scheme PRESET      nxd-int8 (default), nxd-int8-tensor, nxd-fp8 (e4m3 within +-240),\n"
+               "                       nxd-fp8-e5m2, ... ('quantscope-cli schemes' lists them all; the\n"
+               "                       nxd format accepts the nxd-* presets)\n"
+               "  --bits N, --granularity tensor|channel|group, --group-size N, --symmetric, --affine,\n"
+               "  --rounding nearest-even|stochastic, --fp8-max X, --recompute-narrow-weights, --seed N\n"
+               "                       override single fields of the preset\n"
                "  --format nxd         AWS Neuron NxD: <module>.weight int8 + <module>.scale float32 [out,1],\n"
                "                       modules_to_not_convert.json\n"
                "  --keep PATTERN       keep matching modules in full precision; NxD matching: PATTERN is a\n"
@@ -42,6 +56,7 @@ std::string usage(const std::string& command)
            "  demo      write the built-in demo model\n"
            "  inspect   list a checkpoint's tensors\n"
            "  convert   quantize and export a checkpoint\n"
+           "  schemes   list the quantization scheme presets\n"
            "  help      show the usage of a command\n\n"
            "'quantscope-cli help COMMAND' shows its options. Exit codes: 0 success, 1 error,\n"
            "2 bad usage, 130 cancelled (Ctrl+C; nothing is left behind).\n";
@@ -74,6 +89,8 @@ int main(int argc, char* argv[])
             return runInspect(args);
         if (command == "convert")
             return runConvert(args);
+        if (command == "schemes")
+            return runSchemes(args);
         throw qs::UsageError("unknown command '" + command + "'");
     } catch (const qs::UsageError& e) {
         std::fprintf(stderr, "quantscope-cli: %s\n", e.what());

@@ -2,6 +2,7 @@
 
 #include "jobs/conversion_plan.h"
 #include "quant/error_metrics.h"
+#include "quant/quant_scheme.h"
 
 #include <cstdint>
 #include <filesystem>
@@ -38,6 +39,9 @@ struct ExportOptions
     // The keep list as the target format spells it (NxD partial names).
     std::vector<std::string> modulesToNotConvert;
     std::uint64_t maxShardBytes = 10'000'000'000ULL;
+    // How Linear weights are quantized. The default is the nxd-int8 preset's math; an exporter
+    // refuses schemes its consumer cannot load (UsageError).
+    QuantScheme scheme;
 };
 
 // One output format. The conversion job drives it: begin() with the whole plan, write()

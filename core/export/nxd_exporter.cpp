@@ -5,6 +5,7 @@
 #include "io/checkpoint.h"
 #include "io/sharded_safetensors_writer.h"
 #include "quant/int8_per_channel.h"
+#include "quant/scheme_quantizer.h"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -27,18 +28,39 @@ void writeTensor(ShardedSafetensorsWriter& writer, const std::string& name, cons
 
 NxdExporter::NxdExporter(ExportOptions options)
     : m_options(std::move(options))
-{ }
+{
+    const QuantScheme& s = m_options.scheme;
+    s.validate();
+    const bool fp8 = s.format == QuantFormat::Fp8E4M3 || s.format == QuantFormat::Fp8E5M2;
+    if (s.convention != ScaleConvention::Nxd || !(fp8 || (s.format == QuantFormat::Int && s.bits == 8)) || !s.symmetric
+        || s.rounding != Rounding::NearestEven
+        || !(s.granularity == Granularity::Tensor || (s.granularity == Granularity::Channel && s.axis == 0)))
+        throw UsageError("scheme '" + s.name
+            + "' cannot be exported for AWS Neuron NxD: it loads symmetric int8 or fp8 weights per tensor or per "
+              "output channel with NxD's own scales (presets nxd-int8, nxd-int8-tensor, nxd-fp8, nxd-fp8-e5m2)");
+    m_fastPath
+        = s.format == QuantFormat::Int && s.granularity == Granularity::Channel && s.clipping == Clipping::AbsMax;
+}
 
 NxdExporter::~NxdExporter() = default;
 
-std::vector<TensorSpec> NxdExporter::outputsFor(const PlannedTensor& tensor)
+std::vector<TensorSpec> NxdExporter::outputsFor(const PlannedTensor& tensor) const
 {
     const TensorInfo& in = tensor.input;
     if (!tensor.quantize)
         return { TensorSpec { in.name, in.dtype, in.shape } };
+    // Scale shapes as NxD writes them: [out, 1] per channel; per tensor [1] for int8 and a 0-d
+    // tensor for fp8 (quantize_fp8_per_tensor).
+    const QuantScheme& s = m_options.scheme;
+    const DType codes = s.format == QuantFormat::Fp8E4M3 ? DType::F8_E4M3
+        : s.format == QuantFormat::Fp8E5M2               ? DType::F8_E5M2
+                                                         : DType::I8;
+    std::vector<std::int64_t> scaleShape { in.shape.at(0), 1 };
+    if (s.granularity == Granularity::Tensor)
+        scaleShape = codes == DType::I8 ? std::vector<std::int64_t> { 1 } : std::vector<std::int64_t> {};
     return {
-        TensorSpec { in.name, DType::I8, in.shape },
-        TensorSpec { scaleName(in.name), DType::F32, { in.shape.at(0), 1 } },
+        TensorSpec { in.name, codes, in.shape },
+        TensorSpec { scaleName(in.name), DType::F32, scaleShape },
     };
 }
 
@@ -65,16 +87,26 @@ TensorResult NxdExporter::write(const PlannedTensor& tensor, const Checkpoint& s
         result.bytesOut = raw.size;
         return result;
     }
-    QuantizedTensor q;
+    at::Tensor codes;
+    at::Tensor scale;
     try {
-        q = quantizeInt8PerChannelNxd(source.load(tensor.input.name), &result.error);
+        if (m_fastPath) { // the fused int8 per-channel kernel
+            QuantizedTensor q = quantizeInt8PerChannelNxd(source.load(tensor.input.name), &result.error);
+            codes = q.codes;
+            scale = q.scale;
+        } else {
+            SchemeQuantized q = quantizeWithScheme(source.load(tensor.input.name), m_options.scheme);
+            result.error = q.error;
+            codes = q.codes;
+            scale = q.scale;
+        }
     } catch (const Error& e) {
         throw FormatError(e.reason(), ErrorContext { tensor.input.source, tensor.input.name, {} });
     }
-    writeTensor(*m_writer, tensor.input.name, q.codes);
-    writeTensor(*m_writer, scaleName(tensor.input.name), q.scale);
+    writeTensor(*m_writer, tensor.input.name, codes);
+    writeTensor(*m_writer, scaleName(tensor.input.name), scale);
     result.quantized = true;
-    result.bytesOut = static_cast<std::uint64_t>(q.codes.numel()) + static_cast<std::uint64_t>(q.scale.numel()) * 4;
+    result.bytesOut = static_cast<std::uint64_t>(codes.numel()) + static_cast<std::uint64_t>(scale.numel()) * 4;
     return result;
 }
 

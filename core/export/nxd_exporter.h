@@ -26,10 +26,11 @@ public:
     std::vector<std::string> files() const override;
 
     // The tensors written for one planned input tensor.
-    static std::vector<TensorSpec> outputsFor(const PlannedTensor& tensor);
+    std::vector<TensorSpec> outputsFor(const PlannedTensor& tensor) const;
 
 private:
     ExportOptions m_options;
+    bool m_fastPath = true;
     std::filesystem::path m_directory;
     std::unique_ptr<ShardedSafetensorsWriter> m_writer;
     std::vector<std::string> m_files;

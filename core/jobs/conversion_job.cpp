@@ -55,6 +55,7 @@ ConversionReport convertCheckpoint(
     const ConversionPlan plan = planConversion(checkpoint, tree, options.keptModules);
     ExportOptions exportOptions;
     exportOptions.maxShardBytes = options.maxShardBytes;
+    exportOptions.scheme = options.scheme;
     exportOptions.modulesToNotConvert = options.modulesToNotConvert.empty() ? compactNxdKeepList(tree, plan.keptModules)
                                                                             : options.modulesToNotConvert;
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "export/exporter.h"
+#include "quant/quant_scheme.h"
 
 #include <cstdint>
 #include <filesystem>
@@ -25,6 +26,7 @@ struct ConversionOptions
     std::vector<std::string> modulesToNotConvert;
     bool overwrite = false;
     std::uint64_t maxShardBytes = 10'000'000'000ULL;
+    QuantScheme scheme; // default: nxd-int8 math (int8, per output channel, absmax/127)
 };
 
 struct ConversionReport

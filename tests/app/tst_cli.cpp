@@ -98,6 +98,49 @@ private Q_SLOTS:
             0);
     }
 
+    void convertWithSchemes()
+    {
+        const Run list = run({ QStringLiteral("schemes"), QStringLiteral("--json") });
+        QCOMPARE(list.exitCode, 0);
+        const QJsonArray presets = QJsonDocument::fromJson(list.out.toUtf8()).array();
+        QCOMPARE(presets.size(), 13);
+        QCOMPARE(presets.at(2).toObject().value(QStringLiteral("name")).toString(), QStringLiteral("nxd-fp8"));
+        QCOMPARE(presets.at(2).toObject().value(QStringLiteral("fp8_max")).toDouble(), 240.0);
+
+        const QString out = m_dir.filePath(QStringLiteral("nxd-fp8"));
+        const Run r = run({ QStringLiteral("convert"), m_demo, QStringLiteral("-o"), out, QStringLiteral("--format"),
+            QStringLiteral("nxd"), QStringLiteral("--scheme"), QStringLiteral("nxd-fp8"), QStringLiteral("--json") });
+        QCOMPARE(r.exitCode, 0);
+        const QJsonObject report = QJsonDocument::fromJson(r.out.toUtf8()).object();
+        QCOMPARE(report.value(QStringLiteral("scheme")).toObject().value(QStringLiteral("format")).toString(),
+            QStringLiteral("fp8-e4m3"));
+        const Run t = run({ QStringLiteral("inspect"), out, QStringLiteral("--tensor"),
+            QStringLiteral("model.layers.0.mlp.up_proj.weight"), QStringLiteral("--json") });
+        QCOMPARE(t.exitCode, 0);
+        const QJsonObject tj = QJsonDocument::fromJson(t.out.toUtf8()).object();
+        QCOMPARE(tj.value(QStringLiteral("dtype")).toString(), QStringLiteral("F8_E4M3"));
+        QCOMPARE(tj.value(QStringLiteral("stored_quantization")).toString(), QStringLiteral("nxd"));
+
+        const Run tensor = run(
+            { QStringLiteral("convert"), m_demo, QStringLiteral("-o"), m_dir.filePath(QStringLiteral("nxd-tensor")),
+                QStringLiteral("--format"), QStringLiteral("nxd"), QStringLiteral("--scheme"),
+                QStringLiteral("nxd-int8"), QStringLiteral("--granularity"), QStringLiteral("tensor") });
+        QCOMPARE(tensor.exitCode, 0);
+
+        const Run refused = run({ QStringLiteral("convert"), m_demo, QStringLiteral("-o"),
+            m_dir.filePath(QStringLiteral("never")), QStringLiteral("--format"), QStringLiteral("nxd"),
+            QStringLiteral("--scheme"), QStringLiteral("vllm-w8a8-int8") });
+        QCOMPARE(refused.exitCode, 2);
+        QVERIFY2(
+            refused.err.contains(QStringLiteral("cannot be exported for AWS Neuron NxD")), qPrintable(refused.err));
+        QVERIFY(!QFile::exists(m_dir.filePath(QStringLiteral("never"))));
+        const Run badField
+            = run({ QStringLiteral("convert"), m_demo, QStringLiteral("-o"), m_dir.filePath(QStringLiteral("never")),
+                QStringLiteral("--format"), QStringLiteral("nxd"), QStringLiteral("--bits"), QStringLiteral("9") });
+        QCOMPARE(badField.exitCode, 2);
+        QVERIFY2(badField.err.contains(QStringLiteral("int bits must be 2 to 8")), qPrintable(badField.err));
+    }
+
     void inspectsQuantizedOutputAndOneTensor()
     {
         const QString out = m_dir.filePath(QStringLiteral("nxd-inspect"));

@@ -7,6 +7,7 @@
 #include "jobs/progress.h"
 #include "model/module_tree.h"
 #include "quant/fp8.h"
+#include "quant/quant_scheme.h"
 #include "test_support.h"
 
 #include <QTemporaryDir>
@@ -180,6 +181,29 @@ private Q_SLOTS:
         const at::Tensor dequantized = c.loadDequantized(name);
         const at::Tensor halfStep = c.loadFloat("model.layers.1.self_attn.q_proj.scale") / 2;
         QVERIFY((original - dequantized).abs().le(halfStep * 1.0001 + 1e-6).all().item<bool>());
+    }
+
+    void nxdFp8ExportDequantizesWithinOneStep()
+    {
+        if (!fs::exists(path("demo")))
+            writeDemoModel(path("demo"));
+        const Checkpoint demo = Checkpoint::open(path("demo"));
+        ConversionOptions options;
+        options.destination = path("demo-nxd-fp8");
+        options.scheme = *findSchemePreset("nxd-fp8");
+        NullProgress progress;
+        convertCheckpoint(demo, ModuleTree::build(demo.tensors(), demo.modelType()), options, progress);
+        const Checkpoint c = Checkpoint::open(path("demo-nxd-fp8"));
+        const std::string name = "model.layers.2.mlp.gate_proj.weight";
+        QCOMPARE(c.info(name).dtype, DType::F8_E4M3);
+        QCOMPARE(c.info("model.layers.2.mlp.gate_proj.scale").shape, (std::vector<std::int64_t> { 704, 1 }));
+        const at::Tensor original = demo.loadFloat(name);
+        const at::Tensor scale = c.loadFloat("model.layers.2.mlp.gate_proj.scale");
+        // the largest magnitude of each row maps to 240 exactly
+        QVERIFY(at::allclose(scale, original.abs().amax(1, true) / 240.0, 1e-6, 0));
+        // e4m3 keeps 3 mantissa bits: relative error at most 1/16, plus half a subnormal step
+        const at::Tensor error = (original - c.loadDequantized(name)).abs();
+        QVERIFY(error.le(original.abs() / 16 + scale * std::ldexp(1.0, -10)).all().item<bool>());
     }
 
     void aiuCheckpointOpensAsQuantized()

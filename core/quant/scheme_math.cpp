@@ -1,0 +1,90 @@
+#include "quant/scheme_math.h"
+
+#include "error.h"
+
+namespace qs {
+namespace {
+
+// A zero scale: the consumer's own floor where it has one, FLT_EPSILON otherwise (codes are
+// then 0). The nanoGPT fork has none and divides by zero; with its quirks asked for, say so.
+float zeroScale(const QuantScheme& s)
+{
+    if (s.nanogptQuirks)
+        throw FormatError("the tensor (or one of its channels/groups) is all zeros: the nanoGPT fork would compute a "
+                          "zero scale and NaN codes; turn off nanogpt_quirks to use FLT_EPSILON instead");
+    return FLT_EPSILON;
+}
+
+} // namespace
+
+UnitParams unitParams(const QuantScheme& s, const UnitStats& st)
+{
+    UnitParams p;
+    const float qmin = static_cast<float>(s.qmin());
+    const float qmax = static_cast<float>(s.qmax());
+    const float absMax = st.count ? st.absMax : 0.0f;
+    const float lo = st.count ? st.min : 0.0f;
+    const float hi = st.count ? st.max : 0.0f;
+    auto finish = [&](float scale) {
+        p.scale = scale;
+        p.inverse = 1.0f / scale;
+        return p;
+    };
+
+    if (s.format == QuantFormat::Fp8E4M3 || s.format == QuantFormat::Fp8E5M2) {
+        const float scale = absMax / static_cast<float>(s.fp8Max);
+        if (s.convention == ScaleConvention::Nxd) // NxD: 1e-5 floor per channel; none per tensor (0 -> 1e-5 here)
+            return finish(s.granularity == Granularity::Tensor && scale > 0 ? scale : std::max(scale, 1e-5f));
+        return finish(scale > 0 ? scale : zeroScale(s));
+    }
+
+    switch (s.convention) {
+    case ScaleConvention::Nxd:
+        // Per channel: PerChannelAbsMaxObserver, absmax/127. Per tensor: torch's MinMaxObserver
+        // (per_tensor_symmetric), absmax / ((qmax - qmin) / 2) = absmax/127.5.
+        if (s.granularity == Granularity::Tensor)
+            return finish(std::max(absMax / ((qmax - qmin) / 2.0f), FLT_EPSILON));
+        return finish(std::max(absMax / qmax, FLT_EPSILON));
+    case ScaleConvention::CompressedTensors: {
+        if (s.symmetric) {
+            const float scale = absMax / ((qmax - qmin) / 2.0f);
+            return finish(scale > 0 ? scale : FLT_EPSILON);
+        }
+        const float mn = std::min(lo, 0.0f);
+        const float mx = std::max(hi, 0.0f);
+        float scale = (mx - mn) / (qmax - qmin);
+        if (!(scale > 0))
+            scale = FLT_EPSILON;
+        p.zeroPoint = std::nearbyint(std::clamp(qmin - mn / scale, qmin, qmax));
+        return finish(scale);
+    }
+    case ScaleConvention::FmsMo: {
+        const float clip = absMax > 0 ? absMax : FLT_EPSILON;
+        p.multiplier = qmax / clip;
+        return finish(clip / qmax);
+    }
+    case ScaleConvention::NanoGpt:
+        break;
+    }
+
+    if (s.format == QuantFormat::Ternary) {
+        const float mean = st.count ? static_cast<float>(st.sumAbs / static_cast<double>(st.count)) : 0.0f;
+        return finish(std::max(mean, 1e-5f));
+    }
+    if (s.rounding == Rounding::Stochastic) {
+        const float levels = s.nanogptQuirks ? static_cast<float>((1 << s.bits) - 1) : qmax;
+        p.multiplier = absMax > 0 ? absMax : zeroScale(s);
+        return finish(p.multiplier / levels);
+    }
+    if (s.symmetric) {
+        const float scale = absMax / qmax;
+        return finish(scale > 0 ? scale : zeroScale(s));
+    }
+    float scale = (hi - lo) / static_cast<float>((1 << s.bits) - 1);
+    if (!(scale > 0))
+        scale = zeroScale(s);
+    p.zeroPoint = -std::nearbyint(lo / scale) + qmin;
+    return finish(scale);
+}
+
+} // namespace qs

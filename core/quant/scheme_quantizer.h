@@ -1,0 +1,46 @@
+#pragma once
+
+#include "dtype.h"
+#include "quant/error_metrics.h"
+#include "quant/quant_scheme.h"
+
+#include <ATen/core/Tensor.h>
+
+namespace qs {
+
+// A weight quantized with a QuantScheme. The tensor is seen as [rows, cols]: rows are the
+// slices along the channel axis (dimension 0 unless the scheme says otherwise), cols the rest.
+struct SchemeQuantized
+{
+    QuantScheme scheme;
+    std::vector<std::int64_t> shape; // the input's shape (channel axis moved first when it was not)
+    DType codeType = DType::I8; // I8 for int and ternary codes, F8_E4M3 / F8_E5M2 for fp8
+    at::Tensor codes; // int8 codes, or uint8 bytes holding fp8 codes; `shape`
+    // The dequantization multiplier, float32: [] per tensor, [rows, 1] per channel, [rows,
+    // groups] per group (the last group of a row may be shorter).
+    at::Tensor scale;
+    at::Tensor zeroPoint; // float32 like `scale` (integral for compressed-tensors); undefined when symmetric
+    at::Tensor clip; // fms-mo only: the clip value (scale * 127) that its checkpoints store
+    ErrorMetrics error; // of the dequantized weight against the input
+    double clippedFraction = 0; // elements whose scaled value fell outside the code range
+    // Narrow-weight recomputation (fms-mo): the unbiased std of each row's int codes before and
+    // after (one value per tensor when per-tensor), and how many rows took the SAWB clip.
+    std::vector<float> codeStdBefore;
+    std::vector<float> codeStdAfter;
+    std::int64_t recomputedRows = 0;
+};
+
+// Quantizes a floating tensor (F32, F16, BF16, F64) with `scheme`, following its convention's
+// formulas exactly (see QuantScheme), in two passes over the input (statistics, then codes
+// and error), parallel over rows and without full-size float temporaries.
+// Policies: NaN or infinity -> FormatError naming the row; an all-zero unit gets the
+// convention's floor (or FLT_EPSILON where the consumer has none) so its codes are 0, except
+// with nanogptQuirks, where the fork would divide by zero -> FormatError.
+// Clipping other than absmax (and SAWB for narrow-weight recomputation) is not implemented yet
+// (UsageError).
+SchemeQuantized quantizeWithScheme(const at::Tensor& weight, const QuantScheme& scheme);
+
+// (codes - zeroPoint) * scale as float32, in the input's shape.
+at::Tensor dequantizeScheme(const SchemeQuantized& q);
+
+} // namespace qs
