@@ -72,11 +72,12 @@ HistogramPlot::HistogramPlot(QWidget* parent)
     showMessage(tr("Select a module to see its weight distribution"));
 }
 
-void HistogramPlot::setHistograms(
-    const QString& title, const Histogram& original, const Histogram* dequantized, const QString& originalLabel)
+void HistogramPlot::setHistograms(const QString& title, const Histogram& original, const Histogram* dequantized,
+    const QString& originalLabel, const QString& dequantizedLabel)
 {
     m_title->setText(title);
     m_original->setName(originalLabel.isEmpty() ? tr("original (float)") : originalLabel);
+    m_dequantized->setName(dequantizedLabel.isEmpty() ? tr("dequantized (int8)") : dequantizedLabel);
     fill(m_original, original);
     const bool withDeq = dequantized && !dequantized->empty();
     if (withDeq)

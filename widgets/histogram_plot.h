@@ -22,9 +22,9 @@ public:
     explicit HistogramPlot(QWidget* parent = nullptr);
 
     // `dequantized` may be null or empty for tensors that stay in full precision.
-    // `originalLabel` names the first series in the legend ("original (float)" when empty).
+    // The labels name the series in the legend ("original (float)", "dequantized (int8)" when empty).
     void setHistograms(const QString& title, const Histogram& original, const Histogram* dequantized,
-        const QString& originalLabel = QString());
+        const QString& originalLabel = QString(), const QString& dequantizedLabel = QString());
     // An empty plot with a message in place of the title ("Select a module", "Loading…").
     void showMessage(const QString& message);
 

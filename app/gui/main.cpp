@@ -2,11 +2,13 @@
 #include "main_window.h"
 #include "module_details_panel.h"
 #include "module_tree_model.h"
+#include "scheme_panel.h"
 #include "select/nxd_keep_list.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
+#include <QDockWidget>
 #include <QIcon>
 #include <QTimer>
 
@@ -26,7 +28,8 @@ int main(int argc, char* argv[])
     parser.addHelpOption();
     parser.addVersionOption();
     parser.addPositionalArgument(QStringLiteral("checkpoint"),
-        QStringLiteral("A .safetensors file, a model.safetensors.index.json or a model folder to open."));
+        QStringLiteral("A checkpoint to open: safetensors, PyTorch .pt/.bin, llama2.c .bin, an index or a model "
+                       "folder."));
     const QCommandLineOption demo(QStringLiteral("demo"), QStringLiteral("Open the built-in demo model."));
     const QCommandLineOption select(QStringLiteral("select"),
         QStringLiteral("Select this module (full dotted path) once the checkpoint is open."), QStringLiteral("module"));
@@ -37,11 +40,21 @@ int main(int argc, char* argv[])
         QStringLiteral("Keep matching modules in full precision (NxD partial-name matching, as in quantscope-cli; "
                        "repeatable)."),
         QStringLiteral("pattern"));
-    parser.addOptions({ demo, select, keep, screenshot });
+    const QCommandLineOption scheme(QStringLiteral("scheme"),
+        QStringLiteral("Show the quantization scheme panel with this preset selected (see quantscope-cli schemes)."),
+        QStringLiteral("preset"));
+    parser.addOptions({ demo, select, keep, scheme, screenshot });
     parser.process(app);
 
     qs::app::MainWindow window;
     window.show();
+    if (parser.isSet(scheme)) {
+        if (!window.schemePanel()->selectPreset(parser.value(scheme))) {
+            std::fprintf(stderr, "quantscope: no scheme preset named '%s'\n", qPrintable(parser.value(scheme)));
+            return 2;
+        }
+        window.schemeDock()->show();
+    }
 
     const QStringList keepPatterns = parser.values(keep);
     if (!keepPatterns.isEmpty()) {

@@ -9,12 +9,14 @@
 #include "module_details_panel.h"
 #include "module_tree_model.h"
 #include "recent_files.h"
+#include "scheme_panel.h"
 #include "select/nxd_keep_list.h"
 
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDir>
+#include <QDockWidget>
 #include <QDragEnterEvent>
 #include <QDropEvent>
 #include <QFileDialog>
@@ -73,7 +75,9 @@ MainWindow::MainWindow(QWidget* parent)
     m_tree->setAlternatingRowColors(true);
     m_tree->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_tree->header()->setStretchLastSection(false);
-    m_tree->header()->setSectionResizeMode(ui::ModuleTreeModel::NameColumn, QHeaderView::Stretch);
+    // Names stay readable when the window is narrow (the tree scrolls sideways instead).
+    m_tree->header()->setSectionResizeMode(ui::ModuleTreeModel::NameColumn, QHeaderView::Interactive);
+    m_tree->setColumnWidth(ui::ModuleTreeModel::NameColumn, 230);
     for (int c = ui::ModuleTreeModel::KeepColumn; c < ui::ModuleTreeModel::ColumnCount; ++c)
         m_tree->header()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
     m_summary->setObjectName(QStringLiteral("summary"));
@@ -92,6 +96,20 @@ MainWindow::MainWindow(QWidget* parent)
     splitter->setStretchFactor(0, 5);
     splitter->setStretchFactor(1, 6);
     setCentralWidget(splitter);
+
+    // The quantization scheme: a dock on the right, shared by the analysis and the export.
+    m_schemeDock = new QDockWidget(tr("Quantization scheme"), this);
+    m_schemeDock->setObjectName(QStringLiteral("schemeDock"));
+    m_schemePanel = new ui::SchemePanel(m_schemeDock);
+    m_schemeDock->setWidget(m_schemePanel);
+    m_schemePanel->setMaximumWidth(300);
+    m_schemeDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable);
+    addDockWidget(Qt::RightDockWidgetArea, m_schemeDock);
+    m_schemeDock->hide();
+    connect(m_schemePanel, &ui::SchemePanel::schemeChanged, this, [this](const QuantScheme& scheme) {
+        m_details->setScheme(scheme);
+        updateSummary();
+    });
 
     createActions();
     createStatusBar();
@@ -150,6 +168,12 @@ void MainWindow::createActions()
     file->addSeparator();
     auto* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
+
+    auto* view = menuBar()->addMenu(tr("&View"));
+    QAction* schemeAction = m_schemeDock->toggleViewAction();
+    schemeAction->setText(tr("Quantization &Scheme"));
+    schemeAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_K));
+    view->addAction(schemeAction);
 
     auto* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About QuantScope"), this, [this] {
@@ -368,6 +392,7 @@ void MainWindow::exportTo(const QString& destination, bool overwrite)
     options.overwrite = overwrite;
     for (const auto& path : m_treeModel->keptModules())
         options.keptModules.insert(path.toStdString());
+    options.scheme = m_schemePanel->scheme();
     auto model = m_model;
     auto report = std::make_shared<ConversionReport>();
     const bool started = m_jobs->start(

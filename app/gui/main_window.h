@@ -6,6 +6,7 @@
 #include <QString>
 
 class QAction;
+class QDockWidget;
 class QLabel;
 class QProgressBar;
 class QPushButton;
@@ -13,7 +14,8 @@ class QTreeView;
 
 namespace qs::ui {
 class ModuleTreeModel;
-}
+class SchemePanel;
+} // namespace qs::ui
 
 namespace qs::app {
 
@@ -36,7 +38,7 @@ public:
 
     void openPath(const QString& path);
     void openDemo();
-    // Exports the open model with the current keep selection (NxD int8 per-channel).
+    // Exports the open model with the current keep selection and the scheme panel's scheme.
     void exportTo(const QString& destination, bool overwrite = false);
     // Selects a module in the tree by its full path; false when there is none.
     bool selectModule(const QString& path);
@@ -46,6 +48,8 @@ public:
     QTreeView* treeView() const { return m_tree; }
     JobController* jobs() const { return m_jobs; }
     ModuleDetailsPanel* details() const { return m_details; }
+    ui::SchemePanel* schemePanel() const { return m_schemePanel; }
+    QDockWidget* schemeDock() const { return m_schemeDock; }
     const QString& lastError() const { return m_lastError; }
 
 Q_SIGNALS:
@@ -79,6 +83,8 @@ private:
     QTreeView* m_tree = nullptr;
     ModuleDetailsPanel* m_details = nullptr;
     QLabel* m_summary = nullptr;
+    QDockWidget* m_schemeDock = nullptr;
+    ui::SchemePanel* m_schemePanel = nullptr;
     RecentFiles* m_recent = nullptr;
 
     QLabel* m_statusText = nullptr;

@@ -123,6 +123,14 @@ void ModuleDetailsPanel::showModule(int node, bool kept)
     analyse(m_tensor->currentText());
 }
 
+void ModuleDetailsPanel::setScheme(const QuantScheme& scheme)
+{
+    m_scheme = scheme;
+    m_cache.clear();
+    if (m_model && m_tensor->count() > 0 && !m_tensor->currentText().isEmpty())
+        analyse(m_tensor->currentText());
+}
+
 void ModuleDetailsPanel::setKept(bool kept)
 {
     m_kept = kept;
@@ -166,11 +174,11 @@ void ModuleDetailsPanel::analyse(const QString& tensor)
         display(*outcome.analysis);
         Q_EMIT analysisShown(tensor);
     });
-    watcher->setFuture(QtConcurrent::run([model, name]() {
+    watcher->setFuture(QtConcurrent::run([model, name, scheme = m_scheme]() {
         AnalysisOutcome outcome;
         try {
-            outcome.analysis
-                = std::make_shared<const TensorAnalysis>(analyzeTensor(model->checkpoint, model->tree, name));
+            outcome.analysis = std::make_shared<const TensorAnalysis>(
+                analyzeTensor(model->checkpoint, model->tree, name, 200, scheme));
         } catch (const std::exception& e) {
             outcome.error = QString::fromStdString(e.what());
         }
@@ -187,7 +195,8 @@ void ModuleDetailsPanel::display(const TensorAnalysis& analysis)
     const QString label = analysis.storedQuantization.empty()
         ? QString()
         : tr("dequantized (stored %1)").arg(QString::fromStdString(analysis.storedQuantization));
-    m_plot->setHistograms(title, analysis.original, analysis.quantized ? &analysis.dequantized : nullptr, label);
+    m_plot->setHistograms(title, analysis.original, analysis.quantized ? &analysis.dequantized : nullptr, label,
+        tr("dequantized (%1)").arg(QString::fromStdString(analysis.schemeName)));
     updateMetricsText();
 }
 
@@ -202,15 +211,21 @@ void ModuleDetailsPanel::updateMetricsText()
         html += tr("<b>Stored quantized</b> (%1): the histogram and statistics show the dequantized values.")
                     .arg(QString::fromStdString(a.storedQuantization).toHtmlEscaped());
     } else if (a.quantized) {
-        html += m_kept ? tr("<b>Kept in full precision</b>: exported unchanged. Quantized to int8 per-channel "
-                            "(NxD) it would measure:")
-                       : tr("<b>Exported as int8 per-channel</b> (NxD: scale = absmax/127 per output row):");
+        const QString scheme = QString::fromStdString(a.schemeName).toHtmlEscaped();
+        html += m_kept
+            ? tr("<b>Kept in full precision</b>: exported unchanged. Quantized with %1 it would measure:").arg(scheme)
+            : tr("<b>Exported quantized</b> with %1:").arg(scheme);
         html += QStringLiteral("<table cellspacing='6'><tr><td>SQNR</td><td><b>%1 dB</b></td>"
                                "<td>MSE</td><td>%2</td><td>max |error|</td><td>%3</td>"
                                "<td>scales</td><td>%4 … %5</td></tr></table>")
                     .arg(ui::formatNumber(a.error.sqnrDb, 3), ui::formatNumber(a.error.mse, 3),
                         ui::formatNumber(a.error.maxAbsError, 3), ui::formatNumber(a.scaleMin, 3),
                         ui::formatNumber(a.scaleMax, 3));
+        if (a.clippedFraction > 0 || a.recomputedRows > 0)
+            html += tr("<p>%1% of the values clipped%2</p>")
+                        .arg(ui::formatNumber(100.0 * a.clippedFraction, 3))
+                        .arg(a.recomputedRows > 0 ? tr("; %1 narrow rows recomputed with SAWB").arg(a.recomputedRows)
+                                                  : QString());
     } else {
         html += tr("<b>Exported unchanged</b>: not the weight of a Linear module.");
     }

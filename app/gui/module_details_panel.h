@@ -1,6 +1,7 @@
 #pragma once
 
 #include "loaded_model.h"
+#include "quant/quant_scheme.h"
 
 #include <QHash>
 #include <QWidget>
@@ -33,6 +34,8 @@ public:
     void setModel(LoadedModelPtr model);
     void showModule(int node, bool kept);
     void setKept(bool kept);
+    // The scheme that quantizable weights are measured with; cached analyses are redone.
+    void setScheme(const QuantScheme& scheme);
 
     ui::HistogramPlot* plot() const { return m_plot; }
     QString currentTensor() const;
@@ -48,6 +51,7 @@ private:
     void updateMetricsText();
 
     LoadedModelPtr m_model;
+    QuantScheme m_scheme;
     int m_node = -1;
     bool m_kept = false;
     quint64 m_generation = 0;

@@ -5,6 +5,7 @@
 #include "jobs/conversion_plan.h"
 #include "model/module_tree.h"
 #include "quant/int8_per_channel.h"
+#include "quant/scheme_quantizer.h"
 
 #include <ATen/ATen.h>
 
@@ -47,8 +48,8 @@ TensorSummary summarize(const float* v, std::int64_t n)
 
 } // namespace
 
-TensorAnalysis analyzeTensor(
-    const Checkpoint& checkpoint, const ModuleTree& tree, const std::string& tensorName, int bins)
+TensorAnalysis analyzeTensor(const Checkpoint& checkpoint, const ModuleTree& tree, const std::string& tensorName,
+    int bins, const QuantScheme& scheme)
 {
     TensorAnalysis a;
     a.info = checkpoint.info(tensorName);
@@ -73,14 +74,30 @@ TensorAnalysis analyzeTensor(
     a.original = original.histogram();
 
     if (!storedQuantized && isQuantizableWeight(tree, a.info)) {
-        const QuantizedTensor q = quantizeInt8PerChannelNxd(view, &a.error);
-        const at::Tensor deq = dequantizeInt8PerChannel(q).contiguous();
+        const bool nxdInt8 = scheme.format == QuantFormat::Int && scheme.bits == 8
+            && scheme.convention == ScaleConvention::Nxd && scheme.granularity == Granularity::Channel
+            && scheme.axis == 0 && scheme.rounding == Rounding::NearestEven && scheme.clipping == Clipping::AbsMax;
+        at::Tensor deq;
+        at::Tensor scale;
+        if (nxdInt8) { // the fused kernel
+            const QuantizedTensor q = quantizeInt8PerChannelNxd(view, &a.error);
+            deq = dequantizeInt8PerChannel(q).contiguous();
+            scale = q.scale;
+        } else {
+            const SchemeQuantized q = quantizeWithScheme(view, scheme);
+            a.error = q.error;
+            a.clippedFraction = q.clippedFraction;
+            a.recomputedRows = q.recomputedRows;
+            deq = dequantizeScheme(q).contiguous();
+            scale = q.scale;
+        }
         HistogramBuilder dequantized(a.original.lo, a.original.hi, bins);
         dequantized.addAll(deq.data_ptr<float>(), deq.numel());
         a.dequantized = dequantized.histogram();
-        a.scaleMin = q.scale.min().item<double>();
-        a.scaleMax = q.scale.max().item<double>();
+        a.scaleMin = scale.min().item<double>();
+        a.scaleMax = scale.max().item<double>();
         a.quantized = true;
+        a.schemeName = scheme.name.empty() ? "nxd-int8" : scheme.name;
     }
     return a;
 }

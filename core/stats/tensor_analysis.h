@@ -2,6 +2,7 @@
 
 #include "io/tensor_info.h"
 #include "quant/error_metrics.h"
+#include "quant/quant_scheme.h"
 #include "stats/histogram.h"
 
 #include <string>
@@ -33,6 +34,9 @@ struct TensorAnalysis
     ErrorMetrics error;
     double scaleMin = 0;
     double scaleMax = 0;
+    double clippedFraction = 0;
+    std::int64_t recomputedRows = 0; // fms-mo narrow-weight recomputation
+    std::string schemeName; // the scheme the quantized histogram and error come from
     // Non-empty when the checkpoint stores this weight quantized ("nxd", "compressed-tensors",
     // ...): `summary` and `original` then describe its dequantized values.
     std::string storedQuantization;
@@ -40,7 +44,8 @@ struct TensorAnalysis
 
 // Loads one tensor (a mapped view), converts it to float, and measures it. Non-floating
 // tensors are summarised from their values as well. Throws qs::Error subclasses.
-TensorAnalysis analyzeTensor(
-    const Checkpoint& checkpoint, const ModuleTree& tree, const std::string& tensorName, int bins = 200);
+// Weights that would be quantized are measured with `scheme` (default: nxd-int8's math).
+TensorAnalysis analyzeTensor(const Checkpoint& checkpoint, const ModuleTree& tree, const std::string& tensorName,
+    int bins = 200, const QuantScheme& scheme = QuantScheme {});
 
 } // namespace qs

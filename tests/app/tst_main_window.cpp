@@ -9,6 +9,7 @@
 #include "main_window.h"
 #include "module_details_panel.h"
 #include "module_tree_model.h"
+#include "scheme_panel.h"
 #include "test_support.h"
 
 #include <QCheckBox>
@@ -146,6 +147,21 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(failedExport.count(), 1, 10000);
         QVERIFY2(w.lastError().contains(QStringLiteral("would replace the input")), qPrintable(w.lastError()));
         QVERIFY(Checkpoint::open(m_demo.toStdString()).tensors().size() == 39);
+    }
+
+    void exportsWithTheSchemePanelsScheme()
+    {
+        MainWindow w;
+        w.show();
+        openDemo(w);
+        QVERIFY(w.schemePanel()->selectPreset(QStringLiteral("nxd-fp8")));
+        const QString out = m_dir.filePath(QStringLiteral("gui-nxd-fp8"));
+        QSignalSpy exported(&w, &MainWindow::exportFinished);
+        w.exportTo(out);
+        QTRY_COMPARE_WITH_TIMEOUT(exported.count(), 1, 30000);
+        const Checkpoint c = Checkpoint::open(out.toStdString());
+        QCOMPARE(c.info("model.layers.0.self_attn.q_proj.weight").dtype, DType::F8_E4M3);
+        QCOMPARE(c.quantization().kind, std::string("nxd"));
     }
 
     void opensPyTorchFilesWithSummaryAndDetailedErrors()
