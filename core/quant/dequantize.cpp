@@ -3,6 +3,7 @@
 #include "error.h"
 #include "io/checkpoint.h"
 #include "io/quantization_info.h"
+#include "quant/int_packing.h"
 
 #include <ATen/ATen.h>
 
@@ -14,18 +15,10 @@ namespace {
     throw FormatError(reason, ErrorContext { c.path().string(), tensor, {} });
 }
 
-// Unpacks compressed-tensors pack-quantized int32 words: `bits` per value, element c of a row
-// at bit c*bits, stored with an offset of 2^(bits-1).
+// compressed-tensors pack-quantized int32 words back to centred codes, as float.
 at::Tensor unpack(const at::Tensor& words, int bits, std::int64_t columns)
 {
-    const std::int64_t perWord = 32 / bits;
-    const at::Tensor w = words.to(at::kLong).bitwise_and(static_cast<std::int64_t>(0xFFFFFFFF));
-    std::vector<at::Tensor> parts;
-    for (std::int64_t i = 0; i < perWord; ++i)
-        parts.push_back(
-            at::div(w, std::int64_t(1) << (bits * i), "floor").bitwise_and(static_cast<std::int64_t>((1 << bits) - 1)));
-    at::Tensor values = at::stack(parts, 2).reshape({ words.size(0), words.size(1) * perWord });
-    return values.narrow(1, 0, columns).to(at::kFloat) - static_cast<double>(1 << (bits - 1));
+    return unpackFromInt32(words.to(at::kInt), bits, columns).to(at::kFloat);
 }
 
 // `s` shaped to broadcast over an [out, in] weight: scalar, per row, or per group of columns.

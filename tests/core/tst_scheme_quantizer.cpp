@@ -2,6 +2,7 @@
 // bit-identical codes against each consumer's formula run by Debian's PyTorch.
 #include "error.h"
 #include "quant/int8_per_channel.h"
+#include "quant/int_packing.h"
 #include "quant/quant_scheme.h"
 #include "quant/scheme_quantizer.h"
 #include "test_support.h"
@@ -255,6 +256,32 @@ private Q_SLOTS:
         check("nanogpt-affine", preset("nanogpt-affine"));
         check("nanogpt-ternary", preset("nanogpt-ternary"));
         QVERIFY2(failures.isEmpty(), qPrintable(failures.join(QStringLiteral("; "))));
+
+        // int4 / int8 packing into int32 words, as compressed-tensors pack_to_int32
+        for (int bits : { 4, 8 }) {
+            QuantScheme scheme = bits == 4 ? g32 : preset("vllm-w8a8-int8");
+            const at::Tensor codes = quantizeWithScheme(w, scheme).codes;
+            const at::Tensor packed = packToInt32(codes, bits);
+            QCOMPARE(packed.sizes().vec(), (std::vector<std::int64_t> { rows, cols * bits / 32 }));
+            const std::string expected
+                = test::readFile(fs::path(dir.path().toStdString()) / ("packed" + std::to_string(bits) + ".i32"));
+            QCOMPARE(expected.size(), static_cast<std::size_t>(packed.numel()) * 4);
+            QVERIFY2(std::memcmp(expected.data(), packed.data_ptr<std::int32_t>(), expected.size()) == 0,
+                qPrintable(QStringLiteral("int%1 packing differs").arg(bits)));
+            QVERIFY(at::equal(unpackFromInt32(packed, bits, cols), codes));
+        }
+    }
+
+    void packingPadsAndRefuses()
+    {
+        const at::Tensor codes = at::tensor(std::vector<std::int8_t> { -8, 7, 0, 1, -1, 2, 3, 4, 5 }).reshape({ 1, 9 });
+        const at::Tensor packed = packToInt32(codes, 4);
+        QCOMPARE(packed.size(1), 2); // 9 values need 2 words; the rest is zero padding
+        QCOMPARE(packed[0][1].item<std::int32_t>(), 5 + 8);
+        QCOMPARE(static_cast<std::uint32_t>(packed[0][0].item<std::int32_t>()) & 0xFFu, 0xF0u); // -8 -> 0, 7 -> 15
+        QVERIFY(at::equal(unpackFromInt32(packed, 4, 9), codes));
+        QVERIFY_THROWS_EXCEPTION(UsageError, packToInt32(at::full({ 1, 2 }, 9, at::kChar), 4));
+        QVERIFY_THROWS_EXCEPTION(UsageError, packToInt32(codes, 3));
     }
 };
 

@@ -124,8 +124,26 @@ def main():
     for name, (codes, scale) in cases.items():
         open(os.path.join(outdir, name + ".codes"), "wb").write(codes.contiguous().numpy().tobytes())
         open(os.path.join(outdir, name + ".scale"), "wb").write(scale.float().contiguous().numpy().tobytes())
+    for bits, (codes, _) in ((4, cases["vllm-w4a16-g32"]), (8, cases["vllm-w8a8-int8"])):
+        packed = pack_to_int32(codes, bits)
+        open(os.path.join(outdir, "packed%d.i32" % bits), "wb").write(packed.contiguous().numpy().tobytes())
     _, _, zp = ct_int_asymmetric(w, 4, 24)
     open(os.path.join(outdir, "ct-int4-asym-g24.zp"), "wb").write(zp.float().contiguous().numpy().tobytes())
+
+
+
+def pack_to_int32(codes, bits):
+    """compressed-tensors pack_to_int32, written from its description: offset 2^(bits-1),
+    element c at bit c*bits of the row's little-endian stream, zero padding to whole words."""
+    rows, cols = codes.shape
+    per_word = 32 // bits
+    words = (cols + per_word - 1) // per_word
+    u = (codes.to(torch.int64) + 2 ** (bits - 1)) & (2 ** bits - 1)
+    padded = torch.zeros(rows, words * per_word, dtype=torch.int64)
+    padded[:, :cols] = u
+    shifts = torch.arange(per_word, dtype=torch.int64) * bits
+    packed = (padded.reshape(rows, words, per_word) << shifts).sum(2)
+    return ((packed + 2 ** 31) % 2 ** 32 - 2 ** 31).to(torch.int32)  # as signed int32 words
 
 
 if __name__ == "__main__":
