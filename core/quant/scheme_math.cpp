@@ -2,6 +2,8 @@
 
 #include "error.h"
 
+#include <vector>
+
 namespace qs {
 namespace {
 
@@ -22,7 +24,7 @@ UnitParams unitParams(const QuantScheme& s, const UnitStats& st)
     UnitParams p;
     const float qmin = static_cast<float>(s.qmin());
     const float qmax = static_cast<float>(s.qmax());
-    const float absMax = st.count ? st.absMax : 0.0f;
+    const float absMax = st.count ? (st.clip >= 0 ? std::min(st.clip, st.absMax) : st.absMax) : 0.0f;
     const float lo = st.count ? st.min : 0.0f;
     const float hi = st.count ? st.max : 0.0f;
     auto finish = [&](float scale) {
@@ -85,6 +87,65 @@ UnitParams unitParams(const QuantScheme& s, const UnitStats& st)
         scale = zeroScale(s);
     p.zeroPoint = -std::nearbyint(lo / scale) + qmin;
     return finish(scale);
+}
+
+float chooseClip(const QuantScheme& s, const UnitStats& st, const float* values, std::int64_t n)
+{
+    if (s.clipping == Clipping::AbsMax || n == 0)
+        return st.absMax;
+    if (!s.symmetric)
+        throw UsageError("scheme '" + s.name + "': " + std::string(clippingName(s.clipping))
+            + " clipping is implemented for symmetric schemes only");
+    switch (s.clipping) {
+    case Clipping::Percentile: {
+        // Linear interpolation between order statistics, computed in float32 as torch.quantile
+        // does (rank = q * (n - 1), then lerp), so the clip matches it bit for bit.
+        std::vector<float> magnitudes(values, values + n);
+        for (auto& m : magnitudes)
+            m = std::fabs(m);
+        const float rank = static_cast<float>(s.percentile / 100.0) * static_cast<float>(n - 1);
+        const auto lo = static_cast<std::size_t>(std::floor(rank));
+        const auto hi = std::min(lo + 1, static_cast<std::size_t>(n - 1));
+        std::nth_element(magnitudes.begin(), magnitudes.begin() + static_cast<std::ptrdiff_t>(lo), magnitudes.end());
+        const float a = magnitudes[lo];
+        const float b = hi == lo ? a
+                                 : *std::min_element(magnitudes.begin() + static_cast<std::ptrdiff_t>(lo) + 1, magnitudes.end());
+        const float w = rank - std::floor(rank);
+        return w < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w);
+    }
+    case Clipping::Sawb: {
+        const double rms = std::sqrt(st.sumSquares / static_cast<double>(st.count));
+        const double clip = 31.76 * rms - 35.04 * st.sumAbs / static_cast<double>(st.count);
+        return clip > 0 ? static_cast<float>(clip) : st.absMax;
+    }
+    case Clipping::MseSearch: {
+        // Candidates from abs-max down to 20% of it; the one with the least squared error wins.
+        float best = st.absMax;
+        double bestError = INFINITY;
+        for (int k = 0; k <= 80; ++k) {
+            UnitStats candidate = st;
+            candidate.clip = st.absMax * (1.0f - 0.01f * static_cast<float>(k));
+            if (!(candidate.clip > 0))
+                break;
+            const UnitParams p = unitParams(s, candidate);
+            QuantScheme nearest = s;
+            nearest.rounding = Rounding::NearestEven;
+            double error = 0;
+            for (std::int64_t i = 0; i < n && error < bestError; ++i) {
+                const double e = values[i] - quantizeValue(nearest, p, values[i], 0).dequantized;
+                error += e * e;
+            }
+            if (error < bestError) {
+                bestError = error;
+                best = candidate.clip;
+            }
+        }
+        return best;
+    }
+    case Clipping::AbsMax:
+        break;
+    }
+    return st.absMax;
 }
 
 } // namespace qs

@@ -19,8 +19,12 @@ struct UnitStats
     float max = -INFINITY;
     float absMax = 0;
     double sumAbs = 0;
+    double sumSquares = 0;
     std::int64_t count = 0;
     bool finite = true;
+    // The magnitude that maps to the largest code when clipping is not absmax (percentile, MSE
+    // search, SAWB); negative means "use absMax".
+    float clip = -1;
 
     void add(float v)
     {
@@ -32,6 +36,7 @@ struct UnitStats
         max = std::max(max, v);
         absMax = std::max(absMax, std::fabs(v));
         sumAbs += std::fabs(v);
+        sumSquares += static_cast<double>(v) * v;
         ++count;
     }
     void merge(const UnitStats& o)
@@ -40,6 +45,7 @@ struct UnitStats
         max = std::max(max, o.max);
         absMax = std::max(absMax, o.absMax);
         sumAbs += o.sumAbs;
+        sumSquares += o.sumSquares;
         count += o.count;
         finite = finite && o.finite;
     }
@@ -57,6 +63,10 @@ struct UnitParams
 // Scale and zero point of a unit, by convention. Throws FormatError where the consumer itself
 // would divide by zero and the scheme asks to reproduce it (nanoGPT quirks).
 UnitParams unitParams(const QuantScheme& scheme, const UnitStats& stats);
+
+// The clip of a unit whose values are `values` (n of them) for percentile, MSE-search or SAWB
+// clipping; stats.absMax for absmax. Symmetric schemes only (UsageError otherwise).
+float chooseClip(const QuantScheme& scheme, const UnitStats& stats, const float* values, std::int64_t n);
 
 struct QuantizedValue
 {

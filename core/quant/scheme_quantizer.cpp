@@ -73,9 +73,6 @@ void forEachRowAnyType(const at::Tensor& rows, const std::function<void(std::int
 SchemeQuantized quantizeWithScheme(const at::Tensor& weight, const QuantScheme& scheme)
 {
     scheme.validate();
-    if (scheme.clipping != Clipping::AbsMax)
-        throw UsageError("scheme '" + scheme.name + "': clipping '" + std::string(clippingName(scheme.clipping))
-            + "' is not implemented yet (absmax is)");
     const at::Tensor rows = asRows(weight, scheme);
     const std::int64_t nRows = rows.size(0);
     const std::int64_t cols = rows.size(1);
@@ -114,6 +111,8 @@ SchemeQuantized quantizeWithScheme(const at::Tensor& weight, const QuantScheme& 
                 s.add(x[j]);
             if (!s.finite)
                 badRow = r;
+            else if (scheme.clipping != Clipping::AbsMax && scheme.granularity != Granularity::Tensor)
+                s.clip = chooseClip(scheme, s, x + begin, end - begin);
         }
     });
     if (badRow >= 0)
@@ -122,6 +121,11 @@ SchemeQuantized quantizeWithScheme(const at::Tensor& weight, const QuantScheme& 
         UnitStats all;
         for (const auto& s : stats)
             all.merge(s);
+        if (scheme.clipping != Clipping::AbsMax && all.finite) {
+            // One unit over the whole tensor: the clip needs every value at once (a float copy).
+            const at::Tensor flat = rows.to(at::kFloat).contiguous().reshape({ -1 });
+            all.clip = chooseClip(scheme, all, flat.data_ptr<float>(), flat.numel());
+        }
         stats.assign(1, all);
     }
 

@@ -36,8 +36,10 @@ struct SchemeQuantized
 // Policies: NaN or infinity -> FormatError naming the row; an all-zero unit gets the
 // convention's floor (or FLT_EPSILON where the consumer has none) so its codes are 0, except
 // with nanogptQuirks, where the fork would divide by zero -> FormatError.
-// Clipping other than absmax (and SAWB for narrow-weight recomputation) is not implemented yet
-// (UsageError).
+// Clipping: absmax; percentile (of |x|, interpolated as torch.quantile); SAWB (31.76 rms -
+// 35.04 mean|x|, abs-max when not positive); MSE search (81 clips from abs-max down to 20% of
+// it, the least squared error wins). Non-absmax clipping is for symmetric schemes (UsageError
+// otherwise); per tensor it needs a float copy of the tensor.
 SchemeQuantized quantizeWithScheme(const at::Tensor& weight, const QuantScheme& scheme);
 
 // (codes - zeroPoint) * scale as float32, in the input's shape.

@@ -242,6 +242,10 @@ private Q_SLOTS:
         const auto a = check("ct-int4-asym-g24", asym);
         const std::string zp = test::readFile(fs::path(dir.path().toStdString()) / "ct-int4-asym-g24.zp");
         QVERIFY(std::memcmp(zp.data(), a.zeroPoint.contiguous().data_ptr<float>(), zp.size()) == 0);
+        QuantScheme p99 = preset("vllm-w8a8-int8");
+        p99.clipping = Clipping::Percentile;
+        p99.percentile = 99.0;
+        check("ct-int8-p99", p99);
         QuantScheme plain = preset("aiu-int8");
         plain.recomputeNarrowWeights = false;
         check("aiu-int8-plain", plain);
@@ -270,6 +274,35 @@ private Q_SLOTS:
                 qPrintable(QStringLiteral("int%1 packing differs").arg(bits)));
             QVERIFY(at::equal(unpackFromInt32(packed, bits, cols), codes));
         }
+    }
+
+    void clippingMethods()
+    {
+        // A heavy-tailed row: MSE search and SAWB clip below the abs-max and lower the error.
+        auto values = test::randomNormal(4096, 5);
+        for (int i = 0; i < 8; ++i)
+            values[static_cast<std::size_t>(i * 500)] = 12.0f;
+        const at::Tensor w = at::from_blob(values.data(), { 1, 4096 }, at::kFloat).clone();
+        QuantScheme s = preset("vllm-w8a16");
+        s.bits = 4;
+        const auto absmax = quantizeWithScheme(w, s);
+        s.clipping = Clipping::MseSearch;
+        const auto mse = quantizeWithScheme(w, s);
+        QVERIFY(mse.scale.item<float>() < absmax.scale.item<float>());
+        QVERIFY(mse.error.mse < absmax.error.mse);
+        QVERIFY(mse.clippedFraction > 0);
+        QuantScheme sawb = preset("vllm-w8a16");
+        sawb.clipping = Clipping::Sawb;
+        const double rms = std::sqrt(w.square().mean().item<double>());
+        const double expected = 31.76 * rms - 35.04 * w.abs().mean().item<double>();
+        QVERIFY(std::fabs(quantizeWithScheme(w, sawb).scale.item<float>() * 127.5 - expected) < 1e-3 * expected);
+        QuantScheme asym = preset("nanogpt-affine");
+        asym.clipping = Clipping::Percentile;
+        QVERIFY_THROWS_EXCEPTION(UsageError, quantizeWithScheme(w, asym));
+        QuantScheme tensor = preset("nxd-int8-tensor");
+        tensor.clipping = Clipping::Percentile;
+        tensor.percentile = 50;
+        QVERIFY(quantizeWithScheme(w, tensor).scale.item<float>() < 0.02f); // the median |x| of N(0,1) is 0.67
     }
 
     void packingPadsAndRefuses()

@@ -62,6 +62,13 @@ def ct_int_asymmetric(w, bits, group):
     return torch.cat(out, 1).to(torch.int8), torch.cat(scales, 1), torch.cat(zps, 1)
 
 
+def ct_int8_percentile(w, q):
+    # symmetric int8 with the clip at a percentile of |w| per row (torch.quantile), CT's 127.5
+    clip = torch.quantile(w.abs(), q, dim=1, keepdim=True)
+    scale = clip / 127.5
+    return torch.round(torch.clamp(w / scale, -128, 127)).to(torch.int8), scale
+
+
 def fms_mo_int8(w):
     # fms-mo save_for_aiu, maxperCh: clip = abs-max per row; clamp(127 / clip * W, -127, 127).round()
     clip = w.abs().amax(1)
@@ -115,6 +122,7 @@ def main():
         "vllm-w4a16-g32": ct_int_symmetric(w, 4, 32),
         "ct-int4-asym-g24": ct_int_asymmetric(w, 4, 24)[:2],
         "aiu-int8-plain": fms_mo_int8(w),
+        "ct-int8-p99": ct_int8_percentile(w, 0.99),
         "aiu-int8": fms_mo_sawb(w),
         "nanogpt-symmetric": nanogpt_symmetric(w),
         "nanogpt-affine": nanogpt_affine(w),
