@@ -67,6 +67,7 @@ nlohmann::ordered_json reportJson(
             e["mse"] = finite(t.error.mse);
             e["sqnr_db"] = finite(t.error.sqnrDb);
             e["max_abs_error"] = finite(t.error.maxAbsError);
+            e["cosine"] = finite(t.error.cosine);
         }
         tensors.push_back(std::move(e));
     }

@@ -156,8 +156,9 @@ int inspectTensor(const Checkpoint& c, const std::string& name, bool json)
                 { { "count", a.summary.count }, { "min", a.summary.min }, { "max", a.summary.max },
                     { "mean", a.summary.mean }, { "std", a.summary.std } } } };
         if (a.quantized)
-            j["int8_per_channel"] = { { "sqnr_db", a.error.sqnrDb }, { "mse", a.error.mse },
-                { "max_abs_error", a.error.maxAbsError }, { "scale_min", a.scaleMin }, { "scale_max", a.scaleMax } };
+            j["int8_per_channel"]
+                = { { "sqnr_db", a.error.sqnrDb }, { "mse", a.error.mse }, { "max_abs_error", a.error.maxAbsError },
+                      { "cosine", a.error.cosine }, { "scale_min", a.scaleMin }, { "scale_max", a.scaleMax } };
         std::cout << j.dump(2) << "\n";
         return 0;
     }

@@ -10,6 +10,8 @@ void ErrorAccumulator::merge(const ErrorAccumulator& other)
     count += other.count;
     signalEnergy += other.signalEnergy;
     errorEnergy += other.errorEnergy;
+    reconstructedEnergy += other.reconstructedEnergy;
+    dot += other.dot;
     if (other.maxAbsError > maxAbsError)
         maxAbsError = other.maxAbsError;
 }
@@ -20,6 +22,8 @@ ErrorMetrics ErrorAccumulator::finish() const
     m.count = count;
     m.mse = count > 0 ? errorEnergy / static_cast<double>(count) : 0.0;
     m.maxAbsError = maxAbsError;
+    const double norms = std::sqrt(signalEnergy) * std::sqrt(reconstructedEnergy);
+    m.cosine = norms > 0 ? dot / norms : (signalEnergy == reconstructedEnergy ? 1.0 : 0.0);
     if (errorEnergy == 0)
         m.sqnrDb = std::numeric_limits<double>::infinity();
     else if (signalEnergy == 0)

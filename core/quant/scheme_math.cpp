@@ -108,8 +108,9 @@ float chooseClip(const QuantScheme& s, const UnitStats& st, const float* values,
         const auto hi = std::min(lo + 1, static_cast<std::size_t>(n - 1));
         std::nth_element(magnitudes.begin(), magnitudes.begin() + static_cast<std::ptrdiff_t>(lo), magnitudes.end());
         const float a = magnitudes[lo];
-        const float b = hi == lo ? a
-                                 : *std::min_element(magnitudes.begin() + static_cast<std::ptrdiff_t>(lo) + 1, magnitudes.end());
+        const float b = hi == lo
+            ? a
+            : *std::min_element(magnitudes.begin() + static_cast<std::ptrdiff_t>(lo) + 1, magnitudes.end());
         const float w = rank - std::floor(rank);
         return w < 0.5f ? a + w * (b - a) : b - (b - a) * (1.0f - w);
     }

@@ -162,9 +162,15 @@ SchemeQuantized quantizeWithScheme(const at::Tensor& weight, const QuantScheme& 
     std::mutex mergeLock;
     ErrorAccumulator total;
     std::int64_t clipped = 0;
+    q.codeHistogram.assign(fp8 ? 256 : static_cast<std::size_t>(scheme.qmax() - scheme.qmin() + 1), 0);
+    q.codeStd.assign(static_cast<std::size_t>(nRows), 0.0f);
+    const int codeOffset = fp8 ? 0 : -scheme.qmin();
+    const Fp8Format fp8Format = scheme.format == QuantFormat::Fp8E5M2 ? Fp8Format::E5M2 : Fp8Format::E4M3;
     forEachRowAnyType(rows, [&](std::int64_t r, const float* x, std::int64_t n) {
         ErrorAccumulator acc;
         std::int64_t rowClipped = 0;
+        std::vector<std::int64_t> histogram(q.codeHistogram.size(), 0);
+        double sum = 0, sumSquares = 0;
         for (std::int64_t j = 0; j < n; ++j) {
             const std::int64_t unit = scheme.granularity == Granularity::Tensor ? 0 : r * groups + j / groupSize;
             const std::uint64_t index = static_cast<std::uint64_t>(r * cols + j);
@@ -172,10 +178,21 @@ SchemeQuantized quantizeWithScheme(const at::Tensor& weight, const QuantScheme& 
             codes[index] = v.code;
             rowClipped += v.clipped;
             acc.add(x[j], v.dequantized);
+            const double c = fp8 ? fp8ToFloat(fp8Format, v.code) : static_cast<std::int8_t>(v.code);
+            sum += c;
+            sumSquares += c * c;
+            const int bin = fp8 ? v.code : static_cast<std::int8_t>(v.code) + codeOffset;
+            if (bin >= 0 && bin < static_cast<int>(histogram.size())) // nanoGPT quirks may wrap outside
+                ++histogram[static_cast<std::size_t>(bin)];
         }
+        q.codeStd[static_cast<std::size_t>(r)] = n > 1
+            ? static_cast<float>(std::sqrt(std::max(0.0, (sumSquares - sum * sum / n) / static_cast<double>(n - 1))))
+            : 0.0f;
         std::lock_guard<std::mutex> lock(mergeLock);
         total.merge(acc);
         clipped += rowClipped;
+        for (std::size_t b = 0; b < histogram.size(); ++b)
+            q.codeHistogram[b] += histogram[b];
     });
     q.error = total.finish();
     q.clippedFraction = rows.numel() ? static_cast<double>(clipped) / static_cast<double>(rows.numel()) : 0;

@@ -23,6 +23,9 @@ struct SchemeQuantized
     at::Tensor clip; // fms-mo only: the clip value (scale * 127) that its checkpoints store
     ErrorMetrics error; // of the dequantized weight against the input
     double clippedFraction = 0; // elements whose scaled value fell outside the code range
+    // How often each code is used: int codes qmin..qmax (index code - qmin), or all 256 fp8 codes.
+    std::vector<std::int64_t> codeHistogram;
+    std::vector<float> codeStd; // unbiased std of the int codes of each row (fp8: of the code values)
     // Narrow-weight recomputation (fms-mo): the unbiased std of each row's int codes before and
     // after (one value per tensor when per-tensor), and how many rows took the SAWB clip.
     std::vector<float> codeStdBefore;

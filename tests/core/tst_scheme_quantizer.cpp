@@ -99,6 +99,13 @@ private Q_SLOTS:
         auto aiu = quantizeWithScheme(row({ -2.0f, 1.0f }), preset("aiu-int8"));
         QCOMPARE(codesOf(aiu), (std::vector<int> { -127, 64 }));
         QCOMPARE(aiu.clip.item<float>(), 2.0f);
+        QCOMPARE(ct.codeHistogram.size(), std::size_t(256));
+        QCOMPARE(ct.codeHistogram[0], std::int64_t(1)); // one -128
+        QCOMPARE(ct.codeHistogram[255], std::int64_t(1)); // one 127
+        QCOMPARE(ct.codeHistogram[128], std::int64_t(1)); // one 0
+        QCOMPARE(ct.codeStd.size(), std::size_t(1));
+        QVERIFY(std::fabs(ct.codeStd[0] - std::sqrt((128.0 * 128 + 127 * 127 + 4 - 0.25 * 1 * 1) / 3.0)) < 1e-3);
+        QVERIFY(ct.error.cosine > 0.9999);
         // nanoGPT symmetric per tensor: absmax/127.
         auto sym = quantizeWithScheme(row({ -2.0f, 1.0f, 0.5f }), preset("nanogpt-symmetric"));
         QCOMPARE(codesOf(sym), (std::vector<int> { -127, 64, 32 }));
