@@ -57,6 +57,8 @@ private:
             const std::string expected = blob.substr(e["offset"].get<std::size_t>(), e["bytes"].get<std::size_t>());
             const auto raw = c.raw(name);
             QCOMPARE(raw.size, static_cast<std::uint64_t>(expected.size()));
+            if (expected.empty())
+                continue; // an empty tensor may have no data pointer at all
             QVERIFY2(std::memcmp(raw.data, expected.data(), expected.size()) == 0, name.c_str());
             const at::Tensor loaded = c.load(name).contiguous();
             QVERIFY2(std::memcmp(loaded.data_ptr(), expected.data(), expected.size()) == 0, name.c_str());
