@@ -136,7 +136,7 @@ int runConvert(const std::vector<std::string>& raw)
 {
     OptionSpec spec;
     spec.values = { "--output", "--format", "--keep", "--max-shard-size", "--scheme", "--bits", "--granularity",
-        "--group-size", "--rounding", "--fp8-max", "--seed" };
+        "--group-size", "--rounding", "--fp8-max", "--seed", "--workers", "--memory-budget" };
     spec.flags = { "--force", "--json", "--symmetric", "--affine", "--recompute-narrow-weights" };
     spec.aliases = { { "-o", "--output" } };
     const Arguments args = parseArguments("convert", raw, spec);
@@ -163,6 +163,17 @@ int runConvert(const std::vector<std::string>& raw)
     options.overwrite = args.has("--force");
     if (args.values.count("--max-shard-size"))
         options.maxShardBytes = parseByteSize(args.value("--max-shard-size"));
+    if (args.values.count("--memory-budget"))
+        options.memoryBudgetBytes = parseByteSize(args.value("--memory-budget"));
+    if (args.values.count("--workers")) {
+        try {
+            options.workers = std::stoi(args.value("--workers"));
+        } catch (const std::exception&) {
+            options.workers = -1;
+        }
+        if (options.workers < 1 || options.workers > 256)
+            throw UsageError("--workers: '" + args.value("--workers") + "' is not a number of workers (1 to 256)");
+    }
 
     std::vector<std::string> warnings;
     const auto patterns = args.all("--keep");

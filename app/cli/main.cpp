@@ -50,6 +50,8 @@ std::string usage(const std::string& command)
                "                       substring of the full module name (layers.1 also matches layers.10)\n"
                "  --force              replace OUT if it exists\n"
                "  --max-shard-size S   shard size such as 10GB (default) or 500MB\n"
+               "  --workers N          tensors quantized at once (default: one per core)\n"
+               "  --memory-budget S    bound on the input bytes in flight, such as 2GiB (default)\n"
                "  --json               print a report with per-tensor errors\n";
     return "usage: quantscope-cli COMMAND [OPTIONS]\n\n"
            "commands:\n"

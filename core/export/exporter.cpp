@@ -20,6 +20,13 @@ std::optional<ExportFormat> exportFormatFromName(std::string_view name)
     return std::nullopt;
 }
 
+TensorResult Exporter::write(const PlannedTensor& tensor, const Checkpoint& source)
+{
+    PreparedTensor prepared = prepare(tensor, source);
+    commit(tensor, prepared);
+    return prepared.result;
+}
+
 std::unique_ptr<Exporter> makeExporter(ExportFormat format, ExportOptions options)
 {
     switch (format) {

@@ -44,20 +44,32 @@ struct ExportOptions
     QuantScheme scheme;
 };
 
-// One output format. The conversion job drives it: begin() with the whole plan, write()
-// once per planned tensor in plan order (the exporter loads what it needs from the source
-// checkpoint), then finish(). Everything goes into `directory`, which the job renames into
-// place afterwards.
+// What an exporter computed for one planned tensor, ready to be written: its report line and
+// the exporter's own payload (codes and scales, or the mapped bytes of a copied tensor).
+struct PreparedTensor
+{
+    TensorResult result;
+    std::shared_ptr<void> payload;
+};
+
+// One output format. The conversion job drives it: begin() with the whole plan; prepare() for
+// each planned tensor, on any thread and concurrently (it loads what it needs from the source
+// checkpoint and quantizes); commit() the prepared tensors one at a time in plan order (the
+// writing); then finish(). Everything goes into `directory`, which the job renames into place.
 class Exporter
 {
 public:
     virtual ~Exporter() = default;
 
     virtual void begin(const ConversionPlan& plan, const std::filesystem::path& directory) = 0;
-    virtual TensorResult write(const PlannedTensor& tensor, const Checkpoint& source) = 0;
+    virtual PreparedTensor prepare(const PlannedTensor& tensor, const Checkpoint& source) const = 0;
+    virtual void commit(const PlannedTensor& tensor, PreparedTensor& prepared) = 0;
     virtual void finish() = 0;
     // The files written so far (relative to the directory), for the report.
     virtual std::vector<std::string> files() const = 0;
+
+    // prepare() then commit(), on the calling thread.
+    TensorResult write(const PlannedTensor& tensor, const Checkpoint& source);
 };
 
 std::unique_ptr<Exporter> makeExporter(ExportFormat format, ExportOptions options);

@@ -75,39 +75,63 @@ void NxdExporter::begin(const ConversionPlan& plan, const std::filesystem::path&
     m_writer = std::make_unique<ShardedSafetensorsWriter>(directory, std::move(specs), m_options.maxShardBytes);
 }
 
-TensorResult NxdExporter::write(const PlannedTensor& tensor, const Checkpoint& source)
+namespace {
+
+// What prepare() hands to commit(): the mapped bytes of a copied tensor, or codes and scales.
+struct NxdPayload
 {
-    TensorResult result;
-    result.name = tensor.input.name;
-    result.bytesIn = tensor.input.bytes;
-    if (!tensor.quantize) {
-        // Byte for byte, whatever the dtype (fp8 and other types libtorch cannot hold included).
-        const auto raw = source.raw(tensor.input.name);
-        m_writer->write(tensor.input.name, raw.data, raw.size);
-        result.bytesOut = raw.size;
-        return result;
-    }
+    Checkpoint::RawBytes raw;
     at::Tensor codes;
     at::Tensor scale;
+};
+
+} // namespace
+
+PreparedTensor NxdExporter::prepare(const PlannedTensor& tensor, const Checkpoint& source) const
+{
+    PreparedTensor prepared;
+    TensorResult& result = prepared.result;
+    result.name = tensor.input.name;
+    result.bytesIn = tensor.input.bytes;
+    auto payload = std::make_shared<NxdPayload>();
+    if (!tensor.quantize) {
+        // Byte for byte, whatever the dtype (fp8 and other types libtorch cannot hold included).
+        payload->raw = source.raw(tensor.input.name);
+        result.bytesOut = payload->raw.size;
+        prepared.payload = payload;
+        return prepared;
+    }
     try {
         if (m_fastPath) { // the fused int8 per-channel kernel
             QuantizedTensor q = quantizeInt8PerChannelNxd(source.load(tensor.input.name), &result.error);
-            codes = q.codes;
-            scale = q.scale;
+            payload->codes = q.codes;
+            payload->scale = q.scale;
         } else {
             SchemeQuantized q = quantizeWithScheme(source.load(tensor.input.name), m_options.scheme);
             result.error = q.error;
-            codes = q.codes;
-            scale = q.scale;
+            payload->codes = q.codes;
+            payload->scale = q.scale;
         }
     } catch (const Error& e) {
         throw FormatError(e.reason(), ErrorContext { tensor.input.source, tensor.input.name, {} });
     }
-    writeTensor(*m_writer, tensor.input.name, codes);
-    writeTensor(*m_writer, scaleName(tensor.input.name), scale);
     result.quantized = true;
-    result.bytesOut = static_cast<std::uint64_t>(codes.numel()) + static_cast<std::uint64_t>(scale.numel()) * 4;
-    return result;
+    result.bytesOut
+        = static_cast<std::uint64_t>(payload->codes.numel()) + static_cast<std::uint64_t>(payload->scale.numel()) * 4;
+    prepared.payload = payload;
+    return prepared;
+}
+
+void NxdExporter::commit(const PlannedTensor& tensor, PreparedTensor& prepared)
+{
+    auto& payload = *static_cast<NxdPayload*>(prepared.payload.get());
+    if (!tensor.quantize) {
+        m_writer->write(tensor.input.name, payload.raw.data, payload.raw.size);
+    } else {
+        writeTensor(*m_writer, tensor.input.name, payload.codes);
+        writeTensor(*m_writer, scaleName(tensor.input.name), payload.scale);
+    }
+    prepared.payload.reset(); // the codes (or the mapping reference) are no longer needed
 }
 
 void NxdExporter::finish()

@@ -21,7 +21,8 @@ public:
     ~NxdExporter() override;
 
     void begin(const ConversionPlan& plan, const std::filesystem::path& directory) override;
-    TensorResult write(const PlannedTensor& tensor, const Checkpoint& source) override;
+    PreparedTensor prepare(const PlannedTensor& tensor, const Checkpoint& source) const override;
+    void commit(const PlannedTensor& tensor, PreparedTensor& prepared) override;
     void finish() override;
     std::vector<std::string> files() const override;
 

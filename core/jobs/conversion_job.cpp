@@ -9,6 +9,11 @@
 #include "select/nxd_keep_list.h"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <future>
+#include <thread>
 
 namespace qs {
 namespace fs = std::filesystem;
@@ -75,16 +80,63 @@ ConversionReport convertCheckpoint(
     update.stepsTotal = static_cast<std::int64_t>(plan.tensors.size());
     update.bytesTotal = plan.inputBytes;
     progress.report(update);
-    for (const auto& planned : plan.tensors) {
-        progress.checkCancelled();
+    // Workers prepare (quantize) tensors ahead; this thread commits them in plan order. In-flight
+    // work is bounded by the worker count and the memory budget.
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    const std::size_t workers
+        = static_cast<std::size_t>(options.workers > 0 ? options.workers : static_cast<int>(cores));
+    std::atomic<bool> stop { false };
+    struct InFlight
+    {
+        std::future<PreparedTensor> result;
+        std::uint64_t bytes = 0;
+    };
+    std::deque<InFlight> inFlight;
+    std::uint64_t inFlightBytes = 0;
+    std::size_t next = 0;
+    // On any exit (error, cancel) let running workers finish before the exporter goes away.
+    struct Drain
+    {
+        std::atomic<bool>& stop;
+        std::deque<InFlight>& inFlight;
+        ~Drain()
+        {
+            stop = true;
+            for (auto& f : inFlight) {
+                if (f.result.valid())
+                    f.result.wait();
+            }
+        }
+    } drain { stop, inFlight };
+    const Exporter& preparer = *exporter;
+    while (next < plan.tensors.size() || !inFlight.empty()) {
+        while (next < plan.tensors.size() && inFlight.size() < workers
+            && (inFlight.empty() || inFlightBytes + plan.tensors[next].input.bytes <= options.memoryBudgetBytes)) {
+            const PlannedTensor* planned = &plan.tensors[next++];
+            inFlight.push_back({ std::async(std::launch::async,
+                                     [planned, &checkpoint, &preparer, &stop] {
+                                         if (stop)
+                                             throw CancelledError();
+                                         return preparer.prepare(*planned, checkpoint);
+                                     }),
+                planned->input.bytes });
+            inFlightBytes += planned->input.bytes;
+        }
+        const PlannedTensor& planned = plan.tensors[next - inFlight.size()];
         update.current = planned.input.name;
         progress.report(update);
+        while (inFlight.front().result.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready)
+            progress.checkCancelled();
+        PreparedTensor prepared = inFlight.front().result.get();
+        inFlightBytes -= inFlight.front().bytes;
+        inFlight.pop_front();
+        progress.checkCancelled();
 
-        TensorResult result = exporter->write(planned, checkpoint);
+        exporter->commit(planned, prepared);
         checkpoint.release(planned.input.name);
-        report.bytesOut += result.bytesOut;
-        report.quantizedCount += result.quantized ? 1 : 0;
-        report.tensors.push_back(std::move(result));
+        report.bytesOut += prepared.result.bytesOut;
+        report.quantizedCount += prepared.result.quantized ? 1 : 0;
+        report.tensors.push_back(std::move(prepared.result));
 
         ++update.stepsDone;
         update.bytesDone += planned.input.bytes;

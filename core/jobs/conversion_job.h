@@ -27,6 +27,10 @@ struct ConversionOptions
     bool overwrite = false;
     std::uint64_t maxShardBytes = 10'000'000'000ULL;
     QuantScheme scheme; // default: nxd-int8 math (int8, per output channel, absmax/127)
+    // Tensors quantized at the same time (0: one per core), and a bound on the input bytes of
+    // the tensors in flight (one tensor is always allowed, however large).
+    int workers = 0;
+    std::uint64_t memoryBudgetBytes = 2ULL << 30;
 };
 
 struct ConversionReport
@@ -42,11 +46,13 @@ struct ConversionReport
     int quantizedCount = 0;
 };
 
-// Converts a checkpoint: plans every tensor, then streams them one at a time (load a mapped
-// view, quantize or pass through, write, release) into a staging folder next to the
-// destination, copies the model's config and tokenizer files, and renames the folder into
-// place. Peak memory is about the largest tensor. On error or cancel the staging folder is
-// removed and the destination is untouched; the input is never modified.
+// Converts a checkpoint: plans every tensor, then streams them (load a mapped view, quantize or
+// pass through on a pool of workers, write in plan order, release) into a staging folder next
+// to the destination, copies the model's config and tokenizer files, and renames the folder
+// into place. Peak memory tracks the tensors in flight (bounded by workers and the memory
+// budget), never the model. Cancellation is checked every 50 ms; tensors already being
+// quantized finish first. On error or cancel the staging folder is removed and the
+// destination is untouched; the input is never modified.
 ConversionReport convertCheckpoint(
     const Checkpoint& checkpoint, const ModuleTree& tree, const ConversionOptions& options, Progress& progress);
 

@@ -15,6 +15,9 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <optional>
+
 using namespace qs;
 namespace fs = std::filesystem;
 
@@ -169,6 +172,66 @@ private Q_SLOTS:
         QVERIFY(!fs::exists(out("cancelled")));
         for (const auto& name : entries(m_root / "out"))
             QVERIFY2(name.find("cancelled") == std::string::npos, name.c_str());
+    }
+
+    // The worker pool changes nothing in the output: every worker count and memory budget
+    // (a budget below one tensor still lets one through) writes the same bytes.
+    void workerPoolWritesIdenticalOutput_data()
+    {
+        QTest::addColumn<int>("workers");
+        QTest::addColumn<qulonglong>("budget");
+        QTest::newRow("one worker") << 1 << qulonglong(2ULL << 30);
+        QTest::newRow("four workers") << 4 << qulonglong(2ULL << 30);
+        QTest::newRow("budget below one tensor") << 4 << qulonglong(1);
+    }
+    void workerPoolWritesIdenticalOutput()
+    {
+        QFETCH(int, workers);
+        QFETCH(qulonglong, budget);
+        const Checkpoint c = Checkpoint::open(m_demo);
+        const ModuleTree tree = ModuleTree::build(c.tensors(), c.modelType());
+        ConversionOptions options;
+        options.destination = out("pool-reference");
+        options.workers = 1;
+        options.overwrite = true;
+        NullProgress progress;
+        convertCheckpoint(c, tree, options, progress);
+        options.destination = out("pool-" + std::to_string(workers) + "-" + std::to_string(budget));
+        options.workers = workers;
+        options.memoryBudgetBytes = budget;
+        const auto report = convertCheckpoint(c, tree, options, progress);
+        QCOMPARE(report.tensors.size(), c.tensors().size());
+        for (std::size_t i = 0; i + 1 < report.tensors.size(); ++i) // reported in plan order
+            QVERIFY(report.tensors[i].name != report.tensors[i + 1].name);
+        QVERIFY(test::snapshotTree(out("pool-reference")) == test::snapshotTree(options.destination));
+    }
+
+    void cancelIsHonouredQuickly()
+    {
+        // A progress that cancels after the first report: the job must stop within ~200 ms of
+        // the request even with several workers busy on the demo's tensors.
+        class CancelSoon final : public Progress
+        {
+        public:
+            void report(const ProgressUpdate&) override
+            {
+                if (!requested)
+                    requested = std::chrono::steady_clock::now();
+            }
+            bool cancelled() const override { return requested.has_value(); }
+            std::optional<std::chrono::steady_clock::time_point> requested;
+        } progress;
+        const Checkpoint c = Checkpoint::open(m_demo);
+        ConversionOptions options;
+        options.destination = out("cancel-soon");
+        options.workers = 4;
+        QVERIFY_THROWS_EXCEPTION(
+            CancelledError, convertCheckpoint(c, ModuleTree::build(c.tensors(), c.modelType()), options, progress));
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - *progress.requested)
+                            .count();
+        QVERIFY2(ms < 1000, std::to_string(ms).c_str()); // generous for a loaded CI machine; ~0 here
+        QVERIFY(!fs::exists(out("cancel-soon")));
     }
 
     void existingDestinationNeedsOverwrite()
