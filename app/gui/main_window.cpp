@@ -36,6 +36,7 @@
 #include <QTreeView>
 #include <QVBoxLayout>
 
+#include <algorithm>
 #include <set>
 
 namespace qs::app {
@@ -75,9 +76,14 @@ MainWindow::MainWindow(QWidget* parent)
     m_tree->setAlternatingRowColors(true);
     m_tree->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_tree->header()->setStretchLastSection(false);
-    // Names stay readable when the window is narrow (the tree scrolls sideways instead).
+    // The name column takes the free width but never less than 180 px: when the window is
+    // narrow the tree scrolls sideways instead of eliding every name.
     m_tree->header()->setSectionResizeMode(ui::ModuleTreeModel::NameColumn, QHeaderView::Interactive);
-    m_tree->setColumnWidth(ui::ModuleTreeModel::NameColumn, 230);
+    m_tree->viewport()->installEventFilter(this);
+    connect(m_tree->header(), &QHeaderView::sectionResized, this, [this](int section) {
+        if (section != ui::ModuleTreeModel::NameColumn)
+            fitNameColumn();
+    });
     for (int c = ui::ModuleTreeModel::KeepColumn; c < ui::ModuleTreeModel::ColumnCount; ++c)
         m_tree->header()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
     m_summary->setObjectName(QStringLiteral("summary"));
@@ -437,6 +443,21 @@ void MainWindow::showError(const QString& title, const QString& message, const Q
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->open();
     Q_EMIT jobFailed(message);
+}
+
+bool MainWindow::eventFilter(QObject* watched, QEvent* event)
+{
+    if (watched == m_tree->viewport() && event->type() == QEvent::Resize)
+        fitNameColumn();
+    return QMainWindow::eventFilter(watched, event);
+}
+
+void MainWindow::fitNameColumn()
+{
+    int others = 0;
+    for (int c = ui::ModuleTreeModel::KeepColumn; c < ui::ModuleTreeModel::ColumnCount; ++c)
+        others += m_tree->header()->sectionSize(c);
+    m_tree->setColumnWidth(ui::ModuleTreeModel::NameColumn, std::max(180, m_tree->viewport()->width() - others));
 }
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* event)

@@ -58,6 +58,7 @@ Q_SIGNALS:
     void jobFailed(const QString& message);
 
 protected:
+    bool eventFilter(QObject* watched, QEvent* event) override;
     void dragEnterEvent(QDragEnterEvent* event) override;
     void dropEvent(QDropEvent* event) override;
     void closeEvent(QCloseEvent* event) override;
@@ -68,6 +69,7 @@ private:
     void setLoadedModel(LoadedModelPtr model, const QString& path);
     void onCurrentModuleChanged();
     void updateSummary();
+    void fitNameColumn();
     void updateActions();
     void showExportDialog();
     void chooseFile();

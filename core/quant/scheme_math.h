@@ -100,7 +100,7 @@ inline QuantizedValue quantizeValue(const QuantScheme& s, const UnitParams& p, f
         const float v = x / p.scale;
         const Fp8Format f = s.format == QuantFormat::Fp8E4M3 ? Fp8Format::E4M3 : Fp8Format::E5M2;
         const std::uint8_t code = floatToFp8(f, std::clamp(v, -m, m));
-        return { code, fp8ToFloat(f, code) * p.scale, std::fabs(v) > m };
+        return { code, fp8ToFloat(f, code) * p.scale, std::fabs(v) > m * (1.0f + 1e-6f) }; // abs-max lands on m
     }
     if (s.convention == ScaleConvention::NanoGpt && s.rounding == Rounding::Stochastic) {
         // The fork: l = |x| / norm * levels, floor + Bernoulli(fraction), signed.
