@@ -165,8 +165,9 @@ int inspectTensor(const Checkpoint& c, const std::string& name, bool json)
     std::printf("%s  %s %s\n", t.name.c_str(), std::string(dtypeName(t.dtype)).c_str(), formatShape(t.shape).c_str());
     if (!a.storedQuantization.empty())
         std::printf("stored quantized (%s); values below are dequantized\n", a.storedQuantization.c_str());
-    std::printf("values:  %lld elements, min %.6g, max %.6g, mean %.6g, std %.6g\n",
-        static_cast<long long>(a.summary.count), a.summary.min, a.summary.max, a.summary.mean, a.summary.std);
+    std::printf("values:  %lld elements, min %.6g, max %.6g, mean %.6g, std %.6g, excess kurtosis %.3g\n",
+        static_cast<long long>(a.summary.count), a.summary.min, a.summary.max, a.summary.mean, a.summary.std,
+        a.summary.kurtosis);
     if (a.quantized)
         std::printf("int8 per-channel: SQNR %.2f dB, MSE %.3g, max |error| %.3g, scales %.3g … %.3g\n", a.error.sqnrDb,
             a.error.mse, a.error.maxAbsError, a.scaleMin, a.scaleMax);

@@ -230,9 +230,10 @@ void ModuleDetailsPanel::updateMetricsText()
         html += tr("<b>Exported unchanged</b>: not the weight of a Linear module.");
     }
     html += QStringLiteral("<table cellspacing='6'><tr><td>min</td><td>%1</td><td>max</td><td>%2</td>"
-                           "<td>mean</td><td>%3</td><td>std</td><td>%4</td><td>elements</td><td>%5</td></tr></table>")
+                           "<td>mean</td><td>%3</td><td>std</td><td>%4</td><td>kurtosis</td><td>%5</td>"
+                           "<td>elements</td><td>%6</td></tr></table>")
                 .arg(ui::formatNumber(s.min), ui::formatNumber(s.max), ui::formatNumber(s.mean),
-                    ui::formatNumber(s.std), ui::formatCount(s.count));
+                    ui::formatNumber(s.std), ui::formatNumber(s.kurtosis, 3), ui::formatCount(s.count));
     m_metrics->setText(html);
 }
 

@@ -35,10 +35,15 @@ TensorSummary summarize(const float* v, std::int64_t n)
     }
     const double mean = sum / static_cast<double>(n);
     double sq = 0;
+    double fourth = 0;
     for (std::int64_t i = 0; i < n; ++i) {
         const double d = v[i] - mean;
         sq += d * d;
+        fourth += d * d * d * d;
     }
+    // Excess kurtosis (0 for a Gaussian): heavy tails and outlier channels show up as large values.
+    const double variance = sq / static_cast<double>(n);
+    s.kurtosis = variance > 0 ? fourth / static_cast<double>(n) / (variance * variance) - 3.0 : 0.0;
     s.min = lo;
     s.max = hi;
     s.mean = mean;

@@ -19,6 +19,7 @@ struct TensorSummary
     double max = 0;
     double mean = 0;
     double std = 0;
+    double kurtosis = 0; // excess kurtosis: 0 for a Gaussian
 };
 
 // What the GUI shows for one tensor: its distribution and, for a weight that the int8

@@ -2,6 +2,8 @@
 // same math written as libtorch eager ops, and against memcpy of the input, in one run.
 // Prints GB/s of input read and the ratios. Default size: a Llama-7B MLP weight.
 #include "quant/int8_per_channel.h"
+#include "quant/quant_scheme.h"
+#include "quant/scheme_quantizer.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -70,6 +72,13 @@ int main(int argc, char** argv)
                     "%.1fx | codes %s\n",
             c10::toString(type), gb / tCopy, gb / tKernel, tCopy / tKernel, gb / tEager, tEager / tKernel,
             same ? "identical" : "DIFFER");
+        // The generic scheme quantizer (every convention; not yet vectorised), same input.
+        for (const char* name : { "nxd-int8", "vllm-w8a8-int8", "vllm-w4a16" }) {
+            const qs::QuantScheme scheme = *qs::findSchemePreset(name);
+            const double tScheme = seconds([&] { qs::quantizeWithScheme(w, scheme); }, repeat);
+            std::printf("%-9s scheme %-15s %6.2f GB/s (%.2fx memcpy, %.1fx eager int8)\n", c10::toString(type), name,
+                gb / tScheme, tCopy / tScheme, tEager / tScheme);
+        }
     }
     return failures == 0 ? 0 : 1;
 }
