@@ -2,6 +2,7 @@
 // config and tokenizer beside them, and the quantization scheme they carry.
 #include "io/checkpoint_impl.h"
 #include "io/llama2c_tokenizer.h"
+#include "text.h"
 
 #include <algorithm>
 #include <fstream>
@@ -24,11 +25,6 @@ nlohmann::json readJsonFile(const fs::path& file)
     } catch (const nlohmann::json::exception& e) {
         throw FormatError(std::string("not valid JSON: ") + e.what(), ErrorContext { file.string(), {}, {} });
     }
-}
-
-bool endsWith(const std::string& s, std::string_view suffix)
-{
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // A shard named in an index must be a plain file name in the index's folder.

@@ -1,16 +1,13 @@
 #include "io/quantization_info.h"
 
+#include "text.h"
+
 #include <fstream>
 #include <sstream>
 #include <unordered_map>
 
 namespace qs {
 namespace {
-
-bool endsWith(const std::string& s, const std::string& suffix)
-{
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 std::string stem(const std::string& name, const std::string& suffix)
 {

@@ -24,6 +24,8 @@ UnitParams unitParams(const QuantScheme& s, const UnitStats& st)
     UnitParams p;
     const float qmin = static_cast<float>(s.qmin());
     const float qmax = static_cast<float>(s.qmax());
+    p.qmin = qmin;
+    p.qmax = qmax;
     const float absMax = st.count ? (st.clip >= 0 ? std::min(st.clip, st.absMax) : st.absMax) : 0.0f;
     const float lo = st.count ? st.min : 0.0f;
     const float hi = st.count ? st.max : 0.0f;

@@ -58,6 +58,8 @@ struct UnitParams
     float inverse = 1; // NxD multiplies by 1/scale (torch.quantize_per_channel)
     float zeroPoint = 0;
     float multiplier = 1; // fms-mo: 127 / clip; nanoGPT stochastic: the norm max|x|
+    float qmin = 0; // the scheme's code range, computed once per unit rather than per element
+    float qmax = 0;
 };
 
 // Scale and zero point of a unit, by convention. Throws FormatError where the consumer itself
@@ -93,8 +95,8 @@ inline std::uint8_t int8Bits(int code)
 // One element. `index` feeds stochastic rounding.
 inline QuantizedValue quantizeValue(const QuantScheme& s, const UnitParams& p, float x, std::uint64_t index)
 {
-    const float qmin = static_cast<float>(s.qmin());
-    const float qmax = static_cast<float>(s.qmax());
+    const float qmin = p.qmin;
+    const float qmax = p.qmax;
     if (s.format == QuantFormat::Fp8E4M3 || s.format == QuantFormat::Fp8E5M2) {
         const float m = static_cast<float>(s.fp8Max);
         const float v = x / p.scale;
