@@ -1,6 +1,7 @@
 // quantscope-cli: the command-line twin of the QuantScope GUI, for batch and scripted use.
 #include "commands.h"
 #include "error.h"
+#include "jobs/threads.h"
 
 #include <cstdio>
 #include <string>
@@ -76,6 +77,7 @@ int main(int argc, char* argv[])
     }
     const std::string command = args.front();
     args.erase(args.begin());
+    qs::useIntraOpThreads();
     try {
         if (command == "--version" || command == "version") {
             std::printf("quantscope-cli %s\n", QUANTSCOPE_VERSION);

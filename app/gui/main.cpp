@@ -1,4 +1,5 @@
 // quantscope: the desktop workbench.
+#include "jobs/threads.h"
 #include "main_window.h"
 #include "module_details_panel.h"
 #include "module_tree_model.h"
@@ -17,6 +18,7 @@
 int main(int argc, char* argv[])
 {
     QApplication app(argc, argv);
+    qs::useIntraOpThreads();
     QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/quantscope.png")));
     QApplication::setApplicationName(QStringLiteral("QuantScope"));
     QApplication::setOrganizationName(QStringLiteral("QuantScope"));

@@ -45,6 +45,8 @@ at::Tensor viewOf(const std::shared_ptr<const MappedFile>& mapping, const Tensor
         std::memcpy(copy.data_ptr(), data, spanBytes);
         return copy.as_strided(info.shape, strides);
     }
+    if (spanBytes >= (1u << 20))
+        mapping->populate(info.offset, spanBytes); // the caller is about to read all of it
     auto keepAlive = mapping;
     return at::from_blob(
         data, info.shape, strides, [keepAlive](void*) {}, options);

@@ -70,6 +70,14 @@ void MappedFile::willNeed(std::uint64_t offset, std::uint64_t length) const
     advise(m_data, m_size, offset, length, MADV_WILLNEED);
 }
 
+void MappedFile::populate(std::uint64_t offset, std::uint64_t length) const
+{
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 // Linux 5.14
+#endif
+    advise(m_data, m_size, offset, length, MADV_POPULATE_READ);
+}
+
 void MappedFile::dontNeed(std::uint64_t offset, std::uint64_t length) const
 {
     advise(m_data, m_size, offset, length, MADV_DONTNEED);

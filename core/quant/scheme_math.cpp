@@ -19,9 +19,18 @@ float zeroScale(const QuantScheme& s)
 
 } // namespace
 
-UnitParams unitParams(const QuantScheme& s, const UnitStats& st)
+UnitParams unitParams(const QuantScheme& s, const UnitStats& st, kernels::QuotientRounding weightDtype)
 {
     UnitParams p;
+    // llm-compressor evaluates the scale, the zero point and x / scale in the weight's dtype.
+    const kernels::QuotientRounding r = s.weightDtypeMath && s.convention == ScaleConvention::CompressedTensors
+        ? weightDtype
+        : kernels::QuotientRounding::None;
+    p.quotientRounding = r;
+    // A zero compressed-tensors scale becomes the scale dtype's epsilon (current CT).
+    const float ctEpsilon = r == kernels::QuotientRounding::BF16 ? 0.0078125f
+        : r == kernels::QuotientRounding::F16                    ? 0.0009765625f
+                                                                 : FLT_EPSILON;
     const float qmin = static_cast<float>(s.qmin());
     const float qmax = static_cast<float>(s.qmax());
     p.qmin = qmin;
@@ -39,6 +48,8 @@ UnitParams unitParams(const QuantScheme& s, const UnitStats& st)
         const float scale = absMax / static_cast<float>(s.fp8Max);
         if (s.convention == ScaleConvention::Nxd) // NxD: 1e-5 floor per channel; none per tensor (0 -> 1e-5 here)
             return finish(s.granularity == Granularity::Tensor && scale > 0 ? scale : std::max(scale, 1e-5f));
+        if (s.convention == ScaleConvention::CompressedTensors)
+            return finish(scale > 0 ? roundTo(r, scale) : ctEpsilon);
         return finish(scale > 0 ? scale : zeroScale(s));
     }
 
@@ -51,15 +62,15 @@ UnitParams unitParams(const QuantScheme& s, const UnitStats& st)
         return finish(std::max(absMax / qmax, FLT_EPSILON));
     case ScaleConvention::CompressedTensors: {
         if (s.symmetric) {
-            const float scale = absMax / ((qmax - qmin) / 2.0f);
-            return finish(scale > 0 ? scale : FLT_EPSILON);
+            const float scale = roundTo(r, absMax / ((qmax - qmin) / 2.0f));
+            return finish(scale > 0 ? scale : ctEpsilon);
         }
         const float mn = std::min(lo, 0.0f);
         const float mx = std::max(hi, 0.0f);
-        float scale = (mx - mn) / (qmax - qmin);
+        float scale = roundTo(r, roundTo(r, mx - mn) / (qmax - qmin));
         if (!(scale > 0))
-            scale = FLT_EPSILON;
-        p.zeroPoint = std::nearbyint(std::clamp(qmin - mn / scale, qmin, qmax));
+            scale = ctEpsilon;
+        p.zeroPoint = std::nearbyint(std::clamp(roundTo(r, qmin - roundTo(r, mn / scale)), qmin, qmax));
         return finish(scale);
     }
     case ScaleConvention::FmsMo: {

@@ -3,6 +3,8 @@
 // The per-unit and per-element formulas of each scale convention, as plain inline functions
 // (no libtorch): the quantizer calls them in its inner loop, and tests check them directly.
 #include "quant/fp8.h"
+#include "quant/kernels/float_rounding.h"
+#include "quant/kernels/row_kernels.h"
 #include "quant/quant_scheme.h"
 
 #include <algorithm>
@@ -60,11 +62,30 @@ struct UnitParams
     float multiplier = 1; // fms-mo: 127 / clip; nanoGPT stochastic: the norm max|x|
     float qmin = 0; // the scheme's code range, computed once per unit rather than per element
     float qmax = 0;
+    // compressed-tensors weight-dtype math: x / scale (+ zero point) rounded to bf16/fp16.
+    kernels::QuotientRounding quotientRounding = kernels::QuotientRounding::None;
 };
 
+// Rounds to bf16 or fp16 (or not at all).
+inline float roundTo(kernels::QuotientRounding r, float v)
+{
+    switch (r) {
+    case kernels::QuotientRounding::BF16:
+        return kernels::roundToBf16(v);
+    case kernels::QuotientRounding::F16:
+        return kernels::roundToF16(v);
+    case kernels::QuotientRounding::None:
+        break;
+    }
+    return v;
+}
+
 // Scale and zero point of a unit, by convention. Throws FormatError where the consumer itself
-// would divide by zero and the scheme asks to reproduce it (nanoGPT quirks).
-UnitParams unitParams(const QuantScheme& scheme, const UnitStats& stats);
+// would divide by zero and the scheme asks to reproduce it (nanoGPT quirks). `weightDtype`
+// is the rounding of the weight's dtype (bf16/fp16), used when the scheme asks for
+// weight-dtype math (compressed-tensors); None for float32 weights.
+UnitParams unitParams(const QuantScheme& scheme, const UnitStats& stats,
+    kernels::QuotientRounding weightDtype = kernels::QuotientRounding::None);
 
 // The clip of a unit whose values are `values` (n of them) for percentile, MSE-search or SAWB
 // clipping; stats.absMax for absmax. Symmetric schemes only (UsageError otherwise).
@@ -99,7 +120,7 @@ inline QuantizedValue quantizeValue(const QuantScheme& s, const UnitParams& p, f
     const float qmax = p.qmax;
     if (s.format == QuantFormat::Fp8E4M3 || s.format == QuantFormat::Fp8E5M2) {
         const float m = static_cast<float>(s.fp8Max);
-        const float v = x / p.scale;
+        const float v = roundTo(p.quotientRounding, x / p.scale);
         const Fp8Format f = s.format == QuantFormat::Fp8E4M3 ? Fp8Format::E4M3 : Fp8Format::E5M2;
         const std::uint8_t code = floatToFp8(f, std::clamp(v, -m, m));
         return { code, fp8ToFloat(f, code) * p.scale, std::fabs(v) > m * (1.0f + 1e-6f) }; // abs-max lands on m
@@ -123,7 +144,7 @@ inline QuantizedValue quantizeValue(const QuantScheme& s, const UnitParams& p, f
         code = std::clamp(std::nearbyint(v), qmin, qmax);
         break;
     case ScaleConvention::CompressedTensors:
-        v = x / p.scale + p.zeroPoint;
+        v = roundTo(p.quotientRounding, roundTo(p.quotientRounding, x / p.scale) + p.zeroPoint);
         code = s.rounding == Rounding::Stochastic ? std::floor(std::clamp(v, qmin, qmax) + uniformAt(s.seed, index))
                                                   : std::nearbyint(std::clamp(v, qmin, qmax));
         code = std::clamp(code, qmin, qmax);

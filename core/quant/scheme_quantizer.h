@@ -6,6 +6,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <atomic>
+
 namespace qs {
 
 // A weight quantized with a QuantScheme. The tensor is seen as [rows, cols]: rows are the
@@ -33,9 +35,25 @@ struct SchemeQuantized
     std::int64_t recomputedRows = 0;
 };
 
+// What quantizeWithScheme computes besides codes and scales, and how.
+struct QuantizeOptions
+{
+    bool errorMetrics = true; // SchemeQuantized::error and codeStd
+    bool codeHistogram = true; // SchemeQuantized::codeHistogram
+    // Split the rows over at::parallel_for threads. A caller that already runs one tensor per
+    // core (the conversion pool) turns this off.
+    bool parallel = true;
+    // Polled between rows (well under a millisecond apart); when set, the call stops and
+    // throws CancelledError.
+    const std::atomic<bool>* cancel = nullptr;
+};
+
 // Quantizes a floating tensor (F32, F16, BF16, F64) with `scheme`, following its convention's
-// formulas exactly (see QuantScheme), in two passes over the input (statistics, then codes
-// and error), parallel over rows and without full-size float temporaries.
+// formulas exactly (see QuantScheme). Per channel and per group it reads each row once: the
+// row's statistics, its scales and its codes and error are computed while the row is in
+// cache, by the vectorised kernels of kernels/row_kernels.h; per tensor it reads the input
+// twice (statistics, then codes). Parallel over rows, no full-size float temporaries. Fp8,
+// stochastic rounding and the nanoGPT quirks use the scalar reference (scheme_math.h).
 // Policies: NaN or infinity -> FormatError naming the row; an all-zero unit gets the
 // convention's floor (or FLT_EPSILON where the consumer has none) so its codes are 0, except
 // with nanogptQuirks, where the fork would divide by zero -> FormatError.
@@ -43,9 +61,10 @@ struct SchemeQuantized
 // 35.04 mean|x|, abs-max when not positive); MSE search (81 clips from abs-max down to 20% of
 // it, the least squared error wins). Non-absmax clipping is for symmetric schemes (UsageError
 // otherwise); per tensor it needs a float copy of the tensor.
-SchemeQuantized quantizeWithScheme(const at::Tensor& weight, const QuantScheme& scheme);
+SchemeQuantized quantizeWithScheme(
+    const at::Tensor& weight, const QuantScheme& scheme, const QuantizeOptions& options = {});
 
-// (codes - zeroPoint) * scale as float32, in the input's shape.
+// (codes - zeroPoint) * scale as float32, in the input's shape; one fused pass.
 at::Tensor dequantizeScheme(const SchemeQuantized& q);
 
 } // namespace qs

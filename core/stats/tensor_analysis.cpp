@@ -4,7 +4,6 @@
 #include "io/checkpoint.h"
 #include "jobs/conversion_plan.h"
 #include "model/module_tree.h"
-#include "quant/int8_per_channel.h"
 #include "quant/scheme_quantizer.h"
 
 #include <ATen/ATen.h>
@@ -79,23 +78,12 @@ TensorAnalysis analyzeTensor(const Checkpoint& checkpoint, const ModuleTree& tre
     a.original = original.histogram();
 
     if (!storedQuantized && isQuantizableWeight(tree, a.info)) {
-        const bool nxdInt8 = scheme.format == QuantFormat::Int && scheme.bits == 8
-            && scheme.convention == ScaleConvention::Nxd && scheme.granularity == Granularity::Channel
-            && scheme.axis == 0 && scheme.rounding == Rounding::NearestEven && scheme.clipping == Clipping::AbsMax;
-        at::Tensor deq;
-        at::Tensor scale;
-        if (nxdInt8) { // the fused kernel
-            const QuantizedTensor q = quantizeInt8PerChannelNxd(view, &a.error);
-            deq = dequantizeInt8PerChannel(q).contiguous();
-            scale = q.scale;
-        } else {
-            const SchemeQuantized q = quantizeWithScheme(view, scheme);
-            a.error = q.error;
-            a.clippedFraction = q.clippedFraction;
-            a.recomputedRows = q.recomputedRows;
-            deq = dequantizeScheme(q).contiguous();
-            scale = q.scale;
-        }
+        const SchemeQuantized q = quantizeWithScheme(view, scheme);
+        a.error = q.error;
+        a.clippedFraction = q.clippedFraction;
+        a.recomputedRows = q.recomputedRows;
+        const at::Tensor deq = dequantizeScheme(q).contiguous();
+        const at::Tensor& scale = q.scale;
         HistogramBuilder dequantized(a.original.lo, a.original.hi, bins);
         dequantized.addAll(deq.data_ptr<float>(), deq.numel());
         a.dequantized = dequantized.histogram();

@@ -1,0 +1,13 @@
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+namespace qs {
+
+// An uninitialised CPU tensor whose memory is mapped before it is returned: large ones get
+// transparent huge pages where the kernel allows them and are populated in one system call,
+// so that writing the quantizer's output takes no page faults (in virtual machines a fault
+// costs microseconds, more than quantizing the page). Small ones come from at::empty.
+at::Tensor emptyPrefaulted(at::IntArrayRef sizes, at::ScalarType type);
+
+} // namespace qs
