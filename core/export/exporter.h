@@ -4,6 +4,7 @@
 #include "quant/error_metrics.h"
 #include "quant/quant_scheme.h"
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -52,6 +53,15 @@ struct PreparedTensor
     std::shared_ptr<void> payload;
 };
 
+// How prepare() may run: whether it may split a tensor over threads (the conversion pool turns
+// this off when it already runs one tensor per core), and a flag that aborts it between rows
+// with CancelledError.
+struct PrepareControl
+{
+    bool parallel = true;
+    const std::atomic<bool>* cancel = nullptr;
+};
+
 // One output format. The conversion job drives it: begin() with the whole plan; prepare() for
 // each planned tensor, on any thread and concurrently (it loads what it needs from the source
 // checkpoint and quantizes); commit() the prepared tensors one at a time in plan order (the
@@ -62,7 +72,8 @@ public:
     virtual ~Exporter() = default;
 
     virtual void begin(const ConversionPlan& plan, const std::filesystem::path& directory) = 0;
-    virtual PreparedTensor prepare(const PlannedTensor& tensor, const Checkpoint& source) const = 0;
+    virtual PreparedTensor prepare(
+        const PlannedTensor& tensor, const Checkpoint& source, const PrepareControl& control = {}) const = 0;
     virtual void commit(const PlannedTensor& tensor, PreparedTensor& prepared) = 0;
     virtual void finish() = 0;
     // The files written so far (relative to the directory), for the report.

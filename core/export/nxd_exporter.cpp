@@ -4,7 +4,6 @@
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"
 #include "io/sharded_safetensors_writer.h"
-#include "quant/int8_per_channel.h"
 #include "quant/scheme_quantizer.h"
 
 #include <ATen/ATen.h>
@@ -38,8 +37,6 @@ NxdExporter::NxdExporter(ExportOptions options)
         throw UsageError("scheme '" + s.name
             + "' cannot be exported for AWS Neuron NxD: it loads symmetric int8 or fp8 weights per tensor or per "
               "output channel with NxD's own scales (presets nxd-int8, nxd-int8-tensor, nxd-fp8, nxd-fp8-e5m2)");
-    m_fastPath
-        = s.format == QuantFormat::Int && s.granularity == Granularity::Channel && s.clipping == Clipping::AbsMax;
 }
 
 NxdExporter::~NxdExporter() = default;
@@ -87,7 +84,8 @@ struct NxdPayload
 
 } // namespace
 
-PreparedTensor NxdExporter::prepare(const PlannedTensor& tensor, const Checkpoint& source) const
+PreparedTensor NxdExporter::prepare(
+    const PlannedTensor& tensor, const Checkpoint& source, const PrepareControl& control) const
 {
     PreparedTensor prepared;
     TensorResult& result = prepared.result;
@@ -102,16 +100,16 @@ PreparedTensor NxdExporter::prepare(const PlannedTensor& tensor, const Checkpoin
         return prepared;
     }
     try {
-        if (m_fastPath) { // the fused int8 per-channel kernel
-            QuantizedTensor q = quantizeInt8PerChannelNxd(source.load(tensor.input.name), &result.error);
-            payload->codes = q.codes;
-            payload->scale = q.scale;
-        } else {
-            SchemeQuantized q = quantizeWithScheme(source.load(tensor.input.name), m_options.scheme);
-            result.error = q.error;
-            payload->codes = q.codes;
-            payload->scale = q.scale;
-        }
+        QuantizeOptions options;
+        options.codeHistogram = false;
+        options.parallel = control.parallel;
+        options.cancel = control.cancel;
+        SchemeQuantized q = quantizeWithScheme(source.load(tensor.input.name), m_options.scheme, options);
+        result.error = q.error;
+        payload->codes = q.codes;
+        payload->scale = q.scale;
+    } catch (const CancelledError&) {
+        throw;
     } catch (const Error& e) {
         throw FormatError(e.reason(), ErrorContext { tensor.input.source, tensor.input.name, {} });
     }

@@ -21,7 +21,8 @@ public:
     ~NxdExporter() override;
 
     void begin(const ConversionPlan& plan, const std::filesystem::path& directory) override;
-    PreparedTensor prepare(const PlannedTensor& tensor, const Checkpoint& source) const override;
+    PreparedTensor prepare(
+        const PlannedTensor& tensor, const Checkpoint& source, const PrepareControl& control = {}) const override;
     void commit(const PlannedTensor& tensor, PreparedTensor& prepared) override;
     void finish() override;
     std::vector<std::string> files() const override;
@@ -31,7 +32,6 @@ public:
 
 private:
     ExportOptions m_options;
-    bool m_fastPath = true;
     std::filesystem::path m_directory;
     std::unique_ptr<ShardedSafetensorsWriter> m_writer;
     std::vector<std::string> m_files;

@@ -109,15 +109,20 @@ ConversionReport convertCheckpoint(
         }
     } drain { stop, inFlight };
     const Exporter& preparer = *exporter;
+    // With several tensors in flight each one runs on one thread; a single worker may split
+    // its tensor over the intra-op threads. `stop` aborts running quantizers between rows.
+    PrepareControl control;
+    control.parallel = workers == 1;
+    control.cancel = &stop;
     while (next < plan.tensors.size() || !inFlight.empty()) {
         while (next < plan.tensors.size() && inFlight.size() < workers
             && (inFlight.empty() || inFlightBytes + plan.tensors[next].input.bytes <= options.memoryBudgetBytes)) {
             const PlannedTensor* planned = &plan.tensors[next++];
             inFlight.push_back({ std::async(std::launch::async,
-                                     [planned, &checkpoint, &preparer, &stop] {
+                                     [planned, &checkpoint, &preparer, &stop, &control] {
                                          if (stop)
                                              throw CancelledError();
-                                         return preparer.prepare(*planned, checkpoint);
+                                         return preparer.prepare(*planned, checkpoint, control);
                                      }),
                 planned->input.bytes });
             inFlightBytes += planned->input.bytes;
@@ -125,8 +130,12 @@ ConversionReport convertCheckpoint(
         const PlannedTensor& planned = plan.tensors[next - inFlight.size()];
         update.current = planned.input.name;
         progress.report(update);
-        while (inFlight.front().result.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready)
-            progress.checkCancelled();
+        while (inFlight.front().result.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready) {
+            if (progress.cancelled()) {
+                stop = true; // running quantizers stop at their next row
+                throw CancelledError();
+            }
+        }
         PreparedTensor prepared = inFlight.front().result.get();
         inFlightBytes -= inFlight.front().bytes;
         inFlight.pop_front();

@@ -50,9 +50,9 @@ struct ConversionReport
 // pass through on a pool of workers, write in plan order, release) into a staging folder next
 // to the destination, copies the model's config and tokenizer files, and renames the folder
 // into place. Peak memory tracks the tensors in flight (bounded by workers and the memory
-// budget), never the model. Cancellation is checked every 50 ms; tensors already being
-// quantized finish first. On error or cancel the staging folder is removed and the
-// destination is untouched; the input is never modified.
+// budget), never the model. Cancellation is checked every 20 ms and stops the tensors being
+// quantized at their next row, so a cancel takes effect well within 200 ms. On error or cancel the staging folder is
+// removed and the destination is untouched; the input is never modified.
 ConversionReport convertCheckpoint(
     const Checkpoint& checkpoint, const ModuleTree& tree, const ConversionOptions& options, Progress& progress);
 

@@ -86,17 +86,21 @@ std::vector<QuantScheme> makePresets()
         "activations",
         F::Int, 8, G::Channel, C::CompressedTensors));
     p.back().activations = "int8-token-dynamic";
+    p.back().weightDtypeMath = true;
     p.push_back(preset("vllm-fp8-dynamic",
         "vLLM compressed-tensors float-quantized: fp8 e4m3 channel weights (absmax/448), dynamic per-token fp8 "
         "activations",
         F::Fp8E4M3, 8, G::Channel, C::CompressedTensors));
     p.back().activations = "fp8-token-dynamic";
+    p.back().weightDtypeMath = true;
     p.push_back(
         preset("vllm-w4a16", "vLLM compressed-tensors pack-quantized: int4 weights in groups of 128 (absmax/7.5)",
             F::Int, 4, G::Group, C::CompressedTensors));
     p.back().groupSize = 128;
+    p.back().weightDtypeMath = true;
     p.push_back(preset("vllm-w8a16", "vLLM compressed-tensors pack-quantized: int8 channel weights, float activations",
         F::Int, 8, G::Channel, C::CompressedTensors));
+    p.back().weightDtypeMath = true;
     p.push_back(preset("aiu-int8",
         "IBM AIU (fms-mo DQ): int8 per channel in [-127, 127] (clip = absmax), narrow-weight recomputation with SAWB, "
         "dynamic per-token int8 activations",
@@ -165,6 +169,10 @@ void QuantScheme::validate() const
         invalid(n, "the narrow-weight std threshold must be positive");
     if (nanogptQuirks && convention != ScaleConvention::NanoGpt)
         invalid(n, "nanoGPT quirks only apply to the nanogpt convention");
+    if (weightDtypeMath && convention != ScaleConvention::CompressedTensors)
+        invalid(n, "weight-dtype math is how llm-compressor computes; it applies to the compressed-tensors convention");
+    if (clipping != Clipping::AbsMax && !symmetric)
+        invalid(n, std::string(clippingName(clipping)) + " clipping is implemented for symmetric schemes only");
 }
 
 int QuantScheme::qmin() const
@@ -260,6 +268,7 @@ nlohmann::ordered_json schemeToJson(const QuantScheme& s)
     j["narrow_std_threshold"] = s.narrowStdThreshold;
     j["activations"] = s.activations;
     j["nanogpt_quirks"] = s.nanogptQuirks;
+    j["weight_dtype_math"] = s.weightDtypeMath;
     return j;
 }
 
@@ -324,6 +333,8 @@ QuantScheme schemeFromJson(const nlohmann::ordered_json& j, const QuantScheme& b
             s.recomputeNarrowWeights = boolean();
         } else if (key == "nanogpt_quirks") {
             s.nanogptQuirks = boolean();
+        } else if (key == "weight_dtype_math") {
+            s.weightDtypeMath = boolean();
         } else {
             throw UsageError("unknown scheme field '" + key + "'");
         }

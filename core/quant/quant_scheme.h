@@ -81,6 +81,11 @@ struct QuantScheme
     std::string activations = "none";
     // nanoGPT fork only: reproduce its quirks (no epsilon, stochastic int8 wrap-around).
     bool nanogptQuirks = false;
+    // compressed-tensors only: compute the scale, x / scale and the zero point in the weight's
+    // own dtype (bf16/fp16), as llm-compressor does, so codes equal its output bit for bit. Off:
+    // float32 throughout (slightly more accurate; about a quarter of the bf16 codes above 64 in
+    // magnitude then differ by one). No effect on float32 weights.
+    bool weightDtypeMath = false;
 
     // Checks that the fields make sense together; throws UsageError naming the field.
     void validate() const;

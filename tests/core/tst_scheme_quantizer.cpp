@@ -3,6 +3,7 @@
 #include "error.h"
 #include "quant/int8_per_channel.h"
 #include "quant/int_packing.h"
+#include "quant/kernels/row_kernels.h"
 #include "quant/quant_scheme.h"
 #include "quant/scheme_quantizer.h"
 #include "test_support.h"
@@ -49,6 +50,8 @@ class TestSchemeQuantizer : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void initTestCase() { qInfo("row kernels: %s", kernels::best().isa); }
+
     void presetsAreCompleteAndValid()
     {
         const std::vector<std::string> expected { "nxd-int8", "nxd-int8-tensor", "nxd-fp8", "nxd-fp8-e5m2",
@@ -215,8 +218,8 @@ private Q_SLOTS:
         const at::Tensor w = at::from_blob(values.data(), { rows, cols }, at::kFloat);
 
         QStringList failures;
-        auto check = [&](const char* name, QuantScheme scheme) -> SchemeQuantized {
-            const auto q = quantizeWithScheme(w, scheme);
+        auto check = [&](const char* name, QuantScheme scheme, at::ScalarType type = at::kFloat) -> SchemeQuantized {
+            const auto q = quantizeWithScheme(w.to(type), scheme);
             const std::string codes
                 = test::readFile(fs::path(dir.path().toStdString()) / (std::string(name) + ".codes"));
             const std::string scales
@@ -249,6 +252,17 @@ private Q_SLOTS:
         const auto a = check("ct-int4-asym-g24", asym);
         const std::string zp = test::readFile(fs::path(dir.path().toStdString()) / "ct-int4-asym-g24.zp");
         QVERIFY(std::memcmp(zp.data(), a.zeroPoint.contiguous().data_ptr<float>(), zp.size()) == 0);
+        // bf16 and fp16 weights: NxD computes in float32, llm-compressor in the weight's dtype.
+        check("nxd-int8-bf16", preset("nxd-int8"), at::kBFloat16);
+        check("vllm-w8a8-int8-bf16", preset("vllm-w8a8-int8"), at::kBFloat16);
+        check("vllm-w4a16-g32-f16", g32, at::kHalf);
+        const auto ab = check("ct-int4-asym-g24-bf16", asym, at::kBFloat16);
+        const std::string zpb = test::readFile(fs::path(dir.path().toStdString()) / "ct-int4-asym-g24-bf16.zp");
+        QVERIFY(std::memcmp(zpb.data(), ab.zeroPoint.contiguous().data_ptr<float>(), zpb.size()) == 0);
+        QuantScheme float32Math = preset("vllm-w8a8-int8"); // off: float32 math, codes differ from upstream
+        float32Math.weightDtypeMath = false;
+        const at::Tensor exact = quantizeWithScheme(w.to(at::kBFloat16), preset("vllm-w8a8-int8")).codes;
+        QVERIFY(!at::equal(quantizeWithScheme(w.to(at::kBFloat16), float32Math).codes, exact));
         QuantScheme p99 = preset("vllm-w8a8-int8");
         p99.clipping = Clipping::Percentile;
         p99.percentile = 99.0;

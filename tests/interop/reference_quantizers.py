@@ -28,9 +28,13 @@ def nxd_int8_tensor(w):
     return q.int_repr(), scale.reshape([])
 
 
-def ct_int_symmetric(w, bits, group=None):
+def ct_int_symmetric(w, bits, group=None, half=False):
     # compressed-tensors calculate_qparams + quantize: clamp, then round half to even.
+    # half=True: w holds fp16 values as float32 and every op is rounded to fp16, as a torch
+    # with CPU fp16 kernels computes it (Debian's torch 1.13 lacks clamp for Half).
     qmin, qmax = -2 ** (bits - 1), 2 ** (bits - 1) - 1
+    rnd = (lambda t: t.half().float()) if half else (lambda t: t)
+    eps = torch.finfo(torch.float16 if half else w.dtype).eps
     rows, cols = w.shape
     g = group or cols
     out, scales = [], []
@@ -38,9 +42,11 @@ def ct_int_symmetric(w, bits, group=None):
         part = w[:, start:start + g]
         mn = torch.clamp(part.amin(1, keepdim=True), max=0)
         mx = torch.clamp(part.amax(1, keepdim=True), min=0)
-        scale = torch.maximum(mn.abs(), mx.abs()) / ((qmax - qmin) / 2)
-        scale = torch.where(scale == 0, torch.full_like(scale, torch.finfo(torch.float32).eps), scale)
-        out.append(torch.round(torch.clamp(part / scale, qmin, qmax)))
+        # In the weight's dtype, as llm-compressor computes it (bf16 / fp16 models too); a zero
+        # scale becomes that dtype's epsilon.
+        scale = rnd(torch.maximum(mn.abs(), mx.abs()) / ((qmax - qmin) / 2))
+        scale = torch.where(scale == 0, torch.full_like(scale, eps), scale)
+        out.append(torch.round(torch.clamp(rnd(part / scale), qmin, qmax)))
         scales.append(scale)
     return torch.cat(out, 1).to(torch.int8), torch.cat(scales, 1)
 
@@ -54,7 +60,7 @@ def ct_int_asymmetric(w, bits, group):
         mn = torch.clamp(part.amin(1, keepdim=True), max=0)
         mx = torch.clamp(part.amax(1, keepdim=True), min=0)
         scale = (mx - mn) / (qmax - qmin)
-        scale = torch.where(scale == 0, torch.full_like(scale, torch.finfo(torch.float32).eps), scale)
+        scale = torch.where(scale == 0, torch.full_like(scale, torch.finfo(w.dtype).eps), scale)
         zp = torch.round(torch.clamp(qmin - mn / scale, qmin, qmax))
         out.append(torch.round(torch.clamp(part / scale + zp, qmin, qmax)))
         scales.append(scale)
@@ -115,8 +121,13 @@ def nanogpt_ternary(w):
 def main():
     path, rows, cols, outdir = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     w = torch.frombuffer(bytearray(open(path, "rb").read()), dtype=torch.float32).reshape(rows, cols)
+    wb, wh = w.to(torch.bfloat16), w.to(torch.float16)
     cases = {
         "nxd-int8": nxd_int8_channel(w),
+        "nxd-int8-bf16": nxd_int8_channel(wb.float()),  # NxD converts the weight to float32 first
+        "vllm-w8a8-int8-bf16": ct_int_symmetric(wb, 8),
+        "vllm-w4a16-g32-f16": ct_int_symmetric(wh.float(), 4, 32, half=True),
+        "ct-int4-asym-g24-bf16": ct_int_asymmetric(wb, 4, 24)[:2],
         "nxd-int8-tensor": nxd_int8_tensor(w),
         "vllm-w8a8-int8": ct_int_symmetric(w, 8),
         "vllm-w4a16-g32": ct_int_symmetric(w, 4, 32),
@@ -135,8 +146,9 @@ def main():
     for bits, (codes, _) in ((4, cases["vllm-w4a16-g32"]), (8, cases["vllm-w8a8-int8"])):
         packed = pack_to_int32(codes, bits)
         open(os.path.join(outdir, "packed%d.i32" % bits), "wb").write(packed.contiguous().numpy().tobytes())
-    _, _, zp = ct_int_asymmetric(w, 4, 24)
-    open(os.path.join(outdir, "ct-int4-asym-g24.zp"), "wb").write(zp.float().contiguous().numpy().tobytes())
+    for name, weight in (("ct-int4-asym-g24", w), ("ct-int4-asym-g24-bf16", wb)):
+        _, _, zp = ct_int_asymmetric(weight, 4, 24)
+        open(os.path.join(outdir, name + ".zp"), "wb").write(zp.float().contiguous().numpy().tobytes())
 
 
 
