@@ -52,6 +52,7 @@ SchemePanel::SchemePanel(QWidget* parent)
     , m_narrowThreshold(new QDoubleSpinBox(this))
     , m_activations(new QComboBox(this))
     , m_quirks(new QCheckBox(tr("nanoGPT quirks"), this))
+    , m_weightDtypeMath(new QCheckBox(tr("weight-dtype math"), this))
     , m_status(new QLabel(this))
 {
     for (const auto& p : schemePresets())
@@ -85,6 +86,9 @@ SchemePanel::SchemePanel(QWidget* parent)
                                "31.76·rms − 35.04·mean|w|"));
     m_quirks->setToolTip(tr("Reproduce the nanoGPT fork exactly: no epsilon (all-zero tensors fail) and stochastic "
                             "int8 wrap-around"));
+    m_weightDtypeMath->setToolTip(tr("compressed-tensors: compute the scale and x / scale in the weight's bf16/fp16 "
+                                     "dtype, as llm-compressor does, so codes match its output bit for bit. Off: "
+                                     "float32 math (slightly more accurate)."));
 
     auto* form = new QFormLayout;
     form->addRow(tr("Preset"), m_preset);
@@ -105,6 +109,7 @@ SchemePanel::SchemePanel(QWidget* parent)
     form->addRow(tr("Narrow std <"), m_narrowThreshold);
     form->addRow(tr("Activations"), m_activations);
     form->addRow(QString(), m_quirks);
+    form->addRow(QString(), m_weightDtypeMath);
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(form);
     layout->addWidget(m_status);
@@ -124,7 +129,7 @@ SchemePanel::SchemePanel(QWidget* parent)
         connect(s, &QSpinBox::valueChanged, this, edited);
     for (QDoubleSpinBox* s : { m_percentile, m_fp8Max, m_narrowThreshold })
         connect(s, &QDoubleSpinBox::valueChanged, this, edited);
-    for (QCheckBox* c : { m_symmetric, m_recompute, m_quirks })
+    for (QCheckBox* c : { m_symmetric, m_recompute, m_quirks, m_weightDtypeMath })
         connect(c, &QCheckBox::toggled, this, edited);
 
     selectPreset(QStringLiteral("nxd-int8"));
@@ -171,6 +176,7 @@ void SchemePanel::showScheme(const QuantScheme& s)
     m_narrowThreshold->setValue(s.narrowStdThreshold);
     m_activations->setCurrentText(QString::fromStdString(s.activations));
     m_quirks->setChecked(s.nanogptQuirks);
+    m_weightDtypeMath->setChecked(s.weightDtypeMath);
     m_status->setText(m_problem.isEmpty()
             ? QString()
             : QStringLiteral("<span style='color:#b00020'>%1</span>").arg(m_problem.toHtmlEscaped()));
@@ -198,7 +204,9 @@ void SchemePanel::readFields()
     s.recomputeNarrowWeights = m_recompute->isChecked();
     s.narrowStdThreshold = m_narrowThreshold->value();
     s.activations = m_activations->currentText().toStdString();
-    s.nanogptQuirks = m_quirks->isChecked();
+    // Options of one convention are dropped (not refused) when another convention is chosen.
+    s.nanogptQuirks = m_quirks->isChecked() && s.convention == ScaleConvention::NanoGpt;
+    s.weightDtypeMath = m_weightDtypeMath->isChecked() && s.convention == ScaleConvention::CompressedTensors;
     try {
         s.validate();
         m_problem.clear();
@@ -225,6 +233,7 @@ void SchemePanel::updateEnabled()
     m_fp8Max->setEnabled(format == QuantFormat::Fp8E4M3 || format == QuantFormat::Fp8E5M2);
     m_narrowThreshold->setEnabled(m_recompute->isChecked());
     m_quirks->setEnabled(comboValue<ScaleConvention>(m_convention) == ScaleConvention::NanoGpt);
+    m_weightDtypeMath->setEnabled(comboValue<ScaleConvention>(m_convention) == ScaleConvention::CompressedTensors);
 }
 
 } // namespace qs::ui

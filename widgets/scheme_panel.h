@@ -59,6 +59,7 @@ private:
     QDoubleSpinBox* m_narrowThreshold = nullptr;
     QComboBox* m_activations = nullptr;
     QCheckBox* m_quirks = nullptr;
+    QCheckBox* m_weightDtypeMath = nullptr;
     QLabel* m_status = nullptr;
 };
 

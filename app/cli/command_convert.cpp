@@ -119,6 +119,8 @@ QuantScheme schemeFromArguments(const Arguments& args)
         overrides["symmetric"] = args.has("--symmetric");
     if (args.has("--recompute-narrow-weights"))
         overrides["recompute_narrow_weights"] = true;
+    if (args.has("--float32-math"))
+        overrides["weight_dtype_math"] = false;
     if (overrides.contains("granularity") && overrides["granularity"] != "group" && !overrides.contains("group_size"))
         overrides["group_size"] = 0;
     if (overrides.contains("group_size") && !overrides.contains("granularity") && overrides["group_size"] != 0)
@@ -137,7 +139,7 @@ int runConvert(const std::vector<std::string>& raw)
     OptionSpec spec;
     spec.values = { "--output", "--format", "--keep", "--max-shard-size", "--scheme", "--bits", "--granularity",
         "--group-size", "--rounding", "--fp8-max", "--seed", "--workers", "--memory-budget" };
-    spec.flags = { "--force", "--json", "--symmetric", "--affine", "--recompute-narrow-weights" };
+    spec.flags = { "--force", "--json", "--symmetric", "--affine", "--recompute-narrow-weights", "--float32-math" };
     spec.aliases = { { "-o", "--output" } };
     const Arguments args = parseArguments("convert", raw, spec);
     if (args.positional.size() != 1)

@@ -45,6 +45,8 @@ std::string usage(const std::string& command)
                "  --bits N, --granularity tensor|channel|group, --group-size N, --symmetric, --affine,\n"
                "  --rounding nearest-even|stochastic, --fp8-max X, --recompute-narrow-weights, --seed N\n"
                "                       override single fields of the preset\n"
+               "  --float32-math       compressed-tensors presets: compute in float32 instead of the\n"
+               "                       weight's bf16/fp16 (llm-compressor's own, bit-exact, the default)\n"
                "  --format nxd         AWS Neuron NxD: <module>.weight int8 + <module>.scale float32 [out,1],\n"
                "                       modules_to_not_convert.json\n"
                "  --keep PATTERN       keep matching modules in full precision; NxD matching: PATTERN is a\n"

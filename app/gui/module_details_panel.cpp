@@ -229,9 +229,10 @@ void ModuleDetailsPanel::updateMetricsText()
     } else {
         html += tr("<b>Exported unchanged</b>: not the weight of a Linear module.");
     }
-    html += QStringLiteral("<table cellspacing='6'><tr><td>min</td><td>%1</td><td>max</td><td>%2</td>"
-                           "<td>mean</td><td>%3</td><td>std</td><td>%4</td><td>kurtosis</td><td>%5</td>"
-                           "<td>elements</td><td>%6</td></tr></table>")
+    // Two rows of three, numbers never broken across lines.
+    html += QStringLiteral("<table cellspacing='6'><tr><td>min</td><td nowrap>%1</td><td>max</td><td nowrap>%2</td>"
+                           "<td>mean</td><td nowrap>%3</td></tr><tr><td>std</td><td nowrap>%4</td><td>kurtosis</td>"
+                           "<td nowrap>%5</td><td>elements</td><td nowrap>%6</td></tr></table>")
                 .arg(ui::formatNumber(s.min), ui::formatNumber(s.max), ui::formatNumber(s.mean),
                     ui::formatNumber(s.std), ui::formatNumber(s.kurtosis, 3), ui::formatCount(s.count));
     m_metrics->setText(html);

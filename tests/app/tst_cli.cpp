@@ -106,6 +106,9 @@ private Q_SLOTS:
         QCOMPARE(presets.size(), 13);
         QCOMPARE(presets.at(2).toObject().value(QStringLiteral("name")).toString(), QStringLiteral("nxd-fp8"));
         QCOMPARE(presets.at(2).toObject().value(QStringLiteral("fp8_max")).toDouble(), 240.0);
+        QCOMPARE(presets.at(4).toObject().value(QStringLiteral("name")).toString(), QStringLiteral("vllm-w8a8-int8"));
+        QVERIFY(presets.at(4).toObject().value(QStringLiteral("weight_dtype_math")).toBool());
+        QVERIFY(!presets.at(0).toObject().value(QStringLiteral("weight_dtype_math")).toBool(true));
 
         const QString out = m_dir.filePath(QStringLiteral("nxd-fp8"));
         const Run r = run({ QStringLiteral("convert"), m_demo, QStringLiteral("-o"), out, QStringLiteral("--format"),

@@ -66,6 +66,35 @@ private Q_SLOTS:
         QVERIFY(panel.problem().isEmpty());
         QCOMPARE(changed.count(), 1);
     }
+
+    // The compressed-tensors weight-dtype option: on for the vllm presets, editable, and dropped
+    // (not refused) when another convention is chosen.
+    void weightDtypeMathFollowsTheConvention()
+    {
+        SchemePanel panel;
+        QVERIFY(panel.selectPreset(QStringLiteral("vllm-w8a8-int8")));
+        QVERIFY(panel.scheme().weightDtypeMath);
+        QCheckBox* box = nullptr;
+        for (auto* b : panel.findChildren<QCheckBox*>()) {
+            if (b->text().startsWith(QStringLiteral("weight-dtype math")))
+                box = b;
+        }
+        QVERIFY(box);
+        QVERIFY(box->isEnabled() && box->isChecked());
+        box->setChecked(false);
+        QVERIFY(!panel.scheme().weightDtypeMath);
+        box->setChecked(true);
+        QComboBox* convention = nullptr;
+        for (auto* c : panel.findChildren<QComboBox*>()) {
+            if (c->findText(QStringLiteral("compressed-tensors")) >= 0)
+                convention = c;
+        }
+        QVERIFY(convention);
+        convention->setCurrentIndex(convention->findText(QStringLiteral("nxd")));
+        QVERIFY2(panel.problem().isEmpty(), qPrintable(panel.problem()));
+        QVERIFY(!panel.scheme().weightDtypeMath);
+        QVERIFY(!box->isEnabled());
+    }
 };
 
 QTEST_MAIN(TestSchemePanel)
