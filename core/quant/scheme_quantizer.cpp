@@ -216,6 +216,10 @@ SchemeQuantized quantizeWithScheme(const at::Tensor& weight, const QuantScheme& 
         = scheme.format == QuantFormat::Fp8E5M2 ? kernels::Fp8Kind::E5M2 : kernels::Fp8Kind::E4M3;
     const kernels::IntRule rule = ruleOf(scheme.convention);
     const kernels::QuotientRounding weightDtype = dtypeRounding(rows.scalar_type());
+    // Symmetric abs-max schemes need only the abs-max of a unit (and that it is finite).
+    const bool absMaxOnly
+        = scheme.symmetric && scheme.clipping == Clipping::AbsMax && scheme.format != QuantFormat::Ternary;
+    const auto unitStatsOf = absMaxOnly ? k.absMax : k.stats;
 
     SchemeQuantized q;
     q.scheme = scheme;
@@ -262,7 +266,7 @@ SchemeQuantized quantizeWithScheme(const at::Tensor& weight, const QuantScheme& 
             kernels::RunStats block;
             for (std::int64_t r = begin; r < end && sweep.running(); ++r) {
                 kernels::RunStats row;
-                k.stats(k.toFloat(source.type, source.row(r), cols, buffer), cols, row);
+                unitStatsOf(k.toFloat(source.type, source.row(r), cols, buffer), cols, row);
                 if (!row.finite)
                     return sweep.fail(r);
                 block.min = std::min(block.min, row.min);
@@ -309,7 +313,7 @@ SchemeQuantized quantizeWithScheme(const at::Tensor& weight, const QuantScheme& 
                 UnitParams& p = perTensor ? params[0] : params[static_cast<std::size_t>(r * groups + g)];
                 if (!perTensor) {
                     kernels::RunStats st;
-                    k.stats(x + b, n, st);
+                    unitStatsOf(x + b, n, st);
                     if (!st.finite)
                         return sweep.fail(r);
                     p = paramsOf(unitStats(st, n), x + b, n, static_cast<std::size_t>(r));
@@ -400,9 +404,28 @@ SchemeQuantized quantizeWithScheme(const at::Tensor& weight, const QuantScheme& 
     return q;
 }
 
+SchemeQuantized quantizeActivations(const at::Tensor& x, const QuantScheme& scheme, const QuantizeOptions& options)
+{
+    if (scheme.granularity != Granularity::Token)
+        return quantizeWithScheme(x, scheme, options);
+    if (x.dim() == 0)
+        throw UsageError("per-token quantization needs activations with a hidden dimension");
+    QuantScheme perRow = scheme;
+    perRow.granularity = Granularity::Channel;
+    perRow.axis = 0;
+    const std::int64_t hidden = x.size(-1);
+    const at::Tensor tokens = x.reshape({ hidden > 0 ? x.numel() / hidden : 0, hidden });
+    SchemeQuantized q = quantizeWithScheme(tokens, perRow, options);
+    q.scheme = scheme;
+    q.shape = x.sizes().vec();
+    q.codes = q.codes.reshape(q.shape);
+    return q;
+}
+
 at::Tensor dequantizeScheme(const SchemeQuantized& q)
 {
-    const std::int64_t nRows = q.shape.empty() ? 1 : q.shape[0];
+    // Rows as the scales see them: [rows, groups] per channel, group or token; one row per tensor.
+    const std::int64_t nRows = q.scale.dim() == 2 ? q.scale.size(0) : 1;
     const at::Tensor codes = q.codes.reshape({ nRows, -1 }).contiguous();
     const std::int64_t cols = codes.size(1);
     const std::int64_t groupSize = q.scheme.granularity == Granularity::Group ? q.scheme.groupSize : cols;

@@ -64,6 +64,12 @@ struct QuantizeOptions
 SchemeQuantized quantizeWithScheme(
     const at::Tensor& weight, const QuantScheme& scheme, const QuantizeOptions& options = {});
 
+// Activations, [..., hidden]: with Granularity::Token each token (each row of the [tokens,
+// hidden] view) gets its own scale, computed from its values as the consumer does at run time
+// (dynamic per-token quantization); Tensor and Group granularity work as for weights. The
+// result keeps the input's shape and names the token scheme.
+SchemeQuantized quantizeActivations(const at::Tensor& x, const QuantScheme& scheme, const QuantizeOptions& options = {});
+
 // (codes - zeroPoint) * scale as float32, in the input's shape; one fused pass.
 at::Tensor dequantizeScheme(const SchemeQuantized& q);
 

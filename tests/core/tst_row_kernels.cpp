@@ -253,6 +253,10 @@ private Q_SLOTS:
                 QCOMPARE(st.max, mx);
                 QCOMPARE(st.absMax, am);
                 QVERIFY2(near(st.sumAbs, sumAbs) && near(st.sumSquares, sumSquares), t->isa);
+                RunStats onlyMax;
+                t->absMax(x.data(), static_cast<std::int64_t>(n), onlyMax);
+                QVERIFY(onlyMax.finite);
+                QCOMPARE(onlyMax.absMax, am);
                 RunError e;
                 t->measureInt(x.data(), codes.data(), static_cast<std::int64_t>(n), scale, zp, e);
                 QVERIFY2(near(e.signalEnergy, sig) && near(e.errorEnergy, err) && near(e.reconstructedEnergy, rec)
@@ -267,9 +271,10 @@ private Q_SLOTS:
                 for (const float bad : { NAN, INFINITY, -INFINITY }) {
                     auto y = x;
                     y[n - 1] = bad;
-                    RunStats s2;
+                    RunStats s2, s3;
                     t->stats(y.data(), static_cast<std::int64_t>(n), s2);
-                    QVERIFY(!s2.finite);
+                    t->absMax(y.data(), static_cast<std::int64_t>(n), s3);
+                    QVERIFY(!s2.finite && !s3.finite);
                 }
             }
         }
@@ -291,6 +296,28 @@ private Q_SLOTS:
             QCOMPARE(a.codeHistogram, b.codeHistogram);
             QCOMPARE(a.codeStd, b.codeStd);
         }
+    }
+
+    // Dynamic per-token activations: one scale per token of a [batch, seq, hidden] tensor, the
+    // same codes as those rows quantized per channel, and a dequantization in the input's shape.
+    void perTokenActivations()
+    {
+        const at::Tensor x = at::randn({ 2, 5, 64 }).to(at::kBFloat16);
+        QuantScheme token = *findSchemePreset("vllm-w8a8-int8");
+        token.granularity = Granularity::Token;
+        QVERIFY_THROWS_EXCEPTION(UsageError, token.validate()); // not for stored weights
+        const auto q = quantizeActivations(x, token);
+        QCOMPARE(q.codes.sizes().vec(), x.sizes().vec());
+        QCOMPARE(q.scale.sizes().vec(), (std::vector<std::int64_t> { 10, 1 }));
+        const auto rows = quantizeWithScheme(x.reshape({ 10, 64 }), *findSchemePreset("vllm-w8a8-int8"));
+        QVERIFY(at::equal(q.codes.reshape({ 10, 64 }), rows.codes));
+        QVERIFY(at::equal(q.scale, rows.scale));
+        const at::Tensor deq = dequantizeScheme(q);
+        QCOMPARE(deq.sizes().vec(), x.sizes().vec());
+        QVERIFY(at::allclose(deq, x.to(at::kFloat), 0, 0.02));
+        // A token's scale is its own abs-max / 127.5 (in bf16, as llm-compressor computes it).
+        const float absMax = x[1][2].abs().max().to(at::kFloat).item<float>();
+        QCOMPARE(q.scale[7][0].item<float>(), roundToBf16(absMax / 127.5f));
     }
 
     // Cancellation inside one large tensor: a flag raised mid-run stops it within milliseconds,

@@ -90,6 +90,8 @@ struct Table
     const float* (*toFloat)(InputType type, const void* src, std::int64_t n, float* buffer);
     // Adds n values to `stats`.
     void (*stats)(const float* x, std::int64_t n, RunStats& stats);
+    // Only absMax and finite (what symmetric abs-max schemes need), about three times cheaper.
+    void (*absMax)(const float* x, std::int64_t n, RunStats& stats);
     // Writes n int8 codes; returns how many scaled values fell outside [qmin - 0.5, qmax + 0.5].
     std::int64_t (*quantizeInt)(IntRule rule, QuotientRounding rounding, const IntUnit& unit, const float* x,
         std::int64_t n, std::int8_t* codes);

@@ -145,6 +145,32 @@ void stats(const float* x, std::int64_t n, RunStats& s)
     s.sumSquares += sumSquares;
 }
 
+void absMax(const float* x, std::int64_t n, RunStats& s)
+{
+    VF am = splat(0.0f);
+    VI bad = VI {};
+    const VF big = splat(3.40282347e38f);
+    std::int64_t j = 0;
+    for (; j + kLanes <= n; j += kLanes) {
+        const VF a = vabs(load(x + j));
+        bad |= ~(a <= big); // NaN and infinity
+        am = a > am ? a : am;
+    }
+    float fam = 0.0f;
+    bool finite = true;
+    for (int l = 0; l < kLanes; ++l) {
+        finite = finite && bad[l] == 0;
+        fam = std::max(fam, am[l]);
+    }
+    for (; j < n; ++j) {
+        const float a = std::fabs(x[j]);
+        finite = finite && a <= 3.40282347e38f;
+        fam = std::max(fam, a);
+    }
+    s.finite = s.finite && finite;
+    s.absMax = std::max(s.absMax, fam);
+}
+
 template <IntRule R, QuotientRounding Q> inline float scaled(const IntUnit& u, float x)
 {
     if constexpr (R == IntRule::Nxd)
@@ -386,7 +412,7 @@ void dequantizeInt(const std::int8_t* codes, std::int64_t n, float scale, float 
 
 const Table& table()
 {
-    static const Table t { QS_KERNEL_ISA_NAME, toFloat, statsChunked, quantizeInt, quantizeFp8, measureDecoded,
+    static const Table t { QS_KERNEL_ISA_NAME, toFloat, statsChunked, absMax, quantizeInt, quantizeFp8, measureDecoded,
         measureInt, dequantizeInt };
     return t;
 }
