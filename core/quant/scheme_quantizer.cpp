@@ -197,6 +197,69 @@ private:
     std::atomic<std::int64_t> m_badRow { -1 };
 };
 
+// After fms-mo narrow-weight recomputation per channel: the error, the clipped share, the code
+// histogram and std of the final codes, measured with the stored clip of each row (what the AIU
+// dequantizes with). One more pass, only when some rows were recomputed.
+void remeasureFmsMo(const RowSource& source, SchemeQuantized& q, const QuantizeOptions& options)
+{
+    const kernels::Table& k = kernels::best();
+    const std::int64_t nRows = q.scale.size(0);
+    const std::int64_t cols = source.cols;
+    const at::Tensor scales = q.scale.reshape({ -1 }).contiguous();
+    const float* scale = scales.data_ptr<float>();
+    const auto* codes = q.codes.data_ptr<std::int8_t>();
+    kernels::RunError total;
+    std::int64_t clipped = 0;
+    std::array<std::int64_t, 256> histogram {};
+    std::mutex lock;
+    RowSweep sweep(nRows, cols, options);
+    sweep.run([&](std::int64_t begin, std::int64_t end, float* buffer) {
+        kernels::RunError blockError;
+        std::int64_t blockClipped = 0;
+        std::array<std::int64_t, 256> blockHistogram {};
+        std::vector<std::int8_t> scratch(static_cast<std::size_t>(cols));
+        for (std::int64_t r = begin; r < end && sweep.running(); ++r) {
+            const float* x = k.toFloat(source.type, source.row(r), cols, buffer);
+            kernels::IntUnit unit;
+            unit.scale = scale[r];
+            unit.multiplier = 1.0f / scale[r];
+            unit.qmin = -127;
+            unit.qmax = 127;
+            blockClipped += k.quantizeInt(kernels::IntRule::FmsMo, kernels::QuotientRounding::None, unit, x, cols,
+                scratch.data()); // only the clipped count is used
+            kernels::RunError rowError;
+            k.measureInt(x, codes + r * cols, cols, scale[r], 0.0f, rowError);
+            if (cols > 1) {
+                const double var = (rowError.codeSumSquares - rowError.codeSum * rowError.codeSum / cols) / (cols - 1);
+                q.codeStd[static_cast<std::size_t>(r)] = static_cast<float>(std::sqrt(std::max(0.0, var)));
+            }
+            mergeRun(blockError, rowError);
+            if (options.codeHistogram)
+                countBytes(reinterpret_cast<const std::uint8_t*>(codes + r * cols), cols, blockHistogram);
+        }
+        std::lock_guard<std::mutex> guard(lock);
+        mergeRun(total, blockError);
+        clipped += blockClipped;
+        for (std::size_t i = 0; i < histogram.size(); ++i)
+            histogram[i] += blockHistogram[i];
+    });
+    ErrorAccumulator acc;
+    acc.count = nRows * cols;
+    acc.signalEnergy = total.signalEnergy;
+    acc.errorEnergy = total.errorEnergy;
+    acc.reconstructedEnergy = total.reconstructedEnergy;
+    acc.dot = total.dot;
+    acc.maxAbsError = total.maxAbsError;
+    q.error = acc.finish();
+    q.clippedFraction = acc.count ? static_cast<double>(clipped) / static_cast<double>(acc.count) : 0;
+    if (options.codeHistogram) {
+        q.codeHistogram.assign(255, 0); // fms-mo codes: -127..127
+        for (int c = -127; c <= 127; ++c)
+            q.codeHistogram[static_cast<std::size_t>(c + 127)]
+                = histogram[static_cast<std::uint8_t>(static_cast<std::int8_t>(c))];
+    }
+}
+
 } // namespace
 
 SchemeQuantized quantizeWithScheme(const at::Tensor& weight, const QuantScheme& scheme, const QuantizeOptions& options)
@@ -398,8 +461,11 @@ SchemeQuantized quantizeWithScheme(const at::Tensor& weight, const QuantScheme& 
     }
     if (scheme.convention == ScaleConvention::FmsMo)
         q.clip = q.scale * 127.0;
-    if (scheme.recomputeNarrowWeights)
+    if (scheme.recomputeNarrowWeights) {
         recomputeNarrowWeights(rows, q);
+        if (q.recomputedRows > 0 && q.scale.dim() == 2 && options.errorMetrics)
+            remeasureFmsMo(source, q, options);
+    }
     q.codes = q.codes.reshape(q.shape);
     return q;
 }

@@ -91,10 +91,17 @@ int main(int argc, char** argv)
                 gb / tFull, tCopy / tFull, tEager / tFull, gb / tEager, same ? "identical" : "CODES DIFFER");
         }
         // Other conventions through the same kernels (every core, full statistics).
-        for (const char* name : { "vllm-w8a8-int8", "vllm-w4a16", "aiu-int8", "nxd-fp8" }) {
-            const qs::QuantScheme scheme = *qs::findSchemePreset(name);
-            const double t = seconds([&] { qs::quantizeWithScheme(w, scheme); }, repeat);
-            std::printf("%-9s %-15s %6.2f GB/s (%.2fx memcpy)\n", c10::toString(type), name, gb / t, tCopy / t);
+        // One spiky row makes fms-mo recompute every row with its SAWB clip (aiu-int8 narrow).
+        at::Tensor spiky = w.clone();
+        spiky[0][0] = 1000.0;
+        for (const char* name : { "vllm-w8a8-int8", "vllm-w4a16", "aiu-int8", "aiu-int8 narrow", "nxd-fp8" }) {
+            const bool narrow = std::string(name) == "aiu-int8 narrow";
+            const qs::QuantScheme scheme = *qs::findSchemePreset(narrow ? "aiu-int8" : name);
+            std::int64_t recomputed = 0;
+            const double t = seconds(
+                [&] { recomputed = qs::quantizeWithScheme(narrow ? spiky : w, scheme).recomputedRows; }, repeat);
+            std::printf("%-9s %-15s %6.2f GB/s (%.2fx memcpy)%s\n", c10::toString(type), name, gb / t, tCopy / t,
+                recomputed ? (" " + std::to_string(recomputed) + " rows recomputed").c_str() : "");
         }
     }
     return failures == 0 ? 0 : 1;

@@ -277,6 +277,15 @@ private Q_SLOTS:
         QVERIFY(sawb.codeStdAfter[3] > sawb.codeStdBefore[3]); // a recomputed row spreads over more codes
         for (std::size_t r = 0; r < sawb.codeStdAfter.size(); ++r)
             QVERIFY(sawb.codeStdAfter[r] >= sawb.codeStdBefore[r]);
+        // The metrics describe the final codes with the stored clips, not the abs-max ones.
+        const double mse = (dequantizeScheme(sawb) - w).square().mean().item<double>();
+        QVERIFY2(std::fabs(sawb.error.mse - mse) <= 1e-6 * mse, qPrintable(QString::number(sawb.error.mse / mse)));
+        std::int64_t counted = 0;
+        for (const auto c : sawb.codeHistogram)
+            counted += c;
+        QCOMPARE(counted, w.numel());
+        QVERIFY(sawb.clippedFraction > 0); // SAWB clips below the abs-max
+        QCOMPARE(sawb.codeStd, sawb.codeStdAfter);
         check("nanogpt-symmetric", preset("nanogpt-symmetric"));
         check("nanogpt-affine", preset("nanogpt-affine"));
         check("nanogpt-ternary", preset("nanogpt-ternary"));
