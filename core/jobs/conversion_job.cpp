@@ -6,6 +6,7 @@
 #include "jobs/conversion_plan.h"
 #include "jobs/progress.h"
 #include "model/module_tree.h"
+#include "quant/output_cache.h"
 #include "select/nxd_keep_list.h"
 
 #include <algorithm>
@@ -72,6 +73,10 @@ ConversionReport convertCheckpoint(
     report.bytesIn = plan.inputBytes;
 
     AtomicOutputDir output(options.destination, options.overwrite);
+    struct ReleaseOutputs // the reusable output mappings go when the conversion ends, however it ends
+    {
+        ~ReleaseOutputs() { releaseCachedOutputs(); }
+    } releaseOutputs;
     report.destination = output.destination();
     auto exporter = makeExporter(options.format, exportOptions);
     exporter->begin(plan, output.staging());
