@@ -9,7 +9,7 @@ packages=(
     # Qt 6 Widgets (+ Concurrent, PrintSupport, Test), its platform plugins and fonts
     qt6-base-dev qt6-base-dev-tools qt6-qpa-plugins libgl-dev libqt6opengl6-dev fonts-dejavu-core
     # the engine's libraries
-    libtorch-dev libhdf5-dev nlohmann-json3-dev
+    libtorch-dev libhdf5-dev nlohmann-json3-dev libyaml-cpp-dev
     # plots
     libqcustomplot-dev libqcustomplot2.1-qt6
     # headless GUI runs and screenshots

@@ -3,9 +3,11 @@
 #include "error.h"
 #include "io/checkpoint.h"
 #include "jobs/conversion_job.h"
+#include "keep_options.h"
 #include "model/module_tree.h"
 #include "quant/quant_scheme.h"
-#include "select/nxd_keep_list.h"
+#include "select/keep_list_io.h"
+#include "select/selection.h"
 #include "terminal_progress.h"
 
 #include <nlohmann/json.hpp>
@@ -137,9 +139,10 @@ QuantScheme schemeFromArguments(const Arguments& args)
 int runConvert(const std::vector<std::string>& raw)
 {
     OptionSpec spec;
-    spec.values = { "--output", "--format", "--keep", "--max-shard-size", "--scheme", "--bits", "--granularity",
-        "--group-size", "--rounding", "--fp8-max", "--seed", "--workers", "--memory-budget" };
+    spec.values = { "--output", "--format", "--max-shard-size", "--scheme", "--bits", "--granularity", "--group-size",
+        "--rounding", "--fp8-max", "--seed", "--workers", "--memory-budget" };
     spec.flags = { "--force", "--json", "--symmetric", "--affine", "--recompute-narrow-weights", "--float32-math" };
+    addKeepOptions(spec);
     spec.aliases = { { "-o", "--output" } };
     const Arguments args = parseArguments("convert", raw, spec);
     if (args.positional.size() != 1)
@@ -178,13 +181,16 @@ int runConvert(const std::vector<std::string>& raw)
     }
 
     std::vector<std::string> warnings;
-    const auto patterns = args.all("--keep");
-    const NxdKeepResolution resolution = resolveNxdKeepList(tree, patterns);
-    for (const auto& p : resolution.unmatched)
-        warnings.push_back("--keep '" + p + "' matches no Linear module");
-    for (int m : resolution.kept)
+    const std::vector<SelectionRule> rules = keepRulesFromArguments(args, checkpoint, tree, scheme);
+    const SelectionResult selection = resolveSelection(tree, rules, KeepTarget::Nxd);
+    for (const auto& w : selection.warnings)
+        warnings.push_back(w.message);
+    const std::set<int> kept = selection.kept();
+    for (int m : kept)
         options.keptModules.insert(tree.node(m).path);
-    options.modulesToNotConvert = patterns; // NxD matches the same partial names at load time
+    // The patterns as written when they are all NxD partial names (NxD matches them again at
+    // load time), otherwise the compact partial names of the kept modules.
+    options.modulesToNotConvert = nxdKeepNames(tree, kept, rules);
     if (tree.quantizable().empty())
         warnings.push_back("no Linear weights found: every tensor is copied unchanged");
 

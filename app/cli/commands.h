@@ -11,6 +11,7 @@ int runDemo(const std::vector<std::string>& args);
 int runInspect(const std::vector<std::string>& args);
 int runConvert(const std::vector<std::string>& args);
 int runSchemes(const std::vector<std::string>& args);
+int runSelect(const std::vector<std::string>& args);
 
 // Usage text of one command, or of the whole tool for an empty name.
 std::string usage(const std::string& command = {});

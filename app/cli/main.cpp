@@ -2,6 +2,7 @@
 #include "commands.h"
 #include "error.h"
 #include "jobs/threads.h"
+#include "keep_options.h"
 
 #include <cstdio>
 #include <string>
@@ -34,9 +35,24 @@ std::string usage(const std::string& command)
                "          \"symmetric\", \"granularity\", \"axis\", \"group_size\", \"rounding\", \"seed\",\n"
                "          \"clipping\", \"percentile\", \"fp8_max\", \"convention\",\n"
                "          \"recompute_narrow_weights\", \"narrow_std_threshold\", \"activations\",\n"
-               "          \"nanogpt_quirks\"}]\n";
+               "          \"nanogpt_quirks\", \"weight_dtype_math\"}]\n";
+    if (command == "select")
+        return "quantscope-cli select PATH [keep options] [--target T] [--scheme PRESET] [--json]\n"
+               "                      [--write FORMAT -o FILE]\n"
+               "  Resolve keep rules against a checkpoint: for every quantizable (Linear) module, whether it\n"
+               "  stays in full precision and the rule that decided it (rules apply in order; the last\n"
+               "  matching rule wins; unmatched modules are quantized), with warnings: rules that match\n"
+               "  nothing, NxD substrings that also match inside names (layers.1 vs layers.10), fused\n"
+               "  q/k/v or gate/up groups with mixed status, modules the target cannot keep.\n"
+            + keepOptionsUsage()
+            + "  --target T           any (default), nxd, compressed-tensors, aiu: add that format's checks\n"
+              "  --scheme PRESET      the scheme --keep-worst/--keep-below measure with (nxd-int8)\n"
+              "  --write FORMAT -o FILE  write the kept modules as nxd-json, nxd-json-model,\n"
+              "                       nxd-json-draft, ct-ignore, recipe, fms-mo or text\n"
+              "  --json               print {\"modules\": [{\"name\", \"keep\", \"rule\"}], \"warnings\":\n"
+              "                       [{\"kind\", \"message\", \"modules\"}], \"kept\", \"quantized\"}\n";
     if (command == "convert")
-        return "quantscope-cli convert PATH -o OUT --format nxd [--scheme PRESET] [--keep PATTERN]... [--force]\n"
+        return "quantscope-cli convert PATH -o OUT --format nxd [--scheme PRESET] [keep options] [--force]\n"
                "                       [--json] [--max-shard-size SIZE] [scheme field options]\n"
                "  Quantize every Linear weight with a scheme and write OUT.\n"
                "  --scheme PRESET      nxd-int8 (default), nxd-int8-tensor, nxd-fp8 (e4m3 within +-240),\n"
@@ -49,19 +65,19 @@ std::string usage(const std::string& command)
                "                       weight's bf16/fp16 (llm-compressor's own, bit-exact, the default)\n"
                "  --format nxd         AWS Neuron NxD: <module>.weight int8 + <module>.scale float32 [out,1],\n"
                "                       modules_to_not_convert.json\n"
-               "  --keep PATTERN       keep matching modules in full precision; NxD matching: PATTERN is a\n"
-               "                       substring of the full module name (layers.1 also matches layers.10)\n"
-               "  --force              replace OUT if it exists\n"
-               "  --max-shard-size S   shard size such as 10GB (default) or 500MB\n"
-               "  --workers N          tensors quantized at once (default: one per core)\n"
-               "  --memory-budget S    bound on the input bytes in flight, such as 2GiB (default)\n"
-               "  --json               print a report with per-tensor errors\n";
+            + keepOptionsUsage()
+            + "  --force              replace OUT if it exists\n"
+              "  --max-shard-size S   shard size such as 10GB (default) or 500MB\n"
+              "  --workers N          tensors quantized at once (default: one per core)\n"
+              "  --memory-budget S    bound on the input bytes in flight, such as 2GiB (default)\n"
+              "  --json               print a report with per-tensor errors\n";
     return "usage: quantscope-cli COMMAND [OPTIONS]\n\n"
            "commands:\n"
            "  demo      write the built-in demo model\n"
            "  inspect   list a checkpoint's tensors\n"
            "  convert   quantize and export a checkpoint\n"
            "  schemes   list the quantization scheme presets\n"
+           "  select    show which modules stay in full precision, and why\n"
            "  help      show the usage of a command\n\n"
            "'quantscope-cli help COMMAND' shows its options. Exit codes: 0 success, 1 error,\n"
            "2 bad usage, 130 cancelled (Ctrl+C; nothing is left behind).\n";
@@ -97,6 +113,8 @@ int main(int argc, char* argv[])
             return runConvert(args);
         if (command == "schemes")
             return runSchemes(args);
+        if (command == "select")
+            return runSelect(args);
         throw qs::UsageError("unknown command '" + command + "'");
     } catch (const qs::UsageError& e) {
         std::fprintf(stderr, "quantscope-cli: %s\n", e.what());

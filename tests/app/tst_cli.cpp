@@ -79,7 +79,7 @@ private Q_SLOTS:
             QStringLiteral("--keep=layers.0.mlp"), QStringLiteral("--keep"), QStringLiteral("vision_tower"),
             QStringLiteral("--json") });
         QCOMPARE(r.exitCode, 0);
-        QVERIFY2(r.err.contains(QStringLiteral("warning: --keep 'vision_tower' matches no Linear module")),
+        QVERIFY2(r.err.contains(QStringLiteral("\"vision_tower\" (--keep)) matches no quantizable (Linear) module")),
             qPrintable(r.err));
         const QJsonObject report = QJsonDocument::fromJson(r.out.toUtf8()).object();
         QCOMPARE(report.value(QStringLiteral("quantized_count")).toInt(), 29 - 4);
@@ -96,6 +96,64 @@ private Q_SLOTS:
                          QStringLiteral("nxd"), QStringLiteral("--force") })
                      .exitCode,
             0);
+    }
+
+    // select: every quantizable module with its status and deciding rule, the warnings, and the
+    // keep list written in each target's style.
+    void selectExplainsEveryModule()
+    {
+        const Run r = run({ QStringLiteral("select"), m_demo, QStringLiteral("--keep"), QStringLiteral("layers.1"),
+            QStringLiteral("--keep-regex"), QStringLiteral(".*lm_head"), QStringLiteral("--preset"),
+            QStringLiteral("edge-mlps:1"), QStringLiteral("--target"), QStringLiteral("nxd"),
+            QStringLiteral("--json") });
+        QCOMPARE(r.exitCode, 0);
+        const QJsonObject j = QJsonDocument::fromJson(r.out.toUtf8()).object();
+        const QJsonArray modules = j.value(QStringLiteral("modules")).toArray();
+        QCOMPARE(modules.size(), 29);
+        QStringList kept;
+        for (const auto& m : modules) {
+            const QJsonObject o = m.toObject();
+            QVERIFY(o.contains(QStringLiteral("name")) && o.contains(QStringLiteral("keep"))
+                && o.contains(QStringLiteral("rule")));
+            if (o.value(QStringLiteral("keep")).toBool()) {
+                kept << o.value(QStringLiteral("name")).toString();
+                QVERIFY(o.value(QStringLiteral("rule")).isString());
+            } else {
+                QVERIFY(o.value(QStringLiteral("rule")).isNull());
+            }
+        }
+        QVERIFY(kept.contains(QStringLiteral("lm_head")));
+        QVERIFY(kept.contains(QStringLiteral("model.layers.1.self_attn.q_proj")));
+        QVERIFY(kept.contains(QStringLiteral("model.layers.3.mlp.up_proj")));
+        QCOMPARE(kept.size(), 1 + 7 + 3 + 3); // lm_head, layer 1, MLPs of layers 0 and 3
+        QCOMPARE(j.value(QStringLiteral("kept")).toInt(), kept.size());
+        QVERIFY(j.value(QStringLiteral("warnings")).toArray().isEmpty());
+
+        // A list file in each format, written and read back to the same selection.
+        for (const char* format :
+            { "nxd-json", "nxd-json-model", "nxd-json-draft", "ct-ignore", "recipe", "fms-mo", "text" }) {
+            const QString file = m_dir.filePath(QStringLiteral("keep-%1").arg(QString::fromUtf8(format)));
+            const Run w = run({ QStringLiteral("select"), m_demo, QStringLiteral("--preset"),
+                QStringLiteral("attention"), QStringLiteral("--keep"), QStringLiteral("lm_head"),
+                QStringLiteral("--write"), QString::fromUtf8(format), QStringLiteral("-o"), file });
+            QCOMPARE(w.exitCode, 0);
+            const Run back = run(
+                { QStringLiteral("select"), m_demo, QStringLiteral("--keep-file"), file, QStringLiteral("--json") });
+            QCOMPARE(back.exitCode, 0);
+            QCOMPARE(QJsonDocument::fromJson(back.out.toUtf8()).object().value(QStringLiteral("kept")).toInt(), 17);
+        }
+
+        // Measured error: the worst three modules of the scheme.
+        const Run worst = run({ QStringLiteral("select"), m_demo, QStringLiteral("--keep-worst"), QStringLiteral("3"),
+            QStringLiteral("--scheme"), QStringLiteral("nxd-int8-tensor"), QStringLiteral("--json") });
+        QCOMPARE(worst.exitCode, 0);
+        QCOMPARE(QJsonDocument::fromJson(worst.out.toUtf8()).object().value(QStringLiteral("kept")).toInt(), 3);
+
+        const Run ambiguous
+            = run({ QStringLiteral("select"), m_demo, QStringLiteral("--keep"), QStringLiteral("layers.") });
+        QCOMPARE(ambiguous.exitCode, 0);
+        const Run bad = run({ QStringLiteral("select"), m_demo, QStringLiteral("--preset"), QStringLiteral("nope") });
+        QCOMPARE(bad.exitCode, 2);
     }
 
     void convertWithSchemes()

@@ -1,0 +1,83 @@
+#include "keep_options.h"
+
+#include "error.h"
+#include "select/keep_list_io.h"
+#include "select/selection_presets.h"
+#include "stats/module_errors.h"
+#include "terminal_progress.h"
+
+#include <cmath>
+
+namespace qs::cli {
+
+void addKeepOptions(OptionSpec& spec)
+{
+    for (const char* o : { "--keep", "--keep-regex", "--keep-file", "--preset", "--keep-worst", "--keep-below" })
+        spec.values.insert(o);
+}
+
+std::vector<SelectionRule> keepRulesFromArguments(
+    const Arguments& args, const Checkpoint& checkpoint, const ModuleTree& tree, const QuantScheme& scheme)
+{
+    std::vector<SelectionRule> rules;
+    for (const auto& file : args.all("--keep-file")) {
+        for (auto& r : readKeepList(file).rules)
+            rules.push_back(std::move(r));
+    }
+    for (const auto& preset : args.all("--preset")) {
+        for (auto& r : selectionPreset(tree, preset))
+            rules.push_back(std::move(r));
+    }
+    const bool worst = args.values.count("--keep-worst") > 0;
+    const bool below = args.values.count("--keep-below") > 0;
+    if (worst && below)
+        throw UsageError("--keep-worst and --keep-below exclude each other");
+    if (worst || below) {
+        int count = 0;
+        double threshold = NAN;
+        try {
+            std::size_t used = 0;
+            if (worst) {
+                count = std::stoi(args.value("--keep-worst"), &used);
+                if (used != args.value("--keep-worst").size() || count < 1)
+                    throw std::invalid_argument("count");
+            } else {
+                threshold = std::stod(args.value("--keep-below"), &used);
+                if (used != args.value("--keep-below").size())
+                    throw std::invalid_argument("threshold");
+            }
+        } catch (const std::exception&) {
+            throw UsageError(worst ? "--keep-worst: '" + args.value("--keep-worst") + "' is not a positive count"
+                                   : "--keep-below: '" + args.value("--keep-below") + "' is not a number of dB");
+        }
+        TerminalProgress progress;
+        const auto sqnr = measureModuleSqnr(checkpoint, tree, scheme, progress);
+        progress.finish();
+        for (auto& r : keepWorstPreset(tree, sqnr, threshold, count))
+            rules.push_back(std::move(r));
+    }
+    for (const auto& p : args.all("--keep"))
+        rules.push_back({ RuleSyntax::NxdPartial, p, RuleAction::Keep, {}, "--keep" });
+    for (const auto& p : args.all("--keep-regex")) {
+        const std::string pattern = p.rfind("re:", 0) == 0 ? p : "re:" + p;
+        rules.push_back({ RuleSyntax::CompressedTensors, pattern, RuleAction::Keep, {}, "--keep-regex" });
+    }
+    return rules;
+}
+
+std::string keepOptionsUsage()
+{
+    return "  --keep PATTERN       keep matching modules in full precision; NxD matching: PATTERN is a\n"
+           "                       substring of the full module name (layers.1 also matches layers.10)\n"
+           "  --keep-regex RE      keep modules whose full name matches RE from its start (Python\n"
+           "                       re.match, as compressed-tensors' \"re:\" entries)\n"
+           "  --keep-file FILE     keep the modules a list names: modules_to_not_convert.json (any of\n"
+           "                       NxD's three shapes), a config.json's quantization_config.ignore,\n"
+           "                       an llm-compressor recipe YAML, an fms-mo qcfg.json, or plain text\n"
+           "  --preset NAME        lm-head, embeddings, attention, edge-mlps:N (the MLPs of the first\n"
+           "                       and last N decoder layers)\n"
+           "  --keep-worst K       measure every module with the scheme and keep the K worst (SQNR)\n"
+           "  --keep-below DB      ... or those with an SQNR below DB\n";
+}
+
+} // namespace qs::cli
