@@ -37,6 +37,9 @@ void ModuleTreeModel::setTree(ModuleTree tree)
     }
     m_kept.assign(n, 0);
     m_keptBelow.assign(n, 0);
+    m_ruleShort.assign(n, QString());
+    m_ruleLong.assign(n, QString());
+    m_highlighted.assign(n, 0);
     endResetModel();
     Q_EMIT keepChanged();
 }
@@ -82,6 +85,49 @@ void ModuleTreeModel::setKeptModules(const QStringList& paths)
         }
     }
     emitKeepChanged(changed);
+}
+
+void ModuleTreeModel::setDecidingRules(const std::vector<std::pair<int, std::pair<QString, QString>>>& rules)
+{
+    m_ruleShort.assign(static_cast<std::size_t>(m_tree.size()), QString());
+    m_ruleLong.assign(static_cast<std::size_t>(m_tree.size()), QString());
+    for (const auto& [node, text] : rules) {
+        if (node >= 0 && node < m_tree.size()) {
+            m_ruleShort[static_cast<std::size_t>(node)] = text.first;
+            m_ruleLong[static_cast<std::size_t>(node)] = text.second;
+        }
+    }
+    if (m_tree.size() > 1)
+        emitColumnChanged(RuleColumn);
+}
+
+void ModuleTreeModel::setHighlighted(const std::set<int>& nodes)
+{
+    m_highlighted.assign(static_cast<std::size_t>(m_tree.size()), 0);
+    for (const int n : nodes) {
+        if (n >= 0 && n < m_tree.size())
+            m_highlighted[static_cast<std::size_t>(n)] = 1;
+    }
+    if (m_tree.size() > 1)
+        emitColumnChanged(-1);
+}
+
+void ModuleTreeModel::emitColumnChanged(int column)
+{
+    // Every row of one column (or of all columns): walk the tree, one signal per parent.
+    std::vector<int> stack { m_tree.root() };
+    while (!stack.empty()) {
+        const int n = stack.back();
+        stack.pop_back();
+        const auto& children = m_tree.node(n).children;
+        if (children.empty())
+            continue;
+        const QModelIndex parentIndex = indexForNode(n);
+        Q_EMIT dataChanged(index(0, column < 0 ? 0 : column, parentIndex),
+            index(static_cast<int>(children.size()) - 1, column < 0 ? ColumnCount - 1 : column, parentIndex));
+        for (const int c : children)
+            stack.push_back(c);
+    }
 }
 
 int ModuleTreeModel::keptCount() const
@@ -151,12 +197,16 @@ QVariant ModuleTreeModel::data(const QModelIndex& index, int role) const
             return checkState(nodeIndex);
         return {};
     case Qt::ToolTipRole:
+        if (index.column() == RuleColumn && m_tree.isQuantizable(nodeIndex))
+            return ruleLong(nodeIndex);
         if (index.column() == KeepColumn && quantizableBelow)
             return tr("%1 of %2 Linear modules below are kept in full precision")
                 .arg(m_keptBelow[static_cast<std::size_t>(nodeIndex)])
                 .arg(n.quantizableCount);
         return qstr(n.path);
     case Qt::BackgroundRole:
+        if (!m_highlighted.empty() && m_highlighted[static_cast<std::size_t>(nodeIndex)])
+            return QBrush(QColor(187, 222, 251)); // blue: matched by the selected rule
         if (m_tree.isQuantizable(nodeIndex) && m_kept[static_cast<std::size_t>(nodeIndex)])
             return QBrush(QColor(255, 236, 179)); // amber: stays in full precision
         return {};
@@ -185,8 +235,24 @@ QVariant ModuleTreeModel::data(const QModelIndex& index, int role) const
         return n.weightShape.empty() ? QString() : dtypeText(n.weightDType);
     case ParamsColumn:
         return formatCount(n.parameterCount);
+    case RuleColumn:
+        return m_tree.isQuantizable(nodeIndex) ? ruleShort(nodeIndex) : QString();
     }
     return {};
+}
+
+QString ModuleTreeModel::ruleShort(int node) const
+{
+    const std::size_t i = static_cast<std::size_t>(node);
+    return i < m_ruleShort.size() && !m_ruleShort[i].isEmpty() ? m_ruleShort[i] : tr("default");
+}
+
+QString ModuleTreeModel::ruleLong(int node) const
+{
+    const std::size_t i = static_cast<std::size_t>(node);
+    return i < m_ruleLong.size() && !m_ruleLong[i].isEmpty()
+        ? m_ruleLong[i]
+        : tr("No rule matches this module: it is quantized (the default)");
 }
 
 bool ModuleTreeModel::setData(const QModelIndex& index, const QVariant& value, int role)
@@ -198,6 +264,7 @@ bool ModuleTreeModel::setData(const QModelIndex& index, const QVariant& value, i
         return false;
     const auto state = static_cast<Qt::CheckState>(value.toInt());
     setKeptSubtree(node, state == Qt::Checked);
+    Q_EMIT keepToggled(node, state == Qt::Checked);
     return true;
 }
 
@@ -215,6 +282,8 @@ QVariant ModuleTreeModel::headerData(int section, Qt::Orientation orientation, i
 {
     if (orientation != Qt::Horizontal)
         return {};
+    if (role == Qt::ToolTipRole && section == RuleColumn)
+        return tr("The keep rule that decided each Linear module (the last matching rule wins)");
     if (role == Qt::ToolTipRole && section == KeepColumn)
         return tr("Keep full precision: checked modules are not quantized "
                   "(they go into modules_to_not_convert / ignore)");
@@ -233,6 +302,8 @@ QVariant ModuleTreeModel::headerData(int section, Qt::Orientation orientation, i
         return tr("DType");
     case ParamsColumn:
         return tr("Params");
+    case RuleColumn:
+        return tr("Decided by");
     }
     return {};
 }

@@ -5,6 +5,8 @@
 #include <QAbstractItemModel>
 #include <QStringList>
 
+#include <set>
+#include <utility>
 #include <vector>
 
 namespace qs::ui {
@@ -25,6 +27,7 @@ public:
         ShapeColumn,
         DTypeColumn,
         ParamsColumn,
+        RuleColumn, // the rule that decided a Linear module's status
         ColumnCount
     };
     enum Role
@@ -50,6 +53,12 @@ public:
     int keptCount() const;
     int quantizableCount() const;
 
+    // What decided each quantizable module: a short text for the column and a longer one for
+    // its tooltip, by node index (missing: "default").
+    void setDecidingRules(const std::vector<std::pair<int, std::pair<QString, QString>>>& rules);
+    // Rows drawn highlighted (the modules a selected rule matches); empty clears.
+    void setHighlighted(const std::set<int>& nodes);
+
     QModelIndex index(int row, int column, const QModelIndex& parent = {}) const override;
     QModelIndex parent(const QModelIndex& child) const override;
     int rowCount(const QModelIndex& parent = {}) const override;
@@ -61,17 +70,25 @@ public:
 
 Q_SIGNALS:
     void keepChanged();
+    // The user checked or unchecked a row (setData); programmatic changes do not emit it.
+    void keepToggled(int node, bool keep);
 
 private:
     Qt::CheckState checkState(int node) const;
     void setKeptSubtree(int node, bool kept);
     void setKeptLeaf(int node, bool kept);
     void emitKeepChanged(const std::vector<int>& changedNodes);
+    void emitColumnChanged(int column); // -1: every column
+    QString ruleShort(int node) const;
+    QString ruleLong(int node) const;
 
     ModuleTree m_tree;
     std::vector<int> m_row; // row of each node within its parent
     std::vector<char> m_kept; // per node; meaningful for quantizable nodes
     std::vector<int> m_keptBelow; // kept quantizable modules in each subtree
+    std::vector<QString> m_ruleShort; // per node: the deciding rule, for the column
+    std::vector<QString> m_ruleLong; // per node: the same, with its origin, for the tooltip
+    std::vector<char> m_highlighted; // per node
 };
 
 } // namespace qs::ui

@@ -1,10 +1,12 @@
 // quantscope: the desktop workbench.
+#include "error.h"
 #include "jobs/threads.h"
 #include "main_window.h"
 #include "module_details_panel.h"
 #include "module_tree_model.h"
 #include "scheme_panel.h"
-#include "select/nxd_keep_list.h"
+#include "select/selection_presets.h"
+#include "selection_editor.h"
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -45,7 +47,10 @@ int main(int argc, char* argv[])
     const QCommandLineOption scheme(QStringLiteral("scheme"),
         QStringLiteral("Show the quantization scheme panel with this preset selected (see quantscope-cli schemes)."),
         QStringLiteral("preset"));
-    parser.addOptions({ demo, select, keep, scheme, screenshot });
+    const QCommandLineOption preset(QStringLiteral("preset"),
+        QStringLiteral("Apply a keep preset: lm-head, embeddings, attention, edge-mlps:N (repeatable)."),
+        QStringLiteral("name"));
+    parser.addOptions({ demo, select, keep, preset, scheme, screenshot });
     parser.process(app);
 
     qs::app::MainWindow window;
@@ -58,20 +63,25 @@ int main(int argc, char* argv[])
         window.schemeDock()->show();
     }
 
+    // Keep rules from the command line replace the model's saved ones (for scripts and docs).
     const QStringList keepPatterns = parser.values(keep);
-    if (!keepPatterns.isEmpty()) {
-        QObject::connect(&window, &qs::app::MainWindow::modelOpened, &window, [&window, keepPatterns] {
-            std::vector<std::string> patterns;
+    const QStringList presets = parser.values(preset);
+    if (!keepPatterns.isEmpty() || !presets.isEmpty()) {
+        QObject::connect(&window, &qs::app::MainWindow::modelOpened, &window, [&window, keepPatterns, presets] {
+            std::vector<qs::SelectionRule> rules;
+            try {
+                for (const auto& p : presets) {
+                    for (auto& r : qs::selectionPreset(window.model()->tree, p.toStdString()))
+                        rules.push_back(std::move(r));
+                }
+            } catch (const qs::Error& e) {
+                std::fprintf(stderr, "quantscope: %s\n", e.what());
+            }
             for (const auto& p : keepPatterns)
-                patterns.push_back(p.toStdString());
-            const auto& tree = window.model()->tree;
-            const auto resolution = qs::resolveNxdKeepList(tree, patterns);
-            for (const auto& p : resolution.unmatched)
-                std::fprintf(stderr, "quantscope: --keep '%s' matches no Linear module\n", p.c_str());
-            QStringList kept;
-            for (int node : resolution.kept)
-                kept << QString::fromStdString(tree.node(node).path);
-            window.treeModel()->setKeptModules(kept);
+                rules.push_back({ qs::RuleSyntax::NxdPartial, p.toStdString(), qs::RuleAction::Keep, {}, "--keep" });
+            window.selection()->setRules(rules, QStringLiteral("Command line"));
+            for (const auto& w : window.selection()->result().warnings)
+                std::fprintf(stderr, "quantscope: %s\n", w.message.c_str());
         });
     }
 

@@ -1,6 +1,7 @@
 #include "main_window.h"
 
 #include "demo/demo_model.h"
+#include "error.h"
 #include "export_dialog.h"
 #include "format.h"
 #include "io/checkpoint_summary.h"
@@ -9,8 +10,11 @@
 #include "module_details_panel.h"
 #include "module_tree_model.h"
 #include "recent_files.h"
+#include "rules_model.h"
+#include "rules_panel.h"
 #include "scheme_panel.h"
-#include "select/nxd_keep_list.h"
+#include "select/keep_list_io.h"
+#include "selection_editor.h"
 
 #include <QAction>
 #include <QApplication>
@@ -23,6 +27,8 @@
 #include <QFileInfo>
 #include <QHeaderView>
 #include <QLabel>
+#include <QLineEdit>
+#include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
@@ -34,6 +40,7 @@
 #include <QStyle>
 #include <QToolBar>
 #include <QTreeView>
+#include <QUndoStack>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -47,17 +54,6 @@ std::filesystem::path toPath(const QString& s)
     return std::filesystem::path(s.toStdString());
 }
 
-std::set<int> keptIndices(const ModuleTree& tree, const QStringList& kept)
-{
-    std::set<int> out;
-    for (const auto& path : kept) {
-        const int node = tree.find(path.toStdString());
-        if (node >= 0)
-            out.insert(node);
-    }
-    return out;
-}
-
 } // namespace
 
 MainWindow::MainWindow(QWidget* parent)
@@ -67,6 +63,8 @@ MainWindow::MainWindow(QWidget* parent)
     , m_tree(new QTreeView(this))
     , m_details(new ModuleDetailsPanel(this))
     , m_summary(new QLabel(this))
+    , m_filter(new QLineEdit(this))
+    , m_rulesModel(new ui::RulesModel(this))
 {
     setWindowTitle(tr("QuantScope"));
     setAcceptDrops(true);
@@ -75,6 +73,9 @@ MainWindow::MainWindow(QWidget* parent)
     m_tree->setUniformRowHeights(true);
     m_tree->setAlternatingRowColors(true);
     m_tree->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_tree->setSelectionMode(QAbstractItemView::ExtendedSelection);
+    m_tree->setContextMenuPolicy(Qt::CustomContextMenu);
+    connect(m_tree, &QWidget::customContextMenuRequested, this, &MainWindow::showTreeMenu);
     m_tree->header()->setStretchLastSection(false);
     // The name column takes the free width but never less than 180 px: when the window is
     // narrow the tree scrolls sideways instead of eliding every name.
@@ -84,8 +85,14 @@ MainWindow::MainWindow(QWidget* parent)
         if (section != ui::ModuleTreeModel::NameColumn)
             fitNameColumn();
     });
-    for (int c = ui::ModuleTreeModel::KeepColumn; c < ui::ModuleTreeModel::ColumnCount; ++c)
+    for (int c = ui::ModuleTreeModel::KeepColumn; c < ui::ModuleTreeModel::RuleColumn; ++c)
         m_tree->header()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
+    m_tree->header()->setSectionResizeMode(ui::ModuleTreeModel::RuleColumn, QHeaderView::Interactive);
+    m_tree->setColumnWidth(ui::ModuleTreeModel::RuleColumn, 170);
+    m_filter->setObjectName(QStringLiteral("moduleFilter"));
+    m_filter->setPlaceholderText(tr("Filter modules (part of a name, e.g. mlp or layers.3)"));
+    m_filter->setClearButtonEnabled(true);
+    connect(m_filter, &QLineEdit::textChanged, this, &MainWindow::applyFilter);
     m_summary->setObjectName(QStringLiteral("summary"));
     m_summary->setWordWrap(true);
     m_summary->setTextFormat(Qt::RichText);
@@ -94,7 +101,19 @@ MainWindow::MainWindow(QWidget* parent)
     auto* leftLayout = new QVBoxLayout(left);
     leftLayout->setContentsMargins(6, 6, 0, 0);
     leftLayout->addWidget(m_summary);
-    leftLayout->addWidget(m_tree, 1);
+    leftLayout->addWidget(m_filter);
+    // The tree above the keep rules that decide its check boxes.
+    m_rulesPanel = new ui::RulesPanel(m_rulesModel, left);
+    m_rulesPanel->setObjectName(QStringLiteral("rulesPanel"));
+    m_selection = new SelectionEditor(m_treeModel, m_rulesModel, m_rulesPanel, this);
+    connect(m_rulesPanel, &ui::RulesPanel::importRequested, this, &MainWindow::importKeepList);
+    connect(m_rulesPanel, &ui::RulesPanel::exportRequested, this, &MainWindow::exportKeepList);
+    auto* leftSplitter = new QSplitter(Qt::Vertical, left);
+    leftSplitter->addWidget(m_tree);
+    leftSplitter->addWidget(m_rulesPanel);
+    leftSplitter->setStretchFactor(0, 3);
+    leftSplitter->setStretchFactor(1, 2);
+    leftLayout->addWidget(leftSplitter, 1);
 
     auto* splitter = new QSplitter(Qt::Horizontal, this);
     splitter->addWidget(left);
@@ -174,6 +193,18 @@ void MainWindow::createActions()
     file->addSeparator();
     auto* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
+
+    auto* edit = menuBar()->addMenu(tr("&Edit"));
+    QAction* undo = m_selection->undoStack()->createUndoAction(this, tr("&Undo"));
+    undo->setShortcut(QKeySequence::Undo);
+    QAction* redo = m_selection->undoStack()->createRedoAction(this, tr("&Redo"));
+    redo->setShortcut(QKeySequence::Redo);
+    edit->addAction(undo);
+    edit->addAction(redo);
+    edit->addSeparator();
+    edit->addAction(tr("&Keep Selected Modules"), this, [this] { keepSelected(true); });
+    edit->addAction(tr("&Quantize Selected Modules"), this, [this] { keepSelected(false); });
+    edit->addAction(tr("&Find Module"), this, [this] { m_filter->setFocus(); })->setShortcut(QKeySequence::Find);
 
     auto* view = menuBar()->addMenu(tr("&View"));
     QAction* schemeAction = m_schemeDock->toggleViewAction();
@@ -266,6 +297,8 @@ void MainWindow::setLoadedModel(LoadedModelPtr model, const QString& path)
     m_model = std::move(model);
     m_modelPath = QFileInfo(path).absoluteFilePath();
     m_treeModel->setTree(m_model->tree);
+    m_selection->setModel(&m_model->tree, m_modelPath);
+    m_filter->clear();
     m_details->setModel(m_model);
     m_recent->add(m_modelPath);
     setWindowTitle(tr("%1 — QuantScope").arg(QFileInfo(m_modelPath).fileName()));
@@ -378,7 +411,7 @@ void MainWindow::showExportDialog()
     const QString folder = info.isDir() ? info.absoluteFilePath() : info.absolutePath();
     const QString suggestion = folder + QStringLiteral("-nxd-int8");
     const QStringList kept = m_treeModel->keptModules();
-    const auto keepList = compactNxdKeepList(m_model->tree, keptIndices(m_model->tree, kept));
+    const auto keepList = nxdKeepNames(m_model->tree, m_selection->result().kept(), m_selection->rules());
     QStringList names;
     for (const auto& n : keepList)
         names << QString::fromStdString(n);
@@ -398,6 +431,7 @@ void MainWindow::exportTo(const QString& destination, bool overwrite)
     options.overwrite = overwrite;
     for (const auto& path : m_treeModel->keptModules())
         options.keptModules.insert(path.toStdString());
+    options.modulesToNotConvert = nxdKeepNames(m_model->tree, m_selection->result().kept(), m_selection->rules());
     options.scheme = m_schemePanel->scheme();
     auto model = m_model;
     auto report = std::make_shared<ConversionReport>();
@@ -415,6 +449,93 @@ void MainWindow::exportTo(const QString& destination, bool overwrite)
         });
     if (!started)
         showError(tr("Busy"), tr("Wait for \"%1\" to finish or cancel it first.").arg(m_jobs->title()));
+}
+
+void MainWindow::showTreeMenu(const QPoint& position)
+{
+    if (!m_model || m_tree->selectionModel()->selectedRows().isEmpty())
+        return;
+    QMenu menu(this);
+    const int count = m_tree->selectionModel()->selectedRows().size();
+    menu.addAction(tr("Keep in Full Precision (%n selected)", "", count), this, [this] { keepSelected(true); });
+    menu.addAction(tr("Quantize (%n selected)", "", count), this, [this] { keepSelected(false); });
+    menu.exec(m_tree->viewport()->mapToGlobal(position));
+}
+
+void MainWindow::keepSelected(bool keep)
+{
+    std::vector<int> nodes;
+    for (const QModelIndex& index : m_tree->selectionModel()->selectedRows()) {
+        const int node = m_treeModel->nodeOf(index);
+        if (m_treeModel->tree().node(node).quantizableCount > 0)
+            nodes.push_back(node);
+    }
+    if (!nodes.empty())
+        m_selection->setKept(nodes, keep);
+}
+
+void MainWindow::applyFilter(const QString& text)
+{
+    // Rows whose path contains the text stay visible, with their ancestors; others are hidden.
+    const ModuleTree& tree = m_treeModel->tree();
+    const std::string needle = text.trimmed().toLower().toStdString();
+    std::vector<char> visible(static_cast<std::size_t>(tree.size()), needle.empty() ? 1 : 0);
+    if (!needle.empty()) {
+        for (int i = 0; i < tree.size(); ++i) {
+            std::string path = tree.node(i).path;
+            std::transform(path.begin(), path.end(), path.begin(), [](unsigned char c) { return std::tolower(c); });
+            if (path.find(needle) == std::string::npos)
+                continue;
+            for (int a = i; a >= 0 && !visible[static_cast<std::size_t>(a)]; a = tree.node(a).parent)
+                visible[static_cast<std::size_t>(a)] = 1;
+            for (const int d : tree.descendants(i))
+                visible[static_cast<std::size_t>(d)] = 1;
+        }
+    }
+    for (int i = 1; i < tree.size(); ++i) {
+        const QModelIndex index = m_treeModel->indexForNode(i);
+        m_tree->setRowHidden(index.row(), index.parent(), !visible[static_cast<std::size_t>(i)]);
+        if (!needle.empty() && visible[static_cast<std::size_t>(i)] && tree.node(i).path.size() < 200)
+            m_tree->expand(index.parent());
+    }
+}
+
+void MainWindow::importKeepList()
+{
+    const QString path = QFileDialog::getOpenFileName(
+        this, tr("Import Keep List"), QString(), tr("Keep lists (*.json *.yaml *.yml *.txt);;All files (*)"));
+    if (path.isEmpty())
+        return;
+    try {
+        m_selection->importFile(path);
+    } catch (const Error& e) {
+        showError(tr("Importing the keep list"), QString::fromStdString(e.what()));
+    }
+}
+
+void MainWindow::exportKeepList()
+{
+    if (!m_model)
+        return;
+    QString filter;
+    const QString path
+        = QFileDialog::getSaveFileName(this, tr("Export Keep List"), QStringLiteral("modules_to_not_convert.json"),
+            tr("NxD modules_to_not_convert.json (*.json);;compressed-tensors ignore (config fragment) (*.json);;"
+               "llm-compressor recipe (*.yaml);;fms-mo qcfg.json (*.json);;Text list (*.txt)"),
+            &filter);
+    if (path.isEmpty())
+        return;
+    const QString format = filter.startsWith(QStringLiteral("NxD")) ? QStringLiteral("nxd")
+        : filter.startsWith(QStringLiteral("compressed"))           ? QStringLiteral("compressed-tensors")
+        : filter.startsWith(QStringLiteral("llm-compressor"))       ? QStringLiteral("recipe")
+        : filter.startsWith(QStringLiteral("fms-mo"))               ? QStringLiteral("fms-mo")
+                                                                    : QStringLiteral("text");
+    try {
+        m_selection->exportFile(path, format);
+        m_statusText->setText(tr("Wrote %1").arg(path));
+    } catch (const Error& e) {
+        showError(tr("Exporting the keep list"), QString::fromStdString(e.what()));
+    }
 }
 
 void MainWindow::chooseFile()
@@ -456,7 +577,7 @@ void MainWindow::fitNameColumn()
 {
     int others = 0;
     for (int c = ui::ModuleTreeModel::KeepColumn; c < ui::ModuleTreeModel::ColumnCount; ++c)
-        others += m_tree->header()->sectionSize(c);
+        others += m_tree->header()->isSectionHidden(c) ? 0 : m_tree->header()->sectionSize(c);
     m_tree->setColumnWidth(ui::ModuleTreeModel::NameColumn, std::max(180, m_tree->viewport()->width() - others));
 }
 

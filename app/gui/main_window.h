@@ -8,12 +8,16 @@
 class QAction;
 class QDockWidget;
 class QLabel;
+class QLineEdit;
+class QPoint;
 class QProgressBar;
 class QPushButton;
 class QTreeView;
 
 namespace qs::ui {
 class ModuleTreeModel;
+class RulesModel;
+class RulesPanel;
 class SchemePanel;
 } // namespace qs::ui
 
@@ -22,6 +26,7 @@ namespace qs::app {
 class JobController;
 class ModuleDetailsPanel;
 class RecentFiles;
+class SelectionEditor;
 
 // The main window: the module tree with its "keep full precision" column on the left, the
 // selected module's distribution and error on the right, progress and Cancel in the status
@@ -50,6 +55,9 @@ public:
     ModuleDetailsPanel* details() const { return m_details; }
     ui::SchemePanel* schemePanel() const { return m_schemePanel; }
     QDockWidget* schemeDock() const { return m_schemeDock; }
+    SelectionEditor* selection() const { return m_selection; }
+    ui::RulesPanel* rulesPanel() const { return m_rulesPanel; }
+    QLineEdit* moduleFilter() const { return m_filter; }
     const QString& lastError() const { return m_lastError; }
 
 Q_SIGNALS:
@@ -75,6 +83,11 @@ private:
     void chooseFile();
     void chooseFolder();
     void showError(const QString& title, const QString& message, const QString& details = QString());
+    void showTreeMenu(const QPoint& position);
+    void keepSelected(bool keep);
+    void applyFilter(const QString& text);
+    void importKeepList();
+    void exportKeepList();
 
     JobController* m_jobs = nullptr;
     LoadedModelPtr m_model;
@@ -85,6 +98,10 @@ private:
     QTreeView* m_tree = nullptr;
     ModuleDetailsPanel* m_details = nullptr;
     QLabel* m_summary = nullptr;
+    QLineEdit* m_filter = nullptr;
+    ui::RulesModel* m_rulesModel = nullptr;
+    ui::RulesPanel* m_rulesPanel = nullptr;
+    SelectionEditor* m_selection = nullptr;
     QDockWidget* m_schemeDock = nullptr;
     ui::SchemePanel* m_schemePanel = nullptr;
     RecentFiles* m_recent = nullptr;

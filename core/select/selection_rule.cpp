@@ -2,6 +2,8 @@
 
 #include "error.h"
 
+#include <nlohmann/json.hpp>
+
 #include <array>
 #include <regex>
 #include <utility>
@@ -75,6 +77,52 @@ std::optional<RuleAction> ruleActionFromName(std::string_view name)
     if (name == "quantize")
         return RuleAction::Quantize;
     return std::nullopt;
+}
+
+std::string rulesToJson(const std::vector<SelectionRule>& rules)
+{
+    nlohmann::ordered_json j = nlohmann::ordered_json::array();
+    for (const auto& r : rules) {
+        nlohmann::ordered_json o;
+        o["syntax"] = ruleSyntaxName(r.syntax);
+        o["pattern"] = r.pattern;
+        o["action"] = ruleActionName(r.action);
+        if (!r.scheme.empty())
+            o["scheme"] = r.scheme;
+        if (!r.origin.empty())
+            o["origin"] = r.origin;
+        j.push_back(std::move(o));
+    }
+    return j.dump();
+}
+
+std::vector<SelectionRule> rulesFromJson(const std::string& text)
+{
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+        throw UsageError(std::string("keep rules: invalid JSON: ") + e.what());
+    }
+    if (!j.is_array())
+        throw UsageError("keep rules: expected a JSON array");
+    std::vector<SelectionRule> rules;
+    for (const auto& o : j) {
+        if (!o.is_object() || !o.contains("pattern") || !o["pattern"].is_string())
+            throw UsageError("keep rules: every rule needs a string \"pattern\"");
+        SelectionRule r;
+        r.pattern = o["pattern"].get<std::string>();
+        const auto syntax = ruleSyntaxFromName(o.value("syntax", std::string("module")));
+        const auto action = ruleActionFromName(o.value("action", std::string("keep")));
+        if (!syntax || !action)
+            throw UsageError("keep rules: unknown syntax or action in the rule for '" + r.pattern + "'");
+        r.syntax = *syntax;
+        r.action = *action;
+        r.scheme = o.value("scheme", std::string());
+        r.origin = o.value("origin", std::string());
+        rules.push_back(std::move(r));
+    }
+    return rules;
 }
 
 std::string describeRule(const SelectionRule& rule, bool withOrigin)

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace qs {
 
@@ -42,6 +43,11 @@ std::string_view ruleSyntaxName(RuleSyntax syntax); // "module", "nxd", "compres
 std::optional<RuleSyntax> ruleSyntaxFromName(std::string_view name);
 std::string_view ruleActionName(RuleAction action); // "keep", "quantize"
 std::optional<RuleAction> ruleActionFromName(std::string_view name);
+
+// Rules as a JSON array of {"syntax", "pattern", "action", "scheme", "origin"} (sessions, files);
+// rulesFromJson throws UsageError naming what is wrong.
+std::string rulesToJson(const std::vector<SelectionRule>& rules);
+std::vector<SelectionRule> rulesFromJson(const std::string& json);
 
 // One line for tables, tooltips and JSON: `keep nxd "layers.1"` (+ " (from origin)").
 std::string describeRule(const SelectionRule& rule, bool withOrigin = true);

@@ -9,19 +9,27 @@
 #include "main_window.h"
 #include "module_details_panel.h"
 #include "module_tree_model.h"
+#include "rules_panel.h"
 #include "scheme_panel.h"
+#include "selection_editor.h"
 #include "test_support.h"
 
+#include <QAbstractItemModelTester>
 #include <QCheckBox>
+#include <QComboBox>
 #include <QDialogButtonBox>
 #include <QDir>
 #include <QLabel>
+#include <QLineEdit>
 #include <QMessageBox>
 #include <QPushButton>
+#include <QSettings>
 #include <QSignalSpy>
+#include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTreeView>
+#include <QUndoStack>
 
 #include <nlohmann/json.hpp>
 
@@ -74,6 +82,83 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(shown.count(), 2, 20000);
         QCOMPARE(shown.at(1).at(0).toString(), QStringLiteral("model.layers.2.mlp.up_proj.weight"));
         QCOMPARE(w.details()->currentTensor(), QStringLiteral("model.layers.2.mlp.up_proj.weight"));
+    }
+
+    void init() { QSettings().clear(); } // no saved keep rules leak from one test into the next
+
+    // The keep editor: a parent's check box becomes a rule that decides its modules (shown in
+    // the tree), undo restores the previous state, presets add rules, typed rules and table
+    // edits take effect, and the rules come back when the model is opened again.
+    void keepRulesEditorWithUndo()
+    {
+        MainWindow w;
+        w.show();
+        openDemo(w);
+        ModuleTreeModel* tree = w.treeModel();
+        QAbstractItemModelTester treeTester(tree, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QAbstractItemModelTester rulesTester(
+            w.rulesPanel()->table()->model(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+
+        const QModelIndex mlp = tree->indexForPath(QStringLiteral("model.layers.0.mlp"), ModuleTreeModel::KeepColumn);
+        QVERIFY(w.treeView()->model()->setData(mlp, Qt::Checked, Qt::CheckStateRole));
+        QCOMPARE(tree->keptCount(), 3);
+        QCOMPARE(w.selection()->rules().size(), 1u);
+        const QModelIndex upRule
+            = tree->indexForPath(QStringLiteral("model.layers.0.mlp.up_proj"), ModuleTreeModel::RuleColumn);
+        QVERIFY2(upRule.data().toString().contains(QStringLiteral("model.layers.0.mlp")),
+            qPrintable(upRule.data().toString()));
+        QVERIFY(upRule.data(Qt::ToolTipRole).toString().contains(QStringLiteral("tree")));
+        // An exception below the kept parent: one more rule, the parent becomes partially checked.
+        const QModelIndex up
+            = tree->indexForPath(QStringLiteral("model.layers.0.mlp.up_proj"), ModuleTreeModel::KeepColumn);
+        QVERIFY(w.treeView()->model()->setData(up, Qt::Unchecked, Qt::CheckStateRole));
+        QCOMPARE(tree->keptCount(), 2);
+        QCOMPARE(mlp.data(Qt::CheckStateRole).toInt(), static_cast<int>(Qt::PartiallyChecked));
+        QCOMPARE(w.selection()->rules().size(), 2u);
+
+        QUndoStack* undo = w.selection()->undoStack();
+        undo->undo();
+        QCOMPARE(tree->keptCount(), 3);
+        undo->undo();
+        QCOMPARE(tree->keptCount(), 0);
+        QVERIFY(w.selection()->rules().empty());
+        undo->redo();
+        QCOMPARE(tree->keptCount(), 3);
+
+        // A preset, then a typed NxD rule with the layers.1 / layers.10 style warning machinery.
+        w.selection()->applyPreset(QStringLiteral("attention"));
+        QCOMPARE(tree->keptCount(), 3 + 16);
+        w.rulesPanel()->syntaxBox()->setCurrentText(QStringLiteral("nxd"));
+        w.rulesPanel()->patternEdit()->setText(QStringLiteral("lm_head"));
+        QTest::keyClick(w.rulesPanel()->patternEdit(), Qt::Key_Return);
+        QCOMPARE(tree->keptCount(), 3 + 16 + 1);
+        const QModelIndex head = tree->indexForPath(QStringLiteral("lm_head"), ModuleTreeModel::RuleColumn);
+        QVERIFY(head.data().toString().contains(QStringLiteral("keep nxd \"lm_head\"")));
+        // Editing the last rule's action in the table: lm_head is quantized again.
+        QAbstractItemModel* rules = w.rulesPanel()->table()->model();
+        const int last = rules->rowCount() - 1;
+        QVERIFY(rules->setData(rules->index(last, 0), QStringLiteral("quantize")));
+        QCOMPARE(tree->keptCount(), 3 + 16);
+        QCOMPARE(rules->index(last, 3).data().toInt(), 1); // matches one module
+        // Selecting a rule highlights what it matches.
+        w.rulesPanel()->table()->setCurrentIndex(rules->index(last, 2));
+        QVERIFY(tree->indexForPath(QStringLiteral("lm_head")).data(Qt::BackgroundRole).isValid());
+
+        // Filter: only matching rows (and their ancestors) stay visible.
+        w.moduleFilter()->setText(QStringLiteral("down_proj"));
+        const QModelIndex layers = tree->indexForPath(QStringLiteral("model.layers"));
+        QVERIFY(!w.treeView()->isRowHidden(layers.row(), layers.parent()));
+        const QModelIndex head0 = tree->indexForPath(QStringLiteral("lm_head"));
+        QVERIFY(w.treeView()->isRowHidden(head0.row(), head0.parent()));
+        w.moduleFilter()->clear();
+        QVERIFY(!w.treeView()->isRowHidden(head0.row(), head0.parent()));
+
+        // The rules are saved with the model and restored when it is opened again.
+        const auto saved = w.selection()->rules();
+        MainWindow again;
+        openDemo(again);
+        QCOMPARE(again.selection()->rules(), saved);
+        QCOMPARE(again.treeModel()->keptCount(), 3 + 16);
     }
 
     void keepOneModuleAndExport()

@@ -1,0 +1,215 @@
+#include "rules_panel.h"
+
+#include "rules_model.h"
+
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QInputDialog>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMenu>
+#include <QPushButton>
+#include <QStyledItemDelegate>
+#include <QTableView>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+namespace qs::ui {
+namespace {
+
+QString qstr(std::string_view s)
+{
+    return QString::fromUtf8(s.data(), static_cast<int>(s.size()));
+}
+
+const RuleSyntax kSyntaxes[] = { RuleSyntax::NxdPartial, RuleSyntax::CompressedTensors, RuleSyntax::FmsMoExact,
+    RuleSyntax::Glob, RuleSyntax::Module };
+
+// Action and syntax cells are edited with a combo box of the valid names.
+class ChoiceDelegate : public QStyledItemDelegate
+{
+public:
+    using QStyledItemDelegate::QStyledItemDelegate;
+
+    QWidget* createEditor(QWidget* parent, const QStyleOptionViewItem& option, const QModelIndex& index) const override
+    {
+        if (index.column() == RulesModel::PatternColumn)
+            return QStyledItemDelegate::createEditor(parent, option, index);
+        auto* box = new QComboBox(parent);
+        if (index.column() == RulesModel::ActionColumn) {
+            box->addItems({ QStringLiteral("keep"), QStringLiteral("quantize") });
+        } else {
+            for (const RuleSyntax s : kSyntaxes)
+                box->addItem(qstr(ruleSyntaxName(s)));
+        }
+        return box;
+    }
+    void setEditorData(QWidget* editor, const QModelIndex& index) const override
+    {
+        if (auto* box = qobject_cast<QComboBox*>(editor)) {
+            const QString current = index.data(Qt::EditRole).toString().section(QLatin1Char(' '), 0, 0);
+            box->setCurrentIndex(std::max(0, box->findText(current)));
+            return;
+        }
+        QStyledItemDelegate::setEditorData(editor, index);
+    }
+    void setModelData(QWidget* editor, QAbstractItemModel* model, const QModelIndex& index) const override
+    {
+        if (auto* box = qobject_cast<QComboBox*>(editor)) {
+            model->setData(index, box->currentText());
+            return;
+        }
+        QStyledItemDelegate::setModelData(editor, model, index);
+    }
+};
+
+} // namespace
+
+RulesPanel::RulesPanel(RulesModel* model, QWidget* parent)
+    : QWidget(parent)
+    , m_model(model)
+    , m_table(new QTableView(this))
+    , m_syntax(new QComboBox(this))
+    , m_pattern(new QLineEdit(this))
+    , m_summary(new QLabel(this))
+    , m_warnings(new QLabel(this))
+{
+    for (const RuleSyntax s : kSyntaxes)
+        m_syntax->addItem(qstr(ruleSyntaxName(s)));
+    m_syntax->setToolTip(tr("How the pattern matches module names:\n"
+                            "nxd — a substring of the full name, as AWS Neuron matches modules_to_not_convert\n"
+                            "compressed-tensors — the exact name, or re:REGEX matched from the start (vLLM ignore)\n"
+                            "fms-mo — the exact full name (IBM AIU qskip_layer_name)\n"
+                            "glob — * and ? over the full name\n"
+                            "module — this module and everything below it"));
+    m_pattern->setPlaceholderText(tr("pattern, e.g. lm_head or layers.0.self_attn"));
+    m_pattern->setClearButtonEnabled(true);
+    auto* keep = new QPushButton(tr("Keep"), this);
+    keep->setToolTip(tr("Add a rule that keeps the matching modules in full precision"));
+    auto* quantize = new QPushButton(tr("Quantize"), this);
+    quantize->setToolTip(tr("Add a rule that quantizes the matching modules (an exception to earlier rules)"));
+    connect(keep, &QPushButton::clicked, this, [this] { add(RuleAction::Keep); });
+    connect(quantize, &QPushButton::clicked, this, [this] { add(RuleAction::Quantize); });
+    connect(m_pattern, &QLineEdit::returnPressed, this, [this] { add(RuleAction::Keep); });
+
+    m_table->setModel(m_model);
+    m_table->setItemDelegate(new ChoiceDelegate(m_table));
+    m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_table->setSelectionMode(QAbstractItemView::SingleSelection);
+    m_table->verticalHeader()->setVisible(true);
+    m_table->verticalHeader()->setDefaultSectionSize(22);
+    m_table->horizontalHeader()->setStretchLastSection(true);
+    m_table->horizontalHeader()->setSectionResizeMode(RulesModel::PatternColumn, QHeaderView::Stretch);
+    m_table->horizontalHeader()->setSectionResizeMode(RulesModel::OriginColumn, QHeaderView::Interactive);
+    for (int c : { RulesModel::ActionColumn, RulesModel::SyntaxColumn, RulesModel::MatchesColumn })
+        m_table->horizontalHeader()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
+    m_table->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed);
+    connect(m_table->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+        [this](const QModelIndex& current) { Q_EMIT ruleSelected(current.isValid() ? current.row() : -1); });
+
+    auto* remove = new QToolButton(this);
+    remove->setText(tr("Delete"));
+    auto* up = new QToolButton(this);
+    up->setText(tr("Up"));
+    auto* down = new QToolButton(this);
+    down->setText(tr("Down"));
+    connect(remove, &QToolButton::clicked, this, [this] {
+        if (currentRule() >= 0)
+            Q_EMIT removeRequested(currentRule());
+    });
+    connect(up, &QToolButton::clicked, this, [this] {
+        if (currentRule() > 0)
+            Q_EMIT moveRequested(currentRule(), -1);
+    });
+    connect(down, &QToolButton::clicked, this, [this] {
+        if (currentRule() >= 0 && currentRule() + 1 < m_model->rowCount())
+            Q_EMIT moveRequested(currentRule(), +1);
+    });
+    auto* presets = new QToolButton(this);
+    presets->setText(tr("Presets"));
+    presets->setPopupMode(QToolButton::InstantPopup);
+    auto* menu = new QMenu(presets);
+    menu->addAction(tr("Keep lm_head"), this, [this] { Q_EMIT presetRequested(QStringLiteral("lm-head")); });
+    menu->addAction(tr("Keep embeddings"), this, [this] { Q_EMIT presetRequested(QStringLiteral("embeddings")); });
+    menu->addAction(tr("Keep all attention"), this, [this] { Q_EMIT presetRequested(QStringLiteral("attention")); });
+    menu->addAction(tr("Keep MLPs of the first and last N layers…"), this, [this] {
+        bool ok = false;
+        const int n = QInputDialog::getInt(this, tr("Keep edge MLPs"), tr("Layers at each end:"), 1, 1, 64, 1, &ok);
+        if (ok)
+            Q_EMIT presetRequested(QStringLiteral("edge-mlps:%1").arg(n));
+    });
+    presets->setMenu(menu);
+    auto* import = new QToolButton(this);
+    import->setText(tr("Import…"));
+    import->setToolTip(tr("Read a keep list: modules_to_not_convert.json, config.json (ignore), an llm-compressor "
+                          "recipe, an fms-mo qcfg.json or a text list"));
+    auto* exportButton = new QToolButton(this);
+    exportButton->setText(tr("Export…"));
+    exportButton->setToolTip(tr("Write the kept modules as a keep list for NxD, vLLM, IBM AIU or as text"));
+    connect(import, &QToolButton::clicked, this, &RulesPanel::importRequested);
+    connect(exportButton, &QToolButton::clicked, this, &RulesPanel::exportRequested);
+
+    m_summary->setObjectName(QStringLiteral("rulesSummary"));
+    m_warnings->setObjectName(QStringLiteral("rulesWarnings"));
+    m_warnings->setWordWrap(true);
+    m_warnings->setTextFormat(Qt::RichText);
+
+    auto* title = new QLabel(tr("<b>Keep in full precision</b> — rules apply in order, the last match decides; "
+                                "modules no rule matches are quantized"),
+        this);
+    title->setWordWrap(true);
+    auto* addRow = new QHBoxLayout;
+    addRow->addWidget(m_syntax);
+    addRow->addWidget(m_pattern, 1);
+    addRow->addWidget(keep);
+    addRow->addWidget(quantize);
+    auto* buttons = new QHBoxLayout;
+    for (QToolButton* b : { remove, up, down, presets, import, exportButton })
+        buttons->addWidget(b);
+    buttons->addStretch(1);
+    buttons->addWidget(m_summary);
+    auto* layout = new QVBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(title);
+    layout->addLayout(addRow);
+    layout->addWidget(m_table, 1);
+    layout->addLayout(buttons);
+    layout->addWidget(m_warnings);
+}
+
+void RulesPanel::add(RuleAction action)
+{
+    const QString pattern = m_pattern->text().trimmed();
+    if (pattern.isEmpty())
+        return;
+    SelectionRule rule;
+    rule.syntax = kSyntaxes[std::max(0, m_syntax->currentIndex())];
+    rule.pattern = pattern.toStdString();
+    rule.action = action;
+    rule.origin = "typed";
+    Q_EMIT addRequested(rule);
+    m_pattern->clear();
+}
+
+void RulesPanel::setWarnings(const QStringList& warnings)
+{
+    QString html;
+    for (const auto& w : warnings)
+        html += QStringLiteral("<div style='color:#8a4b00'>⚠ %1</div>").arg(w.toHtmlEscaped());
+    m_warnings->setText(html);
+    m_warnings->setVisible(!warnings.isEmpty());
+}
+
+void RulesPanel::setSummary(const QString& text)
+{
+    m_summary->setText(text);
+}
+
+int RulesPanel::currentRule() const
+{
+    const QModelIndex current = m_table->currentIndex();
+    return current.isValid() ? current.row() : -1;
+}
+
+} // namespace qs::ui
