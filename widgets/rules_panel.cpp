@@ -139,6 +139,23 @@ RulesPanel::RulesPanel(RulesModel* model, QWidget* parent)
         if (ok)
             Q_EMIT presetRequested(QStringLiteral("edge-mlps:%1").arg(n));
     });
+    menu->addSeparator();
+    menu->addAction(tr("Keep the worst modules (measured)…"), this, [this] {
+        bool ok = false;
+        const int k = QInputDialog::getInt(this, tr("Keep the worst modules"),
+            tr("Quantize every Linear weight with the current scheme and keep the K with the lowest SQNR. K:"), 3, 1,
+            100000, 1, &ok);
+        if (ok)
+            Q_EMIT presetRequested(QStringLiteral("worst:%1").arg(k));
+    });
+    menu->addAction(tr("Keep modules below an SQNR…"), this, [this] {
+        bool ok = false;
+        const double db = QInputDialog::getDouble(this, tr("Keep modules below an SQNR"),
+            tr("Quantize every Linear weight with the current scheme and keep those with an SQNR below (dB):"), 30.0,
+            -100.0, 200.0, 1, &ok);
+        if (ok)
+            Q_EMIT presetRequested(QStringLiteral("below:%1").arg(db));
+    });
     presets->setMenu(menu);
     auto* import = new QToolButton(this);
     import->setText(tr("Import…"));

@@ -34,7 +34,8 @@ Q_SIGNALS:
     void addRequested(const qs::SelectionRule& rule);
     void removeRequested(int row);
     void moveRequested(int row, int delta);
-    void presetRequested(const QString& preset); // "lm-head", "embeddings", "attention", "edge-mlps:N"
+    // "lm-head", "embeddings", "attention", "edge-mlps:N", and the measured "worst:K" / "below:DB"
+    void presetRequested(const QString& preset);
     void importRequested();
     void exportRequested();
     void ruleSelected(int row);

@@ -15,6 +15,7 @@
 #include "scheme_panel.h"
 #include "select/keep_list_io.h"
 #include "selection_editor.h"
+#include "stats/module_errors.h"
 
 #include <QAction>
 #include <QApplication>
@@ -107,6 +108,7 @@ MainWindow::MainWindow(QWidget* parent)
     m_rulesPanel->setObjectName(QStringLiteral("rulesPanel"));
     m_selection = new SelectionEditor(m_treeModel, m_rulesModel, m_rulesPanel, this);
     connect(m_rulesPanel, &ui::RulesPanel::importRequested, this, &MainWindow::importKeepList);
+    connect(m_selection, &SelectionEditor::measurementRequested, this, &MainWindow::measureAndKeep);
     connect(m_rulesPanel, &ui::RulesPanel::exportRequested, this, &MainWindow::exportKeepList);
     auto* leftSplitter = new QSplitter(Qt::Vertical, left);
     leftSplitter->addWidget(m_tree);
@@ -498,6 +500,25 @@ void MainWindow::applyFilter(const QString& text)
         if (!needle.empty() && visible[static_cast<std::size_t>(i)] && tree.node(i).path.size() < 200)
             m_tree->expand(index.parent());
     }
+}
+
+void MainWindow::measureAndKeep(const QString& preset)
+{
+    if (!m_model)
+        return;
+    auto model = m_model;
+    const QuantScheme scheme = m_schemePanel->scheme();
+    auto sqnr = std::make_shared<std::map<int, double>>();
+    const bool started = m_jobs->start(
+        tr("Measuring every module with %1").arg(QString::fromStdString(scheme.name)),
+        [model, scheme, sqnr](
+            Progress& progress) { *sqnr = measureModuleSqnr(model->checkpoint, model->tree, scheme, progress); },
+        [this, model, sqnr, preset] {
+            if (m_model == model)
+                m_selection->applyMeasured(*sqnr, preset);
+        });
+    if (!started)
+        showError(tr("Busy"), tr("Wait for \"%1\" to finish or cancel it first.").arg(m_jobs->title()));
 }
 
 void MainWindow::importKeepList()

@@ -87,6 +87,7 @@ private:
     void keepSelected(bool keep);
     void applyFilter(const QString& text);
     void importKeepList();
+    void measureAndKeep(const QString& preset);
     void exportKeepList();
 
     JobController* m_jobs = nullptr;

@@ -14,6 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+
 namespace qs::app {
 namespace {
 
@@ -80,7 +82,12 @@ SelectionEditor::SelectionEditor(
             setRules(rules, tr("Move rule"));
         }
     });
-    connect(m_panel, &ui::RulesPanel::presetRequested, this, &SelectionEditor::applyPreset);
+    connect(m_panel, &ui::RulesPanel::presetRequested, this, [this](const QString& preset) {
+        if (preset.startsWith(QStringLiteral("worst:")) || preset.startsWith(QStringLiteral("below:")))
+            Q_EMIT measurementRequested(preset); // needs a job: the main window runs it
+        else
+            applyPreset(preset);
+    });
     connect(m_panel, &ui::RulesPanel::ruleSelected, this, [this](int row) {
         std::set<int> matched;
         if (m_tree && row >= 0 && row < static_cast<int>(m_rules.size())) {
@@ -171,6 +178,20 @@ void SelectionEditor::applyPreset(const QString& preset)
             rules.push_back(std::move(r));
     }
     setRules(rules, tr("Preset %1").arg(preset));
+}
+
+void SelectionEditor::applyMeasured(const std::map<int, double>& sqnrDb, const QString& preset)
+{
+    if (!m_tree)
+        return;
+    const bool worst = preset.startsWith(QStringLiteral("worst:"));
+    const QString value = preset.section(QLatin1Char(':'), 1);
+    auto rules = m_rules;
+    for (auto& r : keepWorstPreset(*m_tree, sqnrDb, worst ? NAN : value.toDouble(), worst ? value.toInt() : 0)) {
+        if (std::find(rules.begin(), rules.end(), r) == rules.end())
+            rules.push_back(std::move(r));
+    }
+    setRules(rules, worst ? tr("Keep the %1 worst modules").arg(value) : tr("Keep modules below %1 dB").arg(value));
 }
 
 void SelectionEditor::importFile(const QString& path)

@@ -5,6 +5,7 @@
 #include <QObject>
 #include <QString>
 
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -47,6 +48,8 @@ public:
     void addRule(const SelectionRule& rule);
     void setKept(const std::vector<int>& nodes, bool keep); // tree check boxes and bulk actions
     void applyPreset(const QString& preset);
+    // Keep rules for measured modules ("worst:K" or "below:DB"), from SQNR by module index.
+    void applyMeasured(const std::map<int, double>& sqnrDb, const QString& preset);
     void importFile(const QString& path); // throws qs::Error
     void exportFile(const QString& path, const QString& format) const; // throws qs::Error
 
@@ -55,6 +58,8 @@ public:
 
 Q_SIGNALS:
     void changed();
+    // A preset that must measure every module first ("worst:K", "below:DB").
+    void measurementRequested(const QString& preset);
 
 private:
     void save() const;
