@@ -1,5 +1,7 @@
 #include "rules_model.h"
 
+#include "quant/quant_scheme.h"
+
 #include <QBrush>
 #include <QColor>
 
@@ -74,11 +76,20 @@ bool RulesModel::setData(const QModelIndex& index, const QVariant& value, int ro
     SelectionRule r = m_rules[static_cast<std::size_t>(index.row())];
     const std::string text = value.toString().trimmed().toStdString();
     switch (index.column()) {
-    case ActionColumn: {
-        const auto a = ruleActionFromName(text.substr(0, text.find(' ')));
+    case ActionColumn: { // "keep", "quantize" or "quantize PRESET" (a scheme for those modules)
+        const auto space = text.find(' ');
+        const auto a = ruleActionFromName(text.substr(0, space));
         if (!a)
             return false;
+        std::string scheme = space == std::string::npos ? std::string() : text.substr(space + 1);
+        scheme.erase(0, scheme.find_first_not_of(" ("));
+        scheme.erase(scheme.find_last_not_of(" )") + 1);
+        if (*a == RuleAction::Keep)
+            scheme.clear();
+        else if (!scheme.empty() && !findSchemePreset(scheme))
+            return false;
         r.action = *a;
+        r.scheme = scheme;
         break;
     }
     case SyntaxColumn: {

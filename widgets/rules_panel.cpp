@@ -1,5 +1,6 @@
 #include "rules_panel.h"
 
+#include "quant/quant_scheme.h"
 #include "rules_model.h"
 
 #include <QComboBox>
@@ -38,7 +39,10 @@ public:
             return QStyledItemDelegate::createEditor(parent, option, index);
         auto* box = new QComboBox(parent);
         if (index.column() == RulesModel::ActionColumn) {
+            // quantize with the export's scheme, or with a preset of its own for these modules
             box->addItems({ QStringLiteral("keep"), QStringLiteral("quantize") });
+            for (const auto& preset : schemePresets())
+                box->addItem(QStringLiteral("quantize %1").arg(QString::fromStdString(preset.name)));
         } else {
             for (const RuleSyntax s : kSyntaxes)
                 box->addItem(qstr(ruleSyntaxName(s)));
@@ -48,7 +52,10 @@ public:
     void setEditorData(QWidget* editor, const QModelIndex& index) const override
     {
         if (auto* box = qobject_cast<QComboBox*>(editor)) {
-            const QString current = index.data(Qt::EditRole).toString().section(QLatin1Char(' '), 0, 0);
+            QString current = index.data(Qt::EditRole).toString();
+            current.remove(QLatin1Char('(')).remove(QLatin1Char(')'));
+            if (box->findText(current) < 0)
+                current = current.section(QLatin1Char(' '), 0, 0);
             box->setCurrentIndex(std::max(0, box->findText(current)));
             return;
         }

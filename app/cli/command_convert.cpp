@@ -186,6 +186,10 @@ int runConvert(const std::vector<std::string>& raw)
     for (const auto& w : selection.warnings)
         warnings.push_back(w.message);
     const std::set<int> kept = selection.kept();
+    for (const auto& d : selection.modules) {
+        if (!d.keep && !d.scheme.empty())
+            options.moduleSchemes[tree.node(d.module).path] = *findSchemePreset(d.scheme);
+    }
     for (int m : kept)
         options.keptModules.insert(tree.node(m).path);
     // The patterns as written when they are all NxD partial names (NxD matches them again at

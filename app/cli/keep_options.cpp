@@ -1,6 +1,7 @@
 #include "keep_options.h"
 
 #include "error.h"
+#include "quant/quant_scheme.h"
 #include "select/keep_list_io.h"
 #include "select/selection_presets.h"
 #include "stats/module_errors.h"
@@ -12,7 +13,8 @@ namespace qs::cli {
 
 void addKeepOptions(OptionSpec& spec)
 {
-    for (const char* o : { "--keep", "--keep-regex", "--keep-file", "--preset", "--keep-worst", "--keep-below" })
+    for (const char* o :
+        { "--keep", "--keep-regex", "--keep-file", "--preset", "--keep-worst", "--keep-below", "--quantize" })
         spec.values.insert(o);
 }
 
@@ -62,6 +64,19 @@ std::vector<SelectionRule> keepRulesFromArguments(
         const std::string pattern = p.rfind("re:", 0) == 0 ? p : "re:" + p;
         rules.push_back({ RuleSyntax::CompressedTensors, pattern, RuleAction::Keep, {}, "--keep-regex" });
     }
+    // Exceptions last, so that they win: PATTERN (NxD substring) or PATTERN=PRESET.
+    for (const auto& q : args.all("--quantize")) {
+        const auto eq = q.rfind('=');
+        SelectionRule r { RuleSyntax::NxdPartial, q.substr(0, eq), RuleAction::Quantize, {}, "--quantize" };
+        if (eq != std::string::npos) {
+            r.scheme = q.substr(eq + 1);
+            if (!findSchemePreset(r.scheme))
+                throw UsageError("--quantize " + q + ": no scheme preset named '" + r.scheme + "'");
+        }
+        if (r.pattern.empty())
+            throw UsageError("--quantize needs a pattern: --quantize PATTERN or --quantize PATTERN=PRESET");
+        rules.push_back(std::move(r));
+    }
     return rules;
 }
 
@@ -77,7 +92,9 @@ std::string keepOptionsUsage()
            "  --preset NAME        lm-head, embeddings, attention, edge-mlps:N (the MLPs of the first\n"
            "                       and last N decoder layers)\n"
            "  --keep-worst K       measure every module with the scheme and keep the K worst (SQNR)\n"
-           "  --keep-below DB      ... or those with an SQNR below DB\n";
+           "  --keep-below DB      ... or those with an SQNR below DB\n"
+           "  --quantize P[=PRESET]  quantize modules whose name contains P even if a keep rule above\n"
+           "                       matches them, optionally with another scheme preset\n";
 }
 
 } // namespace qs::cli

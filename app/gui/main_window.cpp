@@ -435,6 +435,12 @@ void MainWindow::exportTo(const QString& destination, bool overwrite)
         options.keptModules.insert(path.toStdString());
     options.modulesToNotConvert = nxdKeepNames(m_model->tree, m_selection->result().kept(), m_selection->rules());
     options.scheme = m_schemePanel->scheme();
+    for (const auto& d : m_selection->result().modules) { // quantize rules with their own scheme
+        if (!d.keep && !d.scheme.empty()) {
+            if (const auto preset = findSchemePreset(d.scheme))
+                options.moduleSchemes[m_model->tree.node(d.module).path] = *preset;
+        }
+    }
     auto model = m_model;
     auto report = std::make_shared<ConversionReport>();
     const bool started = m_jobs->start(

@@ -20,6 +20,19 @@ std::optional<ExportFormat> exportFormatFromName(std::string_view name)
     return std::nullopt;
 }
 
+const QuantScheme& ExportOptions::schemeFor(const std::string& tensorName) const
+{
+    if (moduleSchemes.empty())
+        return scheme;
+    const std::string suffix = ".weight";
+    const std::string module = tensorName.size() > suffix.size()
+            && tensorName.compare(tensorName.size() - suffix.size(), suffix.size(), suffix) == 0
+        ? tensorName.substr(0, tensorName.size() - suffix.size())
+        : tensorName;
+    const auto it = moduleSchemes.find(module);
+    return it == moduleSchemes.end() ? scheme : it->second;
+}
+
 TensorResult Exporter::write(const PlannedTensor& tensor, const Checkpoint& source)
 {
     PreparedTensor prepared = prepare(tensor, source);

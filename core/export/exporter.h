@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,6 +44,11 @@ struct ExportOptions
     // How Linear weights are quantized. The default is the nxd-int8 preset's math; an exporter
     // refuses schemes its consumer cannot load (UsageError).
     QuantScheme scheme;
+    // Per-module exceptions (full module path -> scheme), from quantize rules with a scheme.
+    std::map<std::string, QuantScheme> moduleSchemes;
+
+    // The scheme of the weight `tensorName` ("<module>.weight").
+    const QuantScheme& schemeFor(const std::string& tensorName) const;
 };
 
 // What an exporter computed for one planned tensor, ready to be written: its report line and

@@ -28,15 +28,19 @@ void writeTensor(ShardedSafetensorsWriter& writer, const std::string& name, cons
 NxdExporter::NxdExporter(ExportOptions options)
     : m_options(std::move(options))
 {
-    const QuantScheme& s = m_options.scheme;
-    s.validate();
-    const bool fp8 = s.format == QuantFormat::Fp8E4M3 || s.format == QuantFormat::Fp8E5M2;
-    if (s.convention != ScaleConvention::Nxd || !(fp8 || (s.format == QuantFormat::Int && s.bits == 8)) || !s.symmetric
-        || s.rounding != Rounding::NearestEven
-        || !(s.granularity == Granularity::Tensor || (s.granularity == Granularity::Channel && s.axis == 0)))
-        throw UsageError("scheme '" + s.name
-            + "' cannot be exported for AWS Neuron NxD: it loads symmetric int8 or fp8 weights per tensor or per "
-              "output channel with NxD's own scales (presets nxd-int8, nxd-int8-tensor, nxd-fp8, nxd-fp8-e5m2)");
+    auto check = [](const QuantScheme& s) {
+        s.validate();
+        const bool fp8 = s.format == QuantFormat::Fp8E4M3 || s.format == QuantFormat::Fp8E5M2;
+        if (s.convention != ScaleConvention::Nxd || !(fp8 || (s.format == QuantFormat::Int && s.bits == 8))
+            || !s.symmetric || s.rounding != Rounding::NearestEven
+            || !(s.granularity == Granularity::Tensor || (s.granularity == Granularity::Channel && s.axis == 0)))
+            throw UsageError("scheme '" + s.name
+                + "' cannot be exported for AWS Neuron NxD: it loads symmetric int8 or fp8 weights per tensor or per "
+                  "output channel with NxD's own scales (presets nxd-int8, nxd-int8-tensor, nxd-fp8, nxd-fp8-e5m2)");
+    };
+    check(m_options.scheme);
+    for (const auto& [module, scheme] : m_options.moduleSchemes)
+        check(scheme);
 }
 
 NxdExporter::~NxdExporter() = default;
@@ -48,7 +52,7 @@ std::vector<TensorSpec> NxdExporter::outputsFor(const PlannedTensor& tensor) con
         return { TensorSpec { in.name, in.dtype, in.shape } };
     // Scale shapes as NxD writes them: [out, 1] per channel; per tensor [1] for int8 and a 0-d
     // tensor for fp8 (quantize_fp8_per_tensor).
-    const QuantScheme& s = m_options.scheme;
+    const QuantScheme& s = m_options.schemeFor(in.name);
     const DType codes = s.format == QuantFormat::Fp8E4M3 ? DType::F8_E4M3
         : s.format == QuantFormat::Fp8E5M2               ? DType::F8_E5M2
                                                          : DType::I8;
@@ -104,7 +108,8 @@ PreparedTensor NxdExporter::prepare(
         options.codeHistogram = false;
         options.parallel = control.parallel;
         options.cancel = control.cancel;
-        SchemeQuantized q = quantizeWithScheme(source.load(tensor.input.name), m_options.scheme, options);
+        SchemeQuantized q
+            = quantizeWithScheme(source.load(tensor.input.name), m_options.schemeFor(tensor.input.name), options);
         result.error = q.error;
         payload->codes = q.codes;
         payload->scale = q.scale;

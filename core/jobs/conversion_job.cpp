@@ -62,6 +62,7 @@ ConversionReport convertCheckpoint(
     ExportOptions exportOptions;
     exportOptions.maxShardBytes = options.maxShardBytes;
     exportOptions.scheme = options.scheme;
+    exportOptions.moduleSchemes = options.moduleSchemes;
     exportOptions.modulesToNotConvert = options.modulesToNotConvert.empty() ? compactNxdKeepList(tree, plan.keptModules)
                                                                             : options.modulesToNotConvert;
 

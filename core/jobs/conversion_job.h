@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -27,6 +28,8 @@ struct ConversionOptions
     bool overwrite = false;
     std::uint64_t maxShardBytes = 10'000'000'000ULL;
     QuantScheme scheme; // default: nxd-int8 math (int8, per output channel, absmax/127)
+    // Per-module exceptions: full module path -> scheme (quantize rules with a scheme).
+    std::map<std::string, QuantScheme> moduleSchemes;
     // Tensors quantized at the same time (0: one per core), and a bound on the input bytes of
     // the tensors in flight (one tensor is always allowed, however large).
     int workers = 0;

@@ -182,6 +182,26 @@ private Q_SLOTS:
         QCOMPARE(tj.value(QStringLiteral("dtype")).toString(), QStringLiteral("F8_E4M3"));
         QCOMPARE(tj.value(QStringLiteral("stored_quantization")).toString(), QStringLiteral("nxd"));
 
+        // A quantize rule with its own scheme: that module in fp8, its layer otherwise kept.
+        const QString mixed = m_dir.filePath(QStringLiteral("nxd-mixed"));
+        const Run m = run({ QStringLiteral("convert"), m_demo, QStringLiteral("-o"), mixed, QStringLiteral("--format"),
+            QStringLiteral("nxd"), QStringLiteral("--keep"), QStringLiteral("layers.0."), QStringLiteral("--quantize"),
+            QStringLiteral("layers.0.mlp.up_proj=nxd-fp8") });
+        QCOMPARE(m.exitCode, 0);
+        auto dtypeOf = [&](const QString& name) {
+            const Run t
+                = run({ QStringLiteral("inspect"), mixed, QStringLiteral("--tensor"), name, QStringLiteral("--json") });
+            return QJsonDocument::fromJson(t.out.toUtf8()).object().value(QStringLiteral("dtype")).toString();
+        };
+        QCOMPARE(dtypeOf(QStringLiteral("model.layers.0.mlp.up_proj.weight")), QStringLiteral("F8_E4M3"));
+        QCOMPARE(dtypeOf(QStringLiteral("model.layers.0.mlp.down_proj.weight")), QStringLiteral("BF16"));
+        QCOMPARE(dtypeOf(QStringLiteral("model.layers.1.mlp.up_proj.weight")), QStringLiteral("I8"));
+        QCOMPARE(run({ QStringLiteral("convert"), m_demo, QStringLiteral("-o"), mixed + QStringLiteral("2"),
+                         QStringLiteral("--format"), QStringLiteral("nxd"), QStringLiteral("--quantize"),
+                         QStringLiteral("lm_head=vllm-w8a8-int8") })
+                     .exitCode,
+            2); // NxD cannot load a compressed-tensors scheme, even for one module
+
         const Run tensor = run(
             { QStringLiteral("convert"), m_demo, QStringLiteral("-o"), m_dir.filePath(QStringLiteral("nxd-tensor")),
                 QStringLiteral("--format"), QStringLiteral("nxd"), QStringLiteral("--scheme"),

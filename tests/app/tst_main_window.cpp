@@ -140,6 +140,11 @@ private Q_SLOTS:
         QVERIFY(rules->setData(rules->index(last, 0), QStringLiteral("quantize")));
         QCOMPARE(tree->keptCount(), 3 + 16);
         QCOMPARE(rules->index(last, 3).data().toInt(), 1); // matches one module
+        // ... or quantized with a scheme of its own, which the export uses for it.
+        QVERIFY(rules->setData(rules->index(last, 0), QStringLiteral("quantize nxd-fp8")));
+        const ModuleDecision* headDecision = w.selection()->result().decisionFor(tree->tree().find("lm_head"));
+        QVERIFY(headDecision && !headDecision->keep && headDecision->scheme == "nxd-fp8");
+        QVERIFY(!rules->setData(rules->index(last, 0), QStringLiteral("quantize no-such-preset")));
         // Selecting a rule highlights what it matches.
         w.rulesPanel()->table()->setCurrentIndex(rules->index(last, 2));
         QVERIFY(tree->indexForPath(QStringLiteral("lm_head")).data(Qt::BackgroundRole).isValid());
