@@ -77,9 +77,9 @@ nlohmann::ordered_json reportJson(
 }
 
 // --scheme PRESET, then single fields overridden by their own options.
-QuantScheme schemeFromArguments(const Arguments& args)
+QuantScheme schemeFromArguments(const Arguments& args, const std::string& defaultPreset)
 {
-    const std::string name = args.value("--scheme", "nxd-int8");
+    const std::string name = args.value("--scheme", defaultPreset);
     const auto found = findSchemePreset(name);
     if (!found) {
         std::string names;
@@ -152,12 +152,13 @@ int runConvert(const std::vector<std::string>& raw)
         throw UsageError("'convert' needs an output folder (-o OUT)");
     const std::string formatName = args.value("--format");
     if (formatName.empty())
-        throw UsageError("'convert' needs --format; available: nxd");
+        throw UsageError("'convert' needs --format; available: nxd, compressed-tensors");
     const auto format = exportFormatFromName(formatName);
     if (!format)
-        throw UsageError("unknown --format '" + formatName + "'; available: nxd");
+        throw UsageError("unknown --format '" + formatName + "'; available: nxd, compressed-tensors");
 
-    const QuantScheme scheme = schemeFromArguments(args);
+    const QuantScheme scheme
+        = schemeFromArguments(args, *format == ExportFormat::CompressedTensors ? "vllm-w8a8-int8" : "nxd-int8");
     const Checkpoint checkpoint = Checkpoint::open(args.positional.front());
     const ModuleTree tree = ModuleTree::build(checkpoint.tensors(), checkpoint.modelType());
 
@@ -182,7 +183,8 @@ int runConvert(const std::vector<std::string>& raw)
 
     std::vector<std::string> warnings;
     const std::vector<SelectionRule> rules = keepRulesFromArguments(args, checkpoint, tree, scheme);
-    const SelectionResult selection = resolveSelection(tree, rules, KeepTarget::Nxd);
+    const SelectionResult selection = resolveSelection(
+        tree, rules, *format == ExportFormat::CompressedTensors ? KeepTarget::CompressedTensors : KeepTarget::Nxd);
     for (const auto& w : selection.warnings)
         warnings.push_back(w.message);
     const std::set<int> kept = selection.kept();

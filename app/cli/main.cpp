@@ -52,7 +52,8 @@ std::string usage(const std::string& command)
               "  --json               print {\"modules\": [{\"name\", \"keep\", \"rule\"}], \"warnings\":\n"
               "                       [{\"kind\", \"message\", \"modules\"}], \"kept\", \"quantized\"}\n";
     if (command == "convert")
-        return "quantscope-cli convert PATH -o OUT --format nxd [--scheme PRESET] [keep options] [--force]\n"
+        return "quantscope-cli convert PATH -o OUT --format nxd|compressed-tensors [--scheme PRESET] [keep options] "
+               "[--force]\n"
                "                       [--json] [--max-shard-size SIZE] [scheme field options]\n"
                "  Quantize every Linear weight with a scheme and write OUT.\n"
                "  --scheme PRESET      nxd-int8 (default), nxd-int8-tensor, nxd-fp8 (e4m3 within +-240),\n"
@@ -64,7 +65,11 @@ std::string usage(const std::string& command)
                "  --float32-math       compressed-tensors presets: compute in float32 instead of the\n"
                "                       weight's bf16/fp16 (llm-compressor's own, bit-exact, the default)\n"
                "  --format nxd         AWS Neuron NxD: <module>.weight int8 + <module>.scale float32 [out,1],\n"
-               "                       modules_to_not_convert.json\n"
+               "                       modules_to_not_convert.json (default scheme nxd-int8)\n"
+               "  --format compressed-tensors  vLLM: int-quantized (vllm-w8a8-int8, the default),\n"
+               "                       float-quantized (vllm-fp8-dynamic), pack-quantized (vllm-w4a16,\n"
+               "                       vllm-w8a16); config.json gains quantization_config with the kept\n"
+               "                       Linear modules in ignore; recipe.yaml\n"
             + keepOptionsUsage()
             + "  --force              replace OUT if it exists\n"
               "  --max-shard-size S   shard size such as 10GB (default) or 500MB\n"

@@ -16,16 +16,25 @@
 namespace qs::app {
 
 ExportDialog::ExportDialog(const QString& suggestedDestination, int quantizedCount, int keptCount,
-    const QStringList& modulesToNotConvert, QWidget* parent)
+    const QStringList& nxdKeepList, const QStringList& fullKeepList, std::function<QString(const QString&)> problemFor,
+    QWidget* parent)
     : QDialog(parent)
+    , m_nxdKeepList(nxdKeepList)
+    , m_fullKeepList(fullKeepList)
+    , m_problemFor(std::move(problemFor))
     , m_format(new QComboBox(this))
+    , m_keepLabel(new QLabel(this))
+    , m_keepList(new QPlainTextEdit(this))
     , m_destination(new QLineEdit(suggestedDestination, this))
     , m_overwrite(new QCheckBox(tr("Replace the folder if it exists"), this))
     , m_problem(new QLabel(this))
     , m_buttons(new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this))
 {
     setWindowTitle(tr("Export Checkpoint"));
-    m_format->addItem(tr("AWS Neuron NxD: int8 per-channel (.weight int8 + .scale float32)"), QStringLiteral("nxd"));
+    m_format->addItem(
+        tr("AWS Neuron NxD (.weight int8/fp8 + .scale float32, modules_to_not_convert.json)"), QStringLiteral("nxd"));
+    m_format->addItem(
+        tr("vLLM compressed-tensors (quantization_config in config.json)"), QStringLiteral("compressed-tensors"));
 
     auto* browse = new QPushButton(tr("Browse…"), this);
     auto* destinationRow = new QHBoxLayout;
@@ -33,14 +42,14 @@ ExportDialog::ExportDialog(const QString& suggestedDestination, int quantizedCou
     destinationRow->addWidget(browse);
 
     auto modules = [](int n) { return n == 1 ? tr("1 Linear module") : tr("%1 Linear modules").arg(n); };
-    auto* summary = new QLabel(
-        tr("%1 will be quantized to int8; %2 kept in full precision.").arg(modules(quantizedCount)).arg(keptCount),
+    auto* summary = new QLabel(tr("%1 will be quantized with the scheme panel's scheme; %2 kept in full precision.")
+                                   .arg(modules(quantizedCount))
+                                   .arg(keptCount),
         this);
-    auto* keepList = new QPlainTextEdit(this);
-    keepList->setReadOnly(true);
-    keepList->setPlaceholderText(tr("(empty: every Linear module is quantized)"));
-    keepList->setPlainText(modulesToNotConvert.join(QLatin1Char('\n')));
-    keepList->setMaximumHeight(120);
+    summary->setWordWrap(true);
+    m_keepList->setReadOnly(true);
+    m_keepList->setPlaceholderText(tr("(empty: every Linear module is quantized)"));
+    m_keepList->setMaximumHeight(120);
 
     m_problem->setStyleSheet(QStringLiteral("color: #b00020"));
     m_problem->setWordWrap(true);
@@ -50,7 +59,7 @@ ExportDialog::ExportDialog(const QString& suggestedDestination, int quantizedCou
     form->addRow(tr("Destination folder:"), destinationRow);
     form->addRow(QString(), m_overwrite);
     form->addRow(tr("Summary:"), summary);
-    form->addRow(tr("modules_to_not_convert:"), keepList);
+    form->addRow(m_keepLabel, m_keepList);
 
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(form);
@@ -61,6 +70,11 @@ ExportDialog::ExportDialog(const QString& suggestedDestination, int quantizedCou
     connect(browse, &QPushButton::clicked, this, &ExportDialog::browse);
     connect(m_destination, &QLineEdit::textChanged, this, &ExportDialog::validate);
     connect(m_overwrite, &QCheckBox::toggled, this, &ExportDialog::validate);
+    connect(m_format, &QComboBox::currentIndexChanged, this, [this] {
+        showKeepList();
+        validate();
+    });
+    showKeepList();
     connect(m_buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
     connect(m_buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
     resize(640, sizeHint().height());
@@ -75,6 +89,20 @@ QString ExportDialog::destination() const
 QString ExportDialog::format() const
 {
     return m_format->currentData().toString();
+}
+
+void ExportDialog::setFormat(const QString& format)
+{
+    const int i = m_format->findData(format);
+    if (i >= 0)
+        m_format->setCurrentIndex(i);
+}
+
+void ExportDialog::showKeepList()
+{
+    const bool nxd = format() == QStringLiteral("nxd");
+    m_keepLabel->setText(nxd ? tr("modules_to_not_convert:") : tr("ignore:"));
+    m_keepList->setPlainText((nxd ? m_nxdKeepList : m_fullKeepList).join(QLatin1Char('\n')));
 }
 
 bool ExportDialog::overwrite() const
@@ -97,6 +125,8 @@ void ExportDialog::validate()
         problem = tr("Choose a destination folder.");
     else if (QFileInfo::exists(destination()) && !overwrite())
         problem = tr("%1 already exists. Choose another name or allow replacing it.").arg(destination());
+    else if (m_problemFor)
+        problem = m_problemFor(format());
     m_problem->setText(problem);
     m_problem->setVisible(!problem.isEmpty());
     m_buttons->button(QDialogButtonBox::Ok)->setEnabled(problem.isEmpty());

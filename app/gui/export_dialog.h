@@ -3,6 +3,8 @@
 #include <QDialog>
 #include <QStringList>
 
+#include <functional>
+
 class QCheckBox;
 class QComboBox;
 class QDialogButtonBox;
@@ -18,18 +20,30 @@ class ExportDialog : public QDialog
 {
     Q_OBJECT
 public:
-    ExportDialog(const QString& suggestedDestination, int quantizedCount, int keptCount,
-        const QStringList& modulesToNotConvert, QWidget* parent = nullptr);
+    // `nxdKeepList`: modules_to_not_convert as NxD gets it; `fullKeepList`: the kept modules'
+    // full names (compressed-tensors `ignore`). `problemFor(format)` says why the current scheme
+    // cannot be written in a format (empty when it can).
+    ExportDialog(const QString& suggestedDestination, int quantizedCount, int keptCount, const QStringList& nxdKeepList,
+        const QStringList& fullKeepList = {}, std::function<QString(const QString&)> problemFor = {},
+        QWidget* parent = nullptr);
 
     QString destination() const;
-    QString format() const; // "nxd"
+    QString format() const; // "nxd" or "compressed-tensors"
+    void setFormat(const QString& format);
     bool overwrite() const;
 
 private:
     void browse();
     void validate();
 
+    void showKeepList();
+
+    QStringList m_nxdKeepList;
+    QStringList m_fullKeepList;
+    std::function<QString(const QString&)> m_problemFor;
     QComboBox* m_format = nullptr;
+    QLabel* m_keepLabel = nullptr;
+    QPlainTextEdit* m_keepList = nullptr;
     QLineEdit* m_destination = nullptr;
     QCheckBox* m_overwrite = nullptr;
     QLabel* m_problem = nullptr;

@@ -35,6 +35,7 @@
 #include <QMimeData>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QRegularExpression>
 #include <QSplitter>
 #include <QStandardPaths>
 #include <QStatusBar>
@@ -134,6 +135,9 @@ MainWindow::MainWindow(QWidget* parent)
     addDockWidget(Qt::RightDockWidgetArea, m_schemeDock);
     m_schemeDock->hide();
     connect(m_schemePanel, &ui::SchemePanel::schemeChanged, this, [this](const QuantScheme& scheme) {
+        // The keep warnings follow the consumer the scheme is for.
+        m_selection->setTarget(
+            scheme.convention == ScaleConvention::CompressedTensors ? KeepTarget::CompressedTensors : KeepTarget::Nxd);
         m_details->setScheme(scheme);
         updateSummary();
     });
@@ -411,24 +415,44 @@ void MainWindow::showExportDialog()
         return;
     const QFileInfo info(m_modelPath);
     const QString folder = info.isDir() ? info.absoluteFilePath() : info.absolutePath();
-    const QString suggestion = folder + QStringLiteral("-nxd-int8");
+    QString schemeName = QString::fromStdString(m_schemePanel->scheme().name);
+    schemeName.replace(QRegularExpression(QStringLiteral("[^A-Za-z0-9._-]+")), QStringLiteral("-"));
+    const QString suggestion = folder + QStringLiteral("-") + schemeName;
     const QStringList kept = m_treeModel->keptModules();
     const auto keepList = nxdKeepNames(m_model->tree, m_selection->result().kept(), m_selection->rules());
     QStringList names;
     for (const auto& n : keepList)
         names << QString::fromStdString(n);
 
+    QStringList fullNames;
+    for (const auto& n : fullKeepNames(m_model->tree, m_selection->result().kept()))
+        fullNames << QString::fromStdString(n);
+    // Why the scheme panel's scheme cannot be written in a format, before anything runs.
+    auto problemFor = [this](const QString& format) -> QString {
+        ExportOptions options;
+        options.scheme = m_schemePanel->scheme();
+        try {
+            makeExporter(*exportFormatFromName(format.toStdString()), options);
+        } catch (const Error& e) {
+            return tr("%1 Choose another scheme in View ▸ Quantization Scheme.")
+                .arg(QString::fromStdString(e.reason()));
+        }
+        return {};
+    };
     ExportDialog dialog(suggestion, m_treeModel->quantizableCount() - static_cast<int>(kept.size()),
-        static_cast<int>(kept.size()), names, this);
+        static_cast<int>(kept.size()), names, fullNames, problemFor, this);
+    if (m_schemePanel->scheme().convention == ScaleConvention::CompressedTensors)
+        dialog.setFormat(QStringLiteral("compressed-tensors"));
     if (dialog.exec() == QDialog::Accepted)
-        exportTo(dialog.destination(), dialog.overwrite());
+        exportTo(dialog.destination(), dialog.overwrite(), dialog.format());
 }
 
-void MainWindow::exportTo(const QString& destination, bool overwrite)
+void MainWindow::exportTo(const QString& destination, bool overwrite, const QString& format)
 {
     if (!m_model)
         return;
     ConversionOptions options;
+    options.format = exportFormatFromName(format.toStdString()).value_or(ExportFormat::Nxd);
     options.destination = toPath(destination);
     options.overwrite = overwrite;
     for (const auto& path : m_treeModel->keptModules())

@@ -44,7 +44,7 @@ public:
     void openPath(const QString& path);
     void openDemo();
     // Exports the open model with the current keep selection and the scheme panel's scheme.
-    void exportTo(const QString& destination, bool overwrite = false);
+    void exportTo(const QString& destination, bool overwrite = false, const QString& format = QStringLiteral("nxd"));
     // Selects a module in the tree by its full path; false when there is none.
     bool selectModule(const QString& path);
 

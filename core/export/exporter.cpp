@@ -1,5 +1,6 @@
 #include "export/exporter.h"
 
+#include "export/compressed_tensors_exporter.h"
 #include "export/nxd_exporter.h"
 
 namespace qs {
@@ -9,6 +10,8 @@ std::string_view exportFormatName(ExportFormat format)
     switch (format) {
     case ExportFormat::Nxd:
         return "nxd";
+    case ExportFormat::CompressedTensors:
+        return "compressed-tensors";
     }
     return "nxd";
 }
@@ -17,6 +20,8 @@ std::optional<ExportFormat> exportFormatFromName(std::string_view name)
 {
     if (name == "nxd")
         return ExportFormat::Nxd;
+    if (name == "compressed-tensors")
+        return ExportFormat::CompressedTensors;
     return std::nullopt;
 }
 
@@ -45,6 +50,8 @@ std::unique_ptr<Exporter> makeExporter(ExportFormat format, ExportOptions option
     switch (format) {
     case ExportFormat::Nxd:
         return std::make_unique<NxdExporter>(std::move(options));
+    case ExportFormat::CompressedTensors:
+        return std::make_unique<CompressedTensorsExporter>(std::move(options));
     }
     return nullptr;
 }

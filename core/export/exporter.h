@@ -21,6 +21,7 @@ class Checkpoint;
 enum class ExportFormat
 {
     Nxd, // AWS Neuron NxD: int8 per-channel `.weight` + float32 `.scale`, modules_to_not_convert.json
+    CompressedTensors, // vLLM compressed-tensors: int/float/pack-quantized, quantization_config in config.json
 };
 
 std::string_view exportFormatName(ExportFormat format);
@@ -40,6 +41,10 @@ struct ExportOptions
 {
     // The keep list as the target format spells it (NxD partial names).
     std::vector<std::string> modulesToNotConvert;
+    // Full paths of the Linear modules kept in full precision (compressed-tensors `ignore`).
+    std::vector<std::string> keptModulePaths;
+    // The source model's config.json text (empty when it has none), for formats that extend it.
+    std::string sourceConfigJson;
     std::uint64_t maxShardBytes = 10'000'000'000ULL;
     // How Linear weights are quantized. The default is the nxd-int8 preset's math; an exporter
     // refuses schemes its consumer cannot load (UsageError).

@@ -13,7 +13,9 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <fstream>
 #include <future>
+#include <iterator>
 #include <thread>
 
 namespace qs {
@@ -36,7 +38,8 @@ std::vector<std::string> copyCompanionFiles(const Checkpoint& checkpoint, const 
         return copied;
     for (const auto& entry : fs::directory_iterator(checkpoint.folder())) {
         const auto name = entry.path().filename().string();
-        if (!entry.is_regular_file() || !isCompanionFile(name))
+        // Files the exporter wrote itself (compressed-tensors' extended config.json) win.
+        if (!entry.is_regular_file() || !isCompanionFile(name) || fs::exists(staging / name))
             continue;
         std::error_code ec;
         fs::copy_file(entry.path(), staging / name, ec);
@@ -69,8 +72,15 @@ ConversionReport convertCheckpoint(
     ConversionReport report;
     report.format = options.format;
     report.modulesToNotConvert = exportOptions.modulesToNotConvert;
-    for (int m : plan.keptModules)
-        report.keptModules.push_back(tree.node(m).path);
+    for (int m : tree.quantizable()) { // tree order
+        if (plan.keptModules.count(m))
+            report.keptModules.push_back(tree.node(m).path);
+    }
+    exportOptions.keptModulePaths = report.keptModules;
+    if (fs::is_regular_file(checkpoint.folder() / "config.json")) {
+        std::ifstream in(checkpoint.folder() / "config.json", std::ios::binary);
+        exportOptions.sourceConfigJson.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
     report.bytesIn = plan.inputBytes;
 
     AtomicOutputDir output(options.destination, options.overwrite);

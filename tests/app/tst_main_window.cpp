@@ -258,6 +258,30 @@ private Q_SLOTS:
         const Checkpoint c = Checkpoint::open(out.toStdString());
         QCOMPARE(c.info("model.layers.0.self_attn.q_proj.weight").dtype, DType::F8_E4M3);
         QCOMPARE(c.quantization().kind, std::string("nxd"));
+        // compressed-tensors from the GUI: the W4A16 preset gives a pack-quantized checkpoint
+        // whose config names the kept module in `ignore`.
+        QVERIFY(w.schemePanel()->selectPreset(QStringLiteral("vllm-w4a16")));
+        w.selection()->setRules(
+            { { RuleSyntax::Module, "lm_head", RuleAction::Keep, {}, "test" } }, QStringLiteral("k"));
+        const QString ct = m_dir.filePath(QStringLiteral("gui-ct-w4a16"));
+        w.exportTo(ct, false, QStringLiteral("compressed-tensors"));
+        QTRY_COMPARE_WITH_TIMEOUT(exported.count(), 2, 30000);
+        QVERIFY2(w.lastError().isEmpty(), qPrintable(w.lastError()));
+        const Checkpoint packed = Checkpoint::open(ct.toStdString());
+        QCOMPARE(packed.quantization().kind, std::string("compressed-tensors"));
+        QCOMPARE(packed.info("model.layers.0.self_attn.q_proj.weight_packed").dtype, DType::I32);
+        QVERIFY(packed.config()["quantization_config"]["ignore"] == nlohmann::json::array({ "lm_head" }));
+        QVERIFY(packed.config()["model_type"] == "llama");
+
+        // The export dialog refuses a scheme the chosen format cannot load, with the reason.
+        QVERIFY(w.schemePanel()->selectPreset(QStringLiteral("nxd-int8")));
+        app::ExportDialog dialog(m_dir.filePath(QStringLiteral("never")), 25, 4, {}, {}, [&](const QString& format) {
+            return format == QStringLiteral("compressed-tensors") ? QStringLiteral("no") : QString();
+        });
+        auto* ok = dialog.findChild<QDialogButtonBox*>()->button(QDialogButtonBox::Ok);
+        QVERIFY(ok->isEnabled());
+        dialog.setFormat(QStringLiteral("compressed-tensors"));
+        QVERIFY(!ok->isEnabled());
     }
 
     void opensPyTorchFilesWithSummaryAndDetailedErrors()

@@ -1,0 +1,303 @@
+#include "export/compressed_tensors_exporter.h"
+
+#include "error.h"
+#include "io/atomic_file.h"
+#include "io/checkpoint.h"
+#include "io/sharded_safetensors_writer.h"
+#include "io/torch_dtype.h"
+#include "quant/int_packing.h"
+#include "quant/scheme_quantizer.h"
+#include "select/keep_list_io.h"
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+namespace qs {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+std::string moduleOf(const std::string& weightName)
+{
+    return weightName.substr(0, weightName.size() - std::string(".weight").size());
+}
+
+void writeTensor(ShardedSafetensorsWriter& writer, const std::string& name, const at::Tensor& t)
+{
+    const at::Tensor c = t.contiguous();
+    writer.write(name, c.data_ptr(), static_cast<std::uint64_t>(c.numel()) * c.element_size());
+}
+
+// Scales (and zero points) are stored in the weight's dtype when it is a float type.
+DType scaleDType(DType weight)
+{
+    return weight == DType::BF16 || weight == DType::F16 || weight == DType::F32 || weight == DType::F64 ? weight
+                                                                                                         : DType::F16;
+}
+
+struct CtPayload
+{
+    Checkpoint::RawBytes raw;
+    at::Tensor weight; // int8 / fp8 codes, or int32 packed words
+    at::Tensor scale;
+    at::Tensor zeroPoint; // int8, asymmetric only
+};
+
+// The QuantizationArgs of the weights, with only the fields every vLLM release accepts.
+json weightArgs(const QuantScheme& s)
+{
+    const bool fp8 = s.format == QuantFormat::Fp8E4M3;
+    json a;
+    a["num_bits"] = 8;
+    if (!fp8)
+        a["num_bits"] = s.bits;
+    a["type"] = fp8 ? "float" : "int";
+    a["symmetric"] = s.symmetric;
+    a["group_size"] = s.granularity == Granularity::Group ? json(s.groupSize) : json(nullptr);
+    a["strategy"] = std::string(granularityName(s.granularity));
+    a["block_structure"] = nullptr;
+    a["dynamic"] = false;
+    a["actorder"] = nullptr;
+    a["observer"] = "minmax";
+    a["observer_kwargs"] = json::object();
+    return a;
+}
+
+json activationArgs(const QuantScheme& s)
+{
+    if (s.activations != "int8-token-dynamic" && s.activations != "fp8-token-dynamic")
+        return nullptr;
+    json a;
+    a["num_bits"] = 8;
+    a["type"] = s.activations == "fp8-token-dynamic" ? "float" : "int";
+    a["symmetric"] = true;
+    a["group_size"] = nullptr;
+    a["strategy"] = "token";
+    a["block_structure"] = nullptr;
+    a["dynamic"] = true;
+    a["actorder"] = nullptr;
+    a["observer"] = nullptr;
+    a["observer_kwargs"] = json::object();
+    return a;
+}
+
+// A YAML flow mapping of QuantizationArgs for recipe.yaml.
+std::string flow(const json& args)
+{
+    if (args.is_null())
+        return {};
+    std::string out = "{";
+    for (const auto& [k, v] : args.items()) {
+        if (v.is_null() || (v.is_object() && v.empty()))
+            continue;
+        out += (out.size() > 1 ? ", " : "") + k + ": " + (v.is_string() ? v.get<std::string>() : v.dump());
+    }
+    return out + "}";
+}
+
+} // namespace
+
+CompressedTensorsExporter::CompressedTensorsExporter(ExportOptions options)
+    : m_options(std::move(options))
+{
+    const QuantScheme& s = m_options.scheme;
+    s.validate();
+    const bool intOk = s.format == QuantFormat::Int && (s.bits == 4 || s.bits == 8);
+    if (s.convention != ScaleConvention::CompressedTensors || !(intOk || s.format == QuantFormat::Fp8E4M3)
+        || s.rounding != Rounding::NearestEven
+        || !(s.granularity == Granularity::Tensor || s.granularity == Granularity::Group
+            || (s.granularity == Granularity::Channel && s.axis == 0)))
+        throw UsageError("scheme '" + s.name
+            + "' cannot be exported as compressed-tensors: vLLM loads int8/int4 or fp8 e4m3 weights per tensor, "
+              "output channel or group with compressed-tensors' own scales (presets vllm-w8a8-int8, "
+              "vllm-fp8-dynamic, vllm-w4a16, vllm-w8a16)");
+    if (s.format == QuantFormat::Fp8E4M3 && s.fp8Max != 448.0)
+        throw UsageError(
+            "compressed-tensors fp8 uses the full e4m3 range (fp8_max 448), not " + std::to_string(s.fp8Max));
+    if (packed() && !s.symmetric)
+        throw UsageError("asymmetric pack-quantized weights are not written yet; use a symmetric scheme");
+    if (!m_options.moduleSchemes.empty())
+        throw UsageError("compressed-tensors: per-module schemes (mixed-precision configs) are not written yet");
+}
+
+CompressedTensorsExporter::~CompressedTensorsExporter() = default;
+
+bool CompressedTensorsExporter::packed() const
+{
+    // Int weights without quantized activations: vLLM's WNA16 path needs pack-quantized.
+    const QuantScheme& s = m_options.scheme;
+    return s.format == QuantFormat::Int && activationArgs(s).is_null();
+}
+
+std::string CompressedTensorsExporter::format() const
+{
+    const QuantScheme& s = m_options.scheme;
+    if (packed())
+        return "pack-quantized";
+    if (s.format == QuantFormat::Int)
+        return "int-quantized";
+    return activationArgs(s).is_null() ? "naive-quantized" : "float-quantized";
+}
+
+std::vector<TensorSpec> CompressedTensorsExporter::outputsFor(const PlannedTensor& tensor) const
+{
+    const TensorInfo& in = tensor.input;
+    if (!tensor.quantize)
+        return { TensorSpec { in.name, in.dtype, in.shape } };
+    const QuantScheme& s = m_options.scheme;
+    const std::int64_t rows = in.shape.at(0);
+    const std::int64_t cols = in.numel() / std::max<std::int64_t>(rows, 1);
+    std::vector<std::int64_t> scaleShape { rows, 1 };
+    if (s.granularity == Granularity::Tensor)
+        scaleShape = { 1 };
+    else if (s.granularity == Granularity::Group)
+        scaleShape = { rows, (cols + s.groupSize - 1) / s.groupSize };
+    const std::string module = moduleOf(in.name);
+    std::vector<TensorSpec> out;
+    if (packed()) {
+        const std::int64_t words = (cols * s.bits + 31) / 32;
+        out.push_back({ module + ".weight_packed", DType::I32, { rows, words } });
+        out.push_back({ module + ".weight_scale", scaleDType(in.dtype), scaleShape });
+        out.push_back({ module + ".weight_shape", DType::I64, { 2 } });
+        return out;
+    }
+    out.push_back({ in.name, s.format == QuantFormat::Fp8E4M3 ? DType::F8_E4M3 : DType::I8, in.shape });
+    out.push_back({ module + ".weight_scale", scaleDType(in.dtype), scaleShape });
+    if (!s.symmetric)
+        out.push_back({ module + ".weight_zero_point", DType::I8, scaleShape });
+    return out;
+}
+
+void CompressedTensorsExporter::begin(const ConversionPlan& plan, const std::filesystem::path& directory)
+{
+    m_directory = directory;
+    std::vector<TensorSpec> specs;
+    for (const auto& t : plan.tensors) {
+        for (auto& spec : outputsFor(t))
+            specs.push_back(std::move(spec));
+    }
+    m_writer = std::make_unique<ShardedSafetensorsWriter>(directory, std::move(specs), m_options.maxShardBytes);
+}
+
+PreparedTensor CompressedTensorsExporter::prepare(
+    const PlannedTensor& tensor, const Checkpoint& source, const PrepareControl& control) const
+{
+    PreparedTensor prepared;
+    TensorResult& result = prepared.result;
+    result.name = tensor.input.name;
+    result.bytesIn = tensor.input.bytes;
+    auto payload = std::make_shared<CtPayload>();
+    if (!tensor.quantize) {
+        payload->raw = source.raw(tensor.input.name);
+        result.bytesOut = payload->raw.size;
+        prepared.payload = payload;
+        return prepared;
+    }
+    const QuantScheme& s = m_options.scheme;
+    try {
+        QuantizeOptions options;
+        options.codeHistogram = false;
+        options.parallel = control.parallel;
+        options.cancel = control.cancel;
+        const at::Tensor weight = source.load(tensor.input.name);
+        SchemeQuantized q = quantizeWithScheme(weight, s, options);
+        result.error = q.error;
+        const at::ScalarType scaleType = toScalarType(scaleDType(tensor.input.dtype));
+        const std::int64_t rows = tensor.input.shape.at(0);
+        at::Tensor codes = q.codes.reshape({ rows, -1 });
+        payload->weight = packed() ? packToInt32(codes, s.bits) : q.codes.reshape(tensor.input.shape);
+        if (s.format == QuantFormat::Fp8E4M3)
+            payload->weight = payload->weight.view(at::kByte);
+        payload->scale = (s.granularity == Granularity::Tensor ? q.scale.reshape({ 1 }) : q.scale).to(scaleType);
+        if (!s.symmetric)
+            payload->zeroPoint
+                = (s.granularity == Granularity::Tensor ? q.zeroPoint.reshape({ 1 }) : q.zeroPoint).to(at::kChar);
+    } catch (const CancelledError&) {
+        throw;
+    } catch (const Error& e) {
+        throw FormatError(e.reason(), ErrorContext { tensor.input.source, tensor.input.name, {} });
+    }
+    result.quantized = true;
+    result.bytesOut = static_cast<std::uint64_t>(payload->weight.numel() * payload->weight.element_size()
+        + payload->scale.numel() * payload->scale.element_size()
+        + (payload->zeroPoint.defined() ? payload->zeroPoint.numel() : 0) + (packed() ? 16 : 0));
+    prepared.payload = payload;
+    return prepared;
+}
+
+void CompressedTensorsExporter::commit(const PlannedTensor& tensor, PreparedTensor& prepared)
+{
+    auto& payload = *static_cast<CtPayload*>(prepared.payload.get());
+    if (!tensor.quantize) {
+        m_writer->write(tensor.input.name, payload.raw.data, payload.raw.size);
+    } else {
+        const std::string module = moduleOf(tensor.input.name);
+        if (packed()) {
+            writeTensor(*m_writer, module + ".weight_packed", payload.weight);
+            writeTensor(*m_writer, module + ".weight_scale", payload.scale);
+            const std::int64_t rows = tensor.input.shape.at(0);
+            const at::Tensor shape = at::tensor(
+                { rows, tensor.input.numel() / std::max<std::int64_t>(rows, 1) }, at::TensorOptions().dtype(at::kLong));
+            writeTensor(*m_writer, module + ".weight_shape", shape);
+        } else {
+            writeTensor(*m_writer, tensor.input.name, payload.weight);
+            writeTensor(*m_writer, module + ".weight_scale", payload.scale);
+            if (payload.zeroPoint.defined())
+                writeTensor(*m_writer, module + ".weight_zero_point", payload.zeroPoint);
+        }
+    }
+    prepared.payload.reset();
+}
+
+void CompressedTensorsExporter::finish()
+{
+    m_writer->finish();
+    for (const auto& f : m_writer->files())
+        m_files.push_back(f.filename().string());
+
+    const QuantScheme& s = m_options.scheme;
+    json group;
+    group["targets"] = json::array({ "Linear" });
+    group["weights"] = weightArgs(s);
+    group["input_activations"] = activationArgs(s);
+    group["output_activations"] = nullptr;
+    group["format"] = format();
+    json q;
+    q["config_groups"]["group_0"] = group;
+    q["format"] = format();
+    q["global_compression_ratio"] = nullptr;
+    q["ignore"] = m_options.keptModulePaths;
+    q["kv_cache_scheme"] = nullptr;
+    q["quant_method"] = "compressed-tensors";
+    q["quantization_status"] = "compressed";
+    q["sparsity_config"] = json::object();
+    q["transform_config"] = json::object();
+    q["version"] = "0.12.2";
+
+    json config = json::object();
+    if (!m_options.sourceConfigJson.empty()) {
+        try {
+            config = json::parse(m_options.sourceConfigJson);
+        } catch (const json::exception&) {
+            config = json::object();
+        }
+    }
+    config["quantization_config"] = q;
+    writeFileAtomically(m_directory / "config.json", config.dump(2) + "\n");
+    m_files.push_back("config.json");
+
+    std::string recipe
+        = "# Written by QuantScope: the quantization this checkpoint holds, as an llm-compressor recipe.\n"
+          "# scheme: "
+        + s.name + " (convention " + std::string(conventionName(s.convention)) + ")\n";
+    recipe += writeRecipeYaml(m_options.keptModulePaths, flow(weightArgs(s)), flow(activationArgs(s)));
+    writeFileAtomically(m_directory / "recipe.yaml", recipe);
+    m_files.push_back("recipe.yaml");
+}
+
+std::vector<std::string> CompressedTensorsExporter::files() const
+{
+    return m_files;
+}
+
+} // namespace qs

@@ -1,0 +1,48 @@
+#pragma once
+
+#include "export/exporter.h"
+#include "io/safetensors_format.h"
+
+#include <memory>
+
+namespace qs {
+
+class ShardedSafetensorsWriter;
+
+// vLLM compressed-tensors checkpoint (../shared/reference/vllm_compressed_tensors.md):
+// - int8 weights with int8 dynamic per-token activations: format int-quantized;
+// - fp8 e4m3 weights: float-quantized with fp8 dynamic activations, naive-quantized without;
+// - int4/int8 weight-only: pack-quantized (`weight_packed` int32, `weight_shape` int64 [2]);
+// `weight_scale` in the weight's dtype ([N, 1] per channel, [N, groups] per group, [1] per
+// tensor), no symmetric zero points (asymmetric int weights get `weight_zero_point` int8,
+// except in pack-quantized, which is refused). config.json keeps the source config and adds
+// `quantization_config` with only the QuantizationArgs fields every vLLM release accepts
+// (no scale_dtype / zp_dtype), `ignore` listing the full names of the kept Linear modules;
+// recipe.yaml records what was done. Sharding as Hugging Face does.
+class CompressedTensorsExporter final : public Exporter
+{
+public:
+    explicit CompressedTensorsExporter(ExportOptions options);
+    ~CompressedTensorsExporter() override;
+
+    void begin(const ConversionPlan& plan, const std::filesystem::path& directory) override;
+    PreparedTensor prepare(
+        const PlannedTensor& tensor, const Checkpoint& source, const PrepareControl& control = {}) const override;
+    void commit(const PlannedTensor& tensor, PreparedTensor& prepared) override;
+    void finish() override;
+    std::vector<std::string> files() const override;
+
+    std::vector<TensorSpec> outputsFor(const PlannedTensor& tensor) const;
+    // "int-quantized", "float-quantized", "naive-quantized" or "pack-quantized".
+    std::string format() const;
+
+private:
+    bool packed() const;
+
+    ExportOptions m_options;
+    std::filesystem::path m_directory;
+    std::unique_ptr<ShardedSafetensorsWriter> m_writer;
+    std::vector<std::string> m_files;
+};
+
+} // namespace qs

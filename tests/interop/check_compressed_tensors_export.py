@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Interop check of the compressed-tensors export, from the other side.
+
+Writes the demo model, converts it with quantscope-cli for each vLLM preset, then reads the
+output with a numpy-only safetensors parser and checks what vLLM's compressed-tensors loader
+expects (../shared/reference/vllm_compressed_tensors.md):
+  - config.json keeps the source config and adds quantization_config: quant_method, format,
+    quantization_status "compressed", config_groups with only the QuantizationArgs fields every
+    vLLM release accepts (no scale_dtype / zp_dtype), ignore = the kept Linear modules;
+  - int8 / fp8 weights with the source shape, or pack-quantized int32 words + weight_shape;
+    weight_scale in the model's dtype with shape [N, 1] or [N, groups]; no zero points;
+  - dequantized weights within one quantization step of the source values; the int8 codes
+    equal Debian torch's compressed-tensors math in bf16 (clamp, then round half to even);
+  - kept Linears and every other tensor byte-identical; recipe.yaml present.
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import safetensors_numpy as st  # noqa: E402
+
+KEEP = ["lm_head", "layers.3.mlp"]
+ALLOWED_ARGS = {"num_bits", "type", "symmetric", "group_size", "strategy", "block_structure", "dynamic", "actorder",
+                "observer", "observer_kwargs"}
+
+
+def e4m3_values():
+    """All 256 float8 e4m3fn values, from the format's definition (bias 7, no infinities)."""
+    out = np.zeros(256, dtype=np.float64)
+    for code in range(256):
+        sign = -1.0 if code & 0x80 else 1.0
+        exp = (code >> 3) & 0xF
+        man = code & 0x7
+        if exp == 0xF and man == 0x7:
+            out[code] = np.nan
+        elif exp == 0:
+            out[code] = sign * man / 8.0 * 2.0 ** -6
+        else:
+            out[code] = sign * (1 + man / 8.0) * 2.0 ** (exp - 7)
+    return out
+
+
+def unpack(words, bits, cols):
+    """compressed-tensors unpack: element c at bit c*bits of the row's little-endian stream, minus 2^(bits-1)."""
+    per = 32 // bits
+    u = words.astype(np.int64) & 0xFFFFFFFF
+    shifts = np.arange(per, dtype=np.int64) * bits
+    vals = (u[:, :, None] >> shifts[None, None, :]) & ((1 << bits) - 1)
+    return vals.reshape(words.shape[0], -1)[:, :cols] - (1 << (bits - 1))
+
+
+def check(cli, src_dir, work, preset, fmt, bits, group, fp8):
+    out_dir = os.path.join(work, preset)
+    cmd = [cli, "convert", src_dir, "-o", out_dir, "--format", "compressed-tensors", "--scheme", preset]
+    for k in KEEP:
+        cmd += ["--keep", k]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    with open(os.path.join(src_dir, "config.json")) as f:
+        src_config = json.load(f)
+    with open(os.path.join(out_dir, "config.json")) as f:
+        config = json.load(f)
+    for key, value in src_config.items():
+        assert config[key] == value, key
+    q = config["quantization_config"]
+    assert q["quant_method"] == "compressed-tensors" and q["quantization_status"] == "compressed"
+    assert q["format"] == fmt, (preset, q["format"])
+    group0 = q["config_groups"]["group_0"]
+    assert group0["targets"] == ["Linear"] and group0["format"] == fmt
+    for args in (group0["weights"], group0["input_activations"]):
+        if args is not None:
+            assert set(args) <= ALLOWED_ARGS, set(args) - ALLOWED_ARGS
+    assert group0["weights"]["num_bits"] == bits
+    assert os.path.exists(os.path.join(out_dir, "recipe.yaml"))
+
+    _, src = st.read(os.path.join(src_dir, "model.safetensors"))
+    _, out = st.read(os.path.join(out_dir, "model.safetensors"))
+    lut = e4m3_values()
+    ignored = []
+    quantized = 0
+    for name, (dtype, shape, raw) in src.items():
+        module = name.rsplit(".", 1)[0]
+        linear = name.endswith(".weight") and len(shape) == 2 and "embed" not in module
+        if not linear or any(k in module for k in KEEP):
+            assert out[name] == (dtype, shape, raw), name + " changed although it was not quantized"
+            if linear:
+                ignored.append(module)
+            continue
+        w = st.to_numpy(dtype, shape, raw).astype(np.float32)
+        n, k = shape
+        s_dtype, s_shape, s_raw = out[module + ".weight_scale"]
+        groups = 1 if group is None else -(-k // group)
+        assert s_dtype == dtype and s_shape == (n, groups), (name, s_dtype, s_shape)
+        scale = st.to_numpy(s_dtype, s_shape, s_raw).astype(np.float32)
+        assert module + ".weight_zero_point" not in out, "symmetric zero point written"
+        if fmt == "pack-quantized":
+            p_dtype, p_shape, p_raw = out[module + ".weight_packed"]
+            assert p_dtype == "I32" and p_shape == (n, -(-k * bits // 32)), (name, p_shape)
+            sh = out[module + ".weight_shape"]
+            assert sh[0] == "I64" and sh[1] == (2,) and list(st.to_numpy(*sh)) == [n, k]
+            assert name not in out
+            codes = unpack(st.to_numpy(p_dtype, p_shape, p_raw), bits, k)
+            values = codes.astype(np.float32)
+        else:
+            c_dtype, c_shape, c_raw = out[name]
+            assert c_shape == shape and c_dtype == ("F8_E4M3" if fp8 else "I8"), (name, c_dtype)
+            if fp8:
+                values = lut[np.frombuffer(c_raw, dtype=np.uint8).reshape(shape)].astype(np.float32)
+                assert not np.isnan(values).any()
+                assert np.abs(values).max() <= 448
+            else:
+                codes = np.frombuffer(c_raw, dtype=np.int8).reshape(shape)
+                values = codes.astype(np.float32)
+        expanded = np.repeat(scale, group or k, axis=1)[:, :k]
+        deq = values * expanded
+        err = np.abs(deq - w)
+        if fp8:  # within one e4m3 step: 2^-3 of the value, or the subnormal spacing
+            bound = np.maximum(np.abs(w) * 2.0 ** -3, expanded * 2.0 ** -9) * 1.01 + 1e-12
+        else:  # within one quantization step
+            bound = expanded * 1.0001
+        assert np.all(err <= bound), (name, float((err - bound).max()))
+        if not fp8:
+            lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+            assert codes.min() >= lo and codes.max() <= hi
+        quantized += 1
+    assert sorted(q["ignore"]) == sorted(ignored), (q["ignore"], ignored)
+    return quantized
+
+
+def torch_bitexact(src_dir, out_dir):
+    """vllm-w8a8-int8 on a bf16 model: the codes llm-compressor's math gives in bf16."""
+    try:
+        import torch
+    except ImportError:
+        print("SKIP part: python3-torch missing")
+        return
+    _, src = st.read(os.path.join(src_dir, "model.safetensors"))
+    _, out = st.read(os.path.join(out_dir, "model.safetensors"))
+    checked = 0
+    for name, (dtype, shape, raw) in src.items():
+        module = name.rsplit(".", 1)[0]
+        if name + "" not in out or module + ".weight_scale" not in out or dtype != "BF16":
+            continue
+        bits = np.frombuffer(raw, dtype="<u2").astype(np.int16)
+        w = torch.from_numpy(bits.copy()).view(torch.bfloat16).reshape(shape)
+        absmax = torch.maximum(w.amin(1, keepdim=True).clamp(max=0).abs(), w.amax(1, keepdim=True).clamp(min=0))
+        scale = absmax / 127.5
+        ref = torch.round(torch.clamp(w / scale, -128, 127)).to(torch.int8).numpy()
+        codes = np.frombuffer(out[name][2], dtype=np.int8).reshape(shape)
+        assert np.array_equal(ref, codes), (name, int((ref != codes).sum()))
+        s_bits = np.frombuffer(out[module + ".weight_scale"][2], dtype="<u2")
+        assert np.array_equal(scale.view(torch.int16).numpy().reshape(-1).astype(np.uint16), s_bits), name
+        checked += 1
+    assert checked > 0
+    print(f"OK: {checked} int8 weights bit-identical to torch's bf16 compressed-tensors math")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cli", required=True)
+    ap.add_argument("--workdir", required=True)
+    args = ap.parse_args()
+    shutil.rmtree(args.workdir, ignore_errors=True)
+    os.makedirs(args.workdir)
+    src_dir = os.path.join(args.workdir, "demo")
+    subprocess.run([args.cli, "demo", "-o", src_dir], check=True, stdout=subprocess.DEVNULL)
+    cases = [
+        ("vllm-w8a8-int8", "int-quantized", 8, None, False),
+        ("vllm-fp8-dynamic", "float-quantized", 8, None, True),
+        ("vllm-w4a16", "pack-quantized", 4, 128, False),
+        ("vllm-w8a16", "pack-quantized", 8, None, False),
+    ]
+    for preset, fmt, bits, group, fp8 in cases:
+        n = check(args.cli, src_dir, args.workdir, preset, fmt, bits, group, fp8)
+        assert n == 29 - 4, n  # 29 Linear modules; lm_head and the 3 MLP projections of layer 3 kept
+        print(f"OK: {preset} ({fmt}): {n} quantized weights")
+    torch_bitexact(src_dir, os.path.join(args.workdir, "vllm-w8a8-int8"))
+
+
+if __name__ == "__main__":
+    main()
