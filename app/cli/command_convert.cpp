@@ -3,6 +3,7 @@
 #include "error.h"
 #include "io/checkpoint.h"
 #include "jobs/conversion_job.h"
+#include "jobs/conversion_report.h"
 #include "keep_options.h"
 #include "model/module_tree.h"
 #include "quant/quant_scheme.h"
@@ -40,40 +41,6 @@ std::uint64_t parseByteSize(const std::string& text)
             return static_cast<std::uint64_t>(std::llround(number * factor));
     }
     throw UsageError("--max-shard-size: '" + text + "' is not a positive size such as 5GB or 500MB");
-}
-
-nlohmann::json finite(double v)
-{
-    return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr);
-}
-
-nlohmann::ordered_json reportJson(
-    const ConversionReport& r, const QuantScheme& scheme, const std::vector<std::string>& warnings)
-{
-    nlohmann::ordered_json j;
-    j["destination"] = r.destination.string();
-    j["format"] = std::string(exportFormatName(r.format));
-    j["scheme"] = schemeToJson(scheme);
-    j["quantized_count"] = r.quantizedCount;
-    j["kept_modules"] = r.keptModules;
-    j["modules_to_not_convert"] = r.modulesToNotConvert;
-    j["files"] = r.files;
-    j["bytes_in"] = r.bytesIn;
-    j["bytes_out"] = r.bytesOut;
-    j["warnings"] = warnings;
-    auto& tensors = j["tensors"];
-    tensors = nlohmann::ordered_json::array();
-    for (const auto& t : r.tensors) {
-        nlohmann::ordered_json e { { "name", t.name }, { "quantized", t.quantized } };
-        if (t.quantized) {
-            e["mse"] = finite(t.error.mse);
-            e["sqnr_db"] = finite(t.error.sqnrDb);
-            e["max_abs_error"] = finite(t.error.maxAbsError);
-            e["cosine"] = finite(t.error.cosine);
-        }
-        tensors.push_back(std::move(e));
-    }
-    return j;
 }
 
 // --scheme PRESET, then single fields overridden by their own options.
@@ -208,7 +175,7 @@ int runConvert(const std::vector<std::string>& raw)
     progress.finish();
 
     if (args.has("--json")) {
-        std::cout << reportJson(report, scheme, warnings).dump(2) << "\n";
+        std::cout << conversionReportJson(report, scheme, warnings).dump(2) << "\n";
         return 0;
     }
     std::printf("converted %s -> %s (%s)\n", checkpoint.path().string().c_str(), report.destination.string().c_str(),

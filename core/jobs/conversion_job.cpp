@@ -4,10 +4,13 @@
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"
 #include "jobs/conversion_plan.h"
+#include "jobs/conversion_report.h"
 #include "jobs/progress.h"
 #include "model/module_tree.h"
 #include "quant/output_cache.h"
 #include "select/nxd_keep_list.h"
+
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -20,6 +23,8 @@
 
 namespace qs {
 namespace fs = std::filesystem;
+
+const char* const kManifestName = "quantscope_manifest.json";
 
 bool isCompanionFile(const std::string& name)
 {
@@ -171,6 +176,13 @@ ConversionReport convertCheckpoint(
     report.files = exporter->files();
     for (auto& f : copyCompanionFiles(checkpoint, output.staging()))
         report.files.push_back(std::move(f));
+    // What was converted and kept, and the sizes, next to the checkpoint.
+    report.destination = output.destination();
+    report.files.push_back(kManifestName);
+    auto manifest = conversionReportJson(report, options.scheme);
+    manifest.erase("destination"); // where it lies; the source is what matters
+    manifest["source"] = checkpoint.path().string();
+    writeFileAtomically(output.staging() / kManifestName, manifest.dump(2) + "\n");
     progress.checkCancelled();
     output.commit();
     update.current.clear();

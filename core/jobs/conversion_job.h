@@ -59,6 +59,9 @@ struct ConversionReport
 ConversionReport convertCheckpoint(
     const Checkpoint& checkpoint, const ModuleTree& tree, const ConversionOptions& options, Progress& progress);
 
+// The report every export carries (see conversion_report.h).
+extern const char* const kManifestName; // "quantscope_manifest.json"
+
 // Config and tokenizer files of a Hugging Face model folder that an export carries along.
 bool isCompanionFile(const std::string& fileName);
 

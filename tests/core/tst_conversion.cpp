@@ -122,7 +122,12 @@ private Q_SLOTS:
         QCOMPARE(report.quantizedCount, 4 * 7 + 1 - 4);
         QCOMPARE(report.modulesToNotConvert, (std::vector<std::string> { "lm_head", "layers.3.mlp" }));
         QCOMPARE(entries(out("nxd")),
-            (std::vector<std::string> { "config.json", "model.safetensors", "modules_to_not_convert.json" }));
+            (std::vector<std::string> {
+                "config.json", "model.safetensors", "modules_to_not_convert.json", "quantscope_manifest.json" }));
+        const auto manifest = nlohmann::json::parse(test::readFile(out("nxd") / "quantscope_manifest.json"));
+        QCOMPARE(manifest["quantized_count"].get<int>(), report.quantizedCount);
+        QCOMPARE(manifest["bytes_out"].get<std::uint64_t>(), report.bytesOut);
+        QCOMPARE(manifest["kept_modules"].size(), 4u);
         QCOMPARE(entries(m_root / "out"), (std::vector<std::string> { "nxd" })); // no staging left over
         const auto keep = nlohmann::json::parse(test::readFile(out("nxd") / "modules_to_not_convert.json"));
         QCOMPARE(keep["modules_to_not_convert"].get<std::vector<std::string>>(),
