@@ -119,13 +119,15 @@ int runConvert(const std::vector<std::string>& raw)
         throw UsageError("'convert' needs an output folder (-o OUT)");
     const std::string formatName = args.value("--format");
     if (formatName.empty())
-        throw UsageError("'convert' needs --format; available: nxd, compressed-tensors");
+        throw UsageError("'convert' needs --format; available: nxd, compressed-tensors, aiu");
     const auto format = exportFormatFromName(formatName);
     if (!format)
-        throw UsageError("unknown --format '" + formatName + "'; available: nxd, compressed-tensors");
+        throw UsageError("unknown --format '" + formatName + "'; available: nxd, compressed-tensors, aiu");
 
-    const QuantScheme scheme
-        = schemeFromArguments(args, *format == ExportFormat::CompressedTensors ? "vllm-w8a8-int8" : "nxd-int8");
+    const QuantScheme scheme = schemeFromArguments(args,
+        *format == ExportFormat::CompressedTensors ? "vllm-w8a8-int8"
+            : *format == ExportFormat::Aiu         ? "aiu-int8"
+                                                   : "nxd-int8");
     const Checkpoint checkpoint = Checkpoint::open(args.positional.front());
     const ModuleTree tree = ModuleTree::build(checkpoint.tensors(), checkpoint.modelType());
 

@@ -52,7 +52,8 @@ std::string usage(const std::string& command)
               "  --json               print {\"modules\": [{\"name\", \"keep\", \"rule\"}], \"warnings\":\n"
               "                       [{\"kind\", \"message\", \"modules\"}], \"kept\", \"quantized\"}\n";
     if (command == "convert")
-        return "quantscope-cli convert PATH -o OUT --format nxd|compressed-tensors [--scheme PRESET] [keep options] "
+        return "quantscope-cli convert PATH -o OUT --format nxd|compressed-tensors|aiu [--scheme PRESET] [keep "
+               "options] "
                "[--force]\n"
                "                       [--json] [--max-shard-size SIZE] [scheme field options]\n"
                "  Quantize every Linear weight with a scheme and write OUT.\n"
@@ -70,6 +71,9 @@ std::string usage(const std::string& command)
                "                       float-quantized (vllm-fp8-dynamic), pack-quantized (vllm-w4a16,\n"
                "                       vllm-w8a16); config.json gains quantization_config with the kept\n"
                "                       Linear modules in ignore; recipe.yaml\n"
+               "  --format aiu         IBM AIU (fms-mo): qmodel_for_aiu.pt (int8 weights, fp16 clip_val, the\n"
+               "                       rest fp16) + qcfg.json; llama, granite, gpt_bigcode, bert, roberta\n"
+               "                       (default scheme aiu-int8, with narrow-weight recomputation)\n"
             + keepOptionsUsage()
             + "  --force              replace OUT if it exists\n"
               "  --max-shard-size S   shard size such as 10GB (default) or 500MB\n"

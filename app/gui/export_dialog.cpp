@@ -101,7 +101,9 @@ void ExportDialog::setFormat(const QString& format)
 void ExportDialog::showKeepList()
 {
     const bool nxd = format() == QStringLiteral("nxd");
-    m_keepLabel->setText(nxd ? tr("modules_to_not_convert:") : tr("ignore:"));
+    m_keepLabel->setText(nxd                    ? tr("modules_to_not_convert:")
+            : format() == QStringLiteral("aiu") ? tr("qskip_layer_name:")
+                                                : tr("ignore:"));
     m_keepList->setPlainText((nxd ? m_nxdKeepList : m_fullKeepList).join(QLatin1Char('\n')));
 }
 

@@ -431,6 +431,7 @@ void MainWindow::showExportDialog()
     auto problemFor = [this](const QString& format) -> QString {
         ExportOptions options;
         options.scheme = m_schemePanel->scheme();
+        options.modelType = m_model->checkpoint.modelType();
         try {
             makeExporter(*exportFormatFromName(format.toStdString()), options);
         } catch (const Error& e) {
@@ -443,6 +444,8 @@ void MainWindow::showExportDialog()
         static_cast<int>(kept.size()), names, fullNames, problemFor, this);
     if (m_schemePanel->scheme().convention == ScaleConvention::CompressedTensors)
         dialog.setFormat(QStringLiteral("compressed-tensors"));
+    else if (m_schemePanel->scheme().convention == ScaleConvention::FmsMo)
+        dialog.setFormat(QStringLiteral("aiu"));
     if (dialog.exec() == QDialog::Accepted)
         exportTo(dialog.destination(), dialog.overwrite(), dialog.format());
 }

@@ -1,5 +1,6 @@
 #include "export/exporter.h"
 
+#include "export/aiu_exporter.h"
 #include "export/compressed_tensors_exporter.h"
 #include "export/nxd_exporter.h"
 
@@ -12,6 +13,8 @@ std::string_view exportFormatName(ExportFormat format)
         return "nxd";
     case ExportFormat::CompressedTensors:
         return "compressed-tensors";
+    case ExportFormat::Aiu:
+        return "aiu";
     }
     return "nxd";
 }
@@ -22,6 +25,8 @@ std::optional<ExportFormat> exportFormatFromName(std::string_view name)
         return ExportFormat::Nxd;
     if (name == "compressed-tensors")
         return ExportFormat::CompressedTensors;
+    if (name == "aiu")
+        return ExportFormat::Aiu;
     return std::nullopt;
 }
 
@@ -52,6 +57,10 @@ std::unique_ptr<Exporter> makeExporter(ExportFormat format, ExportOptions option
         return std::make_unique<NxdExporter>(std::move(options));
     case ExportFormat::CompressedTensors:
         return std::make_unique<CompressedTensorsExporter>(std::move(options));
+    case ExportFormat::Aiu: {
+        std::string modelType = options.modelType;
+        return std::make_unique<AiuExporter>(std::move(options), std::move(modelType));
+    }
     }
     return nullptr;
 }

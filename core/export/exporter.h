@@ -22,6 +22,7 @@ enum class ExportFormat
 {
     Nxd, // AWS Neuron NxD: int8 per-channel `.weight` + float32 `.scale`, modules_to_not_convert.json
     CompressedTensors, // vLLM compressed-tensors: int/float/pack-quantized, quantization_config in config.json
+    Aiu, // IBM AIU (fms-mo): qmodel_for_aiu.pt (int8 + fp16 clip_val, the rest fp16) and qcfg.json
 };
 
 std::string_view exportFormatName(ExportFormat format);
@@ -45,6 +46,7 @@ struct ExportOptions
     std::vector<std::string> keptModulePaths;
     // The source model's config.json text (empty when it has none), for formats that extend it.
     std::string sourceConfigJson;
+    std::string modelType; // config.json model_type (the AIU export's layer lists depend on it)
     std::uint64_t maxShardBytes = 10'000'000'000ULL;
     // How Linear weights are quantized. The default is the nxd-int8 preset's math; an exporter
     // refuses schemes its consumer cannot load (UsageError).

@@ -82,6 +82,7 @@ ConversionReport convertCheckpoint(
             report.keptModules.push_back(tree.node(m).path);
     }
     exportOptions.keptModulePaths = report.keptModules;
+    exportOptions.modelType = checkpoint.modelType();
     if (fs::is_regular_file(checkpoint.folder() / "config.json")) {
         std::ifstream in(checkpoint.folder() / "config.json", std::ios::binary);
         exportOptions.sourceConfigJson.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());

@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Interop check of the IBM AIU export (fms-mo save_for_aiu layout), from the other side.
+
+Generates a small RoBERTa-shaped checkpoint (safetensors + config.json, model_type roberta)
+whose weights include narrow rows (one spike over a tight bulk), converts it with
+quantscope-cli --format aiu, loads qmodel_for_aiu.pt with Debian's torch.load(weights_only=True)
+and runs the validation snippet of the fms-mo document (../shared/sources/000_...): every
+quantized layer's `.weight` is int8, everything else float16; with narrow-weight
+recomputation most per-channel std values of the int weights exceed 20. Also checks clip_val /
+clip_valn, the dequantized values, qcfg.json, and that lm_head stays float16.
+"""
+import argparse
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+ROBERTA_QLAYERS = ["attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
+                   "intermediate.dense", "output.dense"]
+
+
+def write_safetensors(path, tensors):
+    header, blobs, offset = {}, [], 0
+    for name, array in tensors.items():
+        raw = array.astype(np.float32).tobytes()
+        header[name] = {"dtype": "F32", "shape": list(array.shape), "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    text = json.dumps(header).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
+def roberta(folder, layers=2, hidden=256, inter=1024, vocab=100):
+    rng = np.random.default_rng(7)
+    t = {}
+    def linear(name, out, inp, narrow=False):
+        w = rng.normal(0, 0.02, (out, inp))
+        if narrow:  # fms-mo's test_large_outlier_bert: one outlier column, so abs-max codes are narrow
+            w = rng.normal(0, 0.04, (out, inp))
+            w[:, 0] = 1.21
+        t[name + ".weight"] = w
+        t[name + ".bias"] = rng.normal(0, 0.01, (out,))
+    t["roberta.embeddings.word_embeddings.weight"] = rng.normal(0, 0.02, (vocab, hidden))
+    t["roberta.embeddings.position_embeddings.weight"] = rng.normal(0, 0.02, (130, hidden))
+    t["roberta.embeddings.LayerNorm.weight"] = np.ones(hidden)
+    t["roberta.embeddings.LayerNorm.bias"] = np.zeros(hidden)
+    for i in range(layers):
+        p = f"roberta.encoder.layer.{i}."
+        linear(p + "attention.self.query", hidden, hidden)
+        linear(p + "attention.self.key", hidden, hidden)
+        linear(p + "attention.self.value", hidden, hidden)
+        linear(p + "attention.output.dense", hidden, hidden)
+        t[p + "attention.output.LayerNorm.weight"] = np.ones(hidden)
+        t[p + "attention.output.LayerNorm.bias"] = np.zeros(hidden)
+        linear(p + "intermediate.dense", inter, hidden)
+        linear(p + "output.dense", hidden, inter, narrow=True)
+        t[p + "output.LayerNorm.weight"] = np.ones(hidden)
+        t[p + "output.LayerNorm.bias"] = np.zeros(hidden)
+    linear("lm_head.dense", hidden, hidden)
+    t["lm_head.layer_norm.weight"] = np.ones(hidden)
+    t["lm_head.layer_norm.bias"] = np.zeros(hidden)
+    t["lm_head.decoder.weight"] = rng.normal(0, 0.02, (vocab, hidden))
+    t["lm_head.bias"] = np.zeros(vocab)
+    os.makedirs(folder)
+    write_safetensors(os.path.join(folder, "model.safetensors"), t)
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump({"model_type": "roberta", "architectures": ["RobertaForCausalLM"], "hidden_size": hidden,
+                   "num_hidden_layers": layers, "intermediate_size": inter, "vocab_size": vocab}, f)
+    return t
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cli", required=True)
+    ap.add_argument("--workdir", required=True)
+    args = ap.parse_args()
+    shutil.rmtree(args.workdir, ignore_errors=True)
+    src = os.path.join(args.workdir, "roberta")
+    source = roberta(src)
+    out = os.path.join(args.workdir, "aiu")
+    subprocess.run([args.cli, "convert", src, "-o", out, "--format", "aiu"], check=True, stdout=subprocess.DEVNULL)
+
+    sd = torch.load(os.path.join(out, "qmodel_for_aiu.pt"), weights_only=True)
+    assert isinstance(sd, dict)
+    # The fms-mo document's validation snippet, verbatim in substance.
+    assert all(v.dtype == torch.int8 for k, v in sd.items()
+               if any(n in k for n in ROBERTA_QLAYERS) and k.endswith(".weight"))
+    assert all(v.dtype == torch.float16 for k, v in sd.items()
+               if all(n not in k for n in ROBERTA_QLAYERS) or not k.endswith(".weight"))
+    stds = [v.to(torch.float32).std(dim=-1) for k, v in sd.items()
+            if k.endswith(".weight") and any(n in k for n in ROBERTA_QLAYERS)]
+    assert len(stds) == 2 * 6, len(stds)
+    all_stds = torch.cat(stds)
+    share = float((all_stds > 20).float().mean())
+    assert share > 0.5, f"only {share:.2f} of the per-channel stds exceed 20"
+
+    quantized = 0
+    for k, v in sd.items():
+        if not (k.endswith(".weight") and any(n in k for n in ROBERTA_QLAYERS)):
+            if k in source:
+                assert torch.equal(v, torch.from_numpy(source[k].astype(np.float32).astype(np.float16))), k
+            continue
+        layer = k[:-len(".weight")]
+        cv, cvn = sd[layer + ".quantize_weight.clip_val"], sd[layer + ".quantize_weight.clip_valn"]
+        assert cv.dtype == torch.float16 and cv.shape == (v.shape[0],), (layer, cv.dtype, cv.shape)
+        assert torch.equal(cvn, -cv)
+        assert int(v.min()) >= -127 and int(v.max()) <= 127
+        w = torch.from_numpy(source[k].astype(np.float32))
+        scale = cv.float().unsqueeze(1) / 127
+        deq = v.float() * scale
+        inside = w.abs() <= cv.float().unsqueeze(1)  # values beyond a SAWB clip saturate by design
+        err = (deq - w).abs()[inside]
+        assert bool((err <= scale.expand_as(w)[inside] * 1.01).all()), layer
+        quantized += 1
+    assert quantized == 12, quantized
+    # The narrow layers were recomputed with SAWB: their int codes now spread far wider than
+    # the abs-max codes would (std about 6 before, about 9.5 after: "not a guarantee" of 20).
+    for i in range(2):
+        k = f"roberta.encoder.layer.{i}.output.dense.weight"
+        w = torch.from_numpy(source[k].astype(np.float32))
+        before = torch.clamp(127 / w.abs().amax(1, keepdim=True) * w, -127, 127).round().std(dim=-1).mean()
+        after = sd[k].float().std(dim=-1).mean()
+        assert before < 20 and after > 1.5 * before, (k, float(before), float(after))
+    assert sd["lm_head.dense.weight"].dtype == torch.float16 and "lm_head.dense.quantize_weight.clip_val" not in sd
+
+    with open(os.path.join(out, "qcfg.json")) as f:
+        qcfg = json.load(f)
+    for key in ("qa_mode", "qw_mode", "smoothq", "smoothq_scale_layers", "qskip_layer_name", "qskip_large_mag_layers",
+                "recompute_narrow_weights", "date", "pkg_versions"):
+        assert key in qcfg, key
+    assert qcfg["qw_mode"] == "maxperCh" and qcfg["qa_mode"] == "pertokenmax" and qcfg["recompute_narrow_weights"]
+    assert "lm_head.decoder" in qcfg["qskip_layer_name"] and "lm_head.dense" in qcfg["qskip_layer_name"]
+    print(f"OK: {quantized} int8 layers; {share:.0%} of per-channel stds above 20; the rest float16")
+
+
+if __name__ == "__main__":
+    main()
