@@ -106,9 +106,10 @@ QuantScheme schemeFromArguments(const Arguments& args, const std::string& defaul
 int runConvert(const std::vector<std::string>& raw)
 {
     OptionSpec spec;
-    spec.values = { "--output", "--format", "--max-shard-size", "--scheme", "--bits", "--granularity", "--group-size",
-        "--rounding", "--fp8-max", "--seed", "--workers", "--memory-budget" };
-    spec.flags = { "--force", "--json", "--symmetric", "--affine", "--recompute-narrow-weights", "--float32-math" };
+    spec.values = { "--output", "--format", "--max-shard-size", "--hdf5-gzip", "--scheme", "--bits", "--granularity",
+        "--group-size", "--rounding", "--fp8-max", "--seed", "--workers", "--memory-budget" };
+    spec.flags = { "--force", "--json", "--symmetric", "--affine", "--recompute-narrow-weights", "--float32-math",
+        "--hdf5-original" };
     addKeepOptions(spec);
     spec.aliases = { { "-o", "--output" } };
     const Arguments args = parseArguments("convert", raw, spec);
@@ -119,10 +120,10 @@ int runConvert(const std::vector<std::string>& raw)
         throw UsageError("'convert' needs an output folder (-o OUT)");
     const std::string formatName = args.value("--format");
     if (formatName.empty())
-        throw UsageError("'convert' needs --format; available: nxd, compressed-tensors, aiu");
+        throw UsageError("'convert' needs --format; available: nxd, compressed-tensors, aiu, hdf5");
     const auto format = exportFormatFromName(formatName);
     if (!format)
-        throw UsageError("unknown --format '" + formatName + "'; available: nxd, compressed-tensors, aiu");
+        throw UsageError("unknown --format '" + formatName + "'; available: nxd, compressed-tensors, aiu, hdf5");
 
     const QuantScheme scheme = schemeFromArguments(args,
         *format == ExportFormat::CompressedTensors ? "vllm-w8a8-int8"
@@ -136,6 +137,13 @@ int runConvert(const std::vector<std::string>& raw)
     options.destination = output;
     options.format = *format;
     options.overwrite = args.has("--force");
+    options.hdf5IncludeOriginal = args.has("--hdf5-original");
+    if (args.values.count("--hdf5-gzip")) {
+        const std::string level = args.value("--hdf5-gzip");
+        if (level.size() != 1 || level[0] < '0' || level[0] > '9')
+            throw UsageError("--hdf5-gzip: '" + level + "' is not a gzip level (0 to 9)");
+        options.hdf5Gzip = level[0] - '0';
+    }
     if (args.values.count("--max-shard-size"))
         options.maxShardBytes = parseByteSize(args.value("--max-shard-size"));
     if (args.values.count("--memory-budget"))

@@ -52,7 +52,7 @@ std::string usage(const std::string& command)
               "  --json               print {\"modules\": [{\"name\", \"keep\", \"rule\"}], \"warnings\":\n"
               "                       [{\"kind\", \"message\", \"modules\"}], \"kept\", \"quantized\"}\n";
     if (command == "convert")
-        return "quantscope-cli convert PATH -o OUT --format nxd|compressed-tensors|aiu [--scheme PRESET] [keep "
+        return "quantscope-cli convert PATH -o OUT --format nxd|compressed-tensors|aiu|hdf5 [--scheme PRESET] [keep "
                "options] "
                "[--force]\n"
                "                       [--json] [--max-shard-size SIZE] [scheme field options]\n"
@@ -74,6 +74,11 @@ std::string usage(const std::string& command)
                "  --format aiu         IBM AIU (fms-mo): qmodel_for_aiu.pt (int8 weights, fp16 clip_val, the\n"
                "                       rest fp16) + qcfg.json; llama, granite, gpt_bigcode, bert, roberta\n"
                "                       (default scheme aiu-int8, with narrow-weight recomputation)\n"
+               "  --format hdf5        an analysis dump, quantscope_dump.h5: per quantized weight its codes,\n"
+               "                       scale, zero point, code histogram and per-row code std, with the\n"
+               "                       scheme and error as attributes (any scheme; default nxd-int8)\n"
+               "  --hdf5-original      also store every tensor's float32 values\n"
+               "  --hdf5-gzip N        gzip level of the dump's datasets (default 4, 0 for none)\n"
             + keepOptionsUsage()
             + "  --force              replace OUT if it exists\n"
               "  --max-shard-size S   shard size such as 10GB (default) or 500MB\n"

@@ -2,6 +2,7 @@
 
 #include "export/aiu_exporter.h"
 #include "export/compressed_tensors_exporter.h"
+#include "export/hdf5_exporter.h"
 #include "export/nxd_exporter.h"
 
 namespace qs {
@@ -15,6 +16,8 @@ std::string_view exportFormatName(ExportFormat format)
         return "compressed-tensors";
     case ExportFormat::Aiu:
         return "aiu";
+    case ExportFormat::Hdf5:
+        return "hdf5";
     }
     return "nxd";
 }
@@ -27,6 +30,8 @@ std::optional<ExportFormat> exportFormatFromName(std::string_view name)
         return ExportFormat::CompressedTensors;
     if (name == "aiu")
         return ExportFormat::Aiu;
+    if (name == "hdf5")
+        return ExportFormat::Hdf5;
     return std::nullopt;
 }
 
@@ -61,6 +66,8 @@ std::unique_ptr<Exporter> makeExporter(ExportFormat format, ExportOptions option
         std::string modelType = options.modelType;
         return std::make_unique<AiuExporter>(std::move(options), std::move(modelType));
     }
+    case ExportFormat::Hdf5:
+        return std::make_unique<Hdf5Exporter>(std::move(options));
     }
     return nullptr;
 }

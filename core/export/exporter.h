@@ -23,6 +23,7 @@ enum class ExportFormat
     Nxd, // AWS Neuron NxD: int8 per-channel `.weight` + float32 `.scale`, modules_to_not_convert.json
     CompressedTensors, // vLLM compressed-tensors: int/float/pack-quantized, quantization_config in config.json
     Aiu, // IBM AIU (fms-mo): qmodel_for_aiu.pt (int8 + fp16 clip_val, the rest fp16) and qcfg.json
+    Hdf5, // an analysis dump: codes, scales, statistics (and optionally the originals) in HDF5
 };
 
 std::string_view exportFormatName(ExportFormat format);
@@ -47,6 +48,8 @@ struct ExportOptions
     // The source model's config.json text (empty when it has none), for formats that extend it.
     std::string sourceConfigJson;
     std::string modelType; // config.json model_type (the AIU export's layer lists depend on it)
+    bool hdf5IncludeOriginal = false; // HDF5 dump: also the float32 originals
+    int hdf5Gzip = 4; // HDF5 dump: gzip level, 0 for none
     std::uint64_t maxShardBytes = 10'000'000'000ULL;
     // How Linear weights are quantized. The default is the nxd-int8 preset's math; an exporter
     // refuses schemes its consumer cannot load (UsageError).
