@@ -120,10 +120,11 @@ int runConvert(const std::vector<std::string>& raw)
         throw UsageError("'convert' needs an output folder (-o OUT)");
     const std::string formatName = args.value("--format");
     if (formatName.empty())
-        throw UsageError("'convert' needs --format; available: nxd, compressed-tensors, aiu, hdf5");
+        throw UsageError("'convert' needs --format; available: nxd, compressed-tensors, aiu, hdf5, nxd-fp8-rescale");
     const auto format = exportFormatFromName(formatName);
     if (!format)
-        throw UsageError("unknown --format '" + formatName + "'; available: nxd, compressed-tensors, aiu, hdf5");
+        throw UsageError(
+            "unknown --format '" + formatName + "'; available: nxd, compressed-tensors, aiu, hdf5, nxd-fp8-rescale");
 
     const QuantScheme scheme = schemeFromArguments(args,
         *format == ExportFormat::CompressedTensors ? "vllm-w8a8-int8"
@@ -174,7 +175,7 @@ int runConvert(const std::vector<std::string>& raw)
     // The patterns as written when they are all NxD partial names (NxD matches them again at
     // load time), otherwise the compact partial names of the kept modules.
     options.modulesToNotConvert = nxdKeepNames(tree, kept, rules);
-    if (tree.quantizable().empty())
+    if (tree.quantizable().empty() && *format != ExportFormat::NxdFp8Rescale)
         warnings.push_back("no Linear weights found: every tensor is copied unchanged");
 
     for (const auto& w : warnings)

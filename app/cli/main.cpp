@@ -52,7 +52,7 @@ std::string usage(const std::string& command)
               "  --json               print {\"modules\": [{\"name\", \"keep\", \"rule\"}], \"warnings\":\n"
               "                       [{\"kind\", \"message\", \"modules\"}], \"kept\", \"quantized\"}\n";
     if (command == "convert")
-        return "quantscope-cli convert PATH -o OUT --format nxd|compressed-tensors|aiu|hdf5 [--scheme PRESET] [keep "
+        return "quantscope-cli convert PATH -o OUT --format FORMAT [--scheme PRESET] [keep "
                "options] "
                "[--force]\n"
                "                       [--json] [--max-shard-size SIZE] [scheme field options]\n"
@@ -79,6 +79,8 @@ std::string usage(const std::string& command)
                "                       scheme and error as attributes (any scheme; default nxd-int8)\n"
                "  --hdf5-original      also store every tensor's float32 values\n"
                "  --hdf5-gzip N        gzip level of the dump's datasets (default 4, 0 for none)\n"
+               "  --format nxd-fp8-rescale  an fp8 e4m3 checkpoint (+-448, e.g. compressed-tensors FP8)\n"
+               "                       rescaled for Neuron's +-240: weights / (448/240), scales * 448/240\n"
             + keepOptionsUsage()
             + "  --force              replace OUT if it exists\n"
               "  --max-shard-size S   shard size such as 10GB (default) or 500MB\n"

@@ -2,6 +2,7 @@
 
 #include "export/aiu_exporter.h"
 #include "export/compressed_tensors_exporter.h"
+#include "export/fp8_rescale_exporter.h"
 #include "export/hdf5_exporter.h"
 #include "export/nxd_exporter.h"
 
@@ -18,6 +19,8 @@ std::string_view exportFormatName(ExportFormat format)
         return "aiu";
     case ExportFormat::Hdf5:
         return "hdf5";
+    case ExportFormat::NxdFp8Rescale:
+        return "nxd-fp8-rescale";
     }
     return "nxd";
 }
@@ -32,6 +35,8 @@ std::optional<ExportFormat> exportFormatFromName(std::string_view name)
         return ExportFormat::Aiu;
     if (name == "hdf5")
         return ExportFormat::Hdf5;
+    if (name == "nxd-fp8-rescale")
+        return ExportFormat::NxdFp8Rescale;
     return std::nullopt;
 }
 
@@ -68,6 +73,8 @@ std::unique_ptr<Exporter> makeExporter(ExportFormat format, ExportOptions option
     }
     case ExportFormat::Hdf5:
         return std::make_unique<Hdf5Exporter>(std::move(options));
+    case ExportFormat::NxdFp8Rescale:
+        return std::make_unique<Fp8RescaleExporter>(std::move(options));
     }
     return nullptr;
 }

@@ -24,6 +24,7 @@ enum class ExportFormat
     CompressedTensors, // vLLM compressed-tensors: int/float/pack-quantized, quantization_config in config.json
     Aiu, // IBM AIU (fms-mo): qmodel_for_aiu.pt (int8 + fp16 clip_val, the rest fp16) and qcfg.json
     Hdf5, // an analysis dump: codes, scales, statistics (and optionally the originals) in HDF5
+    NxdFp8Rescale, // an OCP fp8 (+-448) checkpoint rescaled to Neuron's +-240 range
 };
 
 std::string_view exportFormatName(ExportFormat format);

@@ -160,6 +160,62 @@ def torch_bitexact(src_dir, out_dir):
     print(f"OK: {checked} int8 weights bit-identical to torch's bf16 compressed-tensors math")
 
 
+def bf16_round(x):
+    """float32 -> nearest bfloat16 (ties to even) -> float32."""
+    u = np.asarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    u = (u + 0x7FFF + ((u >> 16) & 1)) & 0xFFFF0000
+    return u.astype(np.uint32).view(np.float32)
+
+
+def nearest_e4m3(values, lut):
+    """Round to the nearest finite e4m3fn code, ties to the even code (the torch cast)."""
+    finite = np.where(np.isnan(lut), np.inf, lut)
+    codes = np.arange(256)
+    out = np.empty(values.shape, dtype=np.uint8)
+    flat = values.reshape(-1)
+    for i, v in enumerate(flat):
+        d = np.abs(finite - v)
+        best = np.flatnonzero(d == d.min())
+        best = [c for c in best if (c & 0x80) == (0x80 if np.signbit(v) else 0)] or list(best)
+        even = [c for c in best if c % 2 == 0]
+        out.reshape(-1)[i] = (even or best)[0]
+    return out
+
+
+def check_rescale(cli, fp8_dir, work):
+    """The Neuron document's 448 -> 240 rescaling of an fp8 checkpoint."""
+    out_dir = os.path.join(work, "rescaled")
+    subprocess.run([cli, "convert", fp8_dir, "-o", out_dir, "--format", "nxd-fp8-rescale"], check=True,
+                   stdout=subprocess.DEVNULL)
+    _, before = st.read(os.path.join(fp8_dir, "model.safetensors"))
+    _, after = st.read(os.path.join(out_dir, "model.safetensors"))
+    lut = e4m3_values()
+    factor = np.float32(448.0 / 240.0)
+    rescaled = 0
+    for name, (dtype, shape, raw) in before.items():
+        if dtype == "F8_E4M3":
+            old = lut[np.frombuffer(raw, dtype=np.uint8)].astype(np.float32)
+            expected = nearest_e4m3(bf16_round(old / factor), lut) if rescaled == 0 else None
+            new = np.frombuffer(after[name][2], dtype=np.uint8)
+            assert after[name][:2] == (dtype, shape)
+            if expected is not None:  # one tensor element by element (the search is slow in Python)
+                assert np.array_equal(expected, new), (name, int((expected != new).sum()))
+            assert np.abs(lut[new]).max() <= 240.0
+            module = name[:-len(".weight")]
+            s_dtype, s_shape, s_raw = before[module + ".weight_scale"]
+            old_scale = st.to_numpy(s_dtype, s_shape, s_raw).astype(np.float32)
+            new_scale = st.to_numpy(*after[module + ".weight_scale"]).astype(np.float32)
+            assert np.array_equal(new_scale, bf16_round(old_scale * factor)), module
+            prod_old = old.reshape(shape) * old_scale
+            prod_new = lut[new].reshape(shape) * new_scale
+            assert np.all(np.abs(prod_new - prod_old) <= np.abs(prod_old) * 2.0 ** -3 + new_scale * 2.0 ** -9)
+            rescaled += 1
+        elif not name.endswith(".weight_scale"):
+            assert after[name] == (dtype, shape, raw), name
+    assert rescaled == 25, rescaled
+    print(f"OK: nxd-fp8-rescale: {rescaled} fp8 weights rescaled to +-240, scales by 448/240")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cli", required=True)
@@ -180,6 +236,7 @@ def main():
         assert n == 29 - 4, n  # 29 Linear modules; lm_head and the 3 MLP projections of layer 3 kept
         print(f"OK: {preset} ({fmt}): {n} quantized weights")
     torch_bitexact(src_dir, os.path.join(args.workdir, "vllm-w8a8-int8"))
+    check_rescale(args.cli, os.path.join(args.workdir, "vllm-fp8-dynamic"), args.workdir)
 
 
 if __name__ == "__main__":
