@@ -106,8 +106,8 @@ QuantScheme schemeFromArguments(const Arguments& args, const std::string& defaul
 int runConvert(const std::vector<std::string>& raw)
 {
     OptionSpec spec;
-    spec.values = { "--output", "--format", "--max-shard-size", "--hdf5-gzip", "--scheme", "--bits", "--granularity",
-        "--group-size", "--rounding", "--fp8-max", "--seed", "--workers", "--memory-budget" };
+    spec.values = { "--output", "--format", "--max-shard-size", "--hdf5-gzip", "--nxd-keep-shape", "--scheme", "--bits",
+        "--granularity", "--group-size", "--rounding", "--fp8-max", "--seed", "--workers", "--memory-budget" };
     spec.flags = { "--force", "--json", "--symmetric", "--affine", "--recompute-narrow-weights", "--float32-math",
         "--hdf5-original" };
     addKeepOptions(spec);
@@ -139,6 +139,12 @@ int runConvert(const std::vector<std::string>& raw)
     options.format = *format;
     options.overwrite = args.has("--force");
     options.hdf5IncludeOriginal = args.has("--hdf5-original");
+    if (args.values.count("--nxd-keep-shape")) {
+        const std::string shape = args.value("--nxd-keep-shape");
+        if (shape != "flat" && shape != "model" && shape != "draft")
+            throw UsageError("--nxd-keep-shape: '" + shape + "'; shapes: flat, model, draft");
+        options.nxdKeepShape = shape == "flat" ? 0 : shape == "model" ? 1 : 2;
+    }
     if (args.values.count("--hdf5-gzip")) {
         const std::string level = args.value("--hdf5-gzip");
         if (level.size() != 1 || level[0] < '0' || level[0] > '9')

@@ -67,6 +67,8 @@ std::string usage(const std::string& command)
                "                       weight's bf16/fp16 (llm-compressor's own, bit-exact, the default)\n"
                "  --format nxd         AWS Neuron NxD: <module>.weight int8 + <module>.scale float32 [out,1],\n"
                "                       modules_to_not_convert.json (default scheme nxd-int8)\n"
+               "  --nxd-keep-shape S   modules_to_not_convert.json as flat (default), model ({\"model\": ...})\n"
+               "                       or draft (with the same list for \"draft_model\")\n"
                "  --format compressed-tensors  vLLM: int-quantized (vllm-w8a8-int8, the default),\n"
                "                       float-quantized (vllm-fp8-dynamic), pack-quantized (vllm-w4a16,\n"
                "                       vllm-w8a16); config.json gains quantization_config with the kept\n"

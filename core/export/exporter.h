@@ -49,6 +49,9 @@ struct ExportOptions
     // The source model's config.json text (empty when it has none), for formats that extend it.
     std::string sourceConfigJson;
     std::string modelType; // config.json model_type (the AIU export's layer lists depend on it)
+    // NxD: how modules_to_not_convert.json is laid out (keep_list_io.h NxdJsonShape: 0 flat,
+    // 1 under "model", 2 with a "draft_model" list equal to the model's).
+    int nxdKeepShape = 0;
     bool hdf5IncludeOriginal = false; // HDF5 dump: also the float32 originals
     int hdf5Gzip = 4; // HDF5 dump: gzip level, 0 for none
     std::uint64_t maxShardBytes = 10'000'000'000ULL;

@@ -5,6 +5,7 @@
 #include "io/checkpoint.h"
 #include "io/sharded_safetensors_writer.h"
 #include "quant/scheme_quantizer.h"
+#include "select/keep_list_io.h"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -143,9 +144,11 @@ void NxdExporter::finish()
     for (const auto& f : m_writer->files())
         m_files.push_back(f.filename().string());
 
-    nlohmann::ordered_json keep;
-    keep["modules_to_not_convert"] = m_options.modulesToNotConvert;
-    writeFileAtomically(m_directory / "modules_to_not_convert.json", keep.dump(4) + "\n");
+    const NxdJsonShape shape = m_options.nxdKeepShape == 1 ? NxdJsonShape::UnderModel
+        : m_options.nxdKeepShape == 2                      ? NxdJsonShape::WithDraft
+                                                           : NxdJsonShape::Flat;
+    writeFileAtomically(m_directory / "modules_to_not_convert.json",
+        writeNxdKeepJson(m_options.modulesToNotConvert, shape, m_options.modulesToNotConvert));
     m_files.push_back("modules_to_not_convert.json");
 }
 

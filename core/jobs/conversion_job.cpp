@@ -84,6 +84,7 @@ ConversionReport convertCheckpoint(
     exportOptions.keptModulePaths = report.keptModules;
     exportOptions.modelType = checkpoint.modelType();
     exportOptions.hdf5IncludeOriginal = options.hdf5IncludeOriginal;
+    exportOptions.nxdKeepShape = options.nxdKeepShape;
     exportOptions.hdf5Gzip = options.hdf5Gzip;
     if (fs::is_regular_file(checkpoint.folder() / "config.json")) {
         std::ifstream in(checkpoint.folder() / "config.json", std::ios::binary);

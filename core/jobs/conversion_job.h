@@ -30,6 +30,7 @@ struct ConversionOptions
     QuantScheme scheme; // default: nxd-int8 math (int8, per output channel, absmax/127)
     // Per-module exceptions: full module path -> scheme (quantize rules with a scheme).
     std::map<std::string, QuantScheme> moduleSchemes;
+    int nxdKeepShape = 0; // NxD modules_to_not_convert.json: 0 flat, 1 under "model", 2 with "draft_model"
     bool hdf5IncludeOriginal = false; // HDF5 dump: also the float32 originals of every tensor
     int hdf5Gzip = 4; // HDF5 dump: gzip level (0: none)
     // Tensors quantized at the same time (0: one per core), and a bound on the input bytes of

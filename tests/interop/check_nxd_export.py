@@ -86,6 +86,17 @@ def main():
 
     with open(os.path.join(out_dir, "modules_to_not_convert.json")) as f:
         assert json.load(f) == {"modules_to_not_convert": KEEP}
+    # The other two shapes NxD's inference_demo reads.
+    for shape, expected in (("model", {"model": {"modules_to_not_convert": KEEP}}),
+                            ("draft", {"model": {"modules_to_not_convert": KEEP},
+                                       "draft_model": {"modules_to_not_convert": KEEP}})):
+        shaped = os.path.join(args.workdir, "nxd-" + shape)
+        cmd = [args.cli, "convert", src_dir, "-o", shaped, "--format", "nxd", "--nxd-keep-shape", shape]
+        for k in KEEP:
+            cmd += ["--keep", k]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        with open(os.path.join(shaped, "modules_to_not_convert.json")) as f:
+            assert json.load(f) == expected, shape
     print(f"OK: {quantized} quantized weights checked against numpy" + (" and torch" if torch else ""))
 
 
