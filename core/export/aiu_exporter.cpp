@@ -1,9 +1,11 @@
 #include "export/aiu_exporter.h"
 
 #include "error.h"
+#include "export/export_support.h"
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"
 #include "quant/scheme_quantizer.h"
+#include "text.h"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -12,16 +14,6 @@
 
 namespace qs {
 namespace {
-
-bool endsWith(const std::string& s, const std::string& suffix)
-{
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-std::string moduleOf(const std::string& weightName)
-{
-    return weightName.substr(0, weightName.size() - std::string(".weight").size());
-}
 
 struct AiuPayload
 {
@@ -103,19 +95,13 @@ void AiuExporter::begin(const ConversionPlan& plan, const std::filesystem::path&
 PreparedTensor AiuExporter::prepare(
     const PlannedTensor& tensor, const Checkpoint& source, const PrepareControl& control) const
 {
-    PreparedTensor prepared;
+    PreparedTensor prepared = preparedFor(tensor);
     TensorResult& result = prepared.result;
-    result.name = tensor.input.name;
-    result.bytesIn = tensor.input.bytes;
     auto payload = std::make_shared<AiuPayload>();
-    try {
+    namingTensor(tensor, [&] {
         const at::Tensor value = source.loadFloat(tensor.input.name);
         if (tensor.quantize && isAiuQuantized(tensor.input.name)) {
-            QuantizeOptions options;
-            options.codeHistogram = false;
-            options.parallel = control.parallel;
-            options.cancel = control.cancel;
-            SchemeQuantized q = quantizeWithScheme(value, m_options.scheme, options);
+            SchemeQuantized q = quantizeWithScheme(value, m_options.scheme, quantizeOptionsFor(control));
             result.error = q.error;
             result.quantized = true;
             payload->tensor = q.codes.reshape(tensor.input.shape);
@@ -128,11 +114,7 @@ PreparedTensor AiuExporter::prepare(
                     + ", beyond float16's range; fms-mo refuses such checkpoints too");
             payload->tensor = value.to(at::kHalf).contiguous();
         }
-    } catch (const CancelledError&) {
-        throw;
-    } catch (const Error& e) {
-        throw FormatError(e.reason(), ErrorContext { tensor.input.source, tensor.input.name, {} });
-    }
+    });
     result.bytesOut = static_cast<std::uint64_t>(payload->tensor.numel() * payload->tensor.element_size()
         + (payload->clip.defined() ? payload->clip.numel() * 4 : 0));
     prepared.payload = payload;

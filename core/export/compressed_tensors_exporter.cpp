@@ -1,6 +1,7 @@
 #include "export/compressed_tensors_exporter.h"
 
 #include "error.h"
+#include "export/export_support.h"
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"
 #include "io/sharded_safetensors_writer.h"
@@ -16,17 +17,6 @@ namespace qs {
 namespace {
 
 using json = nlohmann::ordered_json;
-
-std::string moduleOf(const std::string& weightName)
-{
-    return weightName.substr(0, weightName.size() - std::string(".weight").size());
-}
-
-void writeTensor(ShardedSafetensorsWriter& writer, const std::string& name, const at::Tensor& t)
-{
-    const at::Tensor c = t.contiguous();
-    writer.write(name, c.data_ptr(), static_cast<std::uint64_t>(c.numel()) * c.element_size());
-}
 
 // Scales (and zero points) are stored in the weight's dtype when it is a float type.
 DType scaleDType(DType weight)
@@ -182,10 +172,8 @@ void CompressedTensorsExporter::begin(const ConversionPlan& plan, const std::fil
 PreparedTensor CompressedTensorsExporter::prepare(
     const PlannedTensor& tensor, const Checkpoint& source, const PrepareControl& control) const
 {
-    PreparedTensor prepared;
+    PreparedTensor prepared = preparedFor(tensor);
     TensorResult& result = prepared.result;
-    result.name = tensor.input.name;
-    result.bytesIn = tensor.input.bytes;
     auto payload = std::make_shared<CtPayload>();
     if (!tensor.quantize) {
         payload->raw = source.raw(tensor.input.name);
@@ -194,13 +182,8 @@ PreparedTensor CompressedTensorsExporter::prepare(
         return prepared;
     }
     const QuantScheme& s = m_options.scheme;
-    try {
-        QuantizeOptions options;
-        options.codeHistogram = false;
-        options.parallel = control.parallel;
-        options.cancel = control.cancel;
-        const at::Tensor weight = source.load(tensor.input.name);
-        SchemeQuantized q = quantizeWithScheme(weight, s, options);
+    namingTensor(tensor, [&] {
+        SchemeQuantized q = quantizeWithScheme(source.load(tensor.input.name), s, quantizeOptionsFor(control));
         result.error = q.error;
         const at::ScalarType scaleType = toScalarType(scaleDType(tensor.input.dtype));
         const std::int64_t rows = tensor.input.shape.at(0);
@@ -212,11 +195,7 @@ PreparedTensor CompressedTensorsExporter::prepare(
         if (!s.symmetric)
             payload->zeroPoint
                 = (s.granularity == Granularity::Tensor ? q.zeroPoint.reshape({ 1 }) : q.zeroPoint).to(at::kChar);
-    } catch (const CancelledError&) {
-        throw;
-    } catch (const Error& e) {
-        throw FormatError(e.reason(), ErrorContext { tensor.input.source, tensor.input.name, {} });
-    }
+    });
     result.quantized = true;
     result.bytesOut = static_cast<std::uint64_t>(payload->weight.numel() * payload->weight.element_size()
         + payload->scale.numel() * payload->scale.element_size()

@@ -5,6 +5,7 @@
 #include "export/fp8_rescale_exporter.h"
 #include "export/hdf5_exporter.h"
 #include "export/nxd_exporter.h"
+#include "text.h"
 
 namespace qs {
 
@@ -44,12 +45,8 @@ const QuantScheme& ExportOptions::schemeFor(const std::string& tensorName) const
 {
     if (moduleSchemes.empty())
         return scheme;
-    const std::string suffix = ".weight";
-    const std::string module = tensorName.size() > suffix.size()
-            && tensorName.compare(tensorName.size() - suffix.size(), suffix.size(), suffix) == 0
-        ? tensorName.substr(0, tensorName.size() - suffix.size())
-        : tensorName;
-    const auto it = moduleSchemes.find(module);
+    const bool weight = endsWith(tensorName, ".weight");
+    const auto it = moduleSchemes.find(weight ? tensorName.substr(0, tensorName.size() - 7) : tensorName);
     return it == moduleSchemes.end() ? scheme : it->second;
 }
 

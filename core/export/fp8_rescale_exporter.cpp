@@ -1,10 +1,12 @@
 #include "export/fp8_rescale_exporter.h"
 
 #include "error.h"
+#include "export/export_support.h"
 #include "io/checkpoint.h"
 #include "io/sharded_safetensors_writer.h"
 #include "quant/fp8.h"
 #include "quant/kernels/float_rounding.h"
+#include "text.h"
 
 #include <ATen/ATen.h>
 
@@ -12,11 +14,6 @@ namespace qs {
 namespace {
 
 constexpr float kFactor = 448.0f / 240.0f; // FP8_SCALING_FACTOR
-
-bool endsWith(const std::string& s, const std::string& suffix)
-{
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 struct RescalePayload
 {
@@ -56,13 +53,11 @@ void Fp8RescaleExporter::begin(const ConversionPlan& plan, const std::filesystem
 PreparedTensor Fp8RescaleExporter::prepare(
     const PlannedTensor& tensor, const Checkpoint& source, const PrepareControl&) const
 {
-    PreparedTensor prepared;
+    PreparedTensor prepared = preparedFor(tensor);
     TensorResult& result = prepared.result;
-    result.name = tensor.input.name;
-    result.bytesIn = tensor.input.bytes;
     auto payload = std::make_shared<RescalePayload>();
     const std::string& name = tensor.input.name;
-    try {
+    namingTensor(tensor, [&] {
         if (m_weights.count(name)) {
             const Checkpoint::RawBytes in = source.raw(name);
             payload->bytes.resize(in.size);
@@ -83,9 +78,7 @@ PreparedTensor Fp8RescaleExporter::prepare(
         } else {
             payload->raw = source.raw(name);
         }
-    } catch (const Error& e) {
-        throw FormatError(e.reason(), ErrorContext { tensor.input.source, name, {} });
-    }
+    });
     result.bytesOut = payload->bytes.empty() ? payload->raw.size : payload->bytes.size();
     prepared.payload = payload;
     return prepared;

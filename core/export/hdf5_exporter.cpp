@@ -1,6 +1,7 @@
 #include "export/hdf5_exporter.h"
 
 #include "error.h"
+#include "export/export_support.h"
 #include "io/checkpoint.h"
 #include "quant/scheme_quantizer.h"
 
@@ -173,17 +174,14 @@ void Hdf5Exporter::begin(const ConversionPlan&, const std::filesystem::path& dir
 PreparedTensor Hdf5Exporter::prepare(
     const PlannedTensor& tensor, const Checkpoint& source, const PrepareControl& control) const
 {
-    PreparedTensor prepared;
+    PreparedTensor prepared = preparedFor(tensor);
     TensorResult& result = prepared.result;
-    result.name = tensor.input.name;
-    result.bytesIn = tensor.input.bytes;
     auto payload = std::make_shared<DumpPayload>();
     payload->dtype = std::string(dtypeName(tensor.input.dtype));
-    try {
+    namingTensor(tensor, [&] {
         if (tensor.quantize) {
-            QuantizeOptions options;
-            options.parallel = control.parallel;
-            options.cancel = control.cancel;
+            QuantizeOptions options = quantizeOptionsFor(control);
+            options.codeHistogram = true; // the dump keeps it
             payload->q = quantizeWithScheme(
                 source.loadFloat(tensor.input.name), m_options.schemeFor(tensor.input.name), options);
             payload->quantized = true;
@@ -195,11 +193,7 @@ PreparedTensor Hdf5Exporter::prepare(
             payload->original = source.loadFloat(tensor.input.name).contiguous();
             result.bytesOut += static_cast<std::uint64_t>(payload->original.numel() * 4);
         }
-    } catch (const CancelledError&) {
-        throw;
-    } catch (const Error& e) {
-        throw FormatError(e.reason(), ErrorContext { tensor.input.source, tensor.input.name, {} });
-    }
+    });
     prepared.payload = payload;
     return prepared;
 }

@@ -1,6 +1,7 @@
 #include "export/nxd_exporter.h"
 
 #include "error.h"
+#include "export/export_support.h"
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"
 #include "io/sharded_safetensors_writer.h"
@@ -16,12 +17,6 @@ namespace {
 std::string scaleName(const std::string& weightName)
 {
     return weightName.substr(0, weightName.size() - std::string(".weight").size()) + ".scale";
-}
-
-void writeTensor(ShardedSafetensorsWriter& writer, const std::string& name, const at::Tensor& t)
-{
-    const at::Tensor c = t.contiguous();
-    writer.write(name, c.data_ptr(), static_cast<std::uint64_t>(c.numel()) * c.element_size());
 }
 
 } // namespace
@@ -92,10 +87,8 @@ struct NxdPayload
 PreparedTensor NxdExporter::prepare(
     const PlannedTensor& tensor, const Checkpoint& source, const PrepareControl& control) const
 {
-    PreparedTensor prepared;
+    PreparedTensor prepared = preparedFor(tensor);
     TensorResult& result = prepared.result;
-    result.name = tensor.input.name;
-    result.bytesIn = tensor.input.bytes;
     auto payload = std::make_shared<NxdPayload>();
     if (!tensor.quantize) {
         // Byte for byte, whatever the dtype (fp8 and other types libtorch cannot hold included).
@@ -104,21 +97,13 @@ PreparedTensor NxdExporter::prepare(
         prepared.payload = payload;
         return prepared;
     }
-    try {
-        QuantizeOptions options;
-        options.codeHistogram = false;
-        options.parallel = control.parallel;
-        options.cancel = control.cancel;
-        SchemeQuantized q
-            = quantizeWithScheme(source.load(tensor.input.name), m_options.schemeFor(tensor.input.name), options);
-        result.error = q.error;
-        payload->codes = q.codes;
-        payload->scale = q.scale;
-    } catch (const CancelledError&) {
-        throw;
-    } catch (const Error& e) {
-        throw FormatError(e.reason(), ErrorContext { tensor.input.source, tensor.input.name, {} });
-    }
+    const SchemeQuantized q = namingTensor(tensor, [&] {
+        return quantizeWithScheme(
+            source.load(tensor.input.name), m_options.schemeFor(tensor.input.name), quantizeOptionsFor(control));
+    });
+    result.error = q.error;
+    payload->codes = q.codes;
+    payload->scale = q.scale;
     result.quantized = true;
     result.bytesOut
         = static_cast<std::uint64_t>(payload->codes.numel()) + static_cast<std::uint64_t>(payload->scale.numel()) * 4;

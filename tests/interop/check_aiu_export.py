@@ -9,16 +9,17 @@ quantized layer's `.weight` is int8, everything else float16; with narrow-weight
 recomputation most per-channel std values of the int weights exceed 20. Also checks clip_val /
 clip_valn, the dequantized values, qcfg.json, and that lm_head stays float16.
 """
-import argparse
 import json
 import os
-import shutil
 import struct
 import subprocess
 import sys
 
 import numpy as np
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import interop_common  # noqa: E402
 
 ROBERTA_QLAYERS = ["attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
                    "intermediate.dense", "output.dense"]
@@ -77,11 +78,7 @@ def roberta(folder, layers=2, hidden=256, inter=1024, vocab=100):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cli", required=True)
-    ap.add_argument("--workdir", required=True)
-    args = ap.parse_args()
-    shutil.rmtree(args.workdir, ignore_errors=True)
+    args, _ = interop_common.setup(with_demo=False)
     src = os.path.join(args.workdir, "roberta")
     source = roberta(src)
     out = os.path.join(args.workdir, "aiu")

@@ -13,16 +13,15 @@ expects (../shared/reference/vllm_compressed_tensors.md):
     equal Debian torch's compressed-tensors math in bf16 (clamp, then round half to even);
   - kept Linears and every other tensor byte-identical; recipe.yaml present.
 """
-import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import interop_common  # noqa: E402
 import safetensors_numpy as st  # noqa: E402
 
 KEEP = ["lm_head", "layers.3.mlp"]
@@ -170,7 +169,6 @@ def bf16_round(x):
 def nearest_e4m3(values, lut):
     """Round to the nearest finite e4m3fn code, ties to the even code (the torch cast)."""
     finite = np.where(np.isnan(lut), np.inf, lut)
-    codes = np.arange(256)
     out = np.empty(values.shape, dtype=np.uint8)
     flat = values.reshape(-1)
     for i, v in enumerate(flat):
@@ -217,14 +215,7 @@ def check_rescale(cli, fp8_dir, work):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cli", required=True)
-    ap.add_argument("--workdir", required=True)
-    args = ap.parse_args()
-    shutil.rmtree(args.workdir, ignore_errors=True)
-    os.makedirs(args.workdir)
-    src_dir = os.path.join(args.workdir, "demo")
-    subprocess.run([args.cli, "demo", "-o", src_dir], check=True, stdout=subprocess.DEVNULL)
+    args, src_dir = interop_common.setup()
     cases = [
         ("vllm-w8a8-int8", "int-quantized", 8, None, False),
         ("vllm-fp8-dynamic", "float-quantized", 8, None, True),

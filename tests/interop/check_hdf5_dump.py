@@ -3,10 +3,8 @@
 (core/export/hdf5_exporter.h), codes and scales that dequantize within one quantization step of
 the stored originals, per-group scales with a ragged last group, statistics that add up, and
 gzip-compressed chunked datasets."""
-import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -14,6 +12,7 @@ import h5py
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import interop_common  # noqa: E402
 import safetensors_numpy as st  # noqa: E402
 
 
@@ -22,14 +21,7 @@ def text(value):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cli", required=True)
-    ap.add_argument("--workdir", required=True)
-    args = ap.parse_args()
-    shutil.rmtree(args.workdir, ignore_errors=True)
-    os.makedirs(args.workdir)
-    src = os.path.join(args.workdir, "demo")
-    subprocess.run([args.cli, "demo", "-o", src], check=True, stdout=subprocess.DEVNULL)
+    args, src = interop_common.setup()
     _, source = st.read(os.path.join(src, "model.safetensors"))
     for preset, group in (("vllm-w4a16", 128), ("nanogpt-affine", None)):
         out = os.path.join(args.workdir, preset)

@@ -10,16 +10,15 @@ safetensors parser and checks, tensor by tensor:
   - every other tensor (kept Linears, norms, embeddings) byte-identical to the source;
   - modules_to_not_convert.json in NxD's flat shape.
 """
-import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import interop_common  # noqa: E402
 import safetensors_numpy as st  # noqa: E402
 
 KEEP = ["lm_head", "layers.3.mlp", "layers.1.self_attn.q_proj"]
@@ -30,16 +29,8 @@ def kept(module):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cli", required=True)
-    ap.add_argument("--workdir", required=True)
-    args = ap.parse_args()
-
-    shutil.rmtree(args.workdir, ignore_errors=True)
-    os.makedirs(args.workdir)
-    src_dir = os.path.join(args.workdir, "demo")
+    args, src_dir = interop_common.setup()
     out_dir = os.path.join(args.workdir, "nxd")
-    subprocess.run([args.cli, "demo", "-o", src_dir], check=True)
     cmd = [args.cli, "convert", src_dir, "-o", out_dir, "--format", "nxd"]
     for k in KEEP:
         cmd += ["--keep", k]

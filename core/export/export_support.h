@@ -1,0 +1,65 @@
+#pragma once
+
+// What every exporter's prepare()/commit() needs: the report line of a tensor, quantizer
+// options from the job's control, errors that name the tensor, and tensor writes. Included by
+// the exporters' .cpp files only (it pulls in libtorch).
+#include "error.h"
+#include "export/exporter.h"
+#include "io/sharded_safetensors_writer.h"
+#include "quant/scheme_quantizer.h"
+#include "text.h"
+
+#include <ATen/core/Tensor.h>
+
+#include <string>
+#include <utility>
+
+namespace qs {
+
+// A PreparedTensor whose report line names the input.
+inline PreparedTensor preparedFor(const PlannedTensor& tensor)
+{
+    PreparedTensor prepared;
+    prepared.result.name = tensor.input.name;
+    prepared.result.bytesIn = tensor.input.bytes;
+    return prepared;
+}
+
+// The quantizer options for one tensor of a conversion: no histogram (exports do not need it),
+// the job's threading and cancel flag.
+inline QuantizeOptions quantizeOptionsFor(const PrepareControl& control)
+{
+    QuantizeOptions options;
+    options.codeHistogram = false;
+    options.parallel = control.parallel;
+    options.cancel = control.cancel;
+    return options;
+}
+
+// Runs `work`; an Error becomes a FormatError that names the tensor and its file (a cancel
+// passes through unchanged).
+template <typename Work> auto namingTensor(const PlannedTensor& tensor, Work&& work)
+{
+    try {
+        return std::forward<Work>(work)();
+    } catch (const CancelledError&) {
+        throw;
+    } catch (const Error& e) {
+        throw FormatError(e.reason(), ErrorContext { tensor.input.source, tensor.input.name, {} });
+    }
+}
+
+// "<module>.weight" -> "<module>".
+inline std::string moduleOf(const std::string& weightName)
+{
+    return endsWith(weightName, ".weight") ? weightName.substr(0, weightName.size() - 7) : weightName;
+}
+
+// Writes a tensor's bytes (contiguous) under `name`.
+inline void writeTensor(ShardedSafetensorsWriter& writer, const std::string& name, const at::Tensor& t)
+{
+    const at::Tensor c = t.contiguous();
+    writer.write(name, c.data_ptr(), static_cast<std::uint64_t>(c.numel()) * c.element_size());
+}
+
+} // namespace qs
