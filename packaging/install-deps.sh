@@ -10,6 +10,8 @@ packages=(
     qt6-base-dev qt6-base-dev-tools qt6-qpa-plugins libgl-dev libqt6opengl6-dev fonts-dejavu-core
     # the engine's libraries
     libtorch-dev libhdf5-dev nlohmann-json3-dev libyaml-cpp-dev
+    # SVG export of the plots
+    qt6-svg-dev
     # plots
     libqcustomplot-dev libqcustomplot2.1-qt6
     # headless GUI runs and screenshots

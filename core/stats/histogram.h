@@ -28,24 +28,25 @@ class HistogramBuilder
 public:
     HistogramBuilder(double lo, double hi, int bins);
 
-    void add(double value)
+    // Adds `value` `times` times.
+    void add(double value, std::uint64_t times = 1)
     {
         if (value != value) {
-            ++m_h.nonFinite;
+            m_h.nonFinite += times;
             return;
         }
         if (value < m_h.lo) {
-            ++m_h.below;
+            m_h.below += times;
             return;
         }
         if (value > m_h.hi) {
-            ++m_h.above;
+            m_h.above += times;
             return;
         }
         auto bin = static_cast<std::int64_t>((value - m_h.lo) * m_scale);
         if (bin >= static_cast<std::int64_t>(m_h.counts.size()))
             bin = static_cast<std::int64_t>(m_h.counts.size()) - 1;
-        ++m_h.counts[static_cast<std::size_t>(bin)];
+        m_h.counts[static_cast<std::size_t>(bin)] += times;
     }
     void addAll(const float* values, std::int64_t n);
     const Histogram& histogram() const { return m_h; }

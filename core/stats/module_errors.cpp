@@ -5,19 +5,21 @@
 #include "jobs/progress.h"
 #include "model/module_tree.h"
 #include "quant/scheme_quantizer.h"
+#include "stats/distribution.h"
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
 
 namespace qs {
 
-std::map<int, double> measureModuleSqnr(
+std::vector<LayerError> measureLayerErrors(
     const Checkpoint& checkpoint, const ModuleTree& tree, const QuantScheme& scheme, Progress& progress)
 {
-    std::map<int, double> out;
+    std::vector<LayerError> out;
     ProgressUpdate update;
     update.stepsTotal = static_cast<std::int64_t>(tree.quantizable().size());
     std::atomic<bool> cancel { false };
@@ -42,25 +44,56 @@ std::map<int, double> measureModuleSqnr(
     QuantizeOptions options;
     options.codeHistogram = false;
     options.cancel = &cancel;
+    DistributionOptions distribution;
+    distribution.bins = 0;
+    distribution.percentiles.clear();
+    distribution.cancel = &cancel;
     for (const int m : tree.quantizable()) {
         progress.checkCancelled();
         const std::string weight = tree.node(m).path + ".weight";
         update.current = weight;
         progress.report(update);
-        if (checkpoint.find(weight) == nullptr)
+        const TensorInfo* info = checkpoint.find(weight);
+        if (info == nullptr)
             continue;
+        LayerError row;
+        row.node = m;
+        row.module = tree.node(m).path;
+        row.tensor = weight;
+        row.shape = info->shape;
         try {
-            out[m] = quantizeWithScheme(checkpoint.load(weight), scheme, options).error.sqnrDb;
+            const at::Tensor w = checkpoint.load(weight);
+            const SchemeQuantized q = quantizeWithScheme(w, scheme, options);
+            Distribution d = measureDistribution(w, distribution);
+            row.error = q.error;
+            row.clippedFraction = q.clippedFraction;
+            row.kurtosis = d.stats.kurtosis;
+            row.channels = d.channels.size();
+            row.outlierChannels = countOutlierChannels(d.channels);
+            const std::vector<float>& codeStd = q.codeStdAfter.empty() ? q.codeStd : q.codeStdAfter;
+            row.minCodeStd = codeStd.empty() ? 0.0 : *std::min_element(codeStd.begin(), codeStd.end());
+            row.narrowChannels = countBelow(codeStd);
         } catch (const CancelledError&) {
             throw;
         } catch (const Error& e) {
-            const TensorInfo* info = checkpoint.find(weight);
-            throw FormatError(e.reason(), ErrorContext { info ? info->source : std::string(), weight, {} });
+            throw FormatError(e.reason(), ErrorContext { info->source, weight, {} });
         }
+        if (progress.cancelled() || cancel)
+            throw CancelledError();
         checkpoint.release(weight);
+        out.push_back(std::move(row));
         ++update.stepsDone;
     }
     progress.report(update);
+    return out;
+}
+
+std::map<int, double> measureModuleSqnr(
+    const Checkpoint& checkpoint, const ModuleTree& tree, const QuantScheme& scheme, Progress& progress)
+{
+    std::map<int, double> out;
+    for (const LayerError& row : measureLayerErrors(checkpoint, tree, scheme, progress))
+        out[row.node] = row.error.sqnrDb;
     return out;
 }
 

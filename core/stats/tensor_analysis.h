@@ -4,7 +4,9 @@
 #include "quant/error_metrics.h"
 #include "quant/quant_scheme.h"
 #include "stats/histogram.h"
+#include "stats/tensor_statistics.h"
 
+#include <atomic>
 #include <string>
 
 namespace qs {
@@ -12,41 +14,57 @@ namespace qs {
 class Checkpoint;
 class ModuleTree;
 
-struct TensorSummary
-{
-    std::int64_t count = 0;
-    double min = 0;
-    double max = 0;
-    double mean = 0;
-    double std = 0;
-    double kurtosis = 0; // excess kurtosis: 0 for a Gaussian
-};
-
-// What the GUI shows for one tensor: its distribution and, for a weight that the int8
-// per-channel scheme converts, the distribution after quantize + dequantize and the error.
+// What the analysis views show for one tensor: its distribution, per-channel ranges and, for
+// a weight that the scheme converts, the dequantized distribution, the codes and the error.
 // Plain data, computed in a worker thread.
 struct TensorAnalysis
 {
     TensorInfo info;
-    TensorSummary summary;
+    TensorStatistics summary;
     Histogram original;
+    ChannelStatistics channels; // rows of the [rows, cols] view (dimension 0 first)
+    std::int64_t rows = 0;
+    std::int64_t cols = 0;
     bool quantized = false;
     Histogram dequantized; // same bins as `original`; empty when not quantized
+    CodeHistogram codes;
+    std::vector<double> clipLines; // where the codes saturate (clipLinesOf)
     ErrorMetrics error;
     double scaleMin = 0;
     double scaleMax = 0;
     double clippedFraction = 0;
     std::int64_t recomputedRows = 0; // fms-mo narrow-weight recomputation
-    std::string schemeName; // the scheme the quantized histogram and error come from
+    std::string schemeName; // the scheme the quantized views come from
     // Non-empty when the checkpoint stores this weight quantized ("nxd", "compressed-tensors",
     // ...): `summary` and `original` then describe its dequantized values.
     std::string storedQuantization;
+    // Why a quantizable weight was not quantized (NaN or infinity in it), empty otherwise.
+    std::string note;
 };
 
-// Loads one tensor (a mapped view), converts it to float, and measures it. Non-floating
-// tensors are summarised from their values as well. Throws qs::Error subclasses.
-// Weights that would be quantized are measured with `scheme` (default: nxd-int8's math).
+struct AnalysisOptions
+{
+    int bins = 200;
+    QuantScheme scheme; // default: nxd-int8's math
+    // Quantize weights that the scheme converts (Linear weights); off: distribution only.
+    bool quantize = true;
+    // Quantize whatever floating tensor is asked for, Linear weight or not (the CLI's stats).
+    bool quantizeAny = false;
+    const std::atomic<bool>* cancel = nullptr;
+};
+
+// Loads one tensor (a mapped view, dequantized when stored quantized) and measures it.
+// Throws qs::Error subclasses naming the tensor; CancelledError when `cancel` is set.
 TensorAnalysis analyzeTensor(const Checkpoint& checkpoint, const ModuleTree& tree, const std::string& tensorName,
-    int bins = 200, const QuantScheme& scheme = QuantScheme {});
+    const AnalysisOptions& options);
+
+inline TensorAnalysis analyzeTensor(const Checkpoint& checkpoint, const ModuleTree& tree, const std::string& tensorName,
+    int bins = 200, const QuantScheme& scheme = QuantScheme {})
+{
+    AnalysisOptions options;
+    options.bins = bins;
+    options.scheme = scheme;
+    return analyzeTensor(checkpoint, tree, tensorName, options);
+}
 
 } // namespace qs
