@@ -1,12 +1,17 @@
 #include "histogram_plot.h"
 
+#include "plot_export.h"
 #include "qcustomplot_include.h"
 
 #include <QCheckBox>
 #include <QHBoxLayout>
+#include <QLabel>
+#include <QSignalBlocker>
+#include <QSpinBox>
 #include <QVBoxLayout>
 
 #include <algorithm>
+#include <cmath>
 
 namespace qs::ui {
 namespace {
@@ -30,6 +35,7 @@ HistogramPlot::HistogramPlot(QWidget* parent)
     : QWidget(parent)
     , m_plot(new QCustomPlot(this))
     , m_logScale(new QCheckBox(tr("Logarithmic counts"), this))
+    , m_bins(new QSpinBox(this))
 {
     m_plot->setMinimumSize(320, 220);
     m_plot->plotLayout()->insertRow(0);
@@ -58,11 +64,22 @@ HistogramPlot::HistogramPlot(QWidget* parent)
     m_plot->axisRect()->setRangeDrag(Qt::Horizontal);
     m_plot->axisRect()->setRangeZoom(Qt::Horizontal);
 
+    m_bins->setRange(10, 2000);
+    m_bins->setValue(200);
+    m_bins->setKeyboardTracking(false); // one recomputation per edit, not per keystroke
+    m_bins->setToolTip(tr("Number of equal-width bins"));
+
     connect(m_logScale, &QCheckBox::toggled, this, [this] { applyScale(); });
+    connect(m_bins, qOverload<int>(&QSpinBox::valueChanged), this, &HistogramPlot::binsChanged);
 
     auto* controls = new QHBoxLayout;
+    auto* binsLabel = new QLabel(tr("Bins:"), this);
+    binsLabel->setBuddy(m_bins);
+    controls->addWidget(binsLabel);
+    controls->addWidget(m_bins);
     controls->addStretch(1);
     controls->addWidget(m_logScale);
+    addExportButton(controls, m_plot, [this] { return m_title->text(); });
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_plot, 1);
@@ -88,8 +105,48 @@ void HistogramPlot::setHistograms(const QString& title, const Histogram& origina
     m_dequantized->removeFromLegend();
     if (withDeq)
         m_dequantized->addToLegend();
-    m_plot->xAxis->setRange(original.lo, original.hi);
+    m_dataLo = original.lo;
+    m_dataHi = original.hi;
+    applyXRange();
     applyScale();
+}
+
+void HistogramPlot::setClipLines(const std::vector<double>& xs)
+{
+    for (auto* item : m_clipItems)
+        m_plot->removeItem(item);
+    m_clipItems.clear();
+    m_clipXs.clear();
+    QPen pen(QColor(110, 60, 160), 1.2, Qt::DashLine);
+    for (double x : xs) {
+        if (!std::isfinite(x))
+            continue;
+        auto* line = new QCPItemStraightLine(m_plot);
+        line->setPen(pen);
+        line->setSelectable(false);
+        line->point1->setCoords(x, 1); // valid on linear and log axes
+        line->point2->setCoords(x, 10);
+        m_clipItems.push_back(line);
+        m_clipXs.push_back(x);
+    }
+    applyXRange();
+    m_plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void HistogramPlot::applyXRange()
+{
+    double lo = m_dataLo;
+    double hi = m_dataHi;
+    for (double x : m_clipXs) {
+        lo = std::min(lo, x);
+        hi = std::max(hi, x);
+    }
+    if (!m_clipXs.empty()) { // keep lines at the edge off the axis
+        const double pad = 0.02 * (hi - lo > 0 ? hi - lo : 1.0);
+        lo -= pad;
+        hi += pad;
+    }
+    m_plot->xAxis->setRange(lo, hi);
 }
 
 void HistogramPlot::showMessage(const QString& message)
@@ -97,6 +154,9 @@ void HistogramPlot::showMessage(const QString& message)
     m_title->setText(message);
     m_original->data()->clear();
     m_dequantized->data()->clear();
+    setClipLines({});
+    m_dataLo = -1;
+    m_dataHi = 1;
     m_plot->xAxis->setRange(-1, 1);
     m_plot->yAxis->setRange(0, 1);
     m_plot->replot(QCustomPlot::rpQueuedReplot);
@@ -110,6 +170,17 @@ void HistogramPlot::setLogScale(bool on)
 bool HistogramPlot::logScale() const
 {
     return m_logScale->isChecked();
+}
+
+int HistogramPlot::bins() const
+{
+    return m_bins->value();
+}
+
+void HistogramPlot::setBins(int bins)
+{
+    const QSignalBlocker block(m_bins);
+    m_bins->setValue(bins);
 }
 
 bool HistogramPlot::hasData() const

@@ -1,0 +1,81 @@
+#pragma once
+
+#include "stats/layer_error.h"
+
+#include <QAbstractTableModel>
+#include <QHash>
+#include <QSet>
+#include <QString>
+
+#include <vector>
+
+namespace qs::ui {
+
+// The measured quantization error of every quantizable module, one row each, for choosing what
+// to keep in full precision. DisplayRole is formatted text; EditRole and SortRole the raw value
+// (numbers for sorting and CSV). Cells that need attention are tinted: SQNR below the SQNR
+// threshold (red), the smallest code std below the std threshold (orange), outlier channels
+// (amber). Rows of kept modules are greyed and not tinted: they stay in full precision.
+class LayerTableModel : public QAbstractTableModel
+{
+    Q_OBJECT
+public:
+    enum Column
+    {
+        ModuleColumn,
+        ShapeColumn,
+        KeptColumn,
+        MseColumn,
+        SqnrColumn,
+        CosineColumn,
+        MaxErrorColumn,
+        KurtosisColumn,
+        OutlierChannelsColumn,
+        MinCodeStdColumn,
+        NarrowChannelsColumn,
+        ColumnCount
+    };
+    enum Role
+    {
+        SortRole = Qt::UserRole + 1, // the raw value (shape: the element count)
+        NodeRole, // the ModuleTree node of the row (int)
+    };
+
+    explicit LayerTableModel(QObject* parent = nullptr);
+
+    void setRows(std::vector<LayerError> rows);
+    const std::vector<LayerError>& rows() const { return m_rows; }
+    // Module paths kept in full precision.
+    void setKept(const QSet<QString>& modules);
+    const QSet<QString>& kept() const { return m_kept; }
+    bool isKept(int row) const;
+    void setSqnrThreshold(double db); // 30 dB by default
+    double sqnrThreshold() const { return m_sqnrThreshold; }
+    void setStdThreshold(double std); // kNarrowStdThreshold (20) by default
+    double stdThreshold() const { return m_stdThreshold; }
+
+    // The row's data, null when out of range.
+    const LayerError* row(int row) const;
+    // The row of a ModuleTree node, -1 when it is not in the table.
+    int rowOfNode(int node) const;
+
+    int rowCount(const QModelIndex& parent = {}) const override;
+    int columnCount(const QModelIndex& parent = {}) const override;
+    QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
+    QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
+
+private:
+    QVariant rawValue(const LayerError& e, int column, bool kept) const;
+    QVariant displayValue(const LayerError& e, int column, bool kept) const;
+    QVariant tint(const LayerError& e, int column) const;
+    QString explanation(const LayerError& e, int column) const;
+    void flagsChanged();
+
+    std::vector<LayerError> m_rows;
+    QSet<QString> m_kept;
+    QHash<int, int> m_rowOfNode;
+    double m_sqnrThreshold = 30.0;
+    double m_stdThreshold;
+};
+
+} // namespace qs::ui
