@@ -12,6 +12,8 @@ int runInspect(const std::vector<std::string>& args);
 int runConvert(const std::vector<std::string>& args);
 int runSchemes(const std::vector<std::string>& args);
 int runSelect(const std::vector<std::string>& args);
+int runStats(const std::vector<std::string>& args);
+int runPlot(const std::vector<std::string>& args);
 
 // Usage text of one command, or of the whole tool for an empty name.
 std::string usage(const std::string& command = {});

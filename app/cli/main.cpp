@@ -51,6 +51,36 @@ std::string usage(const std::string& command)
               "                       nxd-json-draft, ct-ignore, recipe, fms-mo or text\n"
               "  --json               print {\"modules\": [{\"name\", \"keep\", \"rule\"}], \"warnings\":\n"
               "                       [{\"kind\", \"message\", \"modules\"}], \"kept\", \"quantized\"}\n";
+    if (command == "stats")
+        return "quantscope-cli stats PATH [--tensor NAME]... [--scheme PRESET] [--bins N] [--histogram]\n"
+               "                     [--channels] [--compare OTHER] [--json]\n"
+               "  Statistics of every tensor (or of the named ones), computed as the GUI's analysis views do.\n"
+               "  --scheme PRESET   also quantize: Linear weights (and any floating tensor named with\n"
+               "                    --tensor) get the error and the per-channel std of their int codes\n"
+               "  --bins N          histogram bins (default 200)\n"
+               "  --histogram       include the histogram counts (and the code histogram)\n"
+               "  --channels        include per-channel min, max, mean, std and abs-max\n"
+               "  --compare OTHER   the same tensors in another checkpoint (e.g. an export): its statistics\n"
+               "                    and the difference (MSE, SQNR, cosine, max |error|)\n"
+               "  --json            print {\"path\", \"scheme\", \"tensors\": [{\"name\", \"dtype\", \"shape\",\n"
+               "                    \"count\", \"min\", \"max\", \"mean\", \"std\", \"kurtosis\", \"zeros\",\n"
+               "                    \"sparsity\", \"non_finite\", \"outliers\", \"outlier_share\", \"percentiles\",\n"
+               "                    \"outlier_channels\", \"quantized\", and with a scheme \"mse\", \"sqnr_db\",\n"
+               "                    \"cosine\", \"max_abs_error\", \"code_std\" [per channel], \"code_std_min\",\n"
+               "                    \"channels_below_threshold\", \"code_std_before\", ...}]}\n";
+    if (command == "plot")
+        return "quantscope-cli plot PATH --tensor NAME --kind KIND -o FILE.png|svg|pdf [--scheme PRESET]\n"
+               "                    [--width W] [--height H] [--bins N] [--linear] [--field values|error]\n"
+               "                    [--reduction absmax|mean] [--compare OTHER]\n"
+               "  Draw one of the GUI's analysis plots to a file (no display needed).\n"
+               "  --kind histogram  float values, and the dequantized ones with --scheme (log counts unless\n"
+               "                    --linear); with --compare, the same tensor of OTHER overlaid\n"
+               "  --kind codes      how often each int/fp8 code is used, saturation marked (needs --scheme)\n"
+               "  --kind heatmap    the weight matrix reduced to the image (block abs-max or mean); --field\n"
+               "                    error draws float minus dequantized (needs --scheme)\n"
+               "  --kind channels   per output channel: the std of the int codes against the threshold 20\n"
+               "                    (needs --scheme), or min/max/mean ranges with --field values\n"
+               "  --width, --height image size in pixels (default 1000 x 600)\n";
     if (command == "convert")
         return "quantscope-cli convert PATH -o OUT --format FORMAT [--scheme PRESET] [keep "
                "options] "
@@ -96,6 +126,8 @@ std::string usage(const std::string& command)
            "  convert   quantize and export a checkpoint\n"
            "  schemes   list the quantization scheme presets\n"
            "  select    show which modules stay in full precision, and why\n"
+           "  stats     statistics of tensors, with a scheme's error and code std\n"
+           "  plot      draw a histogram, code histogram, heatmap or channel plot to PNG/SVG/PDF\n"
            "  help      show the usage of a command\n\n"
            "'quantscope-cli help COMMAND' shows its options. Exit codes: 0 success, 1 error,\n"
            "2 bad usage, 130 cancelled (Ctrl+C; nothing is left behind).\n";
@@ -133,6 +165,10 @@ int main(int argc, char* argv[])
             return runSchemes(args);
         if (command == "select")
             return runSelect(args);
+        if (command == "stats")
+            return runStats(args);
+        if (command == "plot")
+            return runPlot(args);
         throw qs::UsageError("unknown command '" + command + "'");
     } catch (const qs::UsageError& e) {
         std::fprintf(stderr, "quantscope-cli: %s\n", e.what());

@@ -1,4 +1,5 @@
 // quantscope: the desktop workbench.
+#include "compare_panel.h"
 #include "error.h"
 #include "jobs/threads.h"
 #include "main_window.h"
@@ -13,6 +14,7 @@
 #include <QDir>
 #include <QDockWidget>
 #include <QIcon>
+#include <QTabWidget>
 #include <QTimer>
 
 #include <cstdio>
@@ -50,7 +52,13 @@ int main(int argc, char* argv[])
     const QCommandLineOption preset(QStringLiteral("preset"),
         QStringLiteral("Apply a keep preset: lm-head, embeddings, attention, edge-mlps:N (repeatable)."),
         QStringLiteral("name"));
-    parser.addOptions({ demo, select, keep, preset, scheme, screenshot });
+    const QCommandLineOption view(QStringLiteral("view"),
+        QStringLiteral("Show this view: distribution, codes, heatmap, channels, layers (measures every layer) or "
+                       "compare (with --compare)."),
+        QStringLiteral("view"));
+    const QCommandLineOption compare(QStringLiteral("compare"),
+        QStringLiteral("Compare the open checkpoint with this one (the Compare tab)."), QStringLiteral("checkpoint"));
+    parser.addOptions({ demo, select, keep, preset, scheme, view, compare, screenshot });
     parser.process(app);
 
     qs::app::MainWindow window;
@@ -93,22 +101,64 @@ int main(int argc, char* argv[])
         });
     }
 
+    const QString viewName = parser.value(view).toLower();
+    const QStringList views { QString(), QStringLiteral("distribution"), QStringLiteral("codes"),
+        QStringLiteral("heatmap"), QStringLiteral("channels"), QStringLiteral("layers"), QStringLiteral("compare") };
+    if (!views.contains(viewName)) {
+        std::fprintf(stderr, "quantscope: unknown view '%s'\n", qPrintable(viewName));
+        return 2;
+    }
+    using Panel = qs::app::ModuleDetailsPanel;
+    const int moduleTab = viewName == QLatin1String("codes") ? Panel::CodesTab
+        : viewName == QLatin1String("heatmap")               ? Panel::HeatmapTab
+        : viewName == QLatin1String("channels")              ? Panel::ChannelsTab
+                                                             : Panel::DistributionTab;
+    window.details()->tabs()->setCurrentIndex(moduleTab);
+    const QString compareWith = parser.value(compare);
+    QObject::connect(&window, &qs::app::MainWindow::modelOpened, &window, [&window, viewName, compareWith] {
+        if (!compareWith.isEmpty())
+            window.compareWith(compareWith);
+        if (viewName == QLatin1String("layers"))
+            window.measureLayers();
+    });
+
     const QString shotFile = parser.value(screenshot);
     if (!shotFile.isEmpty()) {
-        auto grab = [&window, shotFile, moduleToSelect](const QString& tensor) {
+        auto save = [&window, shotFile] {
             static bool scheduled = false;
-            if (scheduled || (!moduleToSelect.isEmpty() && !tensor.startsWith(moduleToSelect + QLatin1Char('.'))))
+            if (scheduled)
                 return;
             scheduled = true;
             // Let queued replots and layout settle before grabbing.
-            QTimer::singleShot(300, &window, [&window, shotFile] {
+            QTimer::singleShot(400, &window, [&window, shotFile] {
                 const bool ok = window.grab().save(shotFile);
                 std::fprintf(
                     stderr, ok ? "quantscope: saved %s\n" : "quantscope: cannot write %s\n", qPrintable(shotFile));
                 QApplication::exit(ok ? 0 : 1);
             });
         };
-        QObject::connect(window.details(), &qs::app::ModuleDetailsPanel::analysisShown, &window, grab);
+        auto ofModule = [moduleToSelect](const QString& tensor) {
+            return moduleToSelect.isEmpty() || tensor.startsWith(moduleToSelect + QLatin1Char('.'));
+        };
+        if (viewName == QLatin1String("layers")) {
+            QObject::connect(&window, &qs::app::MainWindow::layersMeasured, &window, save);
+        } else if (viewName == QLatin1String("compare")) {
+            QObject::connect(window.comparePanel(), &qs::app::ComparePanel::compared, &window,
+                [save, ofModule](const QString& tensor) {
+                    if (ofModule(tensor))
+                        save();
+                });
+        } else if (viewName == QLatin1String("heatmap")) {
+            QObject::connect(window.details(), &Panel::heatmapShown, &window, [save, ofModule](const QString& tensor) {
+                if (ofModule(tensor))
+                    save();
+            });
+        } else {
+            QObject::connect(window.details(), &Panel::analysisShown, &window, [save, ofModule](const QString& tensor) {
+                if (ofModule(tensor))
+                    save();
+            });
+        }
         QObject::connect(&window, &qs::app::MainWindow::jobFailed, &window, [] { QApplication::exit(1); });
         QTimer::singleShot(60000, &window, [] {
             std::fprintf(stderr, "quantscope: nothing to capture after 60 s\n");

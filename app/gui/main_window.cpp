@@ -7,6 +7,7 @@
 #include "io/checkpoint_summary.h"
 #include "job_controller.h"
 #include "jobs/conversion_job.h"
+#include "layer_table.h"
 #include "module_details_panel.h"
 #include "module_tree_model.h"
 #include "recent_files.h"
@@ -119,7 +120,7 @@ MainWindow::MainWindow(QWidget* parent)
 
     auto* splitter = new QSplitter(Qt::Horizontal, this);
     splitter->addWidget(left);
-    splitter->addWidget(m_details);
+    splitter->addWidget(createAnalysisTabs());
     splitter->setStretchFactor(0, 5);
     splitter->setStretchFactor(1, 6);
     setCentralWidget(splitter);
@@ -138,6 +139,7 @@ MainWindow::MainWindow(QWidget* parent)
         m_selection->setTarget(
             scheme.convention == ScaleConvention::CompressedTensors ? KeepTarget::CompressedTensors : KeepTarget::Nxd);
         m_details->setScheme(scheme);
+        m_layers->setStatus(tr("Measure to fill the table with %1.").arg(QString::fromStdString(scheme.name)));
         updateSummary();
     });
 
@@ -147,6 +149,7 @@ MainWindow::MainWindow(QWidget* parent)
     connect(m_tree->selectionModel(), &QItemSelectionModel::currentChanged, this, &MainWindow::onCurrentModuleChanged);
     connect(m_treeModel, &ui::ModuleTreeModel::keepChanged, this, [this] {
         updateSummary();
+        m_layers->setKept(keptModuleSet());
         const QModelIndex current = m_tree->currentIndex();
         if (current.isValid()) {
             const int node = m_treeModel->nodeOf(current);
@@ -196,6 +199,14 @@ void MainWindow::createActions()
     m_export->setShortcut(QKeySequence(tr("Ctrl+E")));
     m_export->setToolTip(tr("Write a quantized checkpoint with the current keep selection"));
     file->addSeparator();
+    m_compareAction = file->addAction(tr("&Compare With…"), this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Compare with a checkpoint"), QString(),
+            tr("Checkpoints (*.safetensors *.index.json *.pt *.pth *.bin *.ckpt);;All files (*)"));
+        if (!path.isEmpty())
+            compareWith(path);
+    });
+    m_compareAction->setToolTip(tr("Overlay the same tensors of a second checkpoint, e.g. an export of this one"));
+    file->addSeparator();
     auto* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
     quit->setShortcut(QKeySequence::Quit);
 
@@ -216,6 +227,14 @@ void MainWindow::createActions()
     schemeAction->setText(tr("Quantization &Scheme"));
     schemeAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_K));
     view->addAction(schemeAction);
+    view->addSeparator();
+    view->addAction(tr("&Module Views"), this, [this] { m_analysisTabs->setCurrentIndex(0); })
+        ->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_1));
+    view->addAction(tr("&Layer Table"), this, [this] { m_analysisTabs->setCurrentIndex(1); })
+        ->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_2));
+    view->addAction(tr("&Compare"), this, [this] { m_analysisTabs->setCurrentIndex(2); })
+        ->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_3));
+    m_measureAction = view->addAction(tr("Measure &All Layers"), this, &MainWindow::measureLayers);
 
     auto* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About QuantScope"), this, [this] {
@@ -305,6 +324,7 @@ void MainWindow::setLoadedModel(LoadedModelPtr model, const QString& path)
     m_selection->setModel(&m_model->tree, m_modelPath);
     m_filter->clear();
     m_details->setModel(m_model);
+    onAnalysisModelChanged();
     m_recent->add(m_modelPath);
     setWindowTitle(tr("%1 — QuantScope").arg(QFileInfo(m_modelPath).fileName()));
 
@@ -344,6 +364,7 @@ void MainWindow::onCurrentModuleChanged()
     const int node = m_treeModel->nodeOf(current);
     const QString path = QString::fromStdString(m_model->tree.node(node).path);
     m_details->showModule(node, m_treeModel->keptModules().contains(path));
+    followModuleInAnalysis(node);
 }
 
 void MainWindow::updateSummary()
@@ -406,6 +427,9 @@ void MainWindow::updateActions()
     m_openFolder->setEnabled(!busy);
     m_openDemo->setEnabled(!busy);
     m_export->setEnabled(!busy && m_model && m_model->tree.quantizable().size() > 0);
+    m_compareAction->setEnabled(m_model != nullptr);
+    m_measureAction->setEnabled(!busy && m_model && m_model->tree.quantizable().size() > 0);
+    m_layers->setMeasureEnabled(!busy && m_model && m_model->tree.quantizable().size() > 0);
 }
 
 void MainWindow::showExportDialog()

@@ -3,6 +3,7 @@
 #include "loaded_model.h"
 
 #include <QMainWindow>
+#include <QSet>
 #include <QString>
 
 class QAction;
@@ -12,9 +13,11 @@ class QLineEdit;
 class QPoint;
 class QProgressBar;
 class QPushButton;
+class QTabWidget;
 class QTreeView;
 
 namespace qs::ui {
+class LayerTable;
 class ModuleTreeModel;
 class RulesModel;
 class RulesPanel;
@@ -23,6 +26,7 @@ class SchemePanel;
 
 namespace qs::app {
 
+class ComparePanel;
 class JobController;
 class ModuleDetailsPanel;
 class RecentFiles;
@@ -47,12 +51,19 @@ public:
     void exportTo(const QString& destination, bool overwrite = false, const QString& format = QStringLiteral("nxd"));
     // Selects a module in the tree by its full path; false when there is none.
     bool selectModule(const QString& path);
+    // Fills the layer table: every quantizable module measured with the current scheme (a job).
+    void measureLayers();
+    // Opens a second checkpoint in the Compare tab and shows it.
+    void compareWith(const QString& path);
 
     LoadedModelPtr model() const { return m_model; }
     ui::ModuleTreeModel* treeModel() const { return m_treeModel; }
     QTreeView* treeView() const { return m_tree; }
     JobController* jobs() const { return m_jobs; }
     ModuleDetailsPanel* details() const { return m_details; }
+    QTabWidget* analysisTabs() const { return m_analysisTabs; }
+    ui::LayerTable* layerTable() const { return m_layers; }
+    ComparePanel* comparePanel() const { return m_compare; }
     ui::SchemePanel* schemePanel() const { return m_schemePanel; }
     QDockWidget* schemeDock() const { return m_schemeDock; }
     SelectionEditor* selection() const { return m_selection; }
@@ -62,6 +73,7 @@ public:
 
 Q_SIGNALS:
     void modelOpened(const QString& path);
+    void layersMeasured(int modules);
     void exportFinished(const QString& destination);
     void jobFailed(const QString& message);
 
@@ -89,6 +101,11 @@ private:
     void importKeepList();
     void measureAndKeep(const QString& preset);
     void exportKeepList();
+    // main_window_analysis.cpp: the tabs on the right (module views, layer table, compare).
+    QWidget* createAnalysisTabs();
+    void onAnalysisModelChanged();
+    void followModuleInAnalysis(int node);
+    QSet<QString> keptModuleSet() const;
 
     JobController* m_jobs = nullptr;
     LoadedModelPtr m_model;
@@ -98,6 +115,9 @@ private:
     ui::ModuleTreeModel* m_treeModel = nullptr;
     QTreeView* m_tree = nullptr;
     ModuleDetailsPanel* m_details = nullptr;
+    QTabWidget* m_analysisTabs = nullptr;
+    ui::LayerTable* m_layers = nullptr;
+    ComparePanel* m_compare = nullptr;
     QLabel* m_summary = nullptr;
     QLineEdit* m_filter = nullptr;
     ui::RulesModel* m_rulesModel = nullptr;
@@ -115,6 +135,8 @@ private:
     QAction* m_openFolder = nullptr;
     QAction* m_openDemo = nullptr;
     QAction* m_export = nullptr;
+    QAction* m_compareAction = nullptr;
+    QAction* m_measureAction = nullptr;
 };
 
 } // namespace qs::app

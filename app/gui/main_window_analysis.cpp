@@ -1,0 +1,109 @@
+// MainWindow's analysis tabs: the selected module's views, the layer table (every quantizable
+// module measured with the current scheme, a job) and the comparison with a second checkpoint.
+#include "compare_panel.h"
+#include "job_controller.h"
+#include "layer_table.h"
+#include "main_window.h"
+#include "module_details_panel.h"
+#include "module_tree_model.h"
+#include "scheme_panel.h"
+#include "stats/module_errors.h"
+
+#include <QTabWidget>
+
+namespace qs::app {
+
+QWidget* MainWindow::createAnalysisTabs()
+{
+    m_analysisTabs = new QTabWidget(this);
+    m_analysisTabs->setObjectName(QStringLiteral("analysisTabs"));
+    m_analysisTabs->setDocumentMode(true);
+    m_layers = new ui::LayerTable(this);
+    m_layers->setObjectName(QStringLiteral("layerTable"));
+    m_compare = new ComparePanel(this);
+    m_compare->setObjectName(QStringLiteral("comparePanel"));
+    m_analysisTabs->addTab(m_details, tr("Module"));
+    m_analysisTabs->addTab(m_layers, tr("Layer table"));
+    m_analysisTabs->addTab(m_compare, tr("Compare"));
+    m_analysisTabs->setTabToolTip(0, tr("The selected module's distribution, codes, heatmap and channels"));
+    m_analysisTabs->setTabToolTip(1, tr("Every quantizable module's error under the current scheme, sortable"));
+    m_analysisTabs->setTabToolTip(2, tr("The same tensor in a second checkpoint, e.g. an export of this one"));
+
+    connect(m_layers, &ui::LayerTable::measureRequested, this, &MainWindow::measureLayers);
+    connect(m_layers, &ui::LayerTable::moduleActivated, this, [this](int node) {
+        if (!m_model || node < 0 || node >= m_model->tree.size())
+            return;
+        selectModule(QString::fromStdString(m_model->tree.node(node).path));
+        m_analysisTabs->setCurrentWidget(m_details);
+    });
+    connect(m_compare, &ComparePanel::failed, this, [this](const QString& message) { m_lastError = message; });
+    onAnalysisModelChanged();
+    return m_analysisTabs;
+}
+
+QSet<QString> MainWindow::keptModuleSet() const
+{
+    const QStringList kept = m_treeModel->keptModules();
+    return QSet<QString>(kept.begin(), kept.end());
+}
+
+void MainWindow::onAnalysisModelChanged()
+{
+    m_layers->setRows({});
+    m_layers->setStatus(m_model ? tr("Measure to fill the table: each Linear weight quantized with %1.")
+                                      .arg(QString::fromStdString(m_schemePanel ? m_schemePanel->scheme().name : ""))
+                                : tr("Open a checkpoint first."));
+    if (m_model)
+        m_layers->setKept(keptModuleSet());
+    m_compare->setModel(m_model, m_modelPath);
+}
+
+void MainWindow::followModuleInAnalysis(int node)
+{
+    m_layers->selectNode(node);
+    if (!m_model || m_compare->otherPath().isEmpty())
+        return;
+    const ModuleNode& n = m_model->tree.node(node);
+    if (!n.tensors.empty()) {
+        const std::string weight = n.path + ".weight";
+        const bool hasWeight = std::find(n.tensors.begin(), n.tensors.end(), weight) != n.tensors.end();
+        m_compare->compare(QString::fromStdString(hasWeight ? weight : n.tensors.front()));
+    }
+}
+
+void MainWindow::measureLayers()
+{
+    if (!m_model || m_model->tree.quantizable().empty())
+        return;
+    auto model = m_model;
+    const QuantScheme scheme = m_schemePanel->scheme();
+    auto rows = std::make_shared<std::vector<LayerError>>();
+    const QString schemeName = QString::fromStdString(scheme.name);
+    m_layers->setStatus(tr("Measuring every Linear weight with %1 …").arg(schemeName));
+    const bool started = m_jobs->start(
+        tr("Measuring layers"),
+        [model, scheme, rows](
+            Progress& progress) { *rows = measureLayerErrors(model->checkpoint, model->tree, scheme, progress); },
+        [this, rows, schemeName, model] {
+            if (model != m_model)
+                return; // another model was opened meanwhile
+            const int count = static_cast<int>(rows->size());
+            m_layers->setRows(std::move(*rows));
+            m_layers->setStatus(
+                tr("%1 modules measured with %2. Click a row to see its views.").arg(count).arg(schemeName));
+            m_analysisTabs->setCurrentWidget(m_layers);
+            Q_EMIT layersMeasured(count);
+        });
+    if (!started)
+        showError(tr("Busy"), tr("Wait for \"%1\" to finish or cancel it first.").arg(m_jobs->title()));
+}
+
+void MainWindow::compareWith(const QString& path)
+{
+    if (!m_model)
+        return;
+    m_analysisTabs->setCurrentWidget(m_compare);
+    m_compare->openOther(path);
+}
+
+} // namespace qs::app
