@@ -101,8 +101,8 @@ HeatmapView::HeatmapView(QWidget* parent)
     m_plot->yAxis->grid()->setVisible(false);
     m_plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
 
-    m_gradient->addItem(tr("Polar (diverging)"), int(QCPColorGradient::gpPolar));
     m_gradient->addItem(tr("Blue–white–red (diverging)"), -1);
+    m_gradient->addItem(tr("Polar (diverging)"), int(QCPColorGradient::gpPolar));
     m_gradient->addItem(tr("Thermal"), int(QCPColorGradient::gpThermal));
     m_gradient->addItem(tr("Grayscale"), int(QCPColorGradient::gpGrayscale));
     m_gradient->addItem(tr("Hot"), int(QCPColorGradient::gpHot));

@@ -3,6 +3,7 @@
 #include "dtype.h"
 #include "io/torch_file_writer.h"
 
+#include <QImage>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -253,6 +254,94 @@ private Q_SLOTS:
             run({ QStringLiteral("inspect"), m_demo, QStringLiteral("--tensor"), QStringLiteral("nope") }).exitCode, 2);
     }
 
+    // `stats --json`: the contract's fields per tensor, with and without a scheme.
+    void statsJson()
+    {
+        const QString name = QStringLiteral("model.layers.0.mlp.down_proj.weight");
+        const Run r = run({ QStringLiteral("stats"), m_demo, QStringLiteral("--tensor"), name,
+            QStringLiteral("--scheme"), QStringLiteral("aiu-int8"), QStringLiteral("--json") });
+        QCOMPARE(r.exitCode, 0);
+        const QJsonObject doc = QJsonDocument::fromJson(r.out.toUtf8()).object();
+        QCOMPARE(doc.value(QStringLiteral("scheme")).toString(), QStringLiteral("aiu-int8"));
+        const QJsonArray tensors = doc.value(QStringLiteral("tensors")).toArray();
+        QCOMPARE(tensors.size(), 1);
+        const QJsonObject t = tensors.at(0).toObject();
+        QCOMPARE(t.value(QStringLiteral("name")).toString(), name);
+        for (const char* key : { "min", "max", "mean", "std", "kurtosis", "mse", "sqnr_db", "percentiles" })
+            QVERIFY2(t.contains(QLatin1String(key)), key);
+        QVERIFY(t.value(QStringLiteral("min")).toDouble() < t.value(QStringLiteral("max")).toDouble());
+        QVERIFY(t.value(QStringLiteral("sqnr_db")).toDouble() > 30);
+        QCOMPARE(t.value(QStringLiteral("code_std")).toArray().size(), 256);
+        QCOMPARE(t.value(QStringLiteral("code_std_before")).toArray().size(), 256);
+        QVERIFY(t.value(QStringLiteral("code_std_min")).toDouble() > 20);
+
+        // Every tensor without a scheme: statistics only.
+        const Run all = run({ QStringLiteral("stats"), m_demo, QStringLiteral("--json") });
+        QCOMPARE(all.exitCode, 0);
+        const QJsonArray every = QJsonDocument::fromJson(all.out.toUtf8()).object().value("tensors").toArray();
+        QCOMPARE(every.size(), 39);
+        for (const auto& v : every) {
+            QVERIFY(!v.toObject().value(QStringLiteral("quantized")).toBool());
+            QVERIFY(v.toObject().contains(QStringLiteral("kurtosis")));
+        }
+        const Run text
+            = run({ QStringLiteral("stats"), m_demo, QStringLiteral("--scheme"), QStringLiteral("nxd-int8") });
+        QCOMPARE(text.exitCode, 0);
+        QVERIFY2(text.out.contains(QStringLiteral("SQNR dB")) && text.out.contains(name), qPrintable(text.out));
+        QCOMPARE(
+            run({ QStringLiteral("stats"), m_demo, QStringLiteral("--tensor"), QStringLiteral("nope") }).exitCode, 2);
+    }
+
+    // `plot`: every kind to every file type, drawn without a display.
+    void plotsToFiles_data()
+    {
+        QTest::addColumn<QString>("kind");
+        QTest::addColumn<QString>("suffix");
+        QTest::addColumn<QStringList>("extra");
+        QTest::newRow("histogram png") << "histogram"
+                                       << "png" << QStringList { "--scheme", "nxd-int8" };
+        QTest::newRow("histogram svg") << "histogram"
+                                       << "svg" << QStringList {};
+        QTest::newRow("codes pdf") << "codes"
+                                   << "pdf" << QStringList { "--scheme", "vllm-w4a16" };
+        QTest::newRow("heatmap png") << "heatmap"
+                                     << "png" << QStringList { "--reduction", "mean" };
+        QTest::newRow("heatmap error svg") << "heatmap"
+                                           << "svg" << QStringList { "--scheme", "nxd-fp8", "--field", "error" };
+        QTest::newRow("channels png") << "channels"
+                                      << "png" << QStringList { "--scheme", "aiu-int8" };
+        QTest::newRow("channel ranges pdf") << "channels"
+                                            << "pdf" << QStringList { "--field", "values" };
+    }
+    void plotsToFiles()
+    {
+        QFETCH(QString, kind);
+        QFETCH(QString, suffix);
+        QFETCH(QStringList, extra);
+        const QString out = m_dir.filePath(QStringLiteral("plot_%1_%2.%3").arg(kind).arg(extra.size()).arg(suffix));
+        QStringList args { QStringLiteral("plot"), m_demo, QStringLiteral("--tensor"),
+            QStringLiteral("model.layers.2.mlp.up_proj.weight"), QStringLiteral("--kind"), kind, QStringLiteral("-o"),
+            out, QStringLiteral("--width"), QStringLiteral("640"), QStringLiteral("--height"), QStringLiteral("400") };
+        const Run r = run(args + extra);
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        QFile f(out);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QByteArray head = f.read(64);
+        if (suffix == QLatin1String("png")) {
+            const QImage image(out);
+            QCOMPARE(image.size(), QSize(640, 400));
+            int ink = 0; // not blank: a good share of non-white pixels
+            for (int y = 0; y < image.height(); y += 4)
+                for (int x = 0; x < image.width(); x += 4)
+                    ink += image.pixelColor(x, y).lightness() < 200 ? 1 : 0;
+            QVERIFY2(ink > 200, qPrintable(QString::number(ink)));
+        } else if (suffix == QLatin1String("svg")) {
+            QVERIFY(head.startsWith("<?xml"));
+        } else {
+            QVERIFY(head.startsWith("%PDF"));
+        }
+    }
+
     void usageErrors_data()
     {
         QTest::addColumn<QStringList>("args");
@@ -264,6 +353,14 @@ private Q_SLOTS:
         QTest::newRow("unknown option") << QStringList { "inspect", "x", "--frob" } << "unknown option --frob";
         QTest::newRow("missing value") << QStringList { "convert", "x", "--format" } << "needs a value";
         QTest::newRow("no output") << QStringList { "demo" } << "needs the output folder";
+        QTest::newRow("plot kind") << QStringList { "plot", "x", "--tensor", "t", "--kind", "pie", "-o", "a.png" }
+                                   << "--kind: 'pie'";
+        QTest::newRow("plot suffix") << QStringList { "plot", "x", "--tensor", "t", "--kind", "heatmap", "-o", "a.bmp" }
+                                     << "must end in .png, .svg or .pdf";
+        QTest::newRow("codes need a scheme")
+            << QStringList { "plot", "x", "--tensor", "t", "--kind", "codes", "-o", "a.png" } << "needs --scheme";
+        QTest::newRow("stats bins") << QStringList { "stats", "x", "--bins", "0" } << "--bins: '0'";
+        QTest::newRow("stats scheme") << QStringList { "stats", "x", "--scheme", "int3" } << "unknown preset 'int3'";
     }
 
     void usageErrors()

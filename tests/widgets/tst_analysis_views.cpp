@@ -297,6 +297,12 @@ private Q_SLOTS:
         QCOMPARE(one.outCols, 1);
         one.values = { 0.5f };
         view.setSymmetricScale(false);
+        // The middle of the default (blue–white–red) map is white: draw with one that is not.
+        for (auto* box : view.findChildren<QComboBox*>()) {
+            const int thermal = box->findText(QStringLiteral("Thermal"));
+            if (thermal >= 0)
+                box->setCurrentIndex(thermal);
+        }
         view.setHeatmap(QStringLiteral("tiny"), one);
         const QImage image = render(view.plot());
         const QRect area = view.plot()->axisRect()->rect();

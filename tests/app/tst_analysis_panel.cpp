@@ -1,0 +1,250 @@
+// The analysis views in the main window, offscreen: every tab of the module views fills,
+// stale requests are dropped and repeat visits come from the cache, bins and the heatmap's
+// error field re-compute, the layer table is measured as a job and clicks through to the
+// module, the compare tab overlays an export, and the GUI thread keeps turning while a
+// 45M-element weight is analysed.
+#include "channel_plot.h"
+#include "code_histogram_plot.h"
+#include "compare_panel.h"
+#include "demo/demo_model.h"
+#include "heatmap_view.h"
+#include "histogram_plot.h"
+#include "job_controller.h"
+#include "layer_table.h"
+#include "layer_table_model.h"
+#include "main_window.h"
+#include "module_details_panel.h"
+#include "module_tree_model.h"
+#include "statistics_box.h"
+#include "test_support.h"
+
+#include <QAbstractItemModelTester>
+#include <QComboBox>
+#include <QElapsedTimer>
+#include <QSettings>
+#include <QSignalSpy>
+#include <QSortFilterProxyModel>
+#include <QSpinBox>
+#include <QTabWidget>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QTimer>
+#include <QTreeView>
+
+using namespace qs;
+using qs::app::MainWindow;
+using Panel = qs::app::ModuleDetailsPanel;
+
+class TestAnalysisPanel : public QObject
+{
+    Q_OBJECT
+
+private:
+    QTemporaryDir m_dir;
+    QString m_demo;
+
+    void openDemo(MainWindow& w)
+    {
+        QSignalSpy opened(&w, &MainWindow::modelOpened);
+        QSignalSpy shown(w.details(), &Panel::analysisShown);
+        w.openPath(m_demo);
+        QTRY_COMPARE_WITH_TIMEOUT(opened.count(), 1, 20000);
+        QTRY_VERIFY_WITH_TIMEOUT(shown.count() >= 1, 20000);
+    }
+
+    static QComboBox* comboWith(QWidget* parent, const QString& itemText)
+    {
+        for (auto* box : parent->findChildren<QComboBox*>()) {
+            for (int i = 0; i < box->count(); ++i) {
+                if (box->itemText(i).contains(itemText))
+                    return box;
+            }
+        }
+        return nullptr;
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QApplication::setOrganizationName(QStringLiteral("QuantScopeTests"));
+        QVERIFY(m_dir.isValid());
+        m_demo = m_dir.filePath(QStringLiteral("demo"));
+        writeDemoModel(m_demo.toStdString());
+    }
+    void init() { QSettings().clear(); }
+
+    void everyModuleViewFills()
+    {
+        MainWindow w;
+        w.resize(1400, 850);
+        w.show();
+        openDemo(w);
+        Panel* panel = w.details();
+        QSignalSpy shown(panel, &Panel::analysisShown);
+        QSignalSpy heatmap(panel, &Panel::heatmapShown);
+        QVERIFY(w.selectModule(QStringLiteral("model.layers.1.mlp.down_proj")));
+        QTRY_COMPARE_WITH_TIMEOUT(shown.count(), 1, 20000);
+        QTRY_VERIFY_WITH_TIMEOUT(!heatmap.isEmpty() && heatmap.last().at(0).toString().contains("down_proj"), 20000);
+        QVERIFY(panel->plot()->hasData());
+        QCOMPARE(panel->plot()->clipLines().empty(), false);
+        QVERIFY(panel->statisticsBox()->hasData());
+        QVERIFY(panel->codesPlot()->hasData());
+        QVERIFY(panel->channelPlot()->hasData());
+        QVERIFY(panel->heatmapView()->hasData());
+        const TensorAnalysis* a = panel->shownAnalysis();
+        QVERIFY(a && a->quantized);
+        QCOMPARE(a->channels.size(), std::int64_t(256));
+        QCOMPARE(panel->heatmapView()->heatmap().rows, std::int64_t(256));
+        QCOMPARE(panel->heatmapView()->heatmap().cols, std::int64_t(704));
+        for (int tab = Panel::DistributionTab; tab <= Panel::ChannelsTab; ++tab) {
+            panel->tabs()->setCurrentIndex(tab);
+            QVERIFY(!panel->tabs()->currentWidget()->grab().isNull());
+        }
+
+        // The error field of the heatmap is computed on request.
+        QComboBox* field = comboWith(panel->heatmapView(), QStringLiteral("error"));
+        QVERIFY(field);
+        const int before = heatmap.count();
+        field->setCurrentIndex(1);
+        QTRY_VERIFY_WITH_TIMEOUT(heatmap.count() > before, 20000);
+        QCOMPARE(panel->heatmapView()->heatmap().field, HeatmapField::Error);
+        QVERIFY(panel->heatmapView()->heatmap().maxValue > 0);
+
+        // The user's bins re-compute the histogram.
+        auto* bins = panel->plot()->findChild<QSpinBox*>();
+        QVERIFY(bins);
+        const int shownBefore = shown.count();
+        bins->setValue(50);
+        QTRY_VERIFY_WITH_TIMEOUT(shown.count() > shownBefore, 20000);
+        QCOMPARE(panel->shownAnalysis()->original.counts.size(), std::size_t(50));
+    }
+
+    void staleRequestsAreDroppedAndRepeatsAreCached()
+    {
+        MainWindow w;
+        w.show();
+        openDemo(w);
+        Panel* panel = w.details();
+        QTRY_VERIFY_WITH_TIMEOUT(!panel->isBusy(), 20000);
+        QSignalSpy shown(panel, &Panel::analysisShown);
+        const QStringList modules { "model.layers.0.mlp.up_proj", "model.layers.1.mlp.up_proj",
+            "model.layers.2.mlp.up_proj", "model.layers.3.mlp.up_proj" };
+        for (const auto& m : modules)
+            QVERIFY(w.selectModule(m));
+        QTRY_VERIFY_WITH_TIMEOUT(!panel->isBusy(), 20000);
+        QTest::qWait(50);
+        // Only the newest request is shown; the others were cancelled before they finished.
+        QVERIFY(!shown.isEmpty());
+        QCOMPARE(shown.last().at(0).toString(), QStringLiteral("model.layers.3.mlp.up_proj.weight"));
+        QCOMPARE(panel->currentTensor(), QStringLiteral("model.layers.3.mlp.up_proj.weight"));
+        QVERIFY(shown.count() < modules.size());
+
+        // Going back to a shown tensor is answered from the cache, without a worker.
+        QVERIFY(w.selectModule(QStringLiteral("model.layers.1.mlp.down_proj")));
+        QTRY_COMPARE_WITH_TIMEOUT(panel->currentTensor(), QStringLiteral("model.layers.1.mlp.down_proj.weight"), 20000);
+        QVERIFY(w.selectModule(QStringLiteral("model.layers.3.mlp.up_proj")));
+        QCOMPARE(panel->currentTensor(), QStringLiteral("model.layers.3.mlp.up_proj.weight")); // synchronously
+    }
+
+    void layerTableIsMeasuredAndClicksThrough()
+    {
+        MainWindow w;
+        w.show();
+        openDemo(w);
+        QSignalSpy measured(&w, &MainWindow::layersMeasured);
+        w.measureLayers();
+        QTRY_COMPARE_WITH_TIMEOUT(measured.count(), 1, 30000);
+        QCOMPARE(measured.at(0).at(0).toInt(), 29);
+        ui::LayerTable* table = w.layerTable();
+        QAbstractItemModelTester tester(table->model(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QCOMPARE(table->model()->rowCount(), 29);
+        QCOMPARE(w.analysisTabs()->currentWidget(), table);
+        // Sorted by SQNR, lowest first: the first row is the worst module.
+        const QModelIndex first = table->proxy()->index(0, 0);
+        const int node = table->proxy()->data(first, ui::LayerTableModel::NodeRole).toInt();
+        double lowest = 1e9;
+        for (int r = 0; r < table->model()->rowCount(); ++r)
+            lowest = std::min(lowest, table->model()->row(r)->error.sqnrDb);
+        QCOMPARE(table->model()->row(table->model()->rowOfNode(node))->error.sqnrDb, lowest);
+        // Activating it selects the module in the tree and shows its views.
+        QSignalSpy shown(w.details(), &Panel::analysisShown);
+        Q_EMIT table->view()->activated(first);
+        QCOMPARE(w.analysisTabs()->currentWidget(), w.details());
+        const QString path = QString::fromStdString(w.model()->tree.node(node).path);
+        QCOMPARE(w.treeModel()->nodeOf(w.treeView()->currentIndex()), node);
+        QTRY_COMPARE_WITH_TIMEOUT(w.details()->currentTensor(), path + QStringLiteral(".weight"), 20000);
+        // CSV export of the table.
+        QTemporaryDir dir;
+        QString error;
+        QVERIFY2(table->exportCsv(dir.filePath("layers.csv"), &error), qPrintable(error));
+        QCOMPARE(
+            test::readFile(dir.filePath("layers.csv").toStdString()).find("model.layers") != std::string::npos, true);
+    }
+
+    void compareTabOverlaysAnExport()
+    {
+        MainWindow w;
+        w.show();
+        openDemo(w);
+        QTemporaryDir out;
+        const QString dest = out.filePath(QStringLiteral("nxd"));
+        QSignalSpy exported(&w, &MainWindow::exportFinished);
+        w.exportTo(dest);
+        QTRY_COMPARE_WITH_TIMEOUT(exported.count(), 1, 30000);
+        QSignalSpy compared(w.comparePanel(), &app::ComparePanel::compared);
+        w.compareWith(dest);
+        QTRY_VERIFY_WITH_TIMEOUT(!compared.isEmpty(), 20000);
+        QCOMPARE(w.analysisTabs()->currentWidget(), w.comparePanel());
+        QVERIFY(w.comparePanel()->tensorBox()->count() > 30);
+        // Following the tree: the selected module's weight is compared.
+        QVERIFY(w.selectModule(QStringLiteral("model.layers.2.mlp.gate_proj")));
+        QTRY_COMPARE_WITH_TIMEOUT(
+            compared.last().at(0).toString(), QStringLiteral("model.layers.2.mlp.gate_proj.weight"), 20000);
+        const TensorComparison* c = w.comparePanel()->shown();
+        QVERIFY(c);
+        QCOMPARE(QString::fromStdString(c->storedB), QStringLiteral("nxd"));
+        QVERIFY(c->sameShape);
+        QVERIFY(c->difference.sqnrDb > 20 && c->difference.sqnrDb < 80);
+        QVERIFY(w.comparePanel()->plot()->hasData());
+    }
+
+    // The GUI thread keeps processing events while a Llama-7B-sized MLP weight is analysed.
+    void staysResponsiveOnALargeTensor()
+    {
+        QTemporaryDir dir;
+        const std::string file = dir.filePath(QStringLiteral("big.safetensors")).toStdString();
+        const std::int64_t rows = 11008, cols = 4096;
+        test::writeSafetensors(file,
+            { test::bf16Tensor("model.layers.0.mlp.up_proj.weight", { rows, cols },
+                test::randomNormal(static_cast<std::size_t>(rows * cols), 3)) });
+        MainWindow w;
+        w.show();
+        QSignalSpy opened(&w, &MainWindow::modelOpened);
+        QSignalSpy shown(w.details(), &Panel::analysisShown);
+        QElapsedTimer clock;
+        qint64 last = 0, worst = 0;
+        QTimer tick;
+        tick.setInterval(5);
+        QObject::connect(&tick, &QTimer::timeout, [&] {
+            const qint64 now = clock.elapsed();
+            worst = std::max(worst, now - last);
+            last = now;
+        });
+        w.openPath(QString::fromStdString(file));
+        QTRY_COMPARE_WITH_TIMEOUT(opened.count(), 1, 30000);
+        clock.start();
+        tick.start();
+        QTRY_VERIFY_WITH_TIMEOUT(!shown.isEmpty(), 60000);
+        QTRY_VERIFY_WITH_TIMEOUT(!w.details()->isBusy(), 60000);
+        tick.stop();
+        qInfo("analysis of %lld elements took %lld ms; the longest pause of the GUI thread was %lld ms",
+            static_cast<long long>(rows * cols), static_cast<long long>(clock.elapsed()),
+            static_cast<long long>(worst));
+        QVERIFY2(worst < 250, qPrintable(QString::number(worst)));
+        QVERIFY(w.details()->shownAnalysis()->quantized);
+    }
+};
+
+QTEST_MAIN(TestAnalysisPanel)
+#include "tst_analysis_panel.moc"
