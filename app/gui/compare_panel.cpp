@@ -61,6 +61,11 @@ ComparePanel::ComparePanel(QWidget* parent)
 
     connect(m_openFile, &QPushButton::clicked, this, [this] { chooseOther(false); });
     connect(m_openFolder, &QPushButton::clicked, this, [this] { chooseOther(true); });
+    connect(m_plot, &ui::HistogramPlot::binsChanged, this, [this](int bins) {
+        m_bins = bins;
+        if (!m_tensor->currentText().isEmpty())
+            compare(m_tensor->currentText());
+    });
     connect(m_tensor, &QComboBox::currentTextChanged, this, [this](const QString& name) {
         if (!name.isEmpty())
             compare(name);
@@ -141,13 +146,16 @@ void ComparePanel::fillTensors()
         m_plot->showMessage(tr("Open a second checkpoint to compare"));
         return;
     }
-    const int keep = m_tensor->findText(previous);
+    int keep = m_tensor->findText(m_preferred);
+    if (keep < 0)
+        keep = m_tensor->findText(previous);
     m_tensor->setCurrentIndex(keep >= 0 ? keep : 0);
     compare(m_tensor->currentText());
 }
 
 void ComparePanel::compare(const QString& tensor)
 {
+    m_preferred = tensor; // followed once side B is open
     if (!m_model || !m_other)
         return;
     const std::string name = tensor.toStdString();
@@ -165,9 +173,10 @@ void ComparePanel::compare(const QString& tensor)
     m_plot->showMessage(tr("Comparing %1 …").arg(tensor));
     auto a = m_model;
     auto b = m_other;
+    const int bins = m_bins;
     m_job.run(
-        [a, b, name, other](const std::atomic<bool>&) {
-            return std::make_shared<const TensorComparison>(compareTensors(a->checkpoint, name, *b, other, 200));
+        [a, b, name, other, bins](const std::atomic<bool>&) {
+            return std::make_shared<const TensorComparison>(compareTensors(a->checkpoint, name, *b, other, bins));
         },
         [this, tensor](std::shared_ptr<const TensorComparison> c) {
             showComparison(std::move(c));

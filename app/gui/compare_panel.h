@@ -32,6 +32,7 @@ public:
     // Opens side B (a file or folder); tensors present in both become the choices.
     void openOther(const QString& path);
     // Compares one tensor of A with its counterpart in B (".weight" matches ".weight_packed").
+    // Before B is open, remembers the tensor and compares it once B is there.
     void compare(const QString& tensor);
 
     QString otherPath() const { return m_otherPath; }
@@ -55,6 +56,8 @@ private:
     QString m_path;
     std::shared_ptr<const Checkpoint> m_other;
     QString m_otherPath;
+    QString m_preferred;
+    int m_bins = 200; // the tensor asked for last (the selected module's weight)
     std::shared_ptr<const TensorComparison> m_shown;
     LatestOnly<std::shared_ptr<const Checkpoint>> m_open;
     LatestOnly<std::shared_ptr<const TensorComparison>> m_job;

@@ -61,7 +61,7 @@ void MainWindow::onAnalysisModelChanged()
 void MainWindow::followModuleInAnalysis(int node)
 {
     m_layers->selectNode(node);
-    if (!m_model || m_compare->otherPath().isEmpty())
+    if (!m_model)
         return;
     const ModuleNode& n = m_model->tree.node(node);
     if (!n.tensors.empty()) {
