@@ -1,14 +1,19 @@
 #include "channel_plot.h"
 
+#include "csv_export.h"
 #include "format.h"
 #include "plot_export.h"
 #include "qcustomplot_include.h"
 
 #include <QComboBox>
 #include <QDoubleSpinBox>
+#include <QFileDialog>
 #include <QHBoxLayout>
 #include <QLabel>
+#include <QMessageBox>
+#include <QSaveFile>
 #include <QSignalBlocker>
+#include <QToolButton>
 #include <QVBoxLayout>
 
 #include <algorithm>
@@ -146,6 +151,19 @@ ChannelPlot::ChannelPlot(QWidget* parent)
     addExportButton(controls, m_plot, [this] {
         return m_title->text() + (mode() == Mode::Ranges ? QStringLiteral(" ranges") : QStringLiteral(" code std"));
     });
+    auto* csv = new QToolButton(this);
+    csv->setText(tr("CSV…"));
+    csv->setToolTip(tr("Save the per-channel numbers as CSV"));
+    controls->addWidget(csv);
+    connect(csv, &QToolButton::clicked, this, [this] {
+        if (!hasData())
+            return;
+        const QString path = QFileDialog::getSaveFileName(this, tr("Save the channels as CSV"),
+            plotFileBaseName(m_title->text()) + QStringLiteral("_channels.csv"), csvFileFilter());
+        QString error;
+        if (!path.isEmpty() && !saveCsv(path, &error))
+            QMessageBox::warning(this, tr("Cannot save"), error);
+    });
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_plot, 1);
@@ -153,6 +171,28 @@ ChannelPlot::ChannelPlot(QWidget* parent)
     layout->addLayout(controls);
 
     showMessage(tr("Select a module to see its channels"));
+}
+
+bool ChannelPlot::saveCsv(const QString& path, QString* error) const
+{
+    const ChannelStatistics& c = m_channels;
+    auto number = [](const std::vector<float>& v, std::size_t i) {
+        return i < v.size() ? QString::number(static_cast<double>(v[i]), 'g', 9) : QString();
+    };
+    QString text = QStringLiteral("channel,min,max,mean,std,abs_max,code_std,code_std_before\r\n");
+    for (std::size_t i = 0; i < static_cast<std::size_t>(c.size()); ++i) {
+        text += QString::number(i);
+        for (const auto* v : { &c.min, &c.max, &c.mean, &c.std, &c.absMax, &c.codeStd, &c.codeStdBefore })
+            text += QLatin1Char(',') + number(*v, i);
+        text += QStringLiteral("\r\n");
+    }
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly) || file.write(text.toUtf8()) < 0 || !file.commit()) {
+        if (error)
+            *error = tr("Cannot write %1: %2").arg(path, file.errorString());
+        return false;
+    }
+    return true;
 }
 
 void ChannelPlot::setChannels(const QString& title, const ChannelStatistics& channels)

@@ -39,6 +39,9 @@ public:
     // An empty plot with a message in place of the title.
     void showMessage(const QString& message);
     bool hasData() const;
+    // Writes one CSV line per channel: channel, min, max, mean, std, abs_max, code_std,
+    // code_std_before (empty fields when not known). Atomic; false with `error` on failure.
+    bool saveCsv(const QString& path, QString* error) const;
 
     Mode mode() const;
     void setMode(Mode mode);

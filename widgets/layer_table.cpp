@@ -100,11 +100,14 @@ LayerTable::LayerTable(QWidget* parent)
     });
     connect(m_view, &QTableView::clicked, this, &LayerTable::activate);
     connect(m_view, &QTableView::activated, this, &LayerTable::activate);
-    // Keyboard navigation shows the module too; mouse presses are handled by clicked().
+    // Keyboard navigation selects the module too (moduleSelected); mouse presses and Enter
+    // activate it (moduleActivated).
     connect(
         m_view->selectionModel(), &QItemSelectionModel::currentRowChanged, this, [this](const QModelIndex& current) {
-            if (!m_selecting && QGuiApplication::mouseButtons() == Qt::NoButton)
-                activate(current);
+            if (m_selecting || QGuiApplication::mouseButtons() != Qt::NoButton || !current.isValid())
+                return;
+            if (const LayerError* e = m_model->row(m_proxy->mapToSource(current).row()))
+                Q_EMIT moduleSelected(e->node);
         });
     m_export->setEnabled(false);
 }

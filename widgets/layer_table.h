@@ -48,7 +48,10 @@ public:
 
 Q_SIGNALS:
     void measureRequested();
+    // A click or Enter on a row: show that module.
     void moduleActivated(int node);
+    // The current row moved with the keyboard: follow it without leaving the table.
+    void moduleSelected(int node);
     void sqnrThresholdChanged(double db);
     void stdThresholdChanged(double std);
 

@@ -23,10 +23,10 @@ QString qstr(const std::string& s)
     return QString::fromUtf8(s.data(), static_cast<int>(s.size()));
 }
 
-// minCodeStd and narrowChannels are 0 for schemes without int codes.
+// minCodeStd is NaN where the code std criterion does not apply (not int8 codes).
 bool hasCodeStd(const LayerError& e)
 {
-    return e.minCodeStd > 0 || e.narrowChannels > 0;
+    return std::isfinite(e.minCodeStd);
 }
 
 QString asciiShape(const std::vector<std::int64_t>& shape)

@@ -95,6 +95,8 @@ int runPlot(const std::vector<std::string>& raw)
     if ((kind == "codes" || field == "error" || (kind == "channels" && field != "values")) && !scheme)
         throw UsageError("--kind " + kind + (field == "error" ? " --field error" : "")
             + " needs --scheme PRESET (the quantization to draw)");
+    if (!args.value("--compare").empty() && kind != "histogram")
+        throw UsageError("--compare draws two histograms: it goes with --kind histogram");
     const int width = intOption(args, "--width", 1000, 200, 10000);
     const int height = intOption(args, "--height", 600, 150, 10000);
     const int bins = intOption(args, "--bins", 200, 1, 100000);

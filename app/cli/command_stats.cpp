@@ -62,7 +62,10 @@ int runStats(const std::vector<std::string>& raw)
     int bins = 200;
     if (!args.value("--bins").empty()) {
         try {
-            bins = std::stoi(args.value("--bins"));
+            std::size_t used = 0;
+            bins = std::stoi(args.value("--bins"), &used);
+            if (used != args.value("--bins").size())
+                bins = 0;
         } catch (const std::exception&) {
             bins = 0;
         }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 namespace qs::cli {
@@ -48,8 +49,12 @@ std::vector<nlohmann::ordered_json> numbers(const std::vector<float>& v)
 
 nlohmann::ordered_json statisticsJson(const TensorStatistics& s)
 {
-    nlohmann::ordered_json j { { "count", s.count }, { "min", number(s.min) }, { "max", number(s.max) },
-        { "mean", number(s.mean) }, { "std", number(s.std) }, { "kurtosis", number(s.kurtosis) }, { "zeros", s.zeros },
+    // Without a finite value there is no min, max or moment: null, not 0.
+    const double none = std::numeric_limits<double>::quiet_NaN();
+    const bool any = s.count > 0;
+    nlohmann::ordered_json j { { "count", s.count }, { "min", number(any ? s.min : none) },
+        { "max", number(any ? s.max : none) }, { "mean", number(any ? s.mean : none) },
+        { "std", number(any ? s.std : none) }, { "kurtosis", number(any ? s.kurtosis : none) }, { "zeros", s.zeros },
         { "sparsity", s.sparsity() }, { "non_finite", s.nonFinite }, { "outliers", s.outliers },
         { "outlier_share", s.outlierShare() }, { "outlier_sigmas", s.outlierSigmas } };
     nlohmann::ordered_json p = nlohmann::ordered_json::object();

@@ -175,8 +175,9 @@ void ComparePanel::compare(const QString& tensor)
     auto b = m_other;
     const int bins = m_bins;
     m_job.run(
-        [a, b, name, other, bins](const std::atomic<bool>&) {
-            return std::make_shared<const TensorComparison>(compareTensors(a->checkpoint, name, *b, other, bins));
+        [a, b, name, other, bins](const std::atomic<bool>& cancel) {
+            return std::make_shared<const TensorComparison>(
+                compareTensors(a->checkpoint, name, *b, other, bins, &cancel));
         },
         [this, tensor](std::shared_ptr<const TensorComparison> c) {
             showComparison(std::move(c));

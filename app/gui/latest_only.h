@@ -60,6 +60,9 @@ public:
             } catch (const std::exception& e) {
                 outcome.cancelled = flag->load();
                 outcome.error = QString::fromStdString(e.what());
+            } catch (...) {
+                outcome.cancelled = flag->load();
+                outcome.error = QStringLiteral("unexpected error");
             }
             return outcome;
         }));

@@ -36,6 +36,10 @@ QWidget* MainWindow::createAnalysisTabs()
         selectModule(QString::fromStdString(m_model->tree.node(node).path));
         m_analysisTabs->setCurrentWidget(m_details);
     });
+    connect(m_layers, &ui::LayerTable::moduleSelected, this, [this](int node) {
+        if (m_model && node >= 0 && node < m_model->tree.size())
+            selectModule(QString::fromStdString(m_model->tree.node(node).path));
+    });
     connect(m_compare, &ComparePanel::failed, this, [this](const QString& message) { m_lastError = message; });
     onAnalysisModelChanged();
     return m_analysisTabs;

@@ -89,8 +89,8 @@ ModuleDetailsPanel::ModuleDetailsPanel(QWidget* parent)
     });
     connect(m_plot, &ui::HistogramPlot::binsChanged, this, [this](int bins) {
         m_bins = bins;
-        if (m_shown)
-            analyse(QString::fromStdString(m_shown->info.name));
+        if (!m_requested.isEmpty())
+            analyse(m_requested);
     });
     connect(m_heatmap, &ui::HeatmapView::windowRequested, this,
         [this](qint64 r0, qint64 r1, qint64 c0, qint64 c1, int rows, int cols) {
@@ -186,10 +186,8 @@ void ModuleDetailsPanel::setScheme(const QuantScheme& scheme)
 {
     m_scheme = scheme;
     m_schemeKey = QString::fromStdString(schemeToJson(scheme).dump());
-    if (m_model && m_shown)
-        analyse(QString::fromStdString(m_shown->info.name));
-    else if (m_model && !m_requested.isEmpty())
-        analyse(m_requested);
+    if (m_model && !m_requested.isEmpty())
+        analyse(m_requested); // the newest request, which may still be running
 }
 
 void ModuleDetailsPanel::setKept(bool kept)

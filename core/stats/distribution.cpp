@@ -1,7 +1,8 @@
 #include "stats/distribution.h"
 
 #include "error.h"
-#include "quant/kernels/row_kernels.h"
+#include "stats/order_statistics.h"
+#include "stats/value_source.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -14,65 +15,9 @@
 namespace qs {
 namespace {
 
-using kernels::InputType;
-constexpr std::int64_t kChunk = kernels::kChunk;
+using namespace detail;
 constexpr int kLanes = 16;
 constexpr int kFineBins = 8192; // at least; the histogram's bins each sum a whole number of them
-constexpr std::int64_t kBlock = 1 << 16; // elements per work unit when rows are not the unit
-
-// The tensor as the passes read it: contiguous, floating values converted per chunk.
-struct Source
-{
-    at::Tensor tensor; // keeps the data alive
-    const std::uint8_t* data = nullptr;
-    std::size_t elementSize = 4;
-    InputType type = InputType::F32;
-    std::int64_t numel = 0;
-    std::int64_t rows = 1;
-    std::int64_t cols = 0;
-
-    // Converts [begin, begin + n) (n <= kChunk) to float.
-    const float* chunk(std::int64_t begin, std::int64_t n, float* buffer) const
-    {
-        return kernels::best().toFloat(type, data + static_cast<std::size_t>(begin) * elementSize, n, buffer);
-    }
-};
-
-Source sourceOf(const at::Tensor& values)
-{
-    Source s;
-    at::Tensor t = values.contiguous();
-    switch (t.scalar_type()) {
-    case at::kFloat:
-        s.type = InputType::F32;
-        break;
-    case at::kDouble:
-        s.type = InputType::F64;
-        break;
-    case at::kHalf:
-        s.type = InputType::F16;
-        break;
-    case at::kBFloat16:
-        s.type = InputType::BF16;
-        break;
-    default:
-        t = t.to(at::kFloat);
-        s.type = InputType::F32;
-        break;
-    }
-    s.tensor = t;
-    s.data = static_cast<const std::uint8_t*>(t.data_ptr());
-    s.elementSize = t.element_size();
-    s.numel = t.numel();
-    s.rows = t.dim() >= 2 ? t.size(0) : 1;
-    s.cols = s.rows > 0 ? s.numel / s.rows : 0;
-    return s;
-}
-
-bool cancelled(const std::atomic<bool>* cancel)
-{
-    return cancel && cancel->load(std::memory_order_relaxed);
-}
 
 // Sums of powers of (x - shift) with the shift near the mean, so that the central moments
 // come out without cancellation.
@@ -80,7 +25,9 @@ struct Moments
 {
     std::int64_t count = 0;
     std::int64_t zeros = 0;
-    std::int64_t nonFinite = 0;
+    std::int64_t nonFinite = 0; // NaN and infinities
+    std::int64_t negInf = 0;
+    std::int64_t posInf = 0;
     double min = std::numeric_limits<double>::infinity();
     double max = -std::numeric_limits<double>::infinity();
     double s1 = 0;
@@ -93,6 +40,8 @@ struct Moments
         count += o.count;
         zeros += o.zeros;
         nonFinite += o.nonFinite;
+        negInf += o.negInf;
+        posInf += o.posInf;
         min = std::min(min, o.min);
         max = std::max(max, o.max);
         s1 += o.s1;
@@ -110,6 +59,8 @@ void addChunkCarefully(const float* x, std::int64_t n, double shift, Moments& m)
         const float v = x[i];
         if (!std::isfinite(v)) {
             ++m.nonFinite;
+            m.negInf += v < 0 ? 1 : 0; // NaN compares false both ways
+            m.posInf += v > 0 ? 1 : 0;
             continue;
         }
         const double d = v - shift;
@@ -217,38 +168,6 @@ void addRange(const Source& s, std::int64_t begin, std::int64_t end, float shift
     }
 }
 
-// Bins of equal width over [lo, hi]; the expression is shared by every pass so that they agree.
-struct Binner
-{
-    double lo = 0;
-    double hi = 0;
-    double scale = 1;
-    int bins = 1;
-
-    Binner(double l, double h, int n)
-        : lo(l)
-        , hi(h)
-        , bins(std::max(n, 1))
-    {
-        if (!(hi > lo)) { // the same widening as HistogramBuilder
-            const double pad = std::max(std::fabs(lo) * 1e-3, 1e-6);
-            lo -= pad;
-            hi += pad;
-        }
-        scale = bins / (hi - lo);
-    }
-    // -1 below, bins above (NaN: -2)
-    int binOf(float v) const
-    {
-        if (!(v >= lo)) // NaN lands here too
-            return v != v ? -2 : -1;
-        if (v > hi)
-            return bins;
-        const int b = static_cast<int>((v - lo) * scale);
-        return b < bins ? b : bins - 1;
-    }
-};
-
 void computeStatistics(const Moments& m, const DistributionOptions& options, TensorStatistics& st)
 {
     st.count = m.count;
@@ -354,7 +273,10 @@ Distribution measureDistribution(const at::Tensor& values, const DistributionOpt
     if (total.count == 0) {
         if (options.bins > 0)
             result.histogram = HistogramBuilder(options.rangeLo, options.rangeHi, options.bins).histogram();
-        result.histogram.nonFinite = static_cast<std::uint64_t>(st.nonFinite);
+        // As HistogramBuilder counts them: infinities below or above, NaN apart.
+        result.histogram.below = static_cast<std::uint64_t>(total.negInf);
+        result.histogram.above = static_cast<std::uint64_t>(total.posInf);
+        result.histogram.nonFinite = static_cast<std::uint64_t>(total.nonFinite - total.negInf - total.posInf);
         return result;
     }
 
@@ -410,29 +332,26 @@ Distribution measureDistribution(const at::Tensor& values, const DistributionOpt
         h.lo = coarse.lo;
         h.hi = coarse.hi;
         h.counts.assign(static_cast<std::size_t>(coarse.bins), 0);
-        h.nonFinite = static_cast<std::uint64_t>(st.nonFinite);
+        // As HistogramBuilder counts them: infinities below or above, NaN apart.
+        h.below = static_cast<std::uint64_t>(total.negInf);
+        h.above = static_cast<std::uint64_t>(total.posInf);
+        h.nonFinite = static_cast<std::uint64_t>(total.nonFinite - total.negInf - total.posInf);
         if (forced) {
             for (int i = 0; i < coarse.bins; ++i)
                 h.counts[static_cast<std::size_t>(i)]
                     = static_cast<std::uint64_t>(coarseCounts[static_cast<std::size_t>(i)]);
-            h.below = static_cast<std::uint64_t>(coarseCounts[static_cast<std::size_t>(coarse.bins)]);
-            h.above = static_cast<std::uint64_t>(coarseCounts[static_cast<std::size_t>(coarse.bins) + 1]);
+            h.below += static_cast<std::uint64_t>(coarseCounts[static_cast<std::size_t>(coarse.bins)]);
+            h.above += static_cast<std::uint64_t>(coarseCounts[static_cast<std::size_t>(coarse.bins) + 1]);
         } else {
             for (std::size_t i = 0; i < fineCounts.size(); ++i)
                 h.counts[i / static_cast<std::size_t>(perBin)] += static_cast<std::uint64_t>(fineCounts[i]);
         }
     }
 
-    // Pass 3: the values in the fine bins that hold the order statistics the percentiles need.
+    // Pass 3: the order statistics the percentiles need, from the fine histogram.
     if (options.percentiles.empty())
         return result;
-    std::vector<std::int64_t> before(fineCounts.size() + 1, 0); // values in bins < i
-    for (std::size_t i = 0; i < fineCounts.size(); ++i)
-        before[i + 1] = before[i] + fineCounts[i];
     const std::int64_t n = st.count;
-    auto binOfRank = [&](std::int64_t rank) {
-        return static_cast<int>(std::upper_bound(before.begin(), before.end(), rank) - before.begin()) - 1;
-    };
     struct Need
     {
         double percent;
@@ -440,49 +359,22 @@ Distribution measureDistribution(const at::Tensor& values, const DistributionOpt
         double fraction;
     };
     std::vector<Need> needs;
-    std::vector<int> slot(fineCounts.size(), -1); // target bin -> index in `collected`
-    int targets = 0;
+    std::vector<std::int64_t> ranks;
     for (double p : options.percentiles) {
         const double position = std::clamp(p, 0.0, 100.0) / 100.0 * static_cast<double>(n - 1);
         const auto rank = static_cast<std::int64_t>(std::floor(position));
         needs.push_back({ p, rank, position - static_cast<double>(rank) });
-        for (std::int64_t r : { rank, std::min(rank + 1, n - 1) }) {
-            const int bin = binOfRank(r);
-            if (slot[static_cast<std::size_t>(bin)] < 0)
-                slot[static_cast<std::size_t>(bin)] = targets++;
-        }
+        ranks.push_back(rank);
+        ranks.push_back(std::min(rank + 1, n - 1));
     }
-    std::vector<std::vector<float>> collected(static_cast<std::size_t>(targets));
-    at::parallel_for(0, s.numel, kBlock, [&](std::int64_t begin, std::int64_t end) {
-        std::vector<std::vector<float>> local(collected.size());
-        float buffer[kChunk];
-        for (std::int64_t b = begin; b < end; b += kChunk) {
-            const std::int64_t count = std::min(kChunk, end - b);
-            const float* x = s.chunk(b, count, buffer);
-            for (std::int64_t i = 0; i < count; ++i) {
-                const int bin = fine.binOf(x[i]);
-                if (bin >= 0 && bin < fine.bins && slot[static_cast<std::size_t>(bin)] >= 0)
-                    local[static_cast<std::size_t>(slot[static_cast<std::size_t>(bin)])].push_back(x[i]);
-            }
-        }
-        std::lock_guard<std::mutex> lock(merge);
-        for (std::size_t t = 0; t < local.size(); ++t)
-            collected[t].insert(collected[t].end(), local[t].begin(), local[t].end());
-    });
-    for (auto& c : collected)
-        std::sort(c.begin(), c.end());
-    auto valueAt = [&](std::int64_t rank) -> double {
-        const int bin = binOfRank(rank);
-        const auto& values = collected[static_cast<std::size_t>(slot[static_cast<std::size_t>(bin)])];
-        return values[static_cast<std::size_t>(rank - before[static_cast<std::size_t>(bin)])];
-    };
-    for (const Need& need : needs) {
-        const double a = valueAt(need.rank);
-        const double b = valueAt(std::min(need.rank + 1, n - 1));
+    const std::vector<double> order = orderStatistics(s, fine, fineCounts, ranks, options.cancel);
+    for (std::size_t i = 0; i < needs.size(); ++i) {
+        const double a = order[2 * i];
+        const double b = order[2 * i + 1];
         // numpy's lerp: exact at both ends.
-        const double t = need.fraction;
+        const double t = needs[i].fraction;
         const double v = t >= 0.5 ? b - (b - a) * (1 - t) : a + (b - a) * t;
-        st.percentiles.push_back({ need.percent, v });
+        st.percentiles.push_back({ needs[i].percent, v });
     }
     return result;
 }

@@ -37,7 +37,9 @@ struct Distribution
 
 // `values`: any floating tensor (F32, F64, F16, BF16: read in place, converted per chunk) or
 // an integer/bool one (converted once). Rows are the slices along dimension 0; a 0-D or 1-D
-// tensor is one row. NaN and infinities are counted in stats.nonFinite and left out.
+// tensor is one row. NaN and infinities are counted in stats.nonFinite and left out of the
+// statistics; the histogram counts infinities below/above and NaN as nonFinite, as
+// HistogramBuilder does. F64 values are measured as floats.
 // Three passes: moments and per-row ranges; histogram (fine bins, from which the requested
 // bins are summed) and outliers; then the few values around each requested percentile.
 Distribution measureDistribution(const at::Tensor& values, const DistributionOptions& options = {});

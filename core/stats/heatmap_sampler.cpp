@@ -74,6 +74,14 @@ Heatmap sampleHeatmap(
     if (error) {
         units = detail::unitsOf(*q);
         codeValues = detail::codeValues(*q);
+        if (units.perTensor && h.cols > 0 && units.codes.numel() % h.cols == 0) {
+            // One scale for the whole tensor: the codes keep the matrix's own rows.
+            units.codes = units.codes.reshape({ -1, h.cols });
+            units.rows = units.codes.size(0);
+            units.cols = h.cols;
+            units.groupSize = h.cols;
+            units.groups = 1;
+        }
         if (units.cols != h.cols || qRowOffset > h.rowBegin || qRowOffset + units.rows < h.rowEnd)
             throw UsageError("the quantized rows do not cover the heatmap's window");
     }

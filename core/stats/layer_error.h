@@ -20,8 +20,10 @@ struct LayerError
     double kurtosis = 0; // excess kurtosis of the float weight
     std::int64_t channels = 0; // output channels
     std::int64_t outlierChannels = 0; // abs-max above kOutlierChannelFactor x the median
-    double minCodeStd = 0; // the smallest per-channel std of the int codes (after recomputation)
-    std::int64_t narrowChannels = 0; // channels whose code std is below kNarrowStdThreshold
+    // The smallest per-channel std of the int8 codes (after recomputation); NaN for schemes
+    // other than 8-bit int, where fms-mo's criterion does not apply.
+    double minCodeStd = 0;
+    std::int64_t narrowChannels = 0; // channels whose code std is below kNarrowStdThreshold (int8)
     double clippedFraction = 0;
 };
 

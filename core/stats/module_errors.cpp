@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <limits>
 #include <thread>
 
 namespace qs {
@@ -70,9 +71,12 @@ std::vector<LayerError> measureLayerErrors(
             row.kurtosis = d.stats.kurtosis;
             row.channels = d.channels.size();
             row.outlierChannels = countOutlierChannels(d.channels);
+            // fms-mo's narrow-channel criterion (code std >= 20) is about int8 codes.
             const std::vector<float>& codeStd = q.codeStdAfter.empty() ? q.codeStd : q.codeStdAfter;
-            row.minCodeStd = codeStd.empty() ? 0.0 : *std::min_element(codeStd.begin(), codeStd.end());
-            row.narrowChannels = countBelow(codeStd);
+            const bool int8 = scheme.format == QuantFormat::Int && scheme.bits == 8;
+            row.minCodeStd = int8 && !codeStd.empty() ? *std::min_element(codeStd.begin(), codeStd.end())
+                                                      : std::numeric_limits<double>::quiet_NaN();
+            row.narrowChannels = int8 ? countBelow(codeStd) : 0;
         } catch (const CancelledError&) {
             throw;
         } catch (const Error& e) {

@@ -22,7 +22,7 @@ at::Tensor valuesOf(const Checkpoint& c, const std::string& name, std::string& s
     return quantized || fp8 ? c.loadDequantized(name) : c.load(name);
 }
 
-ErrorMetrics differenceOf(const at::Tensor& a, const at::Tensor& b)
+ErrorMetrics differenceOf(const at::Tensor& a, const at::Tensor& b, const std::atomic<bool>* cancel)
 {
     const at::Tensor x = a.reshape({ -1 }).to(at::kFloat).contiguous();
     const at::Tensor y = b.reshape({ -1 }).to(at::kFloat).contiguous();
@@ -32,8 +32,11 @@ ErrorMetrics differenceOf(const at::Tensor& a, const at::Tensor& b)
     std::mutex merge;
     at::parallel_for(0, x.numel(), 1 << 16, [&](std::int64_t begin, std::int64_t end) {
         ErrorAccumulator local;
-        for (std::int64_t i = begin; i < end; ++i)
+        for (std::int64_t i = begin; i < end; ++i) {
+            if ((i & 0xffff) == 0 && cancel && cancel->load(std::memory_order_relaxed))
+                return;
             local.add(px[i], py[i]);
+        }
         std::lock_guard<std::mutex> lock(merge);
         total.merge(local);
     });
@@ -42,8 +45,8 @@ ErrorMetrics differenceOf(const at::Tensor& a, const at::Tensor& b)
 
 } // namespace
 
-TensorComparison compareTensors(
-    const Checkpoint& a, const std::string& nameA, const Checkpoint& b, const std::string& nameB, int bins)
+TensorComparison compareTensors(const Checkpoint& a, const std::string& nameA, const Checkpoint& b,
+    const std::string& nameB, int bins, const std::atomic<bool>* cancel)
 {
     TensorComparison c;
     c.name = nameA == nameB ? nameA : nameA + " / " + nameB;
@@ -55,11 +58,13 @@ TensorComparison compareTensors(
     c.dtypeB = std::string(dtypeName(b.info(nameB).dtype));
 
     DistributionOptions own;
+    own.cancel = cancel;
     own.bins = 0;
     own.perChannel = false;
     c.a = measureDistribution(x, own).stats;
     c.b = measureDistribution(y, own).stats;
     DistributionOptions common;
+    common.cancel = cancel;
     common.bins = bins;
     common.perChannel = false;
     common.percentiles.clear();
@@ -72,9 +77,11 @@ TensorComparison compareTensors(
     }
     c.histogramA = measureDistribution(x, common).histogram;
     c.histogramB = measureDistribution(y, common).histogram;
-    c.sameShape = x.numel() == y.numel();
+    c.sameShape = x.sizes() == y.sizes();
     if (c.sameShape && x.numel() > 0)
-        c.difference = differenceOf(x, y);
+        c.difference = differenceOf(x, y, cancel);
+    if (cancel && cancel->load())
+        throw CancelledError();
     return c;
 }
 

@@ -6,6 +6,7 @@
 #include "stats/histogram.h"
 #include "stats/tensor_statistics.h"
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -31,8 +32,9 @@ struct TensorComparison
 class Checkpoint;
 
 // Loads `nameA` from `a` and `nameB` from `b` (each dequantized when stored quantized) and
-// measures both on common bins; the difference when their element counts agree.
-TensorComparison compareTensors(
-    const Checkpoint& a, const std::string& nameA, const Checkpoint& b, const std::string& nameB, int bins = 200);
+// measures both on common bins; the difference when their shapes agree. `cancel` is polled
+// between blocks (CancelledError).
+TensorComparison compareTensors(const Checkpoint& a, const std::string& nameA, const Checkpoint& b,
+    const std::string& nameB, int bins = 200, const std::atomic<bool>* cancel = nullptr);
 
 } // namespace qs

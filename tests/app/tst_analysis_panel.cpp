@@ -241,7 +241,9 @@ private Q_SLOTS:
         qInfo("analysis of %lld elements took %lld ms; the longest pause of the GUI thread was %lld ms",
             static_cast<long long>(rows * cols), static_cast<long long>(clock.elapsed()),
             static_cast<long long>(worst));
-        QVERIFY2(worst < 250, qPrintable(QString::number(worst)));
+        // Blocking the GUI thread for the analysis would show as one pause of about its whole
+        // length; allow a third of it (load from other tests stretches both).
+        QVERIFY2(worst < std::max<qint64>(150, clock.elapsed() / 3), qPrintable(QString::number(worst)));
         QVERIFY(w.details()->shownAnalysis()->quantized);
     }
 };

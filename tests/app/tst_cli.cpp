@@ -360,6 +360,9 @@ private Q_SLOTS:
         QTest::newRow("codes need a scheme")
             << QStringList { "plot", "x", "--tensor", "t", "--kind", "codes", "-o", "a.png" } << "needs --scheme";
         QTest::newRow("stats bins") << QStringList { "stats", "x", "--bins", "0" } << "--bins: '0'";
+        QTest::newRow("stats bins text") << QStringList { "stats", "x", "--bins", "12abc" } << "--bins: '12abc'";
+        QTest::newRow("plot compare") << QStringList { "plot", "x", "--tensor", "t", "--kind", "heatmap", "-o", "a.png",
+            "--compare", "y" } << "goes with --kind histogram";
         QTest::newRow("stats scheme") << QStringList { "stats", "x", "--scheme", "int3" } << "unknown preset 'int3'";
     }
 

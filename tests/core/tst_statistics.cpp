@@ -43,10 +43,15 @@ std::vector<double> valuesOf(const at::Tensor& t)
     return std::vector<double>(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
 }
 
-// numpy.percentile(v, p) with the default linear method.
-double numpyPercentile(std::vector<double> v, double p)
+std::vector<double> sortedCopy(std::vector<double> v)
 {
     std::sort(v.begin(), v.end());
+    return v;
+}
+
+// numpy.percentile(v, p) with the default linear method, of sorted values.
+double numpyPercentile(const std::vector<double>& v, double p)
+{
     const double pos = p / 100.0 * static_cast<double>(v.size() - 1);
     const auto k = static_cast<std::size_t>(std::floor(pos));
     const double t = pos - static_cast<double>(k);
@@ -136,8 +141,9 @@ private Q_SLOTS:
         QVERIFY2(std::fabs(s.kurtosis - ref.kurtosis) <= 1e-4 * std::fabs(ref.kurtosis),
             qPrintable(QString("%1 vs %2").arg(s.kurtosis).arg(ref.kurtosis)));
         QCOMPARE(s.percentiles.size(), defaultPercentiles().size());
+        const std::vector<double> sorted = sortedCopy(v);
         for (const Percentile& p : s.percentiles)
-            QCOMPARE(p.value, numpyPercentile(v, p.percent)); // exact: the same order statistics
+            QCOMPARE(p.value, numpyPercentile(sorted, p.percent)); // exact: the same order statistics
 
         // The histogram holds every value, over [min, max].
         QCOMPARE(d.histogram.total(), static_cast<std::uint64_t>(v.size()));
@@ -166,9 +172,10 @@ private Q_SLOTS:
         std::vector<float> absMax;
         for (int r = 0; r < 96; ++r)
             absMax.push_back(t.select(0, r).abs().max().to(at::kFloat).item<float>());
-        std::vector<float> sorted = absMax;
-        std::sort(sorted.begin(), sorted.end());
-        const auto outliers = std::count_if(absMax.begin(), absMax.end(), [&](float a) { return a > 3 * sorted[48]; });
+        std::vector<float> sortedMax = absMax;
+        std::sort(sortedMax.begin(), sortedMax.end());
+        const auto outliers
+            = std::count_if(absMax.begin(), absMax.end(), [&](float a) { return a > 3 * sortedMax[48]; });
         QCOMPARE(countOutlierChannels(d.channels), static_cast<std::int64_t>(outliers));
         QVERIFY(outliers >= 1); // row 3 at least
     }
@@ -182,7 +189,8 @@ private Q_SLOTS:
         QCOMPARE(d.stats.nonFinite, std::int64_t(2));
         QCOMPARE(d.stats.count, std::int64_t(998));
         QCOMPARE(d.stats.max, 999.0);
-        QCOMPARE(d.histogram.nonFinite, std::uint64_t(2));
+        QCOMPARE(d.histogram.nonFinite, std::uint64_t(1)); // NaN; infinity counts above, as HistogramBuilder
+        QCOMPARE(d.histogram.above, std::uint64_t(1));
         QCOMPARE(d.histogram.total(), std::uint64_t(1000));
         QCOMPARE(d.stats.percentile(50), 500.5); // median of 0..999 without 10 and 20
     }
@@ -218,6 +226,30 @@ private Q_SLOTS:
         DistributionOptions cancelled;
         cancelled.cancel = &cancel;
         QVERIFY_THROWS_EXCEPTION(CancelledError, measureDistribution(at::randn({ 64, 64 }), cancelled));
+    }
+
+    // A spike heavier than one sort (a pruned weight's zeros, a few distinct values) is narrowed
+    // with further histograms instead of being copied.
+    void percentilesOfHeavySpikes()
+    {
+        at::manual_seed(9);
+        at::Tensor t = at::randn({ 6000000 });
+        t.slice(0, 0, 4500000).zero_(); // 75% zeros: the median's bin holds 4.5M values
+        t.slice(0, 4500000, 5000000).fill_(0.25f); // a second, non-zero spike
+        const std::vector<double> v = sortedCopy(valuesOf(t));
+        const Distribution d = measureDistribution(t);
+        for (const Percentile& p : d.stats.percentiles)
+            QCOMPARE(p.value, numpyPercentile(v, p.percent));
+        QCOMPARE(d.stats.percentile(50), 0.0);
+        QCOMPARE(d.stats.zeros, std::int64_t(4500000));
+        // Spread values in a heavy bin that are not all equal: 5M values in a narrow band.
+        at::Tensor band = at::rand({ 5000000 }) * 1e-6 + 1.0;
+        band[0] = -10.0f; // stretches the range so the band falls into one fine bin
+        band[1] = 10.0f;
+        const std::vector<double> bv = sortedCopy(valuesOf(band));
+        const Distribution bd = measureDistribution(band);
+        for (const Percentile& p : bd.stats.percentiles)
+            QCOMPARE(p.value, numpyPercentile(bv, p.percent));
     }
 
     void quantizedViewsMatchTheDequantizedTensor_data()
@@ -311,6 +343,16 @@ private Q_SLOTS:
         for (int i = 0; i < 16; ++i)
             QVERIFY(std::fabs(h.at(i, 1) - err[i].slice(0, 128, 256).mean().item<float>()) < 1e-6);
         QVERIFY_THROWS_EXCEPTION(UsageError, sampleHeatmap(big, e));
+
+        // Per tensor: one scale, the codes keep the matrix's rows.
+        const SchemeQuantized qt = quantizeWithScheme(big, preset("nxd-int8-tensor"));
+        const at::Tensor errT = big - dequantizeScheme(qt);
+        e.reduction = HeatmapReduction::AbsMax;
+        e.outCols = 256;
+        h = sampleHeatmap(big, e, &qt);
+        for (int i = 0; i < 16; ++i)
+            for (int j = 0; j < 256; j += 17)
+                QCOMPARE(h.at(i, j), errT[i][j].item<float>());
     }
 
     void analysisComparisonAndLayerTableOnACheckpoint()
