@@ -14,6 +14,7 @@ int runSchemes(const std::vector<std::string>& args);
 int runSelect(const std::vector<std::string>& args);
 int runStats(const std::vector<std::string>& args);
 int runPlot(const std::vector<std::string>& args);
+int runEval(const std::vector<std::string>& args);
 
 // Usage text of one command, or of the whole tool for an empty name.
 std::string usage(const std::string& command = {});

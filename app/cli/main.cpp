@@ -81,6 +81,26 @@ std::string usage(const std::string& command)
                "  --kind channels   per output channel: the std of the int codes against the threshold 20\n"
                "                    (needs --scheme), or min/max/mean ranges with --field values\n"
                "  --width, --height image size in pixels (default 1000 x 600)\n";
+    if (command == "eval")
+        return "quantscope-cli eval MODEL --data FILE [--seq-len N] [--protocol overlap|blocks] [--scheme PRESET]\n"
+               "                    [keep options] [--max-windows N] [--logits OUT.npy] [--generate N] [--json]\n"
+               "  Run the model natively (Llama family: llama, mistral, qwen2, granite, llama2.c) on the data and\n"
+               "  report its perplexity. With --scheme, every Linear weight (but the kept ones) is quantized and\n"
+               "  dequantized, dynamic per-token activations are simulated, and the result is compared with\n"
+               "  the float model.\n"
+               "  --data FILE        token ids (.json list, or list of lists), JSON lines with \"text\", or text\n"
+               "                     (encoded with the model's llama2.c tokenizer: BOS + dummy prefix)\n"
+               "  --seq-len N        window length (default 256)\n"
+               "  --protocol P       overlap (default): windows of N+1 tokens overlapping by one, every token\n"
+               "                     after the first predicted once; blocks: fms-mo's disjoint blocks of N\n"
+               "  --max-windows N    evaluate only the first N windows\n"
+               "  --logits OUT.npy   write the float logits of the first window ([T, vocab] float32)\n"
+               "  --generate N       greedy decoding of N tokens from BOS (\"generated\" in the output)\n"
+            + keepOptionsUsage()
+            + "  --json             print {\"perplexity\", \"tokens\", \"mean_nll\", \"protocol\", \"seq_len\",\n"
+              "                     \"windows\", and with --scheme \"perplexity_float\", \"perplexity_change\",\n"
+              "                     \"kl_divergence\", \"top1_agreement\", \"scheme\", \"kept\"}; \"perplexity\" is\n"
+              "                     the quantized model's when a scheme is given\n";
     if (command == "convert")
         return "quantscope-cli convert PATH -o OUT --format FORMAT [--scheme PRESET] [keep "
                "options] "
@@ -128,6 +148,7 @@ std::string usage(const std::string& command)
            "  select    show which modules stay in full precision, and why\n"
            "  stats     statistics of tensors, with a scheme's error and code std\n"
            "  plot      draw a histogram, code histogram, heatmap or channel plot to PNG/SVG/PDF\n"
+           "  eval      run the model on text: perplexity, float vs quantized\n"
            "  help      show the usage of a command\n\n"
            "'quantscope-cli help COMMAND' shows its options. Exit codes: 0 success, 1 error,\n"
            "2 bad usage, 130 cancelled (Ctrl+C; nothing is left behind).\n";
@@ -169,6 +190,8 @@ int main(int argc, char* argv[])
             return runStats(args);
         if (command == "plot")
             return runPlot(args);
+        if (command == "eval")
+            return runEval(args);
         throw qs::UsageError("unknown command '" + command + "'");
     } catch (const qs::UsageError& e) {
         std::fprintf(stderr, "quantscope-cli: %s\n", e.what());

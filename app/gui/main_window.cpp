@@ -2,6 +2,7 @@
 
 #include "demo/demo_model.h"
 #include "error.h"
+#include "eval_panel.h"
 #include "export_dialog.h"
 #include "format.h"
 #include "io/checkpoint_summary.h"
@@ -234,6 +235,8 @@ void MainWindow::createActions()
         ->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_2));
     view->addAction(tr("&Compare"), this, [this] { m_analysisTabs->setCurrentIndex(2); })
         ->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_3));
+    view->addAction(tr("&Evaluate"), this, [this] { m_analysisTabs->setCurrentIndex(3); })
+        ->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_4));
     m_measureAction = view->addAction(tr("Measure &All Layers"), this, &MainWindow::measureLayers);
 
     auto* help = menuBar()->addMenu(tr("&Help"));
@@ -430,6 +433,7 @@ void MainWindow::updateActions()
     m_compareAction->setEnabled(m_model != nullptr);
     m_measureAction->setEnabled(!busy && m_model && m_model->tree.quantizable().size() > 0);
     m_layers->setMeasureEnabled(!busy && m_model && m_model->tree.quantizable().size() > 0);
+    m_eval->setRunEnabled(!busy && m_model != nullptr);
 }
 
 void MainWindow::showExportDialog()

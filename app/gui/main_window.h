@@ -27,6 +27,7 @@ class SchemePanel;
 namespace qs::app {
 
 class ComparePanel;
+class EvalPanel;
 class JobController;
 class ModuleDetailsPanel;
 class RecentFiles;
@@ -55,6 +56,8 @@ public:
     void measureLayers();
     // Opens a second checkpoint in the Compare tab and shows it.
     void compareWith(const QString& path);
+    // Runs the Evaluate tab: float and current-scheme perplexity on its data file (a job).
+    void evaluate();
 
     LoadedModelPtr model() const { return m_model; }
     ui::ModuleTreeModel* treeModel() const { return m_treeModel; }
@@ -64,6 +67,7 @@ public:
     QTabWidget* analysisTabs() const { return m_analysisTabs; }
     ui::LayerTable* layerTable() const { return m_layers; }
     ComparePanel* comparePanel() const { return m_compare; }
+    EvalPanel* evalPanel() const { return m_eval; }
     ui::SchemePanel* schemePanel() const { return m_schemePanel; }
     QDockWidget* schemeDock() const { return m_schemeDock; }
     SelectionEditor* selection() const { return m_selection; }
@@ -74,6 +78,7 @@ public:
 Q_SIGNALS:
     void modelOpened(const QString& path);
     void layersMeasured(int modules);
+    void evaluated();
     void exportFinished(const QString& destination);
     void jobFailed(const QString& message);
 
@@ -118,6 +123,7 @@ private:
     QTabWidget* m_analysisTabs = nullptr;
     ui::LayerTable* m_layers = nullptr;
     ComparePanel* m_compare = nullptr;
+    EvalPanel* m_eval = nullptr;
     QLabel* m_summary = nullptr;
     QLineEdit* m_filter = nullptr;
     ui::RulesModel* m_rulesModel = nullptr;

@@ -1,12 +1,15 @@
 // MainWindow's analysis tabs: the selected module's views, the layer table (every quantizable
 // module measured with the current scheme, a job) and the comparison with a second checkpoint.
 #include "compare_panel.h"
+#include "eval_panel.h"
 #include "job_controller.h"
 #include "layer_table.h"
 #include "main_window.h"
 #include "module_details_panel.h"
 #include "module_tree_model.h"
+#include "runtime/evaluation.h"
 #include "scheme_panel.h"
+#include "selection_editor.h"
 #include "stats/module_errors.h"
 
 #include <QTabWidget>
@@ -25,6 +28,11 @@ QWidget* MainWindow::createAnalysisTabs()
     m_analysisTabs->addTab(m_details, tr("Module"));
     m_analysisTabs->addTab(m_layers, tr("Layer table"));
     m_analysisTabs->addTab(m_compare, tr("Compare"));
+    m_eval = new EvalPanel(this);
+    m_eval->setObjectName(QStringLiteral("evalPanel"));
+    m_analysisTabs->addTab(m_eval, tr("Evaluate"));
+    m_analysisTabs->setTabToolTip(3, tr("Perplexity of the float and the quantized model on text"));
+    connect(m_eval, &EvalPanel::runRequested, this, &MainWindow::evaluate);
     m_analysisTabs->setTabToolTip(0, tr("The selected module's distribution, codes, heatmap and channels"));
     m_analysisTabs->setTabToolTip(1, tr("Every quantizable module's error under the current scheme, sortable"));
     m_analysisTabs->setTabToolTip(2, tr("The same tensor in a second checkpoint, e.g. an export of this one"));
@@ -108,6 +116,61 @@ void MainWindow::compareWith(const QString& path)
         return;
     m_analysisTabs->setCurrentWidget(m_compare);
     m_compare->openOther(path);
+}
+
+void MainWindow::evaluate()
+{
+    if (!m_model)
+        return;
+    if (m_eval->dataFile().isEmpty()) {
+        showError(
+            tr("Evaluate"), tr("Choose a data file first: token ids (.json), JSON lines with \"text\", or text."));
+        return;
+    }
+    EvaluationRequest request;
+    request.data = m_eval->dataFile().toStdString();
+    request.seqLen = m_eval->seqLen();
+    request.maxWindows = m_eval->maxWindows();
+    request.scheme = m_schemePanel->scheme();
+    for (const auto& path : m_treeModel->keptModules())
+        request.kept.insert(path.toStdString());
+    for (const auto& d : m_selection->result().modules) { // quantize rules with their own scheme
+        if (!d.keep && !d.scheme.empty()) {
+            if (const auto preset = findSchemePreset(d.scheme))
+                request.moduleSchemes[m_model->tree.node(d.module).path] = *preset;
+        }
+    }
+    auto model = m_model;
+    auto report = std::make_shared<EvaluationReport>();
+    m_eval->setStatus(tr("Running the float model and %1 …").arg(QString::fromStdString(request.scheme->name)));
+    const bool started = m_jobs->start(
+        tr("Evaluating"),
+        [model, request, report](
+            Progress& progress) { *report = evaluateCheckpoint(model->checkpoint, request, progress); },
+        [this, report, kept = static_cast<int>(request.kept.size())] {
+            m_eval->clearResults();
+            EvalPanel::Row f;
+            f.model = QStringLiteral("float");
+            f.perplexity = report->floatPerplexity;
+            f.tokens = report->tokens;
+            m_eval->addResult(f);
+            EvalPanel::Row q;
+            q.model = QString::fromStdString(report->schemeName);
+            q.perplexity = report->perplexity;
+            q.tokens = report->tokens;
+            q.change = report->perplexity / report->floatPerplexity - 1;
+            q.kl = report->klDivergence;
+            q.top1 = report->top1Agreement;
+            q.kept = kept;
+            m_eval->addResult(q);
+            m_eval->setStatus(tr("%1 tokens predicted in %2 windows (%3 tokens of data).")
+                                  .arg(report->tokens)
+                                  .arg(report->windows)
+                                  .arg(report->dataTokens));
+            Q_EMIT evaluated();
+        });
+    if (!started)
+        showError(tr("Busy"), tr("Wait for \"%1\" to finish or cancel it first.").arg(m_jobs->title()));
 }
 
 } // namespace qs::app

@@ -7,6 +7,7 @@
 #include "code_histogram_plot.h"
 #include "compare_panel.h"
 #include "demo/demo_model.h"
+#include "eval_panel.h"
 #include "heatmap_view.h"
 #include "histogram_plot.h"
 #include "job_controller.h"
@@ -27,6 +28,7 @@
 #include <QSpinBox>
 #include <QTabWidget>
 #include <QTableView>
+#include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QTimer>
@@ -207,6 +209,35 @@ private Q_SLOTS:
         QVERIFY(c->sameShape);
         QVERIFY(c->difference.sqnrDb > 20 && c->difference.sqnrDb < 80);
         QVERIFY(w.comparePanel()->plot()->hasData());
+    }
+
+    // The Evaluate tab runs the float and the quantized model on token ids as a job.
+    void evaluateTabReportsPerplexity()
+    {
+        MainWindow w;
+        w.show();
+        openDemo(w);
+        QTemporaryDir dir;
+        QString ids = QStringLiteral("[1");
+        for (int i = 0; i < 200; ++i)
+            ids += QStringLiteral(", %1").arg((i * 37 + 11) % 512);
+        test::writeFile(dir.filePath("ids.json").toStdString(), (ids + QStringLiteral("]")).toStdString());
+        w.evalPanel()->setDataFile(dir.filePath("ids.json"));
+        QSignalSpy done(&w, &MainWindow::evaluated);
+        w.evaluate();
+        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 60000);
+        QTableWidget* table = w.evalPanel()->table();
+        QCOMPARE(table->rowCount(), 2);
+        QCOMPARE(table->item(0, 0)->text(), QStringLiteral("float"));
+        QCOMPARE(table->item(1, 0)->text(), QStringLiteral("nxd-int8"));
+        QVERIFY(table->item(1, 1)->text().toDouble() > 1);
+        QCOMPARE(table->item(1, 5)->text(), QStringLiteral("200"));
+        // A missing data file fails the job with a message naming it (shown in a non-modal box).
+        QSignalSpy failed(w.jobs(), &app::JobController::failed);
+        w.evalPanel()->setDataFile(dir.filePath("missing.json"));
+        w.evaluate();
+        QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, 20000);
+        QVERIFY(failed.at(0).at(1).toString().contains(QStringLiteral("missing.json")));
     }
 
     // The GUI thread keeps processing events while a Llama-7B-sized MLP weight is analysed.

@@ -3,6 +3,7 @@
 #include "dtype.h"
 #include "io/torch_file_writer.h"
 
+#include <QFile>
 #include <QImage>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -292,6 +293,46 @@ private Q_SLOTS:
             run({ QStringLiteral("stats"), m_demo, QStringLiteral("--tensor"), QStringLiteral("nope") }).exitCode, 2);
     }
 
+    // `eval`: perplexity of the demo model on token ids, float and with a scheme.
+    void evalJson()
+    {
+        QString ids = QStringLiteral("[1");
+        for (int i = 0; i < 120; ++i)
+            ids += QStringLiteral(", %1").arg((i * 53 + 7) % 512);
+        const QString data = m_dir.filePath(QStringLiteral("ids.json"));
+        QFile f(data);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write((ids + QStringLiteral("]")).toUtf8());
+        f.close();
+        const Run r = run({ QStringLiteral("eval"), m_demo, QStringLiteral("--data"), data, QStringLiteral("--seq-len"),
+            QStringLiteral("64"), QStringLiteral("--json") });
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const QJsonObject j = QJsonDocument::fromJson(r.out.toUtf8()).object();
+        QVERIFY(j.value(QStringLiteral("perplexity")).toDouble() > 1);
+        QCOMPARE(j.value(QStringLiteral("tokens")).toInt(), 120);
+        QCOMPARE(j.value(QStringLiteral("windows")).toInt(), 2);
+        QVERIFY(!j.contains(QStringLiteral("kl_divergence")));
+        const Run q = run({ QStringLiteral("eval"), m_demo, QStringLiteral("--data"), data, QStringLiteral("--seq-len"),
+            QStringLiteral("64"), QStringLiteral("--scheme"), QStringLiteral("vllm-w8a8-int8"),
+            QStringLiteral("--keep"), QStringLiteral("lm_head"), QStringLiteral("--json") });
+        QVERIFY2(q.exitCode == 0, qPrintable(q.err));
+        const QJsonObject k = QJsonDocument::fromJson(q.out.toUtf8()).object();
+        QCOMPARE(
+            k.value(QStringLiteral("perplexity_float")).toDouble(), j.value(QStringLiteral("perplexity")).toDouble());
+        QVERIFY(k.value(QStringLiteral("kl_divergence")).toDouble() > 0);
+        QVERIFY(k.value(QStringLiteral("top1_agreement")).toDouble() > 0.5);
+        QCOMPARE(k.value(QStringLiteral("kept")).toArray().size(), 1);
+        // Text needs a tokenizer, which the demo model does not have.
+        const QString text = m_dir.filePath(QStringLiteral("story.txt"));
+        QFile t(text);
+        QVERIFY(t.open(QIODevice::WriteOnly));
+        t.write("Once upon a time");
+        t.close();
+        const Run e = run({ QStringLiteral("eval"), m_demo, QStringLiteral("--data"), text });
+        QCOMPARE(e.exitCode, 2);
+        QVERIFY2(e.err.contains(QStringLiteral("no tokenizer")), qPrintable(e.err));
+    }
+
     // `plot`: every kind to every file type, drawn without a display.
     void plotsToFiles_data()
     {
@@ -364,6 +405,11 @@ private Q_SLOTS:
         QTest::newRow("plot compare") << QStringList { "plot", "x", "--tensor", "t", "--kind", "heatmap", "-o", "a.png",
             "--compare", "y" } << "goes with --kind histogram";
         QTest::newRow("stats scheme") << QStringList { "stats", "x", "--scheme", "int3" } << "unknown preset 'int3'";
+        QTest::newRow("eval data") << QStringList { "eval", "x" } << "needs --data FILE";
+        QTest::newRow("eval protocol") << QStringList { "eval", "x", "--data", "d", "--protocol", "sliding" }
+                                       << "--protocol: 'sliding'";
+        QTest::newRow("eval seq-len") << QStringList { "eval", "x", "--data", "d", "--seq-len", "1" }
+                                      << "--seq-len: '1'";
     }
 
     void usageErrors()

@@ -1,0 +1,126 @@
+#include "eval_panel.h"
+
+#include "format.h"
+
+#include <QFileDialog>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+namespace qs::app {
+
+EvalPanel::EvalPanel(QWidget* parent)
+    : QWidget(parent)
+    , m_file(new QLineEdit(this))
+    , m_browse(new QPushButton(tr("Browse…"), this))
+    , m_seqLen(new QSpinBox(this))
+    , m_windows(new QSpinBox(this))
+    , m_run(new QPushButton(tr("Evaluate"), this))
+    , m_status(new QLabel(this))
+    , m_table(new QTableWidget(0, 7, this))
+{
+    m_file->setPlaceholderText(tr("token ids (.json), JSON lines with \"text\" (.jsonl), or plain text"));
+    m_seqLen->setRange(2, 1 << 20);
+    m_seqLen->setValue(256);
+    m_seqLen->setToolTip(tr("Window length: windows of N + 1 tokens overlap by one, so every token after the first "
+                            "is predicted once"));
+    m_windows->setRange(0, 1 << 20);
+    m_windows->setSpecialValueText(tr("all"));
+    m_windows->setToolTip(tr("Evaluate only the first N windows (a quick estimate on a CPU)"));
+    m_run->setToolTip(tr("Run the float model and the current scheme's fake-quantized model on the data"));
+    m_status->setWordWrap(true);
+    m_table->setHorizontalHeaderLabels({ tr("Model"), tr("Perplexity"), tr("Change"), tr("KL (nats/token)"),
+        tr("Top-1 agreement"), tr("Tokens"), tr("Kept modules") });
+    m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    m_table->horizontalHeader()->setStretchLastSection(true);
+    m_table->verticalHeader()->setVisible(false);
+    m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
+
+    auto* fileRow = new QHBoxLayout;
+    fileRow->addWidget(m_file, 1);
+    fileRow->addWidget(m_browse);
+    auto* form = new QFormLayout;
+    form->addRow(tr("Data:"), fileRow);
+    form->addRow(tr("Sequence length:"), m_seqLen);
+    form->addRow(tr("Windows:"), m_windows);
+    auto* buttons = new QHBoxLayout;
+    buttons->addWidget(m_run);
+    buttons->addWidget(m_status, 1);
+    auto* layout = new QVBoxLayout(this);
+    layout->addWidget(new QLabel(tr("<b>Perplexity</b> of the model run natively on the CPU (Llama family), float "
+                                    "and with the current scheme and keep selection."),
+        this));
+    layout->addLayout(form);
+    layout->addLayout(buttons);
+    layout->addWidget(m_table, 1);
+
+    connect(m_browse, &QPushButton::clicked, this, [this] {
+        const QString path = QFileDialog::getOpenFileName(
+            this, tr("Evaluation data"), m_file->text(), tr("Data (*.json *.jsonl *.txt);;All files (*)"));
+        if (!path.isEmpty())
+            m_file->setText(path);
+    });
+    connect(m_run, &QPushButton::clicked, this, &EvalPanel::runRequested);
+}
+
+QString EvalPanel::dataFile() const
+{
+    return m_file->text().trimmed();
+}
+
+void EvalPanel::setDataFile(const QString& path)
+{
+    m_file->setText(path);
+}
+
+int EvalPanel::seqLen() const
+{
+    return m_seqLen->value();
+}
+
+int EvalPanel::maxWindows() const
+{
+    return m_windows->value();
+}
+
+void EvalPanel::setRunEnabled(bool enabled)
+{
+    m_run->setEnabled(enabled);
+}
+
+void EvalPanel::setStatus(const QString& text)
+{
+    m_status->setText(text);
+}
+
+void EvalPanel::addResult(const Row& row)
+{
+    const int r = m_table->rowCount();
+    m_table->insertRow(r);
+    const bool isFloat = row.model == QLatin1String("float");
+    const QStringList cells { row.model, ui::formatNumber(row.perplexity, 5),
+        isFloat ? QStringLiteral("—") : QStringLiteral("%1%").arg(ui::formatNumber(100 * row.change, 3)),
+        isFloat ? QStringLiteral("—") : ui::formatNumber(row.kl, 3),
+        isFloat ? QStringLiteral("—") : QStringLiteral("%1%").arg(ui::formatNumber(100 * row.top1, 4)),
+        QString::number(row.tokens), isFloat ? QStringLiteral("—") : QString::number(row.kept) };
+    for (int c = 0; c < cells.size(); ++c) {
+        auto* item = new QTableWidgetItem(cells[c]);
+        if (c > 0)
+            item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+        m_table->setItem(r, c, item);
+    }
+}
+
+void EvalPanel::clearResults()
+{
+    m_table->setRowCount(0);
+}
+
+} // namespace qs::app

@@ -1,0 +1,58 @@
+#pragma once
+
+#include <QString>
+#include <QWidget>
+
+class QLabel;
+class QLineEdit;
+class QPushButton;
+class QSpinBox;
+class QTableWidget;
+
+namespace qs::app {
+
+// The "Evaluate" tab: a data file (token ids, JSON lines or text), the window length, and a
+// table of results: the float model's perplexity and, per run, the current scheme's fake-
+// quantized model against it (KL divergence, top-1 agreement). The run itself is a job of the
+// main window; this panel only collects the settings and shows the rows.
+class EvalPanel : public QWidget
+{
+    Q_OBJECT
+public:
+    struct Row
+    {
+        QString model; // "float" or the scheme's name
+        double perplexity = 0;
+        qint64 tokens = 0;
+        double change = 0; // relative to float
+        double kl = 0;
+        double top1 = 1;
+        int kept = 0;
+    };
+
+    explicit EvalPanel(QWidget* parent = nullptr);
+
+    QString dataFile() const;
+    void setDataFile(const QString& path);
+    int seqLen() const;
+    int maxWindows() const;
+    void setRunEnabled(bool enabled);
+    void setStatus(const QString& text);
+    void addResult(const Row& row);
+    void clearResults();
+    QTableWidget* table() const { return m_table; }
+
+Q_SIGNALS:
+    void runRequested();
+
+private:
+    QLineEdit* m_file = nullptr;
+    QPushButton* m_browse = nullptr;
+    QSpinBox* m_seqLen = nullptr;
+    QSpinBox* m_windows = nullptr;
+    QPushButton* m_run = nullptr;
+    QLabel* m_status = nullptr;
+    QTableWidget* m_table = nullptr;
+};
+
+} // namespace qs::app

@@ -1,0 +1,199 @@
+#include "runtime/llama_model.h"
+
+#include "error.h"
+#include "io/checkpoint.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+namespace qs {
+namespace {
+
+at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps)
+{
+    const at::Tensor variance = x.pow(2).mean(-1, true);
+    return weight * (x * at::rsqrt(variance + eps));
+}
+
+at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias, const std::string& module,
+    const LinearInputHook& hook)
+{
+    const at::Tensor in = hook ? hook(module, x) : x;
+    return bias.defined() ? at::linear(in, w, bias) : at::linear(in, w);
+}
+
+} // namespace
+
+LlamaModel LlamaModel::load(const Checkpoint& checkpoint, const ModelConfig& config, const WeightTransform& transform)
+{
+    LlamaModel m;
+    m.m_config = config;
+    auto tensor = [&](const std::string& name, std::vector<std::int64_t> shape) {
+        const TensorInfo* info = checkpoint.find(name);
+        if (!info)
+            throw FormatError("the model has no tensor '" + name + "', which a " + config.modelType + " model needs",
+                ErrorContext { checkpoint.path().string(), name, {} });
+        const bool stored = checkpoint.quantization().recipes.count(name) > 0;
+        const bool fp8 = info->dtype == DType::F8_E4M3 || info->dtype == DType::F8_E5M2;
+        at::Tensor t = (stored || fp8 ? checkpoint.loadDequantized(name) : checkpoint.load(name))
+                           .to(at::kFloat)
+                           .contiguous()
+                           .clone();
+        if (t.sizes() != at::IntArrayRef(shape)) {
+            std::string expected;
+            for (auto d : shape)
+                expected += (expected.empty() ? "" : "x") + std::to_string(d);
+            throw FormatError(
+                "shape does not fit the config (expected " + expected + ")", ErrorContext { info->source, name, {} });
+        }
+        return t;
+    };
+    auto weight = [&](const std::string& module, std::vector<std::int64_t> shape) {
+        at::Tensor w = tensor(module + ".weight", std::move(shape));
+        return transform ? transform(module, w).contiguous() : w;
+    };
+    const std::int64_t h = config.hidden;
+    const std::int64_t q = config.heads * config.headDim;
+    const std::int64_t kv = config.kvHeads * config.headDim;
+    m.m_embed = tensor("model.embed_tokens.weight", { config.vocabSize, h });
+    m.m_norm = tensor("model.norm.weight", { h });
+    if (checkpoint.find("lm_head.weight"))
+        m.m_head = weight("lm_head", { config.vocabSize, h });
+    else if (config.tieEmbeddings)
+        m.m_head = m.m_embed; // tied: the exporters leave it alone, so does fake quantization
+    else
+        throw FormatError("the model has no lm_head.weight and does not tie its embeddings",
+            ErrorContext { checkpoint.path().string(), "lm_head.weight", {} });
+    for (std::int64_t i = 0; i < config.layers; ++i) {
+        const std::string p = "model.layers." + std::to_string(i) + ".";
+        Layer l;
+        l.inputNorm = tensor(p + "input_layernorm.weight", { h });
+        l.postNorm = tensor(p + "post_attention_layernorm.weight", { h });
+        l.q = weight(p + "self_attn.q_proj", { q, h });
+        l.k = weight(p + "self_attn.k_proj", { kv, h });
+        l.v = weight(p + "self_attn.v_proj", { kv, h });
+        l.o = weight(p + "self_attn.o_proj", { h, q });
+        if (config.qkvBias) {
+            l.qBias = tensor(p + "self_attn.q_proj.bias", { q });
+            l.kBias = tensor(p + "self_attn.k_proj.bias", { kv });
+            l.vBias = tensor(p + "self_attn.v_proj.bias", { kv });
+        }
+        l.gate = weight(p + "mlp.gate_proj", { config.intermediate, h });
+        l.up = weight(p + "mlp.up_proj", { config.intermediate, h });
+        l.down = weight(p + "mlp.down_proj", { h, config.intermediate });
+        m.m_layers.push_back(std::move(l));
+    }
+    return m;
+}
+
+at::Tensor LlamaModel::inverseFrequencies() const
+{
+    // As Hugging Face computes them: float32 1 / theta^(2i / d).
+    const std::int64_t d = m_config.headDim;
+    at::Tensor inv = 1.0 / at::pow(m_config.ropeTheta, at::arange(0, d, 2, at::kLong).to(at::kFloat) / d);
+    const RopeScaling& s = m_config.ropeScaling;
+    if (s.type == "linear")
+        return inv / s.factor;
+    if (s.type != "llama3")
+        return inv;
+    const double lowWavelen = s.originalMaxPositions / s.lowFreqFactor;
+    const double highWavelen = s.originalMaxPositions / s.highFreqFactor;
+    const at::Tensor wavelen = 2 * M_PI / inv;
+    at::Tensor scaled = at::where(wavelen > lowWavelen, inv / s.factor, inv);
+    const at::Tensor smooth
+        = (s.originalMaxPositions / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+    const at::Tensor smoothed = (1 - smooth) * scaled / s.factor + smooth * scaled;
+    const at::Tensor medium = (wavelen >= highWavelen).logical_and(wavelen <= lowWavelen);
+    return at::where(medium, smoothed, scaled);
+}
+
+at::Tensor LlamaModel::rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) const
+{
+    // x [tokens, heads, headDim]; cos/sin [tokens, 1, headDim / 2]
+    const std::int64_t half = m_config.headDim / 2;
+    if (m_config.ropeInterleaved) {
+        const at::Tensor pairs = x.reshape({ x.size(0), x.size(1), half, 2 });
+        const at::Tensor x0 = pairs.select(-1, 0);
+        const at::Tensor x1 = pairs.select(-1, 1);
+        return at::stack({ x0 * cos - x1 * sin, x0 * sin + x1 * cos }, -1).reshape(x.sizes());
+    }
+    const at::Tensor x1 = x.slice(-1, 0, half);
+    const at::Tensor x2 = x.slice(-1, half);
+    return at::cat({ x1 * cos - x2 * sin, x2 * cos + x1 * sin }, -1);
+}
+
+at::Tensor LlamaModel::forward(const std::vector<std::int64_t>& tokens, const LinearInputHook& hook) const
+{
+    const ModelConfig& c = m_config;
+    const auto n = static_cast<std::int64_t>(tokens.size());
+    if (n == 0)
+        return at::empty({ 0, c.vocabSize });
+    for (auto t : tokens) {
+        if (t < 0 || t >= c.vocabSize)
+            throw UsageError("token id " + std::to_string(t) + " is outside the vocabulary [0, "
+                + std::to_string(c.vocabSize) + ")");
+    }
+    const at::Tensor ids = at::tensor(tokens, at::kLong);
+    at::Tensor x = m_embed.index_select(0, ids);
+    if (c.embeddingMultiplier != 1)
+        x = x * c.embeddingMultiplier;
+
+    const at::Tensor positions = at::arange(n, at::kLong).to(at::kFloat);
+    const at::Tensor angles = at::outer(positions, inverseFrequencies()); // [n, half]
+    const at::Tensor cos = angles.cos().unsqueeze(1);
+    const at::Tensor sin = angles.sin().unsqueeze(1);
+    const at::Tensor mask = at::full({ n, n }, -INFINITY).triu(1);
+    const std::int64_t groups = c.heads / c.kvHeads;
+    const double scale = c.attentionScale();
+
+    for (std::size_t i = 0; i < m_layers.size(); ++i) {
+        const Layer& l = m_layers[i];
+        const std::string p = "model.layers." + std::to_string(i) + ".";
+        const at::Tensor a = rmsNorm(x, l.inputNorm, c.normEps);
+        at::Tensor q = linear(a, l.q, l.qBias, p + "self_attn.q_proj", hook).view({ n, c.heads, c.headDim });
+        at::Tensor k = linear(a, l.k, l.kBias, p + "self_attn.k_proj", hook).view({ n, c.kvHeads, c.headDim });
+        at::Tensor v = linear(a, l.v, l.vBias, p + "self_attn.v_proj", hook).view({ n, c.kvHeads, c.headDim });
+        q = rotary(q, cos, sin).transpose(0, 1); // [heads, n, d]
+        k = rotary(k, cos, sin).transpose(0, 1);
+        v = v.transpose(0, 1);
+        if (groups > 1) {
+            k = k.repeat_interleave(groups, 0);
+            v = v.repeat_interleave(groups, 0);
+        }
+        const at::Tensor scores = at::matmul(q, k.transpose(1, 2)) * scale + mask;
+        const at::Tensor attended = at::matmul(at::softmax(scores, -1), v); // [heads, n, d]
+        at::Tensor out = linear(
+            attended.transpose(0, 1).reshape({ n, c.heads * c.headDim }), l.o, {}, p + "self_attn.o_proj", hook);
+        if (c.residualMultiplier != 1)
+            out = out * c.residualMultiplier;
+        x = x + out;
+
+        const at::Tensor b = rmsNorm(x, l.postNorm, c.normEps);
+        const at::Tensor gated
+            = at::silu(linear(b, l.gate, {}, p + "mlp.gate_proj", hook)) * linear(b, l.up, {}, p + "mlp.up_proj", hook);
+        at::Tensor mlp = linear(gated, l.down, {}, p + "mlp.down_proj", hook);
+        if (c.residualMultiplier != 1)
+            mlp = mlp * c.residualMultiplier;
+        x = x + mlp;
+    }
+    x = rmsNorm(x, m_norm, c.normEps);
+    at::Tensor logits = linear(x, m_head, {}, "lm_head", hook);
+    if (c.logitsScaling != 1)
+        logits = logits / c.logitsScaling;
+    return logits.contiguous();
+}
+
+std::vector<std::int64_t> LlamaModel::greedy(std::vector<std::int64_t> prompt, int steps) const
+{
+    for (int s = 0; s < steps && static_cast<std::int64_t>(prompt.size()) < m_config.maxPositions; ++s) {
+        const at::Tensor logits = forward(prompt);
+        const std::int64_t next = logits[-1].argmax().item<std::int64_t>();
+        prompt.push_back(next);
+        if (next == m_config.eosToken || next == m_config.bosToken) // llama2.c ends a story with BOS
+            break;
+    }
+    return prompt;
+}
+
+} // namespace qs
