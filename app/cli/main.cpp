@@ -81,6 +81,21 @@ std::string usage(const std::string& command)
                "  --kind channels   per output channel: the std of the int codes against the threshold 20\n"
                "                    (needs --scheme), or min/max/mean ranges with --field values\n"
                "  --width, --height image size in pixels (default 1000 x 600)\n";
+    if (command == "calibrate")
+        return "quantscope-cli calibrate MODEL --data FILE -o OUT.h5 [--seq-len N] [--samples N] [--seed N]\n"
+               "                         [--sample-rows N] [--bins N] [--linear-only] [--force] [--json]\n"
+               "  Run the model (Llama family) on sample windows of the data and store, for the input of every\n"
+               "  Linear module and the twelve named points of each layer (attention input, q, k, softmax\n"
+               "  input, probabilities, v, PV output, attention output; MLP input, activation input and\n"
+               "  output, MLP output), per-channel min/max/abs-max/mean/mean-square, the per-token max, a\n"
+               "  histogram and the first rows, in OUT.h5 (/activations/<point>/...).\n"
+               "  --data FILE      token ids (.json), JSON lines with \"text\", or text (llama2.c tokenizer)\n"
+               "  --seq-len N      tokens per window (default 256); --samples N windows (default 16)\n"
+               "  --seed N         shuffle the windows with this seed (default 0: the first windows)\n"
+               "  --sample-rows N  raw rows kept per point for heatmaps (default 256)\n"
+               "  --linear-only    only the Linear inputs\n"
+               "  --json           print {\"file\", \"points\", \"tokens\", \"windows\", \"seq_len\", "
+               "\"model_type\"}\n";
     if (command == "eval")
         return "quantscope-cli eval MODEL --data FILE [--seq-len N] [--protocol overlap|blocks] [--scheme PRESET]\n"
                "                    [keep options] [--max-windows N] [--logits OUT.npy] [--generate N] [--json]\n"
@@ -149,6 +164,7 @@ std::string usage(const std::string& command)
            "  stats     statistics of tensors, with a scheme's error and code std\n"
            "  plot      draw a histogram, code histogram, heatmap or channel plot to PNG/SVG/PDF\n"
            "  eval      run the model on text: perplexity, float vs quantized\n"
+           "  calibrate record activation statistics on text into an HDF5 file\n"
            "  help      show the usage of a command\n\n"
            "'quantscope-cli help COMMAND' shows its options. Exit codes: 0 success, 1 error,\n"
            "2 bad usage, 130 cancelled (Ctrl+C; nothing is left behind).\n";
@@ -192,6 +208,8 @@ int main(int argc, char* argv[])
             return runPlot(args);
         if (command == "eval")
             return runEval(args);
+        if (command == "calibrate")
+            return runCalibrate(args);
         throw qs::UsageError("unknown command '" + command + "'");
     } catch (const qs::UsageError& e) {
         std::fprintf(stderr, "quantscope-cli: %s\n", e.what());

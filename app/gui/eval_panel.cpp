@@ -22,6 +22,8 @@ EvalPanel::EvalPanel(QWidget* parent)
     , m_seqLen(new QSpinBox(this))
     , m_windows(new QSpinBox(this))
     , m_run(new QPushButton(tr("Evaluate"), this))
+    , m_capture(new QPushButton(tr("Capture Activations"), this))
+    , m_samples(new QSpinBox(this))
     , m_status(new QLabel(this))
     , m_table(new QTableWidget(0, 7, this))
 {
@@ -33,6 +35,11 @@ EvalPanel::EvalPanel(QWidget* parent)
     m_windows->setRange(0, 1 << 20);
     m_windows->setSpecialValueText(tr("all"));
     m_windows->setToolTip(tr("Evaluate only the first N windows (a quick estimate on a CPU)"));
+    m_samples->setRange(1, 1 << 20);
+    m_samples->setValue(16);
+    m_samples->setToolTip(tr("Calibration windows of the sequence length (disjoint, from the start of the data)"));
+    m_capture->setToolTip(tr("Run the float model on the calibration windows and record every Linear input and the "
+                             "twelve named points of each layer (shown in the Activations tab)"));
     m_run->setToolTip(tr("Run the float model and the current scheme's fake-quantized model on the data"));
     m_status->setWordWrap(true);
     m_table->setHorizontalHeaderLabels({ tr("Model"), tr("Perplexity"), tr("Change"), tr("KL (nats/token)"),
@@ -50,8 +57,10 @@ EvalPanel::EvalPanel(QWidget* parent)
     form->addRow(tr("Data:"), fileRow);
     form->addRow(tr("Sequence length:"), m_seqLen);
     form->addRow(tr("Windows:"), m_windows);
+    form->addRow(tr("Calibration samples:"), m_samples);
     auto* buttons = new QHBoxLayout;
     buttons->addWidget(m_run);
+    buttons->addWidget(m_capture);
     buttons->addWidget(m_status, 1);
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(new QLabel(tr("<b>Perplexity</b> of the model run natively on the CPU (Llama family), float "
@@ -68,6 +77,7 @@ EvalPanel::EvalPanel(QWidget* parent)
             m_file->setText(path);
     });
     connect(m_run, &QPushButton::clicked, this, &EvalPanel::runRequested);
+    connect(m_capture, &QPushButton::clicked, this, &EvalPanel::captureRequested);
 }
 
 QString EvalPanel::dataFile() const
@@ -85,14 +95,25 @@ int EvalPanel::seqLen() const
     return m_seqLen->value();
 }
 
+void EvalPanel::setSeqLen(int tokens)
+{
+    m_seqLen->setValue(tokens);
+}
+
 int EvalPanel::maxWindows() const
 {
     return m_windows->value();
 }
 
+int EvalPanel::samples() const
+{
+    return m_samples->value();
+}
+
 void EvalPanel::setRunEnabled(bool enabled)
 {
     m_run->setEnabled(enabled);
+    m_capture->setEnabled(enabled);
 }
 
 void EvalPanel::setStatus(const QString& text)

@@ -35,6 +35,7 @@ public:
     QString dataFile() const;
     void setDataFile(const QString& path);
     int seqLen() const;
+    void setSeqLen(int tokens);
     int maxWindows() const;
     void setRunEnabled(bool enabled);
     void setStatus(const QString& text);
@@ -42,8 +43,11 @@ public:
     void clearResults();
     QTableWidget* table() const { return m_table; }
 
+    int samples() const;
+
 Q_SIGNALS:
     void runRequested();
+    void captureRequested();
 
 private:
     QLineEdit* m_file = nullptr;
@@ -51,6 +55,8 @@ private:
     QSpinBox* m_seqLen = nullptr;
     QSpinBox* m_windows = nullptr;
     QPushButton* m_run = nullptr;
+    QPushButton* m_capture = nullptr;
+    QSpinBox* m_samples = nullptr;
     QLabel* m_status = nullptr;
     QTableWidget* m_table = nullptr;
 };

@@ -1,6 +1,8 @@
 // quantscope: the desktop workbench.
+#include "activation_panel.h"
 #include "compare_panel.h"
 #include "error.h"
+#include "eval_panel.h"
 #include "jobs/threads.h"
 #include "main_window.h"
 #include "module_details_panel.h"
@@ -13,6 +15,7 @@
 #include <QCommandLineParser>
 #include <QDir>
 #include <QDockWidget>
+#include <QFileInfo>
 #include <QIcon>
 #include <QTabWidget>
 #include <QTimer>
@@ -53,12 +56,15 @@ int main(int argc, char* argv[])
         QStringLiteral("Apply a keep preset: lm-head, embeddings, attention, edge-mlps:N (repeatable)."),
         QStringLiteral("name"));
     const QCommandLineOption view(QStringLiteral("view"),
-        QStringLiteral("Show this view: distribution, codes, heatmap, channels, layers (measures every layer) or "
-                       "compare (with --compare)."),
+        QStringLiteral("Show this view: distribution, codes, heatmap, channels, layers (measures every layer), "
+                       "compare (with --compare), evaluate or activations (run on --data)."),
         QStringLiteral("view"));
     const QCommandLineOption compare(QStringLiteral("compare"),
         QStringLiteral("Compare the open checkpoint with this one (the Compare tab)."), QStringLiteral("checkpoint"));
-    parser.addOptions({ demo, select, keep, preset, scheme, view, compare, screenshot });
+    const QCommandLineOption data(QStringLiteral("data"),
+        QStringLiteral("Evaluation / calibration data for the Evaluate tab (token ids .json, .jsonl or text)."),
+        QStringLiteral("file"));
+    parser.addOptions({ demo, select, keep, preset, scheme, view, compare, data, screenshot });
     parser.process(app);
 
     qs::app::MainWindow window;
@@ -103,7 +109,8 @@ int main(int argc, char* argv[])
 
     const QString viewName = parser.value(view).toLower();
     const QStringList views { QString(), QStringLiteral("distribution"), QStringLiteral("codes"),
-        QStringLiteral("heatmap"), QStringLiteral("channels"), QStringLiteral("layers"), QStringLiteral("compare") };
+        QStringLiteral("heatmap"), QStringLiteral("channels"), QStringLiteral("layers"), QStringLiteral("compare"),
+        QStringLiteral("evaluate"), QStringLiteral("activations") };
     if (!views.contains(viewName)) {
         std::fprintf(stderr, "quantscope: unknown view '%s'\n", qPrintable(viewName));
         return 2;
@@ -115,11 +122,20 @@ int main(int argc, char* argv[])
                                                              : Panel::DistributionTab;
     window.details()->tabs()->setCurrentIndex(moduleTab);
     const QString compareWith = parser.value(compare);
+    const QString dataFile = parser.value(data);
+    if (!dataFile.isEmpty())
+        window.evalPanel()->setDataFile(QFileInfo(dataFile).absoluteFilePath());
     QObject::connect(&window, &qs::app::MainWindow::modelOpened, &window, [&window, viewName, compareWith] {
         if (!compareWith.isEmpty())
             window.compareWith(compareWith);
         if (viewName == QLatin1String("layers"))
             window.measureLayers();
+        if (viewName == QLatin1String("evaluate")) {
+            window.analysisTabs()->setCurrentWidget(window.evalPanel());
+            window.evaluate();
+        }
+        if (viewName == QLatin1String("activations"))
+            window.captureActivations();
     });
 
     const QString shotFile = parser.value(screenshot);
@@ -142,6 +158,15 @@ int main(int argc, char* argv[])
         };
         if (viewName == QLatin1String("layers")) {
             QObject::connect(&window, &qs::app::MainWindow::layersMeasured, &window, save);
+        } else if (viewName == QLatin1String("evaluate")) {
+            QObject::connect(&window, &qs::app::MainWindow::evaluated, &window, save);
+        } else if (viewName == QLatin1String("activations")) {
+            QObject::connect(
+                &window, &qs::app::MainWindow::activationsCaptured, &window, [&window, save, moduleToSelect] {
+                    if (!moduleToSelect.isEmpty())
+                        window.activationPanel()->showPoint(moduleToSelect);
+                    save();
+                });
         } else if (viewName == QLatin1String("compare")) {
             QObject::connect(window.comparePanel(), &qs::app::ComparePanel::compared, &window,
                 [save, ofModule](const QString& tensor) {

@@ -237,6 +237,8 @@ void MainWindow::createActions()
         ->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_3));
     view->addAction(tr("&Evaluate"), this, [this] { m_analysisTabs->setCurrentIndex(3); })
         ->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_4));
+    view->addAction(tr("Ac&tivations"), this, [this] { m_analysisTabs->setCurrentIndex(4); })
+        ->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_5));
     m_measureAction = view->addAction(tr("Measure &All Layers"), this, &MainWindow::measureLayers);
 
     auto* help = menuBar()->addMenu(tr("&Help"));

@@ -26,6 +26,7 @@ class SchemePanel;
 
 namespace qs::app {
 
+class ActivationPanel;
 class ComparePanel;
 class EvalPanel;
 class JobController;
@@ -58,6 +59,8 @@ public:
     void compareWith(const QString& path);
     // Runs the Evaluate tab: float and current-scheme perplexity on its data file (a job).
     void evaluate();
+    // Captures activations on the Evaluate tab's data (a job); shown in the Activations tab.
+    void captureActivations();
 
     LoadedModelPtr model() const { return m_model; }
     ui::ModuleTreeModel* treeModel() const { return m_treeModel; }
@@ -68,6 +71,7 @@ public:
     ui::LayerTable* layerTable() const { return m_layers; }
     ComparePanel* comparePanel() const { return m_compare; }
     EvalPanel* evalPanel() const { return m_eval; }
+    ActivationPanel* activationPanel() const { return m_activations; }
     ui::SchemePanel* schemePanel() const { return m_schemePanel; }
     QDockWidget* schemeDock() const { return m_schemeDock; }
     SelectionEditor* selection() const { return m_selection; }
@@ -79,6 +83,7 @@ Q_SIGNALS:
     void modelOpened(const QString& path);
     void layersMeasured(int modules);
     void evaluated();
+    void activationsCaptured(int points);
     void exportFinished(const QString& destination);
     void jobFailed(const QString& message);
 
@@ -124,6 +129,7 @@ private:
     ui::LayerTable* m_layers = nullptr;
     ComparePanel* m_compare = nullptr;
     EvalPanel* m_eval = nullptr;
+    ActivationPanel* m_activations = nullptr;
     QLabel* m_summary = nullptr;
     QLineEdit* m_filter = nullptr;
     ui::RulesModel* m_rulesModel = nullptr;

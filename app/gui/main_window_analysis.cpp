@@ -1,5 +1,6 @@
 // MainWindow's analysis tabs: the selected module's views, the layer table (every quantizable
 // module measured with the current scheme, a job) and the comparison with a second checkpoint.
+#include "activation_panel.h"
 #include "compare_panel.h"
 #include "eval_panel.h"
 #include "job_controller.h"
@@ -7,6 +8,7 @@
 #include "main_window.h"
 #include "module_details_panel.h"
 #include "module_tree_model.h"
+#include "runtime/calibration.h"
 #include "runtime/evaluation.h"
 #include "scheme_panel.h"
 #include "selection_editor.h"
@@ -33,6 +35,13 @@ QWidget* MainWindow::createAnalysisTabs()
     m_analysisTabs->addTab(m_eval, tr("Evaluate"));
     m_analysisTabs->setTabToolTip(3, tr("Perplexity of the float and the quantized model on text"));
     connect(m_eval, &EvalPanel::runRequested, this, &MainWindow::evaluate);
+    connect(m_eval, &EvalPanel::captureRequested, this, &MainWindow::captureActivations);
+    m_activations = new ActivationPanel(this);
+    m_activations->setObjectName(QStringLiteral("activationPanel"));
+    m_analysisTabs->addTab(m_activations, tr("Activations"));
+    m_analysisTabs->setTabToolTip(4, tr("Calibration captures: activation histograms, ranges and heatmaps per point"));
+    connect(m_activations, &ActivationPanel::failed, this,
+        [this](const QString& message) { showError(tr("Activations"), message); });
     m_analysisTabs->setTabToolTip(0, tr("The selected module's distribution, codes, heatmap and channels"));
     m_analysisTabs->setTabToolTip(1, tr("Every quantizable module's error under the current scheme, sortable"));
     m_analysisTabs->setTabToolTip(2, tr("The same tensor in a second checkpoint, e.g. an export of this one"));
@@ -168,6 +177,39 @@ void MainWindow::evaluate()
                                   .arg(report->windows)
                                   .arg(report->dataTokens));
             Q_EMIT evaluated();
+        });
+    if (!started)
+        showError(tr("Busy"), tr("Wait for \"%1\" to finish or cancel it first.").arg(m_jobs->title()));
+}
+
+void MainWindow::captureActivations()
+{
+    if (!m_model)
+        return;
+    if (m_eval->dataFile().isEmpty()) {
+        showError(tr("Capture"), tr("Choose a data file first in the Evaluate tab."));
+        return;
+    }
+    CalibrationRequest request;
+    request.data = m_eval->dataFile().toStdString();
+    request.seqLen = m_eval->seqLen();
+    request.samples = m_eval->samples();
+    auto model = m_model;
+    auto result = std::make_shared<CalibrationResult>();
+    m_eval->setStatus(tr("Capturing activations on %1 windows …").arg(request.samples));
+    const bool started = m_jobs->start(
+        tr("Capturing activations"),
+        [model, request, result](Progress& progress) { *result = calibrate(model->checkpoint, request, progress); },
+        [this, result, source = m_eval->dataFile()] {
+            const int count = static_cast<int>(result->points.size());
+            m_eval->setStatus(tr("%1 capture points over %2 tokens (%3 windows).")
+                                  .arg(count)
+                                  .arg(result->tokens)
+                                  .arg(result->windows));
+            m_activations->setCapture(
+                std::make_shared<const std::vector<ActivationStats>>(std::move(result->points)), source);
+            m_analysisTabs->setCurrentWidget(m_activations);
+            Q_EMIT activationsCaptured(count);
         });
     if (!started)
         showError(tr("Busy"), tr("Wait for \"%1\" to finish or cancel it first.").arg(m_jobs->title()));

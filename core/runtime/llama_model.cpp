@@ -123,7 +123,8 @@ at::Tensor LlamaModel::rotary(const at::Tensor& x, const at::Tensor& cos, const 
     return at::cat({ x1 * cos - x2 * sin, x2 * cos + x1 * sin }, -1);
 }
 
-at::Tensor LlamaModel::forward(const std::vector<std::int64_t>& tokens, const LinearInputHook& hook) const
+at::Tensor LlamaModel::forward(
+    const std::vector<std::int64_t>& tokens, const LinearInputHook& hook, const ActivationObserver& observe) const
 {
     const ModelConfig& c = m_config;
     const auto n = static_cast<std::int64_t>(tokens.size());
@@ -147,32 +148,55 @@ at::Tensor LlamaModel::forward(const std::vector<std::int64_t>& tokens, const Li
     const std::int64_t groups = c.heads / c.kvHeads;
     const double scale = c.attentionScale();
 
+    const at::Tensor lower = observe ? at::ones({ n, n }, at::kBool).tril() : at::Tensor();
     for (std::size_t i = 0; i < m_layers.size(); ++i) {
         const Layer& l = m_layers[i];
         const std::string p = "model.layers." + std::to_string(i) + ".";
+        auto see = [&](const char* kind, const at::Tensor& t, bool perChannel = true) {
+            if (observe)
+                observe(p + kind, kind, t, perChannel);
+        };
         const at::Tensor a = rmsNorm(x, l.inputNorm, c.normEps);
+        see("attention.input", a);
         at::Tensor q = linear(a, l.q, l.qBias, p + "self_attn.q_proj", hook).view({ n, c.heads, c.headDim });
         at::Tensor k = linear(a, l.k, l.kBias, p + "self_attn.k_proj", hook).view({ n, c.kvHeads, c.headDim });
         at::Tensor v = linear(a, l.v, l.vBias, p + "self_attn.v_proj", hook).view({ n, c.kvHeads, c.headDim });
-        q = rotary(q, cos, sin).transpose(0, 1); // [heads, n, d]
-        k = rotary(k, cos, sin).transpose(0, 1);
+        q = rotary(q, cos, sin);
+        k = rotary(k, cos, sin);
+        see("attention.q", q.reshape({ n, -1 }));
+        see("attention.k", k.reshape({ n, -1 }));
+        see("attention.v", v.reshape({ n, -1 }));
+        q = q.transpose(0, 1); // [heads, n, d]
+        k = k.transpose(0, 1);
         v = v.transpose(0, 1);
         if (groups > 1) {
             k = k.repeat_interleave(groups, 0);
             v = v.repeat_interleave(groups, 0);
         }
-        const at::Tensor scores = at::matmul(q, k.transpose(1, 2)) * scale + mask;
-        const at::Tensor attended = at::matmul(at::softmax(scores, -1), v); // [heads, n, d]
-        at::Tensor out = linear(
-            attended.transpose(0, 1).reshape({ n, c.heads * c.headDim }), l.o, {}, p + "self_attn.o_proj", hook);
+        const at::Tensor scaled = at::matmul(q, k.transpose(1, 2)) * scale;
+        const at::Tensor probabilities = at::softmax(scaled + mask, -1);
+        if (observe) {
+            const at::Tensor causal = lower.expand_as(scaled);
+            see("attention.softmax_input", scaled.masked_select(causal), false);
+            see("attention.probabilities", probabilities.masked_select(causal), false);
+        }
+        const at::Tensor attended = at::matmul(probabilities, v).transpose(0, 1).reshape({ n, c.heads * c.headDim });
+        see("attention.pv_output", attended);
+        at::Tensor out = linear(attended, l.o, {}, p + "self_attn.o_proj", hook);
+        see("attention.output", out);
         if (c.residualMultiplier != 1)
             out = out * c.residualMultiplier;
         x = x + out;
 
         const at::Tensor b = rmsNorm(x, l.postNorm, c.normEps);
-        const at::Tensor gated
-            = at::silu(linear(b, l.gate, {}, p + "mlp.gate_proj", hook)) * linear(b, l.up, {}, p + "mlp.up_proj", hook);
+        see("mlp.input", b);
+        const at::Tensor gate = linear(b, l.gate, {}, p + "mlp.gate_proj", hook);
+        see("mlp.activation_input", gate);
+        const at::Tensor activated = at::silu(gate);
+        see("mlp.activation_output", activated);
+        const at::Tensor gated = activated * linear(b, l.up, {}, p + "mlp.up_proj", hook);
         at::Tensor mlp = linear(gated, l.down, {}, p + "mlp.down_proj", hook);
+        see("mlp.output", mlp);
         if (c.residualMultiplier != 1)
             mlp = mlp * c.residualMultiplier;
         x = x + mlp;

@@ -22,6 +22,12 @@ class Checkpoint;
 // simulate activation quantization).
 using LinearInputHook = std::function<at::Tensor(const std::string& module, const at::Tensor& input)>;
 
+// Called at the named points inside each decoder layer ("model.layers.3.attention.q", ...; see
+// LlamaModel::forward) with the tensor there; `perChannel` is false for attention scores and
+// probabilities, which are given as the flat values of the causal (lower) triangle.
+using ActivationObserver
+    = std::function<void(const std::string& point, const std::string& kind, const at::Tensor& x, bool perChannel)>;
+
 // Applied to each Linear weight when a model is loaded (fake quantization): the module's path
 // and its float32 weight; returns the weight to run with.
 using WeightTransform = std::function<at::Tensor(const std::string& module, const at::Tensor& weight)>;
@@ -37,8 +43,13 @@ public:
     const ModelConfig& config() const { return m_config; }
 
     // Logits [tokens, vocab] (float32) of a sequence starting at position 0. Ids must lie in
-    // [0, vocab) (UsageError otherwise).
-    at::Tensor forward(const std::vector<std::int64_t>& tokens, const LinearInputHook& hook = {}) const;
+    // [0, vocab) (UsageError otherwise). `observe` sees, per layer, the nanoGPT fork's twelve
+    // points: attention.input (after the norm), attention.q and .k (after the rotation, as QK sees
+    // them), attention.softmax_input (scaled scores), attention.probabilities, attention.v,
+    // attention.pv_output, attention.output (o_proj's output), mlp.input, mlp.activation_input
+    // (gate), mlp.activation_output (silu(gate)) and mlp.output (down's output).
+    at::Tensor forward(const std::vector<std::int64_t>& tokens, const LinearInputHook& hook = {},
+        const ActivationObserver& observe = {}) const;
 
     // Greedy decoding (temperature 0): appends `steps` tokens to `prompt`, stopping early at EOS
     // or at the maximum context.

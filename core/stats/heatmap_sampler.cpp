@@ -147,6 +147,19 @@ Heatmap sampleHeatmap(
     return h;
 }
 
+Heatmap reduceMatrix(
+    const std::vector<float>& values, std::int64_t rows, std::int64_t cols, const HeatmapRequest& request)
+{
+    if (rows * cols != static_cast<std::int64_t>(values.size()))
+        throw UsageError("the matrix holds " + std::to_string(values.size()) + " values, not " + std::to_string(rows)
+            + " x " + std::to_string(cols));
+    // A view of the caller's values: sampleHeatmap only reads them.
+    const at::Tensor m = at::from_blob(const_cast<float*>(values.data()), { rows, cols }, at::kFloat);
+    HeatmapRequest r = request;
+    r.field = HeatmapField::Values;
+    return sampleHeatmap(m, r);
+}
+
 Heatmap heatmapOfTensor(const Checkpoint& checkpoint, const std::string& tensorName, const HeatmapRequest& request,
     const QuantScheme& scheme, const std::atomic<bool>* cancel)
 {

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <string>
+#include <vector>
 
 namespace at {
 class Tensor;
@@ -35,6 +36,10 @@ struct HeatmapRequest
 // on each side; the window is clamped to the matrix. Parallel over output rows.
 Heatmap sampleHeatmap(const at::Tensor& matrix, const HeatmapRequest& request, const SchemeQuantized* q = nullptr,
     std::int64_t qRowOffset = 0);
+
+// The same reduction of a plain row-major float matrix (an activation sample).
+Heatmap reduceMatrix(
+    const std::vector<float>& values, std::int64_t rows, std::int64_t cols, const HeatmapRequest& request);
 
 // Loads one tensor (dequantized when stored quantized) and samples it. The error field
 // quantizes only the window's rows when the scheme's scales are per row (channel, group),

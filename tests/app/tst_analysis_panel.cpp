@@ -3,6 +3,7 @@
 // error field re-compute, the layer table is measured as a job and clicks through to the
 // module, the compare tab overlays an export, and the GUI thread keeps turning while a
 // 45M-element weight is analysed.
+#include "activation_panel.h"
 #include "channel_plot.h"
 #include "code_histogram_plot.h"
 #include "compare_panel.h"
@@ -223,6 +224,7 @@ private Q_SLOTS:
             ids += QStringLiteral(", %1").arg((i * 37 + 11) % 512);
         test::writeFile(dir.filePath("ids.json").toStdString(), (ids + QStringLiteral("]")).toStdString());
         w.evalPanel()->setDataFile(dir.filePath("ids.json"));
+        w.evalPanel()->setSeqLen(64);
         QSignalSpy done(&w, &MainWindow::evaluated);
         w.evaluate();
         QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 60000);
@@ -231,7 +233,25 @@ private Q_SLOTS:
         QCOMPARE(table->item(0, 0)->text(), QStringLiteral("float"));
         QCOMPARE(table->item(1, 0)->text(), QStringLiteral("nxd-int8"));
         QVERIFY(table->item(1, 1)->text().toDouble() > 1);
-        QCOMPARE(table->item(1, 5)->text(), QStringLiteral("200"));
+        QCOMPARE(table->item(1, 5)->text(), QStringLiteral("200")); // 4 windows of 64 predict every token
+        // Capturing activations on the same data fills the Activations tab.
+        QSignalSpy captured(&w, &MainWindow::activationsCaptured);
+        w.captureActivations();
+        QTRY_COMPARE_WITH_TIMEOUT(captured.count(), 1, 60000);
+        app::ActivationPanel* acts = w.activationPanel();
+        QCOMPARE(captured.at(0).at(0).toInt(), 77); // 29 Linear inputs + 4 layers x 12 named points
+        QCOMPARE(acts->pointCount(), 77);
+        QCOMPARE(w.analysisTabs()->currentWidget(), acts);
+        acts->showPoint(QStringLiteral("model.layers.1.mlp.down_proj"));
+        QCOMPARE(acts->pointBox()->currentText(), QStringLiteral("model.layers.1.mlp.down_proj"));
+        QVERIFY(acts->histogram()->hasData());
+        QVERIFY(acts->channels()->hasData());
+        QVERIFY(acts->heatmap()->hasData());
+        QCOMPARE(acts->heatmap()->heatmap().cols, std::int64_t(704));
+        acts->showPoint(QStringLiteral("model.layers.0.attention.probabilities"));
+        QVERIFY(acts->histogram()->hasData());
+        QVERIFY(!acts->channels()->hasData());
+
         // A missing data file fails the job with a message naming it (shown in a non-modal box).
         QSignalSpy failed(w.jobs(), &app::JobController::failed);
         w.evalPanel()->setDataFile(dir.filePath("missing.json"));

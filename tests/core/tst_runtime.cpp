@@ -7,6 +7,8 @@
 #include "io/llama2c_tokenizer.h"
 #include "jobs/progress.h"
 #include "quant/quant_scheme.h"
+#include "runtime/activation_capture.h"
+#include "runtime/calibration.h"
 #include "runtime/eval_data.h"
 #include "runtime/fake_quant.h"
 #include "runtime/llama_model.h"
@@ -21,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <map>
 
 using namespace qs;
 namespace fs = std::filesystem;
@@ -118,6 +121,88 @@ private Q_SLOTS:
             bool cancelled() const override { return true; }
         } cancelled;
         QVERIFY_THROWS_EXCEPTION(CancelledError, evaluatePerplexity(model, ids, o, cancelled));
+    }
+
+    // Calibration on stories260K: every Linear input and the twelve named points per layer,
+    // with statistics that agree with a direct computation.
+    void calibrationCapturesEveryPoint()
+    {
+        const Checkpoint c = Checkpoint::open(kStories);
+        CalibrationRequest request;
+        request.data = kText;
+        request.seqLen = 64;
+        request.samples = 3;
+        request.sampleRows = 100;
+        const CalibrationResult r = calibrate(c, request, m_progress);
+        QCOMPARE(r.windows, 3);
+        QCOMPARE(r.tokens, std::int64_t(192));
+        QCOMPARE(r.points.size(), std::size_t(5 * 7 + 1 + 5 * 12)); // Linear inputs, lm_head (tied), named points
+        std::map<std::string, const ActivationStats*> byName;
+        for (const auto& p : r.points)
+            byName[p.point] = &p;
+        for (int layer = 0; layer < 5; ++layer) {
+            const std::string p = "model.layers." + std::to_string(layer) + ".";
+            const ActivationStats* q = byName.at(p + "self_attn.q_proj");
+            const ActivationStats* in = byName.at(p + "attention.input");
+            QCOMPARE(q->absMax, byName.at(p + "self_attn.k_proj")->absMax); // one tensor feeds q, k and v
+            QCOMPARE(q->mean, in->mean);
+            QCOMPARE(byName.at(p + "mlp.down_proj")->channels, std::int64_t(172));
+            const ActivationStats* probs = byName.at(p + "attention.probabilities");
+            QCOMPARE(probs->channels, std::int64_t(0));
+            QVERIFY(probs->globalMin >= 0 && probs->globalMax <= 1.0 + 1e-6);
+            QCOMPARE(probs->tokens, std::int64_t(3 * 8 * 64 * 65 / 2)); // the causal triangle of 8 heads
+        }
+        for (const auto& p : r.points) {
+            std::uint64_t inHistogram = p.histogram.below + p.histogram.above;
+            for (auto n : p.histogram.counts)
+                inHistogram += n;
+            QCOMPARE(inHistogram, static_cast<std::uint64_t>(p.channels > 0 ? p.tokens * p.channels : p.tokens));
+            if (p.channels == 0)
+                continue;
+            QCOMPARE(p.tokens, std::int64_t(192));
+            QCOMPARE(p.tokenMax.size(), std::size_t(192));
+            QCOMPARE(p.sampleRows, std::int64_t(100));
+            for (std::int64_t ch = 0; ch < p.channels; ++ch) {
+                QCOMPARE(p.absMax[ch], std::max(-p.min[ch], p.max[ch]));
+                QVERIFY(p.min[ch] <= p.mean[ch] + 1e-6 && p.mean[ch] <= p.max[ch] + 1e-6);
+                QVERIFY(p.sqMean[ch] + 1e-6 >= p.mean[ch] * p.mean[ch]);
+            }
+        }
+        // Against a direct computation: the down_proj input of layer 2 in the first window.
+        const ModelConfig config = modelConfigFromJson(c.config());
+        const LlamaModel model = LlamaModel::load(c, config);
+        const std::vector<std::int64_t> ids = loadEvalTokens(kText, c, 512);
+        at::Tensor seen;
+        model.forward(
+            std::vector<std::int64_t>(ids.begin(), ids.begin() + 64), [&](const std::string& m, const at::Tensor& x) {
+                if (m == "model.layers.2.mlp.down_proj")
+                    seen = x.clone();
+                return x;
+            });
+        const ActivationStats* down = byName.at("model.layers.2.mlp.down_proj");
+        const std::vector<float> firstRow(down->sample.begin(), down->sample.begin() + 172);
+        for (int ch = 0; ch < 172; ++ch)
+            QCOMPARE(firstRow[ch], seen[0][ch].item<float>());
+        QVERIFY(down->absMax[0] >= seen.select(1, 0).abs().max().item<float>());
+    }
+
+    // The histogram's range doubles as larger values arrive, without losing counts.
+    void histogramRangeDoubles()
+    {
+        ActivationCapture capture({ 16, 100, 4 });
+        capture.record("p", "test", at::full({ 10, 4 }, 0.5f));
+        capture.record("p", "test", at::full({ 10, 4 }, -3.0f));
+        capture.record("p", "test", at::full({ 2, 4 }, std::nanf("")));
+        const ActivationStats s = capture.results().front();
+        QVERIFY(s.histogram.hi >= 3.0 && s.histogram.lo <= -3.0);
+        std::uint64_t total = 0;
+        for (auto n : s.histogram.counts)
+            total += n;
+        QCOMPARE(total, std::uint64_t(80));
+        QCOMPARE(s.histogram.nonFinite, std::uint64_t(8));
+        QCOMPARE(s.tokens, std::int64_t(22));
+        QCOMPARE(s.sampleRows, std::int64_t(4));
+        QCOMPARE(s.min[0], -3.0f);
     }
 
     void configurationErrors()

@@ -1,0 +1,86 @@
+// `quantscope-cli calibrate MODEL --data FILE -o OUT.h5 [--seq-len N] [--samples N] [--json]`:
+// runs the model on sample windows and stores the activation statistics of every capture point
+// (Linear inputs and the twelve named points per layer) in an HDF5 file.
+#include "arguments.h"
+#include "commands.h"
+#include "error.h"
+#include "io/checkpoint.h"
+#include "quant/quant_scheme.h"
+#include "runtime/activation_store.h"
+#include "runtime/calibration.h"
+#include "terminal_progress.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+namespace qs::cli {
+namespace {
+
+long long numberOption(const Arguments& args, const std::string& name, long long fallback, long long lo, long long hi)
+{
+    const std::string v = args.value(name);
+    if (v.empty())
+        return fallback;
+    long long n = lo - 1;
+    try {
+        std::size_t used = 0;
+        n = std::stoll(v, &used);
+        if (used != v.size())
+            n = lo - 1;
+    } catch (const std::exception&) { }
+    if (n < lo || n > hi)
+        throw UsageError(
+            name + ": '" + v + "' is not a number from " + std::to_string(lo) + " to " + std::to_string(hi));
+    return n;
+}
+
+} // namespace
+
+int runCalibrate(const std::vector<std::string>& raw)
+{
+    OptionSpec spec;
+    spec.flags = { "--json", "--linear-only", "--force" };
+    spec.values = { "--data", "--output", "--seq-len", "--samples", "--seed", "--sample-rows", "--bins" };
+    spec.aliases = { { "-o", "--output" } };
+    const Arguments args = parseArguments("calibrate", raw, spec);
+    if (args.positional.size() != 1)
+        throw UsageError("'calibrate' needs exactly one model: quantscope-cli calibrate MODEL --data FILE -o OUT.h5");
+    if (args.value("--data").empty() || args.value("--output").empty())
+        throw UsageError("calibrate needs --data FILE and -o OUT.h5");
+    const std::filesystem::path output = args.value("--output");
+    if (std::filesystem::exists(output) && !args.has("--force"))
+        throw UsageError("'" + output.string() + "' exists; pass --force to replace it");
+    CalibrationRequest request;
+    request.data = args.value("--data");
+    request.seqLen = static_cast<int>(numberOption(args, "--seq-len", 256, 1, 1 << 20));
+    request.samples = static_cast<int>(numberOption(args, "--samples", 16, 1, 1 << 24));
+    request.seed = static_cast<std::uint64_t>(numberOption(args, "--seed", 0, 0, (1LL << 62)));
+    request.sampleRows = numberOption(args, "--sample-rows", 256, 0, 1 << 20);
+    request.histogramBins = static_cast<int>(numberOption(args, "--bins", 2048, 4, 1 << 20));
+    if (request.histogramBins % 4 != 0)
+        throw UsageError("--bins: a multiple of 4, for the range doubling");
+    request.namedPoints = !args.has("--linear-only");
+
+    const Checkpoint checkpoint = Checkpoint::open(args.positional.front());
+    TerminalProgress progress;
+    const CalibrationResult result = calibrate(checkpoint, request, progress);
+    progress.finish();
+    const nlohmann::json attributes { { "model", args.positional.front() }, { "model_type", result.modelType },
+        { "data", request.data.string() }, { "seq_len", request.seqLen }, { "samples", result.windows },
+        { "tokens", result.tokens }, { "seed", request.seed } };
+    writeActivationsHdf5(output, result.points, attributes);
+    if (args.has("--json")) {
+        const nlohmann::ordered_json j { { "file", output.string() }, { "points", result.points.size() },
+            { "tokens", result.tokens }, { "windows", result.windows }, { "seq_len", request.seqLen },
+            { "model_type", result.modelType } };
+        std::cout << j.dump(2) << "\n";
+    } else {
+        std::printf("wrote %s: %zu capture points over %lld tokens (%d windows of %d)\n", output.string().c_str(),
+            result.points.size(), static_cast<long long>(result.tokens), result.windows, request.seqLen);
+    }
+    return 0;
+}
+
+} // namespace qs::cli

@@ -1,0 +1,65 @@
+#include "runtime/calibration.h"
+
+#include "error.h"
+#include "io/checkpoint.h"
+#include "jobs/progress.h"
+#include "runtime/activation_capture.h"
+#include "runtime/eval_data.h"
+#include "runtime/llama_model.h"
+#include "runtime/model_config.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <numeric>
+#include <random>
+
+namespace qs {
+
+CalibrationResult calibrate(const Checkpoint& checkpoint, const CalibrationRequest& request, Progress& progress)
+{
+    const ModelConfig config = modelConfigFromJson(checkpoint.config());
+    if (request.seqLen < 1 || request.seqLen > config.maxPositions)
+        throw UsageError("sequence length " + std::to_string(request.seqLen) + " is outside 1.."
+            + std::to_string(config.maxPositions));
+    if (request.samples < 1)
+        throw UsageError("calibration needs at least one sample");
+    const LlamaModel model = LlamaModel::load(checkpoint, config);
+    const std::vector<std::int64_t> ids = loadEvalTokens(request.data, checkpoint, config.vocabSize);
+    if (ids.empty())
+        throw UsageError("the calibration data holds no tokens");
+    // Data shorter than one window is one shorter window.
+    const std::int64_t length = std::min<std::int64_t>(request.seqLen, static_cast<std::int64_t>(ids.size()));
+    const std::int64_t available = static_cast<std::int64_t>(ids.size()) / length;
+    std::vector<std::int64_t> order(static_cast<std::size_t>(available));
+    std::iota(order.begin(), order.end(), 0);
+    if (request.seed != 0) {
+        std::mt19937_64 rng(request.seed);
+        std::shuffle(order.begin(), order.end(), rng);
+    }
+    order.resize(std::min<std::size_t>(order.size(), static_cast<std::size_t>(request.samples)));
+
+    ActivationCaptureOptions options;
+    options.sampleRows = request.sampleRows;
+    options.histogramBins = request.histogramBins;
+    ActivationCapture capture(options);
+    const LinearInputHook hook = capture.linearInputHook();
+    const ActivationObserver observer = request.namedPoints ? capture.observer() : ActivationObserver();
+    CalibrationResult result;
+    result.modelType = config.modelType;
+    ProgressUpdate update;
+    update.stepsTotal = static_cast<std::int64_t>(order.size());
+    for (std::int64_t w : order) {
+        progress.checkCancelled();
+        const auto begin = ids.begin() + w * length;
+        model.forward(std::vector<std::int64_t>(begin, begin + length), hook, observer);
+        result.tokens += length;
+        ++result.windows;
+        ++update.stepsDone;
+        progress.report(update);
+    }
+    result.points = capture.results();
+    return result;
+}
+
+} // namespace qs
