@@ -22,6 +22,23 @@
 #include <cmath>
 
 namespace qs::app {
+namespace {
+
+// The capture's fine histogram merged into about `bins` bins (whole groups of fine bins).
+Histogram rebinned(const Histogram& h, int bins)
+{
+    if (h.counts.empty() || bins <= 0 || static_cast<std::size_t>(bins) >= h.counts.size())
+        return h;
+    const std::size_t group = (h.counts.size() + static_cast<std::size_t>(bins) - 1) / static_cast<std::size_t>(bins);
+    Histogram out = h;
+    out.counts.assign((h.counts.size() + group - 1) / group, 0);
+    for (std::size_t i = 0; i < h.counts.size(); ++i)
+        out.counts[i / group] += h.counts[i];
+    out.hi = h.lo + static_cast<double>(out.counts.size() * group) * h.binWidth();
+    return out;
+}
+
+} // namespace
 
 ActivationPanel::ActivationPanel(QWidget* parent)
     : QWidget(parent)
@@ -63,6 +80,8 @@ ActivationPanel::ActivationPanel(QWidget* parent)
     layout->addWidget(m_summary);
 
     connect(m_point, &QComboBox::currentTextChanged, this, &ActivationPanel::showPoint);
+    m_histogram->setBins(256);
+    connect(m_histogram, &ui::HistogramPlot::binsChanged, this, [this] { showPoint(m_point->currentText()); });
     connect(openButton, &QPushButton::clicked, this, &ActivationPanel::open);
     connect(saveButton, &QPushButton::clicked, this, &ActivationPanel::save);
     connect(m_heatmap, &ui::HeatmapView::windowRequested, this, &ActivationPanel::updateHeatmap);
@@ -127,8 +146,8 @@ void ActivationPanel::showPoint(const QString& point)
     if (!s)
         return;
     const QString title = QString::fromStdString(s->point);
-    m_histogram->setHistograms(
-        title, s->histogram, nullptr, tr("activations (%1)").arg(QString::fromStdString(s->kind)));
+    m_histogram->setHistograms(title, rebinned(s->histogram, m_histogram->bins()), nullptr,
+        tr("activations (%1)").arg(QString::fromStdString(s->kind)));
     if (s->channels > 0) {
         ChannelStatistics c;
         c.min = s->min;
