@@ -20,6 +20,7 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -130,6 +131,7 @@ int runEval(const std::vector<std::string>& raw)
     options.protocol = protocolName == "blocks" ? PerplexityProtocol::Blocks : PerplexityProtocol::Overlap;
     TerminalProgress progress;
     PerplexityResult result;
+    const auto started = std::chrono::steady_clock::now();
     if (!scheme) {
         result = evaluatePerplexity(model, ids, options, progress);
     } else {
@@ -150,12 +152,16 @@ int runEval(const std::vector<std::string>& raw)
         result = evaluatePerplexity(quantized, ids, options, progress, fakeQuantizeActivations(*scheme, kept), &model);
     }
     progress.finish();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     out["perplexity"] = number(result.perplexity);
     out["tokens"] = result.tokens;
     out["mean_nll"] = number(result.meanNll);
     out["protocol"] = protocolName;
     out["seq_len"] = seqLen;
     out["windows"] = result.windows;
+    // The forward passes only (a scheme runs two models): for benchmarks.
+    out["seconds"] = seconds;
+    out["tokens_per_second"] = number(static_cast<double>(result.tokens) * (result.compared ? 2 : 1) / seconds);
     if (result.compared) {
         out["perplexity_float"] = number(result.referencePerplexity);
         out["perplexity_change"] = number(result.perplexity / result.referencePerplexity - 1);

@@ -113,7 +113,8 @@ std::string usage(const std::string& command)
                "  --generate N       greedy decoding of N tokens from BOS (\"generated\" in the output)\n"
             + keepOptionsUsage()
             + "  --json             print {\"perplexity\", \"tokens\", \"mean_nll\", \"protocol\", \"seq_len\",\n"
-              "                     \"windows\", and with --scheme \"perplexity_float\", \"perplexity_change\",\n"
+              "                     \"windows\", \"seconds\", \"tokens_per_second\" (forward passes only), and with "
+              "--scheme \"perplexity_float\", \"perplexity_change\",\n"
               "                     \"kl_divergence\", \"top1_agreement\", \"scheme\", \"kept\"}; \"perplexity\" is\n"
               "                     the quantized model's when a scheme is given\n";
     if (command == "convert")
