@@ -1,5 +1,6 @@
 #include "code_histogram_plot.h"
 
+#include "count_axis.h"
 #include "format.h"
 #include "plot_export.h"
 #include "qcustomplot_include.h"
@@ -177,19 +178,9 @@ void CodeHistogramPlot::applyScale()
         for (auto it = bars->data()->constBegin(); it != bars->data()->constEnd(); ++it)
             peak = std::max(peak, it->value);
     }
-    if (log) {
-        m_plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
-        m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
-        m_plot->yAxis->setRange(0.8, peak * 4); // room for the summary above the tallest bar
-        for (auto* bars : { m_bars, m_saturated })
-            bars->setBaseValue(0.8);
-    } else {
-        m_plot->yAxis->setScaleType(QCPAxis::stLinear);
-        m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
-        m_plot->yAxis->setRange(0, peak * 1.15);
-        for (auto* bars : { m_bars, m_saturated })
-            bars->setBaseValue(0);
-    }
+    setCountAxis(m_plot->yAxis, log, peak, 4, 1.15); // room for the summary above the tallest bar
+    for (auto* bars : { m_bars, m_saturated })
+        bars->setBaseValue(log ? 0.8 : 0.0);
     m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 

@@ -1,5 +1,6 @@
 #include "histogram_plot.h"
 
+#include "count_axis.h"
 #include "plot_export.h"
 #include "qcustomplot_include.h"
 
@@ -196,15 +197,7 @@ void HistogramPlot::applyScale()
         for (auto it = g->data()->constBegin(); it != g->data()->constEnd(); ++it)
             peak = std::max(peak, it->value);
     }
-    if (log) {
-        m_plot->yAxis->setScaleType(QCPAxis::stLogarithmic);
-        m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
-        m_plot->yAxis->setRange(0.8, peak * 2);
-    } else {
-        m_plot->yAxis->setScaleType(QCPAxis::stLinear);
-        m_plot->yAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
-        m_plot->yAxis->setRange(0, peak * 1.08);
-    }
+    setCountAxis(m_plot->yAxis, log, peak, 2, 1.08);
     m_plot->replot(QCustomPlot::rpQueuedReplot);
 }
 

@@ -16,6 +16,24 @@ std::vector<std::string> Arguments::all(const std::string& option) const
     return it == values.end() ? std::vector<std::string> {} : it->second;
 }
 
+long long Arguments::integer(const std::string& option, long long fallback, long long lo, long long hi) const
+{
+    const std::string v = value(option);
+    if (v.empty())
+        return fallback;
+    long long n = 0;
+    bool ok = false;
+    try {
+        std::size_t used = 0;
+        n = std::stoll(v, &used);
+        ok = used == v.size();
+    } catch (const std::exception&) { }
+    if (!ok || n < lo || n > hi)
+        throw UsageError(
+            option + ": '" + v + "' is not a number from " + std::to_string(lo) + " to " + std::to_string(hi));
+    return n;
+}
+
 Arguments parseArguments(const std::string& command, const std::vector<std::string>& args, const OptionSpec& spec)
 {
     Arguments out;

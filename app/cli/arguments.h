@@ -25,6 +25,9 @@ struct Arguments
     // The last value given for `option`, or `fallback`.
     std::string value(const std::string& option, const std::string& fallback = {}) const;
     std::vector<std::string> all(const std::string& option) const;
+    // The whole value of `option` as an integer in [lo, hi], or `fallback` when absent;
+    // UsageError naming the option and the range otherwise ("--bins: '12abc' is not ...").
+    long long integer(const std::string& option, long long fallback, long long lo, long long hi) const;
 };
 
 // Parses `--name value`, `--name=value`, `-o value` and flags; "--" ends the options.

@@ -16,28 +16,6 @@
 #include <iostream>
 
 namespace qs::cli {
-namespace {
-
-long long numberOption(const Arguments& args, const std::string& name, long long fallback, long long lo, long long hi)
-{
-    const std::string v = args.value(name);
-    if (v.empty())
-        return fallback;
-    long long n = lo - 1;
-    try {
-        std::size_t used = 0;
-        n = std::stoll(v, &used);
-        if (used != v.size())
-            n = lo - 1;
-    } catch (const std::exception&) { }
-    if (n < lo || n > hi)
-        throw UsageError(
-            name + ": '" + v + "' is not a number from " + std::to_string(lo) + " to " + std::to_string(hi));
-    return n;
-}
-
-} // namespace
-
 int runCalibrate(const std::vector<std::string>& raw)
 {
     OptionSpec spec;
@@ -54,11 +32,11 @@ int runCalibrate(const std::vector<std::string>& raw)
         throw UsageError("'" + output.string() + "' exists; pass --force to replace it");
     CalibrationRequest request;
     request.data = args.value("--data");
-    request.seqLen = static_cast<int>(numberOption(args, "--seq-len", 256, 1, 1 << 20));
-    request.samples = static_cast<int>(numberOption(args, "--samples", 16, 1, 1 << 24));
-    request.seed = static_cast<std::uint64_t>(numberOption(args, "--seed", 0, 0, (1LL << 62)));
-    request.sampleRows = numberOption(args, "--sample-rows", 256, 0, 1 << 20);
-    request.histogramBins = static_cast<int>(numberOption(args, "--bins", 2048, 4, 1 << 20));
+    request.seqLen = static_cast<int>(args.integer("--seq-len", 256, 1, 1 << 20));
+    request.samples = static_cast<int>(args.integer("--samples", 16, 1, 1 << 24));
+    request.seed = static_cast<std::uint64_t>(args.integer("--seed", 0, 0, (1LL << 62)));
+    request.sampleRows = args.integer("--sample-rows", 256, 0, 1 << 20);
+    request.histogramBins = static_cast<int>(args.integer("--bins", 2048, 4, 1 << 20));
     if (request.histogramBins % 4 != 0)
         throw UsageError("--bins: a multiple of 4, for the range doubling");
     request.namedPoints = !args.has("--linear-only");

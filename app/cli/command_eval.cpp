@@ -14,6 +14,7 @@
 #include "runtime/fake_quant.h"
 #include "runtime/model_config.h"
 #include "runtime/perplexity.h"
+#include "scheme_option.h"
 #include "select/selection.h"
 #include "terminal_progress.h"
 
@@ -27,24 +28,6 @@
 
 namespace qs::cli {
 namespace {
-
-int intOption(const Arguments& args, const std::string& name, int fallback, int lo, int hi)
-{
-    const std::string v = args.value(name);
-    if (v.empty())
-        return fallback;
-    int n = lo - 1;
-    try {
-        std::size_t used = 0;
-        n = std::stoi(v, &used);
-        if (used != v.size())
-            n = lo - 1;
-    } catch (const std::exception&) { }
-    if (n < lo || n > hi)
-        throw UsageError(
-            name + ": '" + v + "' is not a number from " + std::to_string(lo) + " to " + std::to_string(hi));
-    return n;
-}
 
 // A float32 matrix as a NumPy .npy file (format version 1.0).
 std::string npy(const at::Tensor& matrix)
@@ -80,21 +63,15 @@ int runEval(const std::vector<std::string>& raw)
     if (args.positional.size() != 1)
         throw UsageError("'eval' needs exactly one model: quantscope-cli eval MODEL --data FILE [--json]");
     const std::string data = args.value("--data");
-    const int generate = intOption(args, "--generate", 0, 0, 100000);
+    const int generate = static_cast<int>(args.integer("--generate", 0, 0, 100000));
     if (data.empty() && generate == 0)
         throw UsageError("eval needs --data FILE (token ids as .json, .jsonl with \"text\", or text)");
-    const int seqLen = intOption(args, "--seq-len", 256, 2, 1 << 20);
-    const int maxWindows = intOption(args, "--max-windows", 0, 0, 1 << 30);
+    const int seqLen = static_cast<int>(args.integer("--seq-len", 256, 2, 1 << 20));
+    const int maxWindows = static_cast<int>(args.integer("--max-windows", 0, 0, 1 << 30));
     const std::string protocolName = args.value("--protocol", "overlap");
     if (protocolName != "overlap" && protocolName != "blocks")
         throw UsageError("--protocol: '" + protocolName + "'; protocols: overlap, blocks");
-    std::optional<QuantScheme> scheme;
-    if (!args.value("--scheme").empty()) {
-        scheme = findSchemePreset(args.value("--scheme"));
-        if (!scheme)
-            throw UsageError(
-                "--scheme: unknown preset '" + args.value("--scheme") + "' (see 'quantscope-cli schemes')");
-    }
+    const std::optional<QuantScheme> scheme = schemeOption(args);
 
     const Checkpoint checkpoint = Checkpoint::open(args.positional.front());
     const ModelConfig config = modelConfigFromJson(checkpoint.config());

@@ -11,6 +11,7 @@
 #include "model/module_tree.h"
 #include "plot_export.h"
 #include "quant/quant_scheme.h"
+#include "scheme_option.h"
 #include "stats/heatmap_sampler.h"
 #include "stats/tensor_analysis.h"
 #include "stats/tensor_comparison.h"
@@ -22,26 +23,6 @@
 
 namespace qs::cli {
 namespace {
-
-int intOption(const Arguments& args, const std::string& name, int fallback, int lo, int hi)
-{
-    const std::string v = args.value(name);
-    if (v.empty())
-        return fallback;
-    int n = 0;
-    try {
-        std::size_t used = 0;
-        n = std::stoi(v, &used);
-        if (used != v.size())
-            n = lo - 1;
-    } catch (const std::exception&) {
-        n = lo - 1;
-    }
-    if (n < lo || n > hi)
-        throw UsageError(
-            name + ": '" + v + "' is not a number from " + std::to_string(lo) + " to " + std::to_string(hi));
-    return n;
-}
 
 QString q(const std::string& s)
 {
@@ -79,13 +60,7 @@ int runPlot(const std::vector<std::string>& raw)
     const std::string suffix = suffixOf(output);
     if (suffix != "png" && suffix != "svg" && suffix != "pdf")
         throw UsageError("-o: '" + output + "' must end in .png, .svg or .pdf");
-    std::optional<QuantScheme> scheme;
-    if (!args.value("--scheme").empty()) {
-        scheme = findSchemePreset(args.value("--scheme"));
-        if (!scheme)
-            throw UsageError(
-                "--scheme: unknown preset '" + args.value("--scheme") + "' (see 'quantscope-cli schemes')");
-    }
+    const std::optional<QuantScheme> scheme = schemeOption(args);
     const std::string field = args.value("--field", kind == "channels" && !scheme ? "values" : "");
     if (!field.empty() && field != "values" && field != "error")
         throw UsageError("--field: '" + field + "'; fields: values, error");
@@ -97,9 +72,9 @@ int runPlot(const std::vector<std::string>& raw)
             + " needs --scheme PRESET (the quantization to draw)");
     if (!args.value("--compare").empty() && kind != "histogram")
         throw UsageError("--compare draws two histograms: it goes with --kind histogram");
-    const int width = intOption(args, "--width", 1000, 200, 10000);
-    const int height = intOption(args, "--height", 600, 150, 10000);
-    const int bins = intOption(args, "--bins", 200, 1, 100000);
+    const int width = static_cast<int>(args.integer("--width", 1000, 200, 10000));
+    const int height = static_cast<int>(args.integer("--height", 600, 150, 10000));
+    const int bins = static_cast<int>(args.integer("--bins", 200, 1, 100000));
 
     // A plot needs a QApplication but no display.
     if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))

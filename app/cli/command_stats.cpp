@@ -7,6 +7,7 @@
 #include "jobs/conversion_plan.h"
 #include "model/module_tree.h"
 #include "quant/quant_scheme.h"
+#include "scheme_option.h"
 #include "stats/tensor_analysis.h"
 #include "stats/tensor_comparison.h"
 #include "stats_json.h"
@@ -52,26 +53,8 @@ int runStats(const std::vector<std::string>& raw)
     if (args.positional.size() != 1)
         throw UsageError("'stats' needs exactly one checkpoint path: quantscope-cli stats PATH [--tensor NAME] "
                          "[--scheme PRESET] [--json]");
-    std::optional<QuantScheme> scheme;
-    if (!args.value("--scheme").empty()) {
-        scheme = findSchemePreset(args.value("--scheme"));
-        if (!scheme)
-            throw UsageError(
-                "--scheme: unknown preset '" + args.value("--scheme") + "' (see 'quantscope-cli schemes')");
-    }
-    int bins = 200;
-    if (!args.value("--bins").empty()) {
-        try {
-            std::size_t used = 0;
-            bins = std::stoi(args.value("--bins"), &used);
-            if (used != args.value("--bins").size())
-                bins = 0;
-        } catch (const std::exception&) {
-            bins = 0;
-        }
-        if (bins < 1 || bins > 100000)
-            throw UsageError("--bins: '" + args.value("--bins") + "' is not a number of bins from 1 to 100000");
-    }
+    const std::optional<QuantScheme> scheme = schemeOption(args);
+    const int bins = static_cast<int>(args.integer("--bins", 200, 1, 100000));
     const Checkpoint checkpoint = Checkpoint::open(args.positional.front());
     const ModuleTree tree = ModuleTree::build(checkpoint.tensors(), checkpoint.modelType());
 

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import interop_common  # noqa: E402
+import safetensors_numpy as st  # noqa: E402
 
 STORIES = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
                                         "shared", "models", "stories260K"))
@@ -45,20 +46,6 @@ REL = 1e-4  # the tolerance of the issue, relative to max(1, max |reference logi
 def fail(message):
     print("FAIL: " + message, flush=True)
     sys.exit(1)
-
-
-def write_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name, array in tensors.items():
-        raw = np.ascontiguousarray(array).tobytes()
-        dtype = {np.float32: "F32", np.float16: "F16", np.float64: "F64"}[array.dtype.type]
-        header[name] = {"dtype": dtype, "shape": list(array.shape), "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -430,7 +417,7 @@ def make_model(folder, overrides, seed):
     os.makedirs(folder)
     with open(os.path.join(folder, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
-    write_safetensors(os.path.join(folder, "model.safetensors"), t)
+    st.write(os.path.join(folder, "model.safetensors"), t)
     return cfg, {k: torch.from_numpy(v.astype(np.float64)) for k, v in t.items()}
 
 

@@ -5,7 +5,6 @@ per-channel ranges, the error and per-channel code std of a scheme, and the comp
 checkpoint with its own NxD export."""
 import json
 import os
-import struct
 import subprocess
 import sys
 
@@ -16,20 +15,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import interop_common  # noqa: E402
 import reference_quantizers as ref  # noqa: E402
 import safetensors_numpy as st  # noqa: E402
-
-
-def write_safetensors(path, tensors):
-    header, blobs, offset = {}, [], 0
-    for name, array in tensors.items():
-        raw = np.ascontiguousarray(array).tobytes()
-        dtype = {np.float32: "F32", np.float16: "F16", np.float64: "F64"}[array.dtype.type]
-        header[name] = {"dtype": dtype, "shape": list(array.shape), "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    text = json.dumps(header).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
 def stats(cli, path, *extra):
@@ -74,7 +59,7 @@ def main():
     norm = (1 + 0.01 * rng.standard_normal(4096)).astype(np.float32)  # mean >> std
     half = (rng.standard_normal((64, 96)) * 0.05).astype(np.float16)
     path = os.path.join(args.workdir, "data.safetensors")
-    write_safetensors(path, {"heavy.weight": heavy, "norm.weight": norm, "half.weight": half,
+    st.write(path, {"heavy.weight": heavy, "norm.weight": norm, "half.weight": half,
                              "double.weight": rng.standard_normal((10, 30))})
 
     got = stats(args.cli, path, "--histogram", "--channels")
