@@ -10,6 +10,10 @@ packages=(
     qt6-base-dev qt6-base-dev-tools qt6-qpa-plugins libgl-dev libqt6opengl6-dev fonts-dejavu-core
     # the engine's libraries
     libtorch-dev libhdf5-dev nlohmann-json3-dev libyaml-cpp-dev
+    # an optimised BLAS for libtorch's matrix products (Debian's default libblas3 is the
+    # reference implementation, about 16x slower for the model runtime); the OpenMP build
+    # shares libtorch's threads instead of oversubscribing the cores
+    libopenblas0-openmp
     # SVG export of the plots
     qt6-svg-dev
     # plots

@@ -108,6 +108,7 @@ int runEval(const std::vector<std::string>& raw)
     options.protocol = protocolName == "blocks" ? PerplexityProtocol::Blocks : PerplexityProtocol::Overlap;
     TerminalProgress progress;
     PerplexityResult result;
+    model.forward({ config.bosToken }); // warm-up (thread pool, first-touch pages), left out of the timing
     const auto started = std::chrono::steady_clock::now();
     if (!scheme) {
         result = evaluatePerplexity(model, ids, options, progress);

@@ -68,9 +68,10 @@ PerplexityResult evaluatePerplexity(const LlamaModel& model, const std::vector<s
         const std::vector<std::int64_t> target(ids.begin() + w.begin + 1, ids.begin() + w.begin + w.length);
         const auto predicted = static_cast<std::int64_t>(target.size());
         const at::Tensor logits = model.forward(input, hook).slice(0, 0, predicted);
-        const at::Tensor logp = at::log_softmax(logits.to(at::kDouble), -1);
+        // log-softmax in float32 (as PyTorch's cross-entropy), sums in double.
+        const at::Tensor logp = at::log_softmax(logits, -1);
         const at::Tensor targets = at::tensor(target, at::kLong);
-        const double windowNll = -logp.gather(1, targets.unsqueeze(1)).sum().item<double>();
+        const double windowNll = -logp.gather(1, targets.unsqueeze(1)).sum(at::kDouble).item<double>();
         if (options.protocol == PerplexityProtocol::Overlap) {
             nll += windowNll;
             counted += predicted;
@@ -80,13 +81,12 @@ PerplexityResult evaluatePerplexity(const LlamaModel& model, const std::vector<s
         }
         r.tokens += predicted;
         if (reference) {
-            const at::Tensor refLogp
-                = at::log_softmax(reference->forward(input).slice(0, 0, predicted).to(at::kDouble), -1);
-            const double refNll = -refLogp.gather(1, targets.unsqueeze(1)).sum().item<double>();
+            const at::Tensor refLogp = at::log_softmax(reference->forward(input).slice(0, 0, predicted), -1);
+            const double refNll = -refLogp.gather(1, targets.unsqueeze(1)).sum(at::kDouble).item<double>();
             referenceNll += options.protocol == PerplexityProtocol::Overlap
                 ? refNll
                 : refNll / static_cast<double>(predicted) * static_cast<double>(w.length);
-            kl += (refLogp.exp() * (refLogp - logp)).sum().item<double>();
+            kl += (refLogp.exp() * (refLogp - logp)).sum(at::kDouble).item<double>();
             agree += (refLogp.argmax(-1) == logp.argmax(-1)).sum().item<std::int64_t>();
         }
         ++r.windows;
