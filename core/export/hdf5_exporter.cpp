@@ -3,6 +3,7 @@
 #include "error.h"
 #include "export/export_support.h"
 #include "io/checkpoint.h"
+#include "io/hdf5_lock.h"
 #include "quant/scheme_quantizer.h"
 
 #include <ATen/ATen.h>
@@ -153,10 +154,15 @@ Hdf5Exporter::Hdf5Exporter(ExportOptions options)
         scheme.validate();
 }
 
-Hdf5Exporter::~Hdf5Exporter() = default;
+Hdf5Exporter::~Hdf5Exporter()
+{
+    const std::lock_guard<std::mutex> lock(hdf5Mutex());
+    m_file.reset(); // closes the file if the export ended early
+}
 
 void Hdf5Exporter::begin(const ConversionPlan&, const std::filesystem::path& directory)
 {
+    const std::lock_guard<std::mutex> lock(hdf5Mutex());
     m_path = directory / kFileName;
     m_file = std::make_unique<File>();
     H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); // errors become exceptions, not stderr noise
@@ -200,6 +206,7 @@ PreparedTensor Hdf5Exporter::prepare(
 
 void Hdf5Exporter::commit(const PlannedTensor& tensor, PreparedTensor& prepared)
 {
+    const std::lock_guard<std::mutex> lock(hdf5Mutex());
     auto& p = *static_cast<DumpPayload*>(prepared.payload.get());
     const int gzip = m_options.hdf5Gzip;
     if (!p.quantized && !p.original.defined()) {
@@ -237,6 +244,7 @@ void Hdf5Exporter::commit(const PlannedTensor& tensor, PreparedTensor& prepared)
 
 void Hdf5Exporter::finish()
 {
+    const std::lock_guard<std::mutex> lock(hdf5Mutex());
     check(H5Fflush(m_file->file, H5F_SCOPE_GLOBAL), "flush the dump");
     m_file.reset();
     m_files.push_back(kFileName);

@@ -1,6 +1,7 @@
 #include "runtime/activation_store.h"
 
 #include "error.h"
+#include "io/hdf5_lock.h"
 
 #include <nlohmann/json.hpp>
 
@@ -456,6 +457,7 @@ std::string uniqueSuffix()
 void writeActivationsHdf5(
     const fs::path& file, const std::vector<ActivationStats>& points, const nlohmann::json& attributes)
 {
+    const std::lock_guard<std::mutex> lock(hdf5Mutex());
     const ErrorContext where { file.string(), {}, {} };
     validate(points, attributes, where);
     const fs::path temp = file.string() + ".tmp-" + uniqueSuffix();
@@ -488,6 +490,7 @@ void writeActivationsHdf5(
 
 std::vector<ActivationStats> readActivationsHdf5(const fs::path& file)
 {
+    const std::lock_guard<std::mutex> lock(hdf5Mutex());
     const ErrorContext where { file.string(), {}, {} };
     std::error_code ec;
     if (!fs::exists(file, ec))

@@ -1,0 +1,11 @@
+#include "io/hdf5_lock.h"
+
+namespace qs {
+
+std::mutex& hdf5Mutex()
+{
+    static std::mutex mutex;
+    return mutex;
+}
+
+} // namespace qs
