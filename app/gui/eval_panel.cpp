@@ -1,5 +1,6 @@
 #include "eval_panel.h"
 
+#include "csv_export.h"
 #include "format.h"
 
 #include <QFileDialog>
@@ -8,6 +9,7 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMessageBox>
 #include <QPushButton>
 #include <QSpinBox>
 #include <QTableWidget>
@@ -23,6 +25,7 @@ EvalPanel::EvalPanel(QWidget* parent)
     , m_windows(new QSpinBox(this))
     , m_run(new QPushButton(tr("Evaluate"), this))
     , m_capture(new QPushButton(tr("Capture Activations"), this))
+    , m_csv(new QPushButton(tr("Export CSV…"), this))
     , m_samples(new QSpinBox(this))
     , m_status(new QLabel(this))
     , m_table(new QTableWidget(0, 7, this))
@@ -62,6 +65,7 @@ EvalPanel::EvalPanel(QWidget* parent)
     buttons->addWidget(m_run);
     buttons->addWidget(m_capture);
     buttons->addWidget(m_status, 1);
+    buttons->addWidget(m_csv);
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(new QLabel(tr("<b>Perplexity</b> of the model run natively on the CPU (Llama family), float "
                                     "and with the current scheme and keep selection."),
@@ -78,6 +82,14 @@ EvalPanel::EvalPanel(QWidget* parent)
     });
     connect(m_run, &QPushButton::clicked, this, &EvalPanel::runRequested);
     connect(m_capture, &QPushButton::clicked, this, &EvalPanel::captureRequested);
+    m_csv->setEnabled(false);
+    connect(m_csv, &QPushButton::clicked, this, [this] {
+        const QString path = QFileDialog::getSaveFileName(
+            this, tr("Save the results as CSV"), QStringLiteral("perplexity.csv"), ui::csvFileFilter());
+        QString error;
+        if (!path.isEmpty() && !exportCsv(path, &error))
+            QMessageBox::warning(this, tr("Cannot save"), error);
+    });
 }
 
 QString EvalPanel::dataFile() const
@@ -137,11 +149,18 @@ void EvalPanel::addResult(const Row& row)
             item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
         m_table->setItem(r, c, item);
     }
+    m_csv->setEnabled(true);
 }
 
 void EvalPanel::clearResults()
 {
     m_table->setRowCount(0);
+    m_csv->setEnabled(false);
+}
+
+bool EvalPanel::exportCsv(const QString& path, QString* error) const
+{
+    return ui::saveTableAsCsv(m_table->model(), path, error, Qt::DisplayRole);
 }
 
 } // namespace qs::app

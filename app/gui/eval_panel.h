@@ -42,6 +42,8 @@ public:
     void addResult(const Row& row);
     void clearResults();
     QTableWidget* table() const { return m_table; }
+    // The results table as CSV (what the table shows); false with `error` on failure.
+    bool exportCsv(const QString& path, QString* error) const;
 
     int samples() const;
 
@@ -56,6 +58,7 @@ private:
     QSpinBox* m_windows = nullptr;
     QPushButton* m_run = nullptr;
     QPushButton* m_capture = nullptr;
+    QPushButton* m_csv = nullptr;
     QSpinBox* m_samples = nullptr;
     QLabel* m_status = nullptr;
     QTableWidget* m_table = nullptr;

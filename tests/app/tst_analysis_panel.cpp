@@ -234,6 +234,10 @@ private Q_SLOTS:
         QCOMPARE(table->item(1, 0)->text(), QStringLiteral("nxd-int8"));
         QVERIFY(table->item(1, 1)->text().toDouble() > 1);
         QCOMPARE(table->item(1, 5)->text(), QStringLiteral("200")); // 4 windows of 64 predict every token
+        QString csvError;
+        QVERIFY2(w.evalPanel()->exportCsv(dir.filePath("ppl.csv"), &csvError), qPrintable(csvError));
+        const std::string csv = test::readFile(dir.filePath("ppl.csv").toStdString());
+        QVERIFY(csv.rfind("Model,Perplexity", 0) == 0 && csv.find("nxd-int8") != std::string::npos);
         // Capturing activations on the same data fills the Activations tab.
         QSignalSpy captured(&w, &MainWindow::activationsCaptured);
         w.captureActivations();
