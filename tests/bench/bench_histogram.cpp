@@ -4,6 +4,7 @@
 // the input and against the same numbers computed with libtorch eager ops (min, max, mean,
 // std, histc, kurtosis), in one run. Prints milliseconds, GB/s and the ratios; exits non-zero
 // when the histogram's counts do not add up. The target: the histogram in < 100 ms.
+#include "bench_support.h"
 #include "jobs/threads.h"
 #include "stats/distribution.h"
 
@@ -19,17 +20,6 @@
 #include <vector>
 
 namespace {
-
-double seconds(const std::function<void()>& f, int repeat)
-{
-    double best = 1e30;
-    for (int i = 0; i < repeat; ++i) {
-        const auto t0 = std::chrono::steady_clock::now();
-        f();
-        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
-    return best;
-}
 
 // What a Python user writes: float copy, the moments, and torch.histc.
 void eager(const at::Tensor& w, int bins)
@@ -50,18 +40,10 @@ void eager(const at::Tensor& w, int bins)
 
 int main(int argc, char** argv)
 {
-    std::int64_t rows = 11008;
-    std::int64_t cols = 4096;
+    long long rows = 11008;
+    long long cols = 4096;
     int repeat = 3;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const std::string a = argv[i];
-        if (a == "--rows")
-            rows = std::atoll(argv[i + 1]);
-        else if (a == "--cols")
-            cols = std::atoll(argv[i + 1]);
-        else if (a == "--repeat")
-            repeat = std::atoi(argv[i + 1]);
-    }
+    qs::bench::readSizeArguments(argc, argv, rows, cols, repeat);
     qs::useIntraOpThreads();
     std::printf("histogram of a %lld x %lld weight (%.1f M elements), %d threads, best of %d\n",
         static_cast<long long>(rows), static_cast<long long>(cols), rows * cols / 1e6, at::get_num_threads(), repeat);
@@ -72,19 +54,20 @@ int main(int argc, char** argv)
         const double bytes = static_cast<double>(w.numel() * w.element_size());
         std::vector<std::uint8_t> sink(static_cast<std::size_t>(bytes));
         std::memset(sink.data(), 1, sink.size());
-        const double copy = seconds([&] { std::memcpy(sink.data(), w.data_ptr(), sink.size()); }, repeat);
+        const double copy
+            = qs::bench::bestSeconds([&] { std::memcpy(sink.data(), w.data_ptr(), sink.size()); }, repeat);
 
         qs::DistributionOptions histogramOnly;
         histogramOnly.percentiles.clear();
         qs::Distribution d;
-        const double histogram = seconds([&] { d = qs::measureDistribution(w, histogramOnly); }, repeat);
+        const double histogram = qs::bench::bestSeconds([&] { d = qs::measureDistribution(w, histogramOnly); }, repeat);
         if (d.histogram.total() != static_cast<std::uint64_t>(w.numel())) {
             std::printf("FAIL: the histogram holds %llu of %lld values\n",
                 static_cast<unsigned long long>(d.histogram.total()), static_cast<long long>(w.numel()));
             status = 1;
         }
-        const double full = seconds([&] { d = qs::measureDistribution(w); }, repeat);
-        const double torch = seconds([&] { eager(w, 200); }, std::max(1, repeat - 1));
+        const double full = qs::bench::bestSeconds([&] { d = qs::measureDistribution(w); }, repeat);
+        const double torch = qs::bench::bestSeconds([&] { eager(w, 200); }, std::max(1, repeat - 1));
         const char* name = type == at::kBFloat16 ? "bf16" : "fp32";
         std::printf("%s: memcpy %.1f ms | histogram+moments+channels %.1f ms (%.2f GB/s, %.2fx memcpy time, %.1fx "
                     "faster than eager %.1f ms) | with exact percentiles %.1f ms\n",

@@ -2,6 +2,7 @@
 // math written as libtorch eager ops, and against memcpy of the input, in one run. Prints GB/s
 // of input read and the ratios, on one thread and on every core. Default size: a Llama-7B MLP
 // weight (11008 x 4096). Exits non-zero when the kernel's codes differ from eager's.
+#include "bench_support.h"
 #include "quant/int8_per_channel.h"
 #include "quant/kernels/row_kernels.h"
 #include "quant/quant_scheme.h"
@@ -22,17 +23,6 @@
 
 namespace {
 
-double seconds(const std::function<void()>& f, int repeat)
-{
-    double best = 1e30;
-    for (int i = 0; i < repeat; ++i) {
-        const auto t0 = std::chrono::steady_clock::now();
-        f();
-        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    }
-    return best;
-}
-
 // NxD's per-channel int8 as a Python user writes it with torch ops.
 std::pair<at::Tensor, at::Tensor> eager(const at::Tensor& w)
 {
@@ -46,18 +36,10 @@ std::pair<at::Tensor, at::Tensor> eager(const at::Tensor& w)
 
 int main(int argc, char** argv)
 {
-    std::int64_t rows = 11008;
-    std::int64_t cols = 4096;
+    long long rows = 11008;
+    long long cols = 4096;
     int repeat = 3;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const std::string a = argv[i];
-        if (a == "--rows")
-            rows = std::atoll(argv[i + 1]);
-        else if (a == "--cols")
-            cols = std::atoll(argv[i + 1]);
-        else if (a == "--repeat")
-            repeat = std::atoi(argv[i + 1]);
-    }
+    qs::bench::readSizeArguments(argc, argv, rows, cols, repeat);
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     std::printf("per-channel int8 (NxD) of a %lld x %lld weight, best of %d, kernels: %s, %d cores\n",
         static_cast<long long>(rows), static_cast<long long>(cols), repeat, qs::kernels::best().isa, cores);
@@ -69,7 +51,8 @@ int main(int argc, char** argv)
         const double gb = static_cast<double>(w.numel() * w.element_size()) / 1e9;
         std::vector<char> copy(static_cast<std::size_t>(w.numel() * w.element_size()));
         std::memset(copy.data(), 1, copy.size()); // fault the pages in outside the timing
-        const double tCopy = seconds([&] { std::memcpy(copy.data(), w.data_ptr(), copy.size()); }, repeat);
+        const double tCopy
+            = qs::bench::bestSeconds([&] { std::memcpy(copy.data(), w.data_ptr(), copy.size()); }, repeat);
         std::printf("%-9s memcpy %6.2f GB/s\n", c10::toString(type), gb / tCopy);
         for (const int threads : { 1, cores }) {
             if (threads == cores && cores == 1)
@@ -79,10 +62,11 @@ int main(int argc, char** argv)
             qs::QuantizeOptions codesOnly;
             codesOnly.errorMetrics = false;
             codesOnly.codeHistogram = false;
-            const double tCodes = seconds([&] { q = qs::quantizeWithScheme(w, nxd, codesOnly); }, repeat);
-            const double tFull = seconds([&] { qs::quantizeWithScheme(w, nxd); }, repeat);
+            const double tCodes
+                = qs::bench::bestSeconds([&] { q = qs::quantizeWithScheme(w, nxd, codesOnly); }, repeat);
+            const double tFull = qs::bench::bestSeconds([&] { qs::quantizeWithScheme(w, nxd); }, repeat);
             std::pair<at::Tensor, at::Tensor> ref;
-            const double tEager = seconds([&] { ref = eager(w); }, repeat);
+            const double tEager = qs::bench::bestSeconds([&] { ref = eager(w); }, repeat);
             const bool same = at::equal(q.codes, ref.first) && at::equal(q.scale, ref.second);
             failures += same ? 0 : 1;
             std::printf("%-9s %d thread%s | codes+scales %6.2f GB/s (%.2fx memcpy, %.1fx eager) | + error, code std "
@@ -98,7 +82,7 @@ int main(int argc, char** argv)
             const bool narrow = std::string(name) == "aiu-int8 narrow";
             const qs::QuantScheme scheme = *qs::findSchemePreset(narrow ? "aiu-int8" : name);
             std::int64_t recomputed = 0;
-            const double t = seconds(
+            const double t = qs::bench::bestSeconds(
                 [&] { recomputed = qs::quantizeWithScheme(narrow ? spiky : w, scheme).recomputedRows; }, repeat);
             std::printf("%-9s %-15s %6.2f GB/s (%.2fx memcpy)%s\n", c10::toString(type), name, gb / t, tCopy / t,
                 recomputed ? (" " + std::to_string(recomputed) + " rows recomputed").c_str() : "");
