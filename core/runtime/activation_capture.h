@@ -4,7 +4,7 @@
 // per-channel min/max/abs-max/mean/mean-square, the per-token max, a histogram whose symmetric
 // range doubles as larger values arrive, and the first rows as a sample.
 #include "runtime/activation_stats.h"
-#include "runtime/llama_model.h"
+#include "runtime/language_model.h"
 
 #include <map>
 
@@ -26,7 +26,7 @@ public:
     // are tokens; otherwise `x` is a bag of values (attention scores) with no channels.
     void record(const std::string& point, const std::string& kind, const at::Tensor& x, bool perChannel = true);
 
-    // Hooks for LlamaModel::forward: the first observes each Linear's input and passes it on.
+    // Hooks for LanguageModel::forward: the first observes each Linear's input and passes it on.
     LinearInputHook linearInputHook();
     ActivationObserver observer();
 

@@ -5,7 +5,7 @@
 #include "jobs/progress.h"
 #include "runtime/activation_capture.h"
 #include "runtime/eval_data.h"
-#include "runtime/llama_model.h"
+#include "runtime/language_model.h"
 #include "runtime/model_config.h"
 
 #include <ATen/ATen.h>
@@ -24,7 +24,7 @@ CalibrationResult calibrate(const Checkpoint& checkpoint, const CalibrationReque
             + std::to_string(config.maxPositions));
     if (request.samples < 1)
         throw UsageError("calibration needs at least one sample");
-    const LlamaModel model = LlamaModel::load(checkpoint, config);
+    const std::unique_ptr<LanguageModel> model = loadLanguageModel(checkpoint, config);
     const std::vector<std::int64_t> ids = loadEvalTokens(request.data, checkpoint, config.vocabSize);
     if (ids.empty())
         throw UsageError("the calibration data holds no tokens");
@@ -52,7 +52,7 @@ CalibrationResult calibrate(const Checkpoint& checkpoint, const CalibrationReque
     for (std::int64_t w : order) {
         progress.checkCancelled();
         const auto begin = ids.begin() + w * length;
-        model.forward(std::vector<std::int64_t>(begin, begin + length), hook, observer);
+        model->forward(std::vector<std::int64_t>(begin, begin + length), hook, observer);
         result.tokens += length;
         ++result.windows;
         ++update.stepsDone;

@@ -2,64 +2,26 @@
 
 #include "error.h"
 #include "io/checkpoint.h"
+#include "runtime/layers.h"
+#include "runtime/weight_loader.h"
 
 #include <ATen/ATen.h>
 
 #include <cmath>
 
 namespace qs {
-namespace {
-
-at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps)
-{
-    const at::Tensor variance = x.pow(2).mean(-1, true);
-    return weight * (x * at::rsqrt(variance + eps));
-}
-
-at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias, const std::string& module,
-    const LinearInputHook& hook)
-{
-    const at::Tensor in = hook ? hook(module, x) : x;
-    return bias.defined() ? at::linear(in, w, bias) : at::linear(in, w);
-}
-
-} // namespace
-
 LlamaModel LlamaModel::load(const Checkpoint& checkpoint, const ModelConfig& config, const WeightTransform& transform)
 {
     LlamaModel m;
     m.m_config = config;
-    auto tensor = [&](const std::string& name, std::vector<std::int64_t> shape) {
-        const TensorInfo* info = checkpoint.find(name);
-        if (!info)
-            throw FormatError("the model has no tensor '" + name + "', which a " + config.modelType + " model needs",
-                ErrorContext { checkpoint.path().string(), name, {} });
-        const bool stored = checkpoint.quantization().recipes.count(name) > 0;
-        const bool fp8 = info->dtype == DType::F8_E4M3 || info->dtype == DType::F8_E5M2;
-        at::Tensor t = (stored || fp8 ? checkpoint.loadDequantized(name) : checkpoint.load(name))
-                           .to(at::kFloat)
-                           .contiguous()
-                           .clone();
-        if (t.sizes() != at::IntArrayRef(shape)) {
-            std::string expected;
-            for (auto d : shape)
-                expected += (expected.empty() ? "" : "x") + std::to_string(d);
-            throw FormatError(
-                "shape does not fit the config (expected " + expected + ")", ErrorContext { info->source, name, {} });
-        }
-        return t;
-    };
-    auto weight = [&](const std::string& module, std::vector<std::int64_t> shape) {
-        at::Tensor w = tensor(module + ".weight", std::move(shape));
-        return transform ? transform(module, w).contiguous() : w;
-    };
+    const WeightLoader w(checkpoint, config, transform);
     const std::int64_t h = config.hidden;
     const std::int64_t q = config.heads * config.headDim;
     const std::int64_t kv = config.kvHeads * config.headDim;
-    m.m_embed = tensor("model.embed_tokens.weight", { config.vocabSize, h });
-    m.m_norm = tensor("model.norm.weight", { h });
-    if (checkpoint.find("lm_head.weight"))
-        m.m_head = weight("lm_head", { config.vocabSize, h });
+    m.m_embed = w.tensor("model.embed_tokens.weight", { config.vocabSize, h });
+    m.m_norm = w.tensor("model.norm.weight", { h });
+    if (w.has("lm_head.weight"))
+        m.m_head = w.linear("lm_head", config.vocabSize, h);
     else if (config.tieEmbeddings)
         m.m_head = m.m_embed; // tied: the exporters leave it alone, so does fake quantization
     else
@@ -68,20 +30,20 @@ LlamaModel LlamaModel::load(const Checkpoint& checkpoint, const ModelConfig& con
     for (std::int64_t i = 0; i < config.layers; ++i) {
         const std::string p = "model.layers." + std::to_string(i) + ".";
         Layer l;
-        l.inputNorm = tensor(p + "input_layernorm.weight", { h });
-        l.postNorm = tensor(p + "post_attention_layernorm.weight", { h });
-        l.q = weight(p + "self_attn.q_proj", { q, h });
-        l.k = weight(p + "self_attn.k_proj", { kv, h });
-        l.v = weight(p + "self_attn.v_proj", { kv, h });
-        l.o = weight(p + "self_attn.o_proj", { h, q });
+        l.inputNorm = w.tensor(p + "input_layernorm.weight", { h });
+        l.postNorm = w.tensor(p + "post_attention_layernorm.weight", { h });
+        l.q = w.linear(p + "self_attn.q_proj", q, h);
+        l.k = w.linear(p + "self_attn.k_proj", kv, h);
+        l.v = w.linear(p + "self_attn.v_proj", kv, h);
+        l.o = w.linear(p + "self_attn.o_proj", h, q);
         if (config.qkvBias) {
-            l.qBias = tensor(p + "self_attn.q_proj.bias", { q });
-            l.kBias = tensor(p + "self_attn.k_proj.bias", { kv });
-            l.vBias = tensor(p + "self_attn.v_proj.bias", { kv });
+            l.qBias = w.tensor(p + "self_attn.q_proj.bias", { q });
+            l.kBias = w.tensor(p + "self_attn.k_proj.bias", { kv });
+            l.vBias = w.tensor(p + "self_attn.v_proj.bias", { kv });
         }
-        l.gate = weight(p + "mlp.gate_proj", { config.intermediate, h });
-        l.up = weight(p + "mlp.up_proj", { config.intermediate, h });
-        l.down = weight(p + "mlp.down_proj", { h, config.intermediate });
+        l.gate = w.linear(p + "mlp.gate_proj", config.intermediate, h);
+        l.up = w.linear(p + "mlp.up_proj", config.intermediate, h);
+        l.down = w.linear(p + "mlp.down_proj", h, config.intermediate);
         m.m_layers.push_back(std::move(l));
     }
     return m;
@@ -130,11 +92,7 @@ at::Tensor LlamaModel::forward(
     const auto n = static_cast<std::int64_t>(tokens.size());
     if (n == 0)
         return at::empty({ 0, c.vocabSize });
-    for (auto t : tokens) {
-        if (t < 0 || t >= c.vocabSize)
-            throw UsageError("token id " + std::to_string(t) + " is outside the vocabulary [0, "
-                + std::to_string(c.vocabSize) + ")");
-    }
+    checkTokens(tokens);
     const at::Tensor ids = at::tensor(tokens, at::kLong);
     at::Tensor x = m_embed.index_select(0, ids);
     if (c.embeddingMultiplier != 1)
@@ -156,11 +114,11 @@ at::Tensor LlamaModel::forward(
             if (observe)
                 observe(p + kind, kind, t, perChannel);
         };
-        const at::Tensor a = rmsNorm(x, l.inputNorm, c.normEps);
+        const at::Tensor a = layers::rmsNorm(x, l.inputNorm, c.normEps);
         see("attention.input", a);
-        at::Tensor q = linear(a, l.q, l.qBias, p + "self_attn.q_proj", hook).view({ n, c.heads, c.headDim });
-        at::Tensor k = linear(a, l.k, l.kBias, p + "self_attn.k_proj", hook).view({ n, c.kvHeads, c.headDim });
-        at::Tensor v = linear(a, l.v, l.vBias, p + "self_attn.v_proj", hook).view({ n, c.kvHeads, c.headDim });
+        at::Tensor q = layers::linear(a, l.q, l.qBias, p + "self_attn.q_proj", hook).view({ n, c.heads, c.headDim });
+        at::Tensor k = layers::linear(a, l.k, l.kBias, p + "self_attn.k_proj", hook).view({ n, c.kvHeads, c.headDim });
+        at::Tensor v = layers::linear(a, l.v, l.vBias, p + "self_attn.v_proj", hook).view({ n, c.kvHeads, c.headDim });
         q = rotary(q, cos, sin);
         k = rotary(k, cos, sin);
         see("attention.q", q.reshape({ n, -1 }));
@@ -182,42 +140,30 @@ at::Tensor LlamaModel::forward(
         }
         const at::Tensor attended = at::matmul(probabilities, v).transpose(0, 1).reshape({ n, c.heads * c.headDim });
         see("attention.pv_output", attended);
-        at::Tensor out = linear(attended, l.o, {}, p + "self_attn.o_proj", hook);
+        at::Tensor out = layers::linear(attended, l.o, {}, p + "self_attn.o_proj", hook);
         see("attention.output", out);
         if (c.residualMultiplier != 1)
             out = out * c.residualMultiplier;
         x = x + out;
 
-        const at::Tensor b = rmsNorm(x, l.postNorm, c.normEps);
+        const at::Tensor b = layers::rmsNorm(x, l.postNorm, c.normEps);
         see("mlp.input", b);
-        const at::Tensor gate = linear(b, l.gate, {}, p + "mlp.gate_proj", hook);
+        const at::Tensor gate = layers::linear(b, l.gate, {}, p + "mlp.gate_proj", hook);
         see("mlp.activation_input", gate);
         const at::Tensor activated = at::silu(gate);
         see("mlp.activation_output", activated);
-        const at::Tensor gated = activated * linear(b, l.up, {}, p + "mlp.up_proj", hook);
-        at::Tensor mlp = linear(gated, l.down, {}, p + "mlp.down_proj", hook);
+        const at::Tensor gated = activated * layers::linear(b, l.up, {}, p + "mlp.up_proj", hook);
+        at::Tensor mlp = layers::linear(gated, l.down, {}, p + "mlp.down_proj", hook);
         see("mlp.output", mlp);
         if (c.residualMultiplier != 1)
             mlp = mlp * c.residualMultiplier;
         x = x + mlp;
     }
-    x = rmsNorm(x, m_norm, c.normEps);
-    at::Tensor logits = linear(x, m_head, {}, "lm_head", hook);
+    x = layers::rmsNorm(x, m_norm, c.normEps);
+    at::Tensor logits = layers::linear(x, m_head, {}, "lm_head", hook);
     if (c.logitsScaling != 1)
         logits = logits / c.logitsScaling;
     return logits.contiguous();
-}
-
-std::vector<std::int64_t> LlamaModel::greedy(std::vector<std::int64_t> prompt, int steps) const
-{
-    for (int s = 0; s < steps && static_cast<std::int64_t>(prompt.size()) < m_config.maxPositions; ++s) {
-        const at::Tensor logits = forward(prompt);
-        const std::int64_t next = logits[-1].argmax().item<std::int64_t>();
-        prompt.push_back(next);
-        if (next == m_config.eosToken || next == m_config.bosToken) // llama2.c ends a story with BOS
-            break;
-    }
-    return prompt;
 }
 
 } // namespace qs

@@ -207,7 +207,7 @@ private Q_SLOTS:
 
     void configurationErrors()
     {
-        nlohmann::json j = { { "model_type", "gpt2" } };
+        nlohmann::json j = { { "model_type", "t5" } };
         QVERIFY_THROWS_EXCEPTION(UsageError, modelConfigFromJson(j));
         j = { { "model_type", "llama" }, { "vocab_size", 10 }, { "hidden_size", 64 }, { "num_hidden_layers", 1 },
             { "num_attention_heads", 4 }, { "num_key_value_heads", 3 }, { "intermediate_size", 8 } };
@@ -222,6 +222,65 @@ private Q_SLOTS:
         QCOMPARE(m.ropeScaling.type, std::string("llama3"));
         j.erase("hidden_size");
         QVERIFY_THROWS_EXCEPTION(FormatError, modelConfigFromJson(j));
+    }
+
+    void familyConfigs()
+    {
+        // Hugging Face GPT-2: n_inner null means 4 * n_embd, tanh GELU, Conv1D weights, tied head.
+        nlohmann::json g = { { "model_type", "gpt2" }, { "vocab_size", 97 }, { "n_embd", 64 }, { "n_layer", 2 },
+            { "n_head", 4 }, { "n_positions", 32 }, { "n_inner", nullptr }, { "bos_token_id", 50256 } };
+        ModelConfig m = modelConfigFromJson(g);
+        QVERIFY(m.family == ModelFamily::Gpt2 && m.causal() && m.conv1dWeights && m.tieEmbeddings);
+        QCOMPARE(m.intermediate, std::int64_t(256));
+        QCOMPARE(m.activation, std::string("gelu_new"));
+        QCOMPARE(m.bosToken, 0); // 50256 is outside this vocabulary
+        g["scale_attn_by_inverse_layer_idx"] = true;
+        QVERIFY_THROWS_EXCEPTION(UsageError, modelConfigFromJson(g));
+        g["scale_attn_by_inverse_layer_idx"] = false;
+        g["n_head"] = 5;
+        QVERIFY_THROWS_EXCEPTION(FormatError, modelConfigFromJson(g));
+        g["n_head"] = 4;
+        g["activation_function"] = "swiglu";
+        QVERIFY_THROWS_EXCEPTION(UsageError, modelConfigFromJson(g));
+
+        // karpathy nanoGPT model_args, and the ReaLLMASIC fork's defaults.
+        nlohmann::json n = { { "model_type", "nanogpt" }, { "n_layer", 2 }, { "n_head", 4 }, { "n_embd", 64 },
+            { "block_size", 32 }, { "bias", false }, { "vocab_size", 65 }, { "dropout", 0.0 } };
+        m = modelConfigFromJson(n);
+        QVERIFY(m.norm == NormKind::LayerNorm && !m.normBias && !m.separateQkv && !m.conv1dWeights);
+        QCOMPARE(m.activation, std::string("gelu"));
+        n["n_kv_group"] = 2;
+        n["norm_variant_attn"] = "rmsnorm";
+        m = modelConfigFromJson(n);
+        QVERIFY(m.norm == NormKind::RmsNorm && m.finalNorm == NormKind::RmsNorm && m.separateQkv);
+        QCOMPARE(m.kvHeads, std::int64_t(2));
+        n["use_rotary_embeddings"] = true;
+        QVERIFY_THROWS_EXCEPTION(UsageError, modelConfigFromJson(n));
+        n["use_rotary_embeddings"] = false;
+        n["attention_variant"] = "infinite";
+        QVERIFY_THROWS_EXCEPTION(UsageError, modelConfigFromJson(n));
+        n["attention_variant"] = "causal";
+        n["n_kv_group"] = 3;
+        QVERIFY_THROWS_EXCEPTION(FormatError, modelConfigFromJson(n));
+
+        // BERT and RoBERTa: encoders; RoBERTa's positions start after padding_idx.
+        nlohmann::json b = { { "model_type", "bert" }, { "vocab_size", 90 }, { "hidden_size", 32 },
+            { "num_hidden_layers", 2 }, { "num_attention_heads", 4 }, { "intermediate_size", 64 },
+            { "max_position_embeddings", 40 }, { "hidden_act", "gelu" }, { "type_vocab_size", 2 } };
+        m = modelConfigFromJson(b);
+        QVERIFY(m.family == ModelFamily::Bert && !m.causal());
+        QCOMPARE(m.maxPositions, std::int64_t(40));
+        QCOMPARE(m.normEps, 1e-12);
+        b["model_type"] = "roberta";
+        b["pad_token_id"] = 1;
+        m = modelConfigFromJson(b);
+        QCOMPARE(m.positionOffset, std::int64_t(2));
+        QCOMPARE(m.maxPositions, std::int64_t(38));
+        b["position_embedding_type"] = "relative_key";
+        QVERIFY_THROWS_EXCEPTION(UsageError, modelConfigFromJson(b));
+        b.erase("position_embedding_type");
+        b.erase("intermediate_size");
+        QVERIFY_THROWS_EXCEPTION(FormatError, modelConfigFromJson(b));
     }
 
     void dataFiles()
