@@ -6,14 +6,15 @@
 #include "error.h"
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"
-#include "io/llama2c_tokenizer.h"
 #include "keep_options.h"
 #include "model/module_tree.h"
 #include "quant/quant_scheme.h"
 #include "runtime/eval_data.h"
-#include "runtime/fake_quant.h"
+#include "runtime/evaluation.h"
+#include "runtime/language_model.h"
 #include "runtime/model_config.h"
 #include "runtime/perplexity.h"
+#include "runtime/tokenizer.h"
 #include "scheme_option.h"
 #include "select/selection.h"
 #include "terminal_progress.h"
@@ -21,7 +22,6 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -57,7 +57,8 @@ int runEval(const std::vector<std::string>& raw)
 {
     OptionSpec spec;
     spec.flags = { "--json" };
-    spec.values = { "--data", "--seq-len", "--protocol", "--scheme", "--logits", "--max-windows", "--generate" };
+    spec.values = { "--data", "--seq-len", "--protocol", "--scheme", "--logits", "--max-windows", "--generate",
+        "--activations", "--calibration-data", "--calibration-samples", "--mask-token", "--mask-every" };
     addKeepOptions(spec);
     const Arguments args = parseArguments("eval", raw, spec);
     if (args.positional.size() != 1)
@@ -66,27 +67,43 @@ int runEval(const std::vector<std::string>& raw)
     const int generate = static_cast<int>(args.integer("--generate", 0, 0, 100000));
     if (data.empty() && generate == 0)
         throw UsageError("eval needs --data FILE (token ids as .json, .jsonl with \"text\", or text)");
-    const int seqLen = static_cast<int>(args.integer("--seq-len", 256, 2, 1 << 20));
-    const int maxWindows = static_cast<int>(args.integer("--max-windows", 0, 0, 1 << 30));
-    const std::string protocolName = args.value("--protocol", "overlap");
-    if (protocolName != "overlap" && protocolName != "blocks")
-        throw UsageError("--protocol: '" + protocolName + "'; protocols: overlap, blocks");
-    const std::optional<QuantScheme> scheme = schemeOption(args);
+    EvaluationRequest request;
+    request.data = data;
+    request.seqLen = static_cast<int>(args.integer("--seq-len", 256, 2, 1 << 20));
+    request.maxWindows = static_cast<int>(args.integer("--max-windows", 0, 0, 1 << 30));
+    request.protocol = args.value("--protocol");
+    if (!request.protocol.empty() && request.protocol != "overlap" && request.protocol != "blocks"
+        && request.protocol != "masked") // checked before the model loads
+        throw UsageError("--protocol: '" + request.protocol + "'; protocols: overlap, blocks, masked");
+    request.scheme = schemeOption(args);
+    request.activations = args.value("--activations");
+    if (!request.activations.empty() && !request.scheme)
+        throw UsageError("--activations goes with --scheme");
+    request.calibrationData = args.value("--calibration-data");
+    request.calibrationSamples = static_cast<int>(args.integer("--calibration-samples", 8, 1, 1 << 20));
+    request.maskToken = args.integer("--mask-token", -1, -1, std::int64_t(1) << 40);
+    request.maskEvery = static_cast<int>(args.integer("--mask-every", 7, 1, 1 << 20));
 
     const Checkpoint checkpoint = Checkpoint::open(args.positional.front());
     const ModelConfig config = modelConfigFromJson(checkpoint.config());
-    const LlamaModel model = LlamaModel::load(checkpoint, config);
-
     nlohmann::ordered_json out;
     out["model"] = args.positional.front();
     out["model_type"] = config.modelType;
-    if (generate > 0) {
-        const std::vector<std::int64_t> ids = model.greedy({ config.bosToken }, generate);
-        out["generated_ids"] = ids;
-        if (!checkpoint.tokenizerFile().empty() && checkpoint.tokenizerFile().extension() == ".bin") {
-            const Llama2cTokenizer tok
-                = Llama2cTokenizer::read(checkpoint.tokenizerFile(), static_cast<int>(config.vocabSize));
-            out["generated"] = tok.decode(std::vector<int>(ids.begin(), ids.end()));
+    if (generate > 0 || !args.value("--logits").empty()) {
+        const std::unique_ptr<LanguageModel> model = loadLanguageModel(checkpoint, config);
+        if (generate > 0) {
+            const std::vector<std::int64_t> ids = model->greedy({ config.bosToken }, generate);
+            out["generated_ids"] = ids;
+            if (!checkpoint.tokenizerFile().empty())
+                out["generated"] = loadTokenizer(checkpoint.tokenizerFile(), config.vocabSize)->decode(ids);
+        }
+        if (!args.value("--logits").empty()) {
+            if (data.empty())
+                throw UsageError("--logits needs --data");
+            const std::vector<std::int64_t> ids = loadEvalTokens(data, checkpoint, config.vocabSize);
+            const std::vector<std::int64_t> first(
+                ids.begin(), ids.begin() + std::min<std::size_t>(ids.size(), request.seqLen));
+            writeFileAtomically(args.value("--logits"), npy(model->forward(first)));
         }
     }
     if (data.empty()) {
@@ -97,54 +114,40 @@ int runEval(const std::vector<std::string>& raw)
         return 0;
     }
 
-    const std::vector<std::int64_t> ids = loadEvalTokens(data, checkpoint, config.vocabSize);
-    if (!args.value("--logits").empty()) {
-        const std::vector<std::int64_t> first(ids.begin(), ids.begin() + std::min<std::size_t>(ids.size(), seqLen));
-        writeFileAtomically(args.value("--logits"), npy(model.forward(first)));
-    }
-    PerplexityOptions options;
-    options.seqLen = seqLen;
-    options.maxWindows = maxWindows;
-    options.protocol = protocolName == "blocks" ? PerplexityProtocol::Blocks : PerplexityProtocol::Overlap;
-    TerminalProgress progress;
-    PerplexityResult result;
-    model.forward({ config.bosToken }); // warm-up (thread pool, first-touch pages), left out of the timing
-    const auto started = std::chrono::steady_clock::now();
-    if (!scheme) {
-        result = evaluatePerplexity(model, ids, options, progress);
-    } else {
+    if (request.scheme) {
         const ModuleTree tree = ModuleTree::build(checkpoint.tensors(), checkpoint.modelType());
-        const SelectionResult selection
-            = resolveSelection(tree, keepRulesFromArguments(args, checkpoint, tree, *scheme), KeepTarget::Any);
-        std::set<std::string> kept;
+        const SelectionResult selection = resolveSelection(
+            tree, keepRulesFromArguments(args, checkpoint, tree, *request.scheme), KeepTarget::Any);
         for (int m : selection.kept())
-            kept.insert(tree.node(m).path);
-        std::map<std::string, QuantScheme> own;
+            request.kept.insert(tree.node(m).path);
         for (const auto& d : selection.modules) {
             if (!d.keep && !d.scheme.empty())
-                own[tree.node(d.module).path] = *findSchemePreset(d.scheme);
+                request.moduleSchemes[tree.node(d.module).path] = *findSchemePreset(d.scheme);
         }
-        out["scheme"] = scheme->name;
-        out["kept"] = kept;
-        const LlamaModel quantized = LlamaModel::load(checkpoint, config, fakeQuantizeWeights(*scheme, kept, own));
-        result = evaluatePerplexity(quantized, ids, options, progress, fakeQuantizeActivations(*scheme, kept), &model);
     }
+    TerminalProgress progress;
+    const EvaluationReport report = evaluateCheckpoint(checkpoint, request, progress);
     progress.finish();
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    out["perplexity"] = number(result.perplexity);
-    out["tokens"] = result.tokens;
-    out["mean_nll"] = number(result.meanNll);
-    out["protocol"] = protocolName;
-    out["seq_len"] = seqLen;
-    out["windows"] = result.windows;
+    out["perplexity"] = number(report.quantized ? report.perplexity : report.floatPerplexity);
+    out["tokens"] = report.tokens;
+    out["mean_nll"] = number(report.quantized ? report.meanNll : report.floatMeanNll);
+    out["protocol"] = report.protocol;
+    out["seq_len"] = request.seqLen;
+    out["windows"] = report.windows;
     // The forward passes only (a scheme runs two models): for benchmarks.
-    out["seconds"] = seconds;
-    out["tokens_per_second"] = number(static_cast<double>(result.tokens) * (result.compared ? 2 : 1) / seconds);
-    if (result.compared) {
-        out["perplexity_float"] = number(result.referencePerplexity);
-        out["perplexity_change"] = number(result.perplexity / result.referencePerplexity - 1);
-        out["kl_divergence"] = number(result.klDivergence);
-        out["top1_agreement"] = number(result.top1Agreement);
+    out["seconds"] = report.seconds;
+    out["tokens_per_second"]
+        = number(static_cast<double>(report.tokens) * (report.quantized ? 2 : 1) / report.seconds);
+    if (report.quantized) {
+        out["scheme"] = report.schemeName;
+        out["activations"] = report.activations;
+        if (report.calibrationWindows > 0)
+            out["calibration_windows"] = report.calibrationWindows;
+        out["kept"] = request.kept;
+        out["perplexity_float"] = number(report.floatPerplexity);
+        out["perplexity_change"] = number(report.perplexity / report.floatPerplexity - 1);
+        out["kl_divergence"] = number(report.klDivergence);
+        out["top1_agreement"] = number(report.top1Agreement);
     }
     if (args.has("--json")) {
         std::cout << out.dump(2) << "\n";
@@ -152,12 +155,14 @@ int runEval(const std::vector<std::string>& raw)
     }
     if (out.contains("generated"))
         std::printf("generated: %s\n", out["generated"].get<std::string>().c_str());
-    std::printf("perplexity %.4f over %lld predicted tokens (%d windows, %s protocol, sequence length %d)\n",
-        result.perplexity, static_cast<long long>(result.tokens), result.windows, protocolName.c_str(), seqLen);
-    if (result.compared)
-        std::printf("float perplexity %.4f (%+.3f%%), KL %.4g nats/token, top-1 agreement %.2f%% (%s)\n",
-            result.referencePerplexity, 100 * (result.perplexity / result.referencePerplexity - 1), result.klDivergence,
-            100 * result.top1Agreement, scheme->name.c_str());
+    const double ppl = report.quantized ? report.perplexity : report.floatPerplexity;
+    std::printf("%s %.4f over %lld predicted tokens (%d windows, %s protocol, sequence length %d)\n",
+        report.protocol == "masked" ? "pseudo-perplexity" : "perplexity", ppl, static_cast<long long>(report.tokens),
+        report.windows, report.protocol.c_str(), request.seqLen);
+    if (report.quantized)
+        std::printf("float %.4f (%+.3f%%), KL %.4g nats/token, top-1 agreement %.2f%% (%s, activations %s)\n",
+            report.floatPerplexity, 100 * (report.perplexity / report.floatPerplexity - 1), report.klDivergence,
+            100 * report.top1Agreement, report.schemeName.c_str(), report.activations.c_str());
     return 0;
 }
 

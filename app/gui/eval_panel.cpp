@@ -3,6 +3,7 @@
 #include "csv_export.h"
 #include "format.h"
 
+#include <QComboBox>
 #include <QFileDialog>
 #include <QFormLayout>
 #include <QHBoxLayout>
@@ -27,6 +28,9 @@ EvalPanel::EvalPanel(QWidget* parent)
     , m_capture(new QPushButton(tr("Capture Activations"), this))
     , m_csv(new QPushButton(tr("Export CSV…"), this))
     , m_samples(new QSpinBox(this))
+    , m_seed(new QSpinBox(this))
+    , m_protocol(new QComboBox(this))
+
     , m_status(new QLabel(this))
     , m_table(new QTableWidget(0, 7, this))
 {
@@ -40,7 +44,16 @@ EvalPanel::EvalPanel(QWidget* parent)
     m_windows->setToolTip(tr("Evaluate only the first N windows (a quick estimate on a CPU)"));
     m_samples->setRange(1, 1 << 20);
     m_samples->setValue(16);
-    m_samples->setToolTip(tr("Calibration windows of the sequence length (disjoint, from the start of the data)"));
+    m_samples->setToolTip(tr("Calibration windows of the sequence length (disjoint, from the start of the data): "
+                             "for Capture Activations, and for the ranges of static activation schemes"));
+    m_seed->setRange(0, 1 << 30);
+    m_seed->setSpecialValueText(tr("in order"));
+    m_seed->setToolTip(tr("Shuffle the calibration windows with this seed (in order: the first windows of the data)"));
+    m_protocol->addItem(tr("Automatic (overlap for decoders, masked for encoders)"), QString());
+    m_protocol->addItem(tr("Overlapping windows: every token after the first predicted once"), QStringLiteral("overlap"));
+    m_protocol->addItem(tr("fms-mo blocks: disjoint windows, fms-mo's formula"), QStringLiteral("blocks"));
+    m_protocol->addItem(tr("Masked LM (BERT, RoBERTa): every token masked once, 1 in 7 per pass"),
+        QStringLiteral("masked"));
     m_capture->setToolTip(tr("Run the float model on the calibration windows and record every Linear input and the "
                              "twelve named points of each layer (shown in the Activations tab)"));
     m_run->setToolTip(tr("Run the float model and the current scheme's fake-quantized model on the data"));
@@ -60,15 +73,17 @@ EvalPanel::EvalPanel(QWidget* parent)
     form->addRow(tr("Data:"), fileRow);
     form->addRow(tr("Sequence length:"), m_seqLen);
     form->addRow(tr("Windows:"), m_windows);
+    form->addRow(tr("Scoring:"), m_protocol);
     form->addRow(tr("Calibration samples:"), m_samples);
+    form->addRow(tr("Calibration order:"), m_seed);
     auto* buttons = new QHBoxLayout;
     buttons->addWidget(m_run);
     buttons->addWidget(m_capture);
     buttons->addWidget(m_status, 1);
     buttons->addWidget(m_csv);
     auto* layout = new QVBoxLayout(this);
-    layout->addWidget(new QLabel(tr("<b>Perplexity</b> of the model run natively on the CPU (Llama family), float "
-                                    "and with the current scheme and keep selection."),
+    layout->addWidget(new QLabel(tr("<b>Perplexity</b> of the model run natively on the CPU (Llama, GPT-2, nanoGPT, "
+                                    "BERT/RoBERTa), float and with the current scheme and keep selection."),
         this));
     layout->addLayout(form);
     layout->addLayout(buttons);
@@ -115,6 +130,32 @@ void EvalPanel::setSeqLen(int tokens)
 int EvalPanel::maxWindows() const
 {
     return m_windows->value();
+}
+
+QString EvalPanel::protocol() const
+{
+    return m_protocol->currentData().toString();
+}
+
+void EvalPanel::setProtocol(const QString& name)
+{
+    const int i = m_protocol->findData(name);
+    m_protocol->setCurrentIndex(i < 0 ? 0 : i);
+}
+
+int EvalPanel::calibrationSeed() const
+{
+    return m_seed->value();
+}
+
+bool EvalPanel::hasFloatRow(const QString& key) const
+{
+    return key == m_resultsKey && m_table->rowCount() > 0;
+}
+
+void EvalPanel::setResultsKey(const QString& key)
+{
+    m_resultsKey = key;
 }
 
 int EvalPanel::samples() const

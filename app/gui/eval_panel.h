@@ -3,6 +3,7 @@
 #include <QString>
 #include <QWidget>
 
+class QComboBox;
 class QLabel;
 class QLineEdit;
 class QPushButton;
@@ -11,10 +12,12 @@ class QTableWidget;
 
 namespace qs::app {
 
-// The "Evaluate" tab: a data file (token ids, JSON lines or text), the window length, and a
-// table of results: the float model's perplexity and, per run, the current scheme's fake-
-// quantized model against it (KL divergence, top-1 agreement). The run itself is a job of the
-// main window; this panel only collects the settings and shows the rows.
+// The "Evaluate" tab: a data file (token ids, JSON lines or text), the window length, the
+// scoring protocol, the calibration windows (static activation ranges, captures), and a table of results: the float model's
+// perplexity and, per run, the current scheme's fake-quantized model against it (KL
+// divergence, top-1 agreement); runs on the same data and windows add rows, so schemes can be
+// compared. The run itself is a job of the main window; this panel only collects the settings
+// and shows the rows.
 class EvalPanel : public QWidget
 {
     Q_OBJECT
@@ -37,6 +40,14 @@ public:
     int seqLen() const;
     void setSeqLen(int tokens);
     int maxWindows() const;
+    // "" (automatic: overlap for decoders, masked for encoders), "overlap", "blocks", "masked".
+    QString protocol() const;
+    void setProtocol(const QString& name);
+    int calibrationSeed() const;
+    // Whether the float row of the current settings is shown (a new run then adds only its
+    // scheme's row); `key` identifies the data, windows and protocol.
+    bool hasFloatRow(const QString& key) const;
+    void setResultsKey(const QString& key);
     void setRunEnabled(bool enabled);
     void setStatus(const QString& text);
     void addResult(const Row& row);
@@ -60,6 +71,9 @@ private:
     QPushButton* m_capture = nullptr;
     QPushButton* m_csv = nullptr;
     QSpinBox* m_samples = nullptr;
+    QSpinBox* m_seed = nullptr;
+    QComboBox* m_protocol = nullptr;
+    QString m_resultsKey;
     QLabel* m_status = nullptr;
     QTableWidget* m_table = nullptr;
 };

@@ -140,6 +140,8 @@ void MainWindow::evaluate()
     request.data = m_eval->dataFile().toStdString();
     request.seqLen = m_eval->seqLen();
     request.maxWindows = m_eval->maxWindows();
+    request.protocol = m_eval->protocol().toStdString();
+    request.calibrationSamples = m_eval->samples();
     request.scheme = m_schemePanel->scheme();
     for (const auto& path : m_treeModel->keptModules())
         request.kept.insert(path.toStdString());
@@ -149,6 +151,12 @@ void MainWindow::evaluate()
                 request.moduleSchemes[m_model->tree.node(d.module).path] = *preset;
         }
     }
+    // Runs on the same data, windows and protocol add their scheme's row to the table.
+    const QString key = QStringLiteral("%1|%2|%3|%4")
+                            .arg(m_eval->dataFile())
+                            .arg(request.seqLen)
+                            .arg(request.maxWindows)
+                            .arg(m_eval->protocol());
     auto model = m_model;
     auto report = std::make_shared<EvaluationReport>();
     m_eval->setStatus(tr("Running the float model and %1 …").arg(QString::fromStdString(request.scheme->name)));
@@ -156,15 +164,20 @@ void MainWindow::evaluate()
         tr("Evaluating"),
         [model, request, report](
             Progress& progress) { *report = evaluateCheckpoint(model->checkpoint, request, progress); },
-        [this, report, kept = static_cast<int>(request.kept.size())] {
-            m_eval->clearResults();
-            EvalPanel::Row f;
-            f.model = QStringLiteral("float");
-            f.perplexity = report->floatPerplexity;
-            f.tokens = report->tokens;
-            m_eval->addResult(f);
+        [this, report, key, kept = static_cast<int>(request.kept.size())] {
+            if (!m_eval->hasFloatRow(key)) {
+                m_eval->clearResults();
+                m_eval->setResultsKey(key);
+                EvalPanel::Row f;
+                f.model = QStringLiteral("float");
+                f.perplexity = report->floatPerplexity;
+                f.tokens = report->tokens;
+                m_eval->addResult(f);
+            }
             EvalPanel::Row q;
             q.model = QString::fromStdString(report->schemeName);
+            if (report->activations != "none")
+                q.model += QStringLiteral(" · %1").arg(QString::fromStdString(report->activations));
             q.perplexity = report->perplexity;
             q.tokens = report->tokens;
             q.change = report->perplexity / report->floatPerplexity - 1;
@@ -172,10 +185,15 @@ void MainWindow::evaluate()
             q.top1 = report->top1Agreement;
             q.kept = kept;
             m_eval->addResult(q);
-            m_eval->setStatus(tr("%1 tokens predicted in %2 windows (%3 tokens of data).")
-                                  .arg(report->tokens)
-                                  .arg(report->windows)
-                                  .arg(report->dataTokens));
+            QString status = tr("%1 %2 tokens scored in %3 windows (%4 tokens of data, %5 protocol).")
+                                 .arg(report->protocol == "masked" ? tr("Masked-LM pseudo-perplexity:") : QString())
+                                 .arg(report->tokens)
+                                 .arg(report->windows)
+                                 .arg(report->dataTokens)
+                                 .arg(QString::fromStdString(report->protocol));
+            if (report->calibrationWindows > 0)
+                status += tr(" Static activation ranges from %1 calibration windows.").arg(report->calibrationWindows);
+            m_eval->setStatus(status.trimmed());
             Q_EMIT evaluated();
         });
     if (!started)
@@ -194,6 +212,7 @@ void MainWindow::captureActivations()
     request.data = m_eval->dataFile().toStdString();
     request.seqLen = m_eval->seqLen();
     request.samples = m_eval->samples();
+    request.seed = static_cast<std::uint64_t>(m_eval->calibrationSeed());
     auto model = m_model;
     auto result = std::make_shared<CalibrationResult>();
     m_eval->setStatus(tr("Capturing activations on %1 windows …").arg(request.samples));

@@ -43,6 +43,10 @@ AiuExporter::AiuExporter(ExportOptions options, std::string modelType)
 {
     const QuantScheme& s = m_options.scheme;
     s.validate();
+    if (s.activations == "int8-tensor-static" || s.activations == "fp8-tensor-static")
+        throw UsageError("scheme '" + s.name + "': static activation scales (" + s.activations
+            + ") come from calibration, and export does not calibrate yet; evaluate with them, export with dynamic "
+              "per-token activations");
     if (s.convention != ScaleConvention::FmsMo || s.format != QuantFormat::Int || s.bits != 8 || !s.symmetric
         || s.rounding != Rounding::NearestEven
         || !(s.granularity == Granularity::Tensor || (s.granularity == Granularity::Channel && s.axis == 0)))

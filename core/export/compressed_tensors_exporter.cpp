@@ -92,6 +92,10 @@ CompressedTensorsExporter::CompressedTensorsExporter(ExportOptions options)
 {
     const QuantScheme& s = m_options.scheme;
     s.validate();
+    if (s.activations == "int8-tensor-static" || s.activations == "fp8-tensor-static")
+        throw UsageError("scheme '" + s.name + "': static activation scales (" + s.activations
+            + ") come from calibration, and export does not calibrate yet; evaluate with them, export with dynamic "
+              "per-token activations");
     const bool intOk = s.format == QuantFormat::Int && (s.bits == 4 || s.bits == 8);
     if (s.convention != ScaleConvention::CompressedTensors || !(intOk || s.format == QuantFormat::Fp8E4M3)
         || s.rounding != Rounding::NearestEven

@@ -171,6 +171,12 @@ void QuantScheme::validate() const
         invalid(n, "nanoGPT quirks only apply to the nanogpt convention");
     if (weightDtypeMath && convention != ScaleConvention::CompressedTensors)
         invalid(n, "weight-dtype math is how llm-compressor computes; it applies to the compressed-tensors convention");
+    if (activations != "none" && activations != "int8-token-dynamic" && activations != "fp8-token-dynamic"
+        && activations != "int8-tensor-static" && activations != "fp8-tensor-static")
+        invalid(n,
+            "activations '" + activations
+                + "' is not a mode (none, int8-token-dynamic, fp8-token-dynamic, int8-tensor-static, "
+                  "fp8-tensor-static)");
     if (clipping != Clipping::AbsMax && !symmetric)
         invalid(n, std::string(clippingName(clipping)) + " clipping is implemented for symmetric schemes only");
 }

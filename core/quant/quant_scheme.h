@@ -77,7 +77,9 @@ struct QuantScheme
     bool recomputeNarrowWeights = false;
     double narrowStdThreshold = 20.0;
     // Activations quantized by the consumer at run time (the checkpoint stores nothing for
-    // them unless static): "none", "int8-token-dynamic", "fp8-token-dynamic", ...
+    // them unless static): "none", "int8-token-dynamic", "fp8-token-dynamic", and the static
+    // per-tensor "int8-tensor-static", "fp8-tensor-static" (evaluation calibrates their ranges;
+    // the exporters do not write input scales yet and refuse them).
     std::string activations = "none";
     // nanoGPT fork only: reproduce its quirks (no epsilon, stochastic int8 wrap-around).
     bool nanogptQuirks = false;

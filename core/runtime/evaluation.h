@@ -5,6 +5,7 @@
 // Plain data in and out (no libtorch in this header).
 #include "quant/quant_scheme.h"
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -20,30 +21,49 @@ struct EvaluationRequest
 {
     std::filesystem::path data; // see loadEvalTokens
     int seqLen = 256;
-    bool blocks = false; // fms-mo's block protocol instead of overlapping windows
+    // "overlap", "blocks" (fms-mo's formula) or "masked" (encoders); empty: overlap for a
+    // decoder, masked for an encoder.
+    std::string protocol;
     int maxWindows = 0;
     std::optional<QuantScheme> scheme; // none: the float model only
     std::set<std::string> kept; // modules left in full precision
     std::map<std::string, QuantScheme> moduleSchemes; // quantize rules with their own preset
+    // Overrides the scheme's activation mode (see activationModes()); empty: the scheme's.
+    std::string activations;
+    // Static activations: the ranges are measured on this many windows of seqLen tokens of the
+    // calibration data (the evaluation data when empty), from its start, on the model with
+    // quantized weights.
+    std::filesystem::path calibrationData;
+    int calibrationSamples = 8;
+    // Masked-LM scoring: the mask token (-1: the tokenizer's) and the masking stride.
+    std::int64_t maskToken = -1;
+    int maskEvery = 7;
 };
 
 struct EvaluationReport
 {
     std::string modelType;
+    std::string protocol;
     std::int64_t dataTokens = 0; // ids in the data
     std::int64_t tokens = 0; // predicted tokens
     int windows = 0;
     double floatPerplexity = 0;
+    double floatMeanNll = 0;
+    double seconds = 0; // the forward passes (both models with a scheme), after a warm-up
     // With a scheme:
     bool quantized = false;
     std::string schemeName;
+    std::string activations; // the activation mode simulated
+    int calibrationWindows = 0; // static activations: windows the ranges were measured on
     double perplexity = 0; // the fake-quantized model's
+    double meanNll = 0;
     double klDivergence = 0; // KL(float || quantized) per predicted token
     double top1Agreement = 0;
 };
 
-// Loads the model (Llama family), the data and runs both models window by window; progress
-// counts windows, cancellation is honoured between windows. Errors name the file or tensor.
+// Loads the model, the data and runs both models window by window; progress counts windows
+// (calibration windows first when activations are static), cancellation is honoured between
+// windows. Errors name the file or tensor.
 EvaluationReport evaluateCheckpoint(const Checkpoint& checkpoint, const EvaluationRequest& request, Progress& progress);
 
 } // namespace qs

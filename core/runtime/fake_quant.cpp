@@ -1,9 +1,15 @@
 #include "runtime/fake_quant.h"
 
 #include "error.h"
+#include "jobs/progress.h"
+#include "quant/fp8.h"
 #include "quant/scheme_quantizer.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cmath>
 
 namespace qs {
 
@@ -27,10 +33,87 @@ WeightTransform fakeQuantizeWeights(
     };
 }
 
-LinearInputHook fakeQuantizeActivations(const QuantScheme& scheme, std::set<std::string> kept)
+const std::vector<std::string>& activationModes()
+{
+    static const std::vector<std::string> modes { "none", "int8-token-dynamic", "fp8-token-dynamic",
+        "int8-tensor-static", "fp8-tensor-static" };
+    return modes;
+}
+
+bool isStaticActivations(const std::string& mode)
+{
+    return mode == "int8-tensor-static" || mode == "fp8-tensor-static";
+}
+
+ActivationRanges measureActivationRanges(
+    const LanguageModel& model, const std::vector<std::vector<std::int64_t>>& windows, Progress& progress)
+{
+    ActivationRanges ranges;
+    const LinearInputHook observe = [&ranges](const std::string& module, const at::Tensor& x) {
+        const float m = x.abs().max().item<float>();
+        float& r = ranges[module];
+        r = std::max(r, std::isfinite(m) ? m : r);
+        return x;
+    };
+    ProgressUpdate update;
+    update.stepsTotal = static_cast<std::int64_t>(windows.size());
+    for (const auto& w : windows) {
+        progress.checkCancelled();
+        model.forward(w, observe);
+        ++update.stepsDone;
+        progress.report(update);
+    }
+    return ranges;
+}
+
+namespace {
+
+// x quantized with one fixed scale and dequantized.
+at::Tensor staticInt8(const at::Tensor& x, float scale, double qmin, double qmax)
+{
+    return at::clamp(at::round(x / scale), qmin, qmax) * scale;
+}
+
+at::Tensor staticFp8(const at::Tensor& x, float scale)
+{
+    at::Tensor out = at::empty_like(x);
+    const at::Tensor in = x.contiguous();
+    const float* src = in.data_ptr<float>();
+    float* dst = out.data_ptr<float>();
+    at::parallel_for(0, in.numel(), 1 << 14, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t i = begin; i < end; ++i)
+            dst[i] = fp8ToFloat(Fp8Format::E4M3, floatToFp8(Fp8Format::E4M3, src[i] / scale)) * scale;
+    });
+    return out;
+}
+
+LinearInputHook staticActivations(
+    const QuantScheme& scheme, std::set<std::string> kept, ActivationRanges ranges)
+{
+    const bool fp8 = scheme.activations == "fp8-tensor-static";
+    const bool fmsMo = scheme.convention == ScaleConvention::FmsMo;
+    return [fp8, fmsMo, kept = std::move(kept), ranges = std::move(ranges)](
+               const std::string& module, const at::Tensor& x) -> at::Tensor {
+        if (kept.count(module) || module == "lm_head")
+            return x;
+        const auto it = ranges.find(module);
+        if (it == ranges.end())
+            throw UsageError("static activation quantization: the calibration never reached the input of " + module);
+        const float absMax = std::max(it->second, 1e-12F);
+        if (fp8)
+            return staticFp8(x, absMax / 448.0F);
+        return fmsMo ? staticInt8(x, absMax / 127.0F, -127, 127) : staticInt8(x, absMax / 127.5F, -128, 127);
+    };
+}
+
+} // namespace
+
+LinearInputHook fakeQuantizeActivations(const QuantScheme& scheme, std::set<std::string> kept, ActivationRanges ranges)
 {
     if (scheme.activations.empty() || scheme.activations == "none")
         return {};
+    if (isStaticActivations(scheme.activations))
+        return staticActivations(scheme, std::move(kept), std::move(ranges));
     QuantScheme a;
     a.name = scheme.activations;
     a.symmetric = true;
@@ -44,8 +127,8 @@ LinearInputHook fakeQuantizeActivations(const QuantScheme& scheme, std::set<std:
         a.fp8Max = 448.0;
         a.convention = ScaleConvention::Nxd;
     } else {
-        throw UsageError("activations '" + scheme.activations
-            + "' cannot be simulated yet: only dynamic per-token int8 and fp8 can (static ranges need calibration)");
+        throw UsageError("unknown activation mode '" + scheme.activations
+            + "' (none, int8-token-dynamic, fp8-token-dynamic, int8-tensor-static, fp8-tensor-static)");
     }
     return [a, kept = std::move(kept)](const std::string& module, const at::Tensor& x) -> at::Tensor {
         if (kept.count(module) || module == "lm_head")

@@ -4,23 +4,42 @@
 // (what the exported checkpoint will compute with), and the scheme's run-time activation
 // quantization applied to each Linear's input.
 #include "quant/quant_scheme.h"
-#include "runtime/llama_model.h"
+#include "runtime/language_model.h"
 
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace qs {
+
+class Progress;
 
 // Quantizes and dequantizes every Linear weight except the kept modules (full paths), with the
 // module's own scheme when `moduleSchemes` has one. Errors name the module.
 WeightTransform fakeQuantizeWeights(
     const QuantScheme& scheme, std::set<std::string> kept, std::map<std::string, QuantScheme> moduleSchemes = {});
 
-// The scheme's activations as the consumer quantizes them at run time, on the input of every
-// quantized Linear: "int8-token-dynamic" (one scale per token, abs-max / 127) and
-// "fp8-token-dynamic" (e4m3, abs-max / 448). Empty for "none". UsageError for static schemes,
-// which need calibrated ranges.
-LinearInputHook fakeQuantizeActivations(const QuantScheme& scheme, std::set<std::string> kept);
+// The activation modes a scheme's `activations` can name, besides "none": "int8-token-dynamic"
+// and "fp8-token-dynamic" (one scale per token, computed at run time), "int8-tensor-static" and
+// "fp8-tensor-static" (one scale per Linear input, from calibration).
+const std::vector<std::string>& activationModes();
+bool isStaticActivations(const std::string& mode);
+
+// The abs-max of every Linear's input over calibration windows: what a static per-tensor
+// activation scale is computed from (observer "minmax" with a symmetric range).
+using ActivationRanges = std::map<std::string, float>;
+// Runs the model on each window; progress counts windows, cancellation between windows.
+ActivationRanges measureActivationRanges(
+    const LanguageModel& model, const std::vector<std::vector<std::int64_t>>& windows, Progress& progress);
+
+// The scheme's activations as the consumer quantizes them, on the input of every quantized
+// Linear (not the kept modules nor lm_head). Per token: int8 abs-max / 127 (NxD, fms-mo) and
+// fp8 e4m3 abs-max / 448. Static per tensor, from `ranges`: int8 abs-max / 127.5 with codes in
+// [-128, 127] (compressed-tensors' and NxD's symmetric min/max observers; abs-max / 127 with
+// codes in [-127, 127] under the fms-mo convention), fp8 e4m3 abs-max / 448. Empty for "none".
+// UsageError for an unknown mode, or static ranges missing a module's input.
+LinearInputHook fakeQuantizeActivations(
+    const QuantScheme& scheme, std::set<std::string> kept, ActivationRanges ranges = {});
 
 } // namespace qs

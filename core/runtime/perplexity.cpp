@@ -5,13 +5,31 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace qs {
 
 const char* perplexityProtocolName(PerplexityProtocol p)
 {
-    return p == PerplexityProtocol::Blocks ? "blocks" : "overlap";
+    switch (p) {
+    case PerplexityProtocol::Blocks:
+        return "blocks";
+    case PerplexityProtocol::Masked:
+        return "masked";
+    case PerplexityProtocol::Overlap:
+        break;
+    }
+    return "overlap";
+}
+
+PerplexityProtocol perplexityProtocolFromName(const std::string& name)
+{
+    for (auto p : { PerplexityProtocol::Overlap, PerplexityProtocol::Blocks, PerplexityProtocol::Masked }) {
+        if (name == perplexityProtocolName(p))
+            return p;
+    }
+    throw UsageError("unknown perplexity protocol '" + name + "'; protocols: overlap, blocks, masked");
 }
 
 namespace {
@@ -19,87 +37,162 @@ namespace {
 struct Window
 {
     std::int64_t begin = 0;
-    std::int64_t length = 0; // tokens run; predictions are positions 0 .. length - 2 of the window
+    std::int64_t length = 0; // tokens of the data the window covers
 };
 
-// The windows and, per window, the input tokens and the targets.
 std::vector<Window> windowsOf(std::int64_t n, const PerplexityOptions& o)
 {
     std::vector<Window> w;
-    if (o.protocol == PerplexityProtocol::Overlap) {
+    switch (o.protocol) {
+    case PerplexityProtocol::Overlap:
         for (std::int64_t begin = 0; begin + 1 < n; begin += o.seqLen)
             w.push_back({ begin, std::min<std::int64_t>(o.seqLen + 1, n - begin) });
-    } else {
+        break;
+    case PerplexityProtocol::Blocks:
         for (std::int64_t i = 0; (i + 1) * o.seqLen <= n; ++i)
             w.push_back({ i * o.seqLen, o.seqLen });
+        break;
+    case PerplexityProtocol::Masked:
+        for (std::int64_t begin = 0; begin + 1 < n; begin += o.seqLen)
+            w.push_back({ begin, std::min<std::int64_t>(o.seqLen, n - begin) });
+        break;
     }
     if (o.maxWindows > 0 && static_cast<int>(w.size()) > o.maxWindows)
         w.resize(static_cast<std::size_t>(o.maxWindows));
     return w;
 }
 
+// One forward pass's predictions: the model's logits at the scored rows and the targets.
+struct Scored
+{
+    at::Tensor logits; // [k, vocab]
+    at::Tensor targets; // [k]
+    double weight = 1; // Blocks: each prediction counts length / predicted times
+};
+
+// Sums of the NLLs and of the comparison with the reference.
+class Accumulator
+{
+public:
+    void add(const Scored& s, const at::Tensor& referenceLogits)
+    {
+        // log-softmax in float32 (as PyTorch's cross-entropy), sums in double.
+        const at::Tensor logp = at::log_softmax(s.logits, -1);
+        const auto predicted = s.targets.size(0);
+        m_nll += -logp.gather(1, s.targets.unsqueeze(1)).sum(at::kDouble).item<double>() * s.weight;
+        m_counted += static_cast<double>(predicted) * s.weight;
+        m_tokens += predicted;
+        if (!referenceLogits.defined())
+            return;
+        const at::Tensor refLogp = at::log_softmax(referenceLogits, -1);
+        m_referenceNll += -refLogp.gather(1, s.targets.unsqueeze(1)).sum(at::kDouble).item<double>() * s.weight;
+        m_kl += (refLogp.exp() * (refLogp - logp)).sum(at::kDouble).item<double>();
+        m_agree += (refLogp.argmax(-1) == logp.argmax(-1)).sum().item<std::int64_t>();
+    }
+
+    void finish(PerplexityResult& r) const
+    {
+        r.tokens = m_tokens;
+        r.meanNll = m_nll / m_counted;
+        r.perplexity = std::exp(r.meanNll);
+        if (r.compared) {
+            r.referencePerplexity = std::exp(m_referenceNll / m_counted);
+            r.klDivergence = m_kl / static_cast<double>(m_tokens);
+            r.top1Agreement = static_cast<double>(m_agree) / static_cast<double>(m_tokens);
+        }
+    }
+
+private:
+    double m_nll = 0, m_referenceNll = 0, m_kl = 0, m_counted = 0;
+    std::int64_t m_tokens = 0, m_agree = 0;
+};
+
+void checkOptions(const LanguageModel& model, const PerplexityOptions& o)
+{
+    const ModelConfig& c = model.config();
+    if (o.seqLen < 2)
+        throw UsageError("the sequence length must be at least 2");
+    if (o.seqLen > c.maxPositions)
+        throw UsageError("sequence length " + std::to_string(o.seqLen) + " exceeds the model's "
+            + std::to_string(c.maxPositions) + " positions");
+    const bool masked = o.protocol == PerplexityProtocol::Masked;
+    if (masked && c.causal())
+        throw UsageError(std::string("masked-LM scoring is for encoders; a ") + c.modelType
+            + " decoder is scored with the overlap or blocks protocol");
+    if (!masked && !c.causal())
+        throw UsageError("a " + c.modelType + " encoder predicts masked tokens, not the next one: use the masked protocol");
+    if (masked && (o.maskToken < 0 || o.maskToken >= c.vocabSize))
+        throw UsageError("masked-LM scoring needs the mask token's id (the tokenizer's [MASK] or <mask>)");
+    if (masked && o.maskEvery < 1)
+        throw UsageError("the masking stride must be at least 1");
+}
+
 } // namespace
 
-PerplexityResult evaluatePerplexity(const LlamaModel& model, const std::vector<std::int64_t>& ids,
-    const PerplexityOptions& options, Progress& progress, const LinearInputHook& hook, const LlamaModel* reference)
+PerplexityResult evaluatePerplexity(const LanguageModel& model, const std::vector<std::int64_t>& ids,
+    const PerplexityOptions& options, Progress& progress, const LinearInputHook& hook,
+    const LanguageModel* reference)
 {
-    if (options.seqLen < 2)
-        throw UsageError("the sequence length must be at least 2");
+    checkOptions(model, options);
     if (ids.size() < 2)
         throw UsageError("perplexity needs at least two tokens");
-    if (options.seqLen > model.config().maxPositions)
-        throw UsageError("sequence length " + std::to_string(options.seqLen) + " exceeds the model's "
-            + std::to_string(model.config().maxPositions) + " positions");
     const std::vector<Window> windows = windowsOf(static_cast<std::int64_t>(ids.size()), options);
     if (windows.empty())
         throw UsageError("the data holds fewer tokens than one block of " + std::to_string(options.seqLen));
     PerplexityResult r;
     r.compared = reference != nullptr;
-    double nll = 0, referenceNll = 0, kl = 0;
-    std::int64_t agree = 0, counted = 0;
+    Accumulator sums;
+    // The model's and the reference's logits at `rows` of one input.
+    auto score = [&](const std::vector<std::int64_t>& input, const at::Tensor& rows, Scored s) {
+        s.logits = model.forward(input, hook).index_select(0, rows);
+        const at::Tensor ref = reference ? reference->forward(input).index_select(0, rows) : at::Tensor();
+        sums.add(s, ref);
+    };
     ProgressUpdate update;
     update.stepsTotal = static_cast<std::int64_t>(windows.size());
     for (const Window& w : windows) {
         progress.checkCancelled();
-        // Overlap: run the first length - 1 tokens, predict the next; Blocks: run all, predict
-        // positions 1 .. length - 1 from 0 .. length - 2 (the last logit is unused).
-        const std::int64_t run = options.protocol == PerplexityProtocol::Overlap ? w.length - 1 : w.length;
-        const std::vector<std::int64_t> input(ids.begin() + w.begin, ids.begin() + w.begin + run);
-        const std::vector<std::int64_t> target(ids.begin() + w.begin + 1, ids.begin() + w.begin + w.length);
-        const auto predicted = static_cast<std::int64_t>(target.size());
-        const at::Tensor logits = model.forward(input, hook).slice(0, 0, predicted);
-        // log-softmax in float32 (as PyTorch's cross-entropy), sums in double.
-        const at::Tensor logp = at::log_softmax(logits, -1);
-        const at::Tensor targets = at::tensor(target, at::kLong);
-        const double windowNll = -logp.gather(1, targets.unsqueeze(1)).sum(at::kDouble).item<double>();
-        if (options.protocol == PerplexityProtocol::Overlap) {
-            nll += windowNll;
-            counted += predicted;
+        const auto first = ids.begin() + w.begin;
+        if (options.protocol == PerplexityProtocol::Masked) {
+            const std::vector<std::int64_t> original(first, first + w.length);
+            for (int j = 0; j < options.maskEvery; ++j) {
+                std::vector<std::int64_t> input = original, rows, targets;
+                for (std::int64_t p = j; p < w.length; p += options.maskEvery) {
+                    const std::int64_t id = original[static_cast<std::size_t>(p)];
+                    if (std::find(options.unscored.begin(), options.unscored.end(), id) != options.unscored.end())
+                        continue;
+                    input[static_cast<std::size_t>(p)] = options.maskToken;
+                    rows.push_back(p);
+                    targets.push_back(id);
+                }
+                if (rows.empty())
+                    continue;
+                Scored s;
+                s.targets = at::tensor(targets, at::kLong);
+                score(input, at::tensor(rows, at::kLong), s);
+            }
         } else {
-            nll += windowNll / static_cast<double>(predicted) * static_cast<double>(w.length);
-            counted += w.length;
-        }
-        r.tokens += predicted;
-        if (reference) {
-            const at::Tensor refLogp = at::log_softmax(reference->forward(input).slice(0, 0, predicted), -1);
-            const double refNll = -refLogp.gather(1, targets.unsqueeze(1)).sum(at::kDouble).item<double>();
-            referenceNll += options.protocol == PerplexityProtocol::Overlap
-                ? refNll
-                : refNll / static_cast<double>(predicted) * static_cast<double>(w.length);
-            kl += (refLogp.exp() * (refLogp - logp)).sum(at::kDouble).item<double>();
-            agree += (refLogp.argmax(-1) == logp.argmax(-1)).sum().item<std::int64_t>();
+            // Overlap: run the first length - 1 tokens, predict the next; Blocks: run all, predict
+            // positions 1 .. length - 1 from 0 .. length - 2 (the last logit is unused), each
+            // prediction weighted so that the block counts length times its mean.
+            const bool overlap = options.protocol == PerplexityProtocol::Overlap;
+            const std::int64_t run = overlap ? w.length - 1 : w.length;
+            const std::vector<std::int64_t> input(first, first + run);
+            Scored s;
+            s.targets = at::tensor(std::vector<std::int64_t>(first + 1, first + w.length), at::kLong);
+            const std::int64_t predicted = w.length - 1;
+            s.weight = overlap ? 1.0 : static_cast<double>(w.length) / static_cast<double>(predicted);
+            score(input, at::arange(predicted, at::kLong), s);
         }
         ++r.windows;
         ++update.stepsDone;
         progress.report(update);
     }
-    r.meanNll = nll / static_cast<double>(counted);
-    r.perplexity = std::exp(r.meanNll);
-    if (reference) {
-        r.referencePerplexity = std::exp(referenceNll / static_cast<double>(counted));
-        r.klDivergence = kl / static_cast<double>(r.tokens);
-        r.top1Agreement = static_cast<double>(agree) / static_cast<double>(r.tokens);
-    }
+    if (!(r.windows > 0))
+        throw UsageError("no window of the data holds a token to score");
+    sums.finish(r);
+    if (r.tokens == 0)
+        throw UsageError("no token of the data could be scored (all are special tokens)");
     return r;
 }
 

@@ -2,7 +2,7 @@
 
 // Perplexity of a model on token ids, and how far a (fake-)quantized model is from the float
 // one: mean KL divergence of the next-token distributions and top-1 agreement.
-#include "runtime/llama_model.h"
+#include "runtime/language_model.h"
 
 #include <atomic>
 #include <string>
@@ -21,15 +21,27 @@ enum class PerplexityProtocol : std::uint8_t
     // fms-mo's Evaluator: n = len / seqLen disjoint blocks (the rest dropped); each block's mean
     // cross-entropy over its seqLen - 1 predictions counts seqLen times; ppl = exp(sum / (n seqLen)).
     Blocks,
+    // Encoders (BERT, RoBERTa): masked-LM pseudo-perplexity. Disjoint windows of seqLen tokens
+    // (the last may be shorter); window pass j replaces the positions p with p % maskEvery == j
+    // by the mask token and scores them, so every position is predicted exactly once from its
+    // two-sided context with one token in maskEvery hidden; ppl = exp(mean NLL).
+    Masked,
 };
 
-const char* perplexityProtocolName(PerplexityProtocol p); // "overlap", "blocks"
+const char* perplexityProtocolName(PerplexityProtocol p); // "overlap", "blocks", "masked"
+// The protocol of a name; UsageError listing the names otherwise.
+PerplexityProtocol perplexityProtocolFromName(const std::string& name);
 
 struct PerplexityOptions
 {
     int seqLen = 256;
     PerplexityProtocol protocol = PerplexityProtocol::Overlap;
     int maxWindows = 0; // 0: all
+    // Masked only: the mask token's id, how far apart masked positions are (7: about BERT's 15%),
+    // and ids never scored (the [CLS]/[SEP], <s>/</s>, padding the data may hold).
+    std::int64_t maskToken = -1;
+    int maskEvery = 7;
+    std::vector<std::int64_t> unscored;
 };
 
 struct PerplexityResult
@@ -49,9 +61,11 @@ struct PerplexityResult
 
 // `hook` runs on the inputs of the evaluated model's Linear modules (activation fake
 // quantization); the reference model runs without it. Progress counts windows; cancellation is
-// honoured between windows. UsageError when there are fewer than two ids or seqLen < 2.
-PerplexityResult evaluatePerplexity(const LlamaModel& model, const std::vector<std::int64_t>& ids,
+// honoured between windows. UsageError when there are fewer than two ids or seqLen < 2, when the
+// protocol does not fit the model (masked scoring is for encoders, the others for decoders) or
+// when masked scoring has no mask token.
+PerplexityResult evaluatePerplexity(const LanguageModel& model, const std::vector<std::int64_t>& ids,
     const PerplexityOptions& options, Progress& progress, const LinearInputHook& hook = {},
-    const LlamaModel* reference = nullptr);
+    const LanguageModel* reference = nullptr);
 
 } // namespace qs

@@ -18,6 +18,8 @@
 #include "module_details_panel.h"
 #include "module_tree_model.h"
 #include "statistics_box.h"
+#include "quant/quant_scheme.h"
+#include "scheme_panel.h"
 #include "test_support.h"
 
 #include <QAbstractItemModelTester>
@@ -238,6 +240,20 @@ private Q_SLOTS:
         QVERIFY2(w.evalPanel()->exportCsv(dir.filePath("ppl.csv"), &csvError), qPrintable(csvError));
         const std::string csv = test::readFile(dir.filePath("ppl.csv").toStdString());
         QVERIFY(csv.rfind("Model,Perplexity", 0) == 0 && csv.find("nxd-int8") != std::string::npos);
+        // A second run on the same data adds its row; static activations calibrate first.
+        QuantScheme staticScheme = *findSchemePreset("vllm-w8a8-int8");
+        staticScheme.activations = "int8-tensor-static";
+        w.schemePanel()->setScheme(staticScheme);
+        w.evaluate();
+        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 2, 60000);
+        QCOMPARE(table->rowCount(), 3);
+        QCOMPARE(table->item(2, 0)->text(), QStringLiteral("vllm-w8a8-int8 · int8-tensor-static"));
+        QVERIFY(table->item(2, 3)->text().toDouble() > 0); // KL
+        // Other windows start a new table.
+        w.evalPanel()->setSeqLen(32);
+        w.evaluate();
+        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 3, 60000);
+        QCOMPARE(table->rowCount(), 2);
         // Capturing activations on the same data fills the Activations tab.
         QSignalSpy captured(&w, &MainWindow::activationsCaptured);
         w.captureActivations();

@@ -322,6 +322,22 @@ private Q_SLOTS:
         QVERIFY(k.value(QStringLiteral("kl_divergence")).toDouble() > 0);
         QVERIFY(k.value(QStringLiteral("top1_agreement")).toDouble() > 0.5);
         QCOMPARE(k.value(QStringLiteral("kept")).toArray().size(), 1);
+        QCOMPARE(k.value(QStringLiteral("activations")).toString(), QStringLiteral("int8-token-dynamic"));
+        // Static per-tensor activations: ranges calibrated on two windows first.
+        const Run s = run({ QStringLiteral("eval"), m_demo, QStringLiteral("--data"), data, QStringLiteral("--seq-len"),
+            QStringLiteral("32"), QStringLiteral("--scheme"), QStringLiteral("vllm-w8a8-int8"),
+            QStringLiteral("--activations"), QStringLiteral("int8-tensor-static"),
+            QStringLiteral("--calibration-samples"), QStringLiteral("2"), QStringLiteral("--json") });
+        QVERIFY2(s.exitCode == 0, qPrintable(s.err));
+        const QJsonObject st = QJsonDocument::fromJson(s.out.toUtf8()).object();
+        QCOMPARE(st.value(QStringLiteral("activations")).toString(), QStringLiteral("int8-tensor-static"));
+        QCOMPARE(st.value(QStringLiteral("calibration_windows")).toInt(), 2);
+        QVERIFY(st.value(QStringLiteral("kl_divergence")).toDouble() > 0);
+        // A decoder is not scored as a masked LM.
+        const Run m = run({ QStringLiteral("eval"), m_demo, QStringLiteral("--data"), data, QStringLiteral("--protocol"),
+            QStringLiteral("masked") });
+        QCOMPARE(m.exitCode, 2);
+        QVERIFY2(m.err.contains(QStringLiteral("masked-LM scoring is for encoders")), qPrintable(m.err));
         // Text needs a tokenizer, which the demo model does not have.
         const QString text = m_dir.filePath(QStringLiteral("story.txt"));
         QFile t(text);
@@ -408,6 +424,8 @@ private Q_SLOTS:
         QTest::newRow("eval data") << QStringList { "eval", "x" } << "needs --data FILE";
         QTest::newRow("eval protocol") << QStringList { "eval", "x", "--data", "d", "--protocol", "sliding" }
                                        << "--protocol: 'sliding'";
+        QTest::newRow("eval activations") << QStringList { "eval", "x", "--data", "d", "--activations", "none" }
+                                          << "--activations goes with --scheme";
         QTest::newRow("eval seq-len") << QStringList { "eval", "x", "--data", "d", "--seq-len", "1" }
                                       << "--seq-len: '1'";
     }
