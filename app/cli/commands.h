@@ -16,6 +16,7 @@ int runStats(const std::vector<std::string>& args);
 int runPlot(const std::vector<std::string>& args);
 int runEval(const std::vector<std::string>& args);
 int runCalibrate(const std::vector<std::string>& args);
+int runTokenize(const std::vector<std::string>& args);
 
 // Usage text of one command, or of the whole tool for an empty name.
 std::string usage(const std::string& command = {});

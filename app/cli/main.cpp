@@ -84,30 +84,47 @@ std::string usage(const std::string& command)
     if (command == "calibrate")
         return "quantscope-cli calibrate MODEL --data FILE -o OUT.h5 [--seq-len N] [--samples N] [--seed N]\n"
                "                         [--sample-rows N] [--bins N] [--linear-only] [--force] [--json]\n"
-               "  Run the model (Llama family) on sample windows of the data and store, for the input of every\n"
+               "  Run the model (any supported family) on sample windows of the data and store, for the input of every\n"
                "  Linear module and the twelve named points of each layer (attention input, q, k, softmax\n"
                "  input, probabilities, v, PV output, attention output; MLP input, activation input and\n"
                "  output, MLP output), per-channel min/max/abs-max/mean/mean-square, the per-token max, a\n"
                "  histogram and the first rows, in OUT.h5 (/activations/<point>/...).\n"
-               "  --data FILE      token ids (.json), JSON lines with \"text\", or text (llama2.c tokenizer)\n"
+               "  --data FILE      token ids (.json), JSON lines with \"text\", or text (the model's tokenizer)\n"
                "  --seq-len N      tokens per window (default 256); --samples N windows (default 16)\n"
                "  --seed N         shuffle the windows with this seed (default 0: the first windows)\n"
                "  --sample-rows N  raw rows kept per point for heatmaps (default 256)\n"
                "  --linear-only    only the Linear inputs\n"
                "  --json           print {\"file\", \"points\", \"tokens\", \"windows\", \"seq_len\", "
                "\"model_type\"}\n";
+    if (command == "tokenize")
+        return "quantscope-cli tokenize TOKENIZER (--text STR | --file F) [--no-special] [--vocab-size N] [--json]\n"
+               "  Encode text with a tokenizer file (tokenizer.json, SentencePiece .model, llama2.c\n"
+               "  tokenizer.bin / tok<N>.bin, nanoGPT meta.pkl) and decode the ids back.\n"
+               "  --no-special    do not add the model's special tokens (BOS, [CLS] .. [SEP], ...)\n"
+               "  --vocab-size N  tokens of a llama2.c tokenizer.bin (tok<N>.bin names it)\n"
+               "  --json          print {\"kind\", \"vocab_size\", \"ids\", \"decoded\"}\n";
     if (command == "eval")
-        return "quantscope-cli eval MODEL --data FILE [--seq-len N] [--protocol overlap|blocks] [--scheme PRESET]\n"
-               "                    [keep options] [--max-windows N] [--logits OUT.npy] [--generate N] [--json]\n"
-               "  Run the model natively (Llama family: llama, mistral, qwen2, granite, llama2.c) on the data and\n"
-               "  report its perplexity. With --scheme, every Linear weight (but the kept ones) is quantized and\n"
-               "  dequantized, dynamic per-token activations are simulated, and the result is compared with\n"
-               "  the float model.\n"
+        return "quantscope-cli eval MODEL --data FILE [--seq-len N] [--protocol overlap|blocks|masked]\n"
+               "                    [--scheme PRESET [--activations MODE]] [keep options] [--max-windows N]\n"
+               "                    [--logits OUT.npy] [--generate N] [--json]\n"
+               "  Run the model natively (Llama family: llama, mistral, qwen2, granite, llama2.c; GPT-2 and\n"
+               "  nanoGPT; BERT and RoBERTa) on the data and report its perplexity (masked-LM pseudo-perplexity\n"
+               "  for an encoder). With --scheme, every Linear weight (but the kept ones) is quantized and\n"
+               "  dequantized, the scheme's activations are simulated, and the result is compared with the\n"
+               "  float model.\n"
                "  --data FILE        token ids (.json list, or list of lists), JSON lines with \"text\", or text\n"
-               "                     (encoded with the model's llama2.c tokenizer: BOS + dummy prefix)\n"
+               "                     (encoded with the model's tokenizer: tokenizer.json, SentencePiece .model,\n"
+               "                     llama2.c tok*.bin or nanoGPT meta.pkl)\n"
                "  --seq-len N        window length (default 256)\n"
-               "  --protocol P       overlap (default): windows of N+1 tokens overlapping by one, every token\n"
-               "                     after the first predicted once; blocks: fms-mo's disjoint blocks of N\n"
+               "  --protocol P       overlap (decoders' default): windows of N+1 tokens overlapping by one, every\n"
+               "                     token after the first predicted once; blocks: fms-mo's disjoint blocks of N;\n"
+               "                     masked (encoders' default): disjoint windows, every token masked once with\n"
+               "                     one in --mask-every N (default 7) hidden per pass\n"
+               "  --mask-token ID    the mask token when the tokenizer does not name one\n"
+               "  --activations M    override the scheme's activations: none, int8-token-dynamic,\n"
+               "                     fp8-token-dynamic, int8-tensor-static, fp8-tensor-static (static ranges are\n"
+               "                     measured on --calibration-samples N windows (default 8) of\n"
+               "                     --calibration-data FILE, by default the evaluation data)\n"
                "  --max-windows N    evaluate only the first N windows\n"
                "  --logits OUT.npy   write the float logits of the first window ([T, vocab] float32)\n"
                "  --generate N       greedy decoding of N tokens from BOS (\"generated\" in the output)\n"
@@ -115,8 +132,8 @@ std::string usage(const std::string& command)
             + "  --json             print {\"perplexity\", \"tokens\", \"mean_nll\", \"protocol\", \"seq_len\",\n"
               "                     \"windows\", \"seconds\", \"tokens_per_second\" (forward passes only), and with "
               "--scheme \"perplexity_float\", \"perplexity_change\",\n"
-              "                     \"kl_divergence\", \"top1_agreement\", \"scheme\", \"kept\"}; \"perplexity\" is\n"
-              "                     the quantized model's when a scheme is given\n";
+              "                     \"kl_divergence\", \"top1_agreement\", \"scheme\", \"activations\", \"kept\"};\n"
+              "                     \"perplexity\" is the quantized model's when a scheme is given\n";
     if (command == "convert")
         return "quantscope-cli convert PATH -o OUT --format FORMAT [--scheme PRESET] [keep "
                "options] "
@@ -166,6 +183,7 @@ std::string usage(const std::string& command)
            "  plot      draw a histogram, code histogram, heatmap or channel plot to PNG/SVG/PDF\n"
            "  eval      run the model on text: perplexity, float vs quantized\n"
            "  calibrate record activation statistics on text into an HDF5 file\n"
+           "  tokenize  encode text with a tokenizer file and decode it back\n"
            "  help      show the usage of a command\n\n"
            "'quantscope-cli help COMMAND' shows its options. Exit codes: 0 success, 1 error,\n"
            "2 bad usage, 130 cancelled (Ctrl+C; nothing is left behind).\n";
@@ -211,6 +229,8 @@ int main(int argc, char* argv[])
             return runEval(args);
         if (command == "calibrate")
             return runCalibrate(args);
+        if (command == "tokenize")
+            return runTokenize(args);
         throw qs::UsageError("unknown command '" + command + "'");
     } catch (const qs::UsageError& e) {
         std::fprintf(stderr, "quantscope-cli: %s\n", e.what());

@@ -176,6 +176,10 @@ void discoverCheckpoint(Checkpoint::Impl& impl, const fs::path& path)
         }
     } else if (fs::exists(impl.folder / "tokenizer.json")) {
         impl.tokenizer = impl.folder / "tokenizer.json";
+    } else if (fs::exists(impl.folder / "tokenizer.model")) {
+        impl.tokenizer = impl.folder / "tokenizer.model"; // SentencePiece (Llama-2 folders without tokenizer.json)
+    } else if (fs::exists(impl.folder / "meta.pkl")) {
+        impl.tokenizer = impl.folder / "meta.pkl"; // nanoGPT's character vocabulary beside ckpt.pt
     }
 }
 

@@ -2,7 +2,7 @@
 
 #include "error.h"
 #include "io/checkpoint.h"
-#include "io/llama2c_tokenizer.h"
+#include "runtime/tokenizer.h"
 
 #include <nlohmann/json.hpp>
 
@@ -22,18 +22,6 @@ std::string readText(const std::filesystem::path& file)
     return s.str();
 }
 
-Llama2cTokenizer tokenizerOf(const Checkpoint& model, std::int64_t vocabSize)
-{
-    const std::filesystem::path& file = model.tokenizerFile();
-    if (file.empty())
-        throw UsageError("the model has no tokenizer beside it, so text cannot be encoded; pass token ids as a "
-                         ".json list instead");
-    if (file.extension() != ".bin")
-        throw UsageError("encoding text with " + file.filename().string()
-            + " is not supported yet (llama2.c tokenizers are); pass token ids as a .json list instead");
-    return Llama2cTokenizer::read(file, static_cast<int>(vocabSize));
-}
-
 void appendIds(const nlohmann::json& list, std::vector<std::int64_t>& out, const std::filesystem::path& file,
     std::int64_t vocabSize)
 {
@@ -46,7 +34,28 @@ void appendIds(const nlohmann::json& list, std::vector<std::int64_t>& out, const
     }
 }
 
+void appendEncoded(const std::vector<std::int64_t>& encoded, std::vector<std::int64_t>& out,
+    const std::filesystem::path& file, std::int64_t vocabSize)
+{
+    for (const std::int64_t id : encoded) {
+        if (id < 0 || id >= vocabSize)
+            throw FormatError("the tokenizer gave id " + std::to_string(id) + " at token " + std::to_string(out.size())
+                    + ", outside the model's vocabulary of " + std::to_string(vocabSize),
+                ErrorContext { file.string(), {}, {} });
+        out.push_back(id);
+    }
+}
+
 } // namespace
+
+std::unique_ptr<Tokenizer> tokenizerFor(const Checkpoint& model, std::int64_t vocabSize)
+{
+    const std::filesystem::path& file = model.tokenizerFile();
+    if (file.empty())
+        throw UsageError("the model has no tokenizer beside it (tokenizer.json, tokenizer.model, llama2.c tok*.bin or "
+                         "nanoGPT meta.pkl), so text cannot be encoded; pass token ids as a .json list instead");
+    return loadTokenizer(file, vocabSize);
+}
 
 std::vector<std::int64_t> loadEvalTokens(
     const std::filesystem::path& file, const Checkpoint& model, std::int64_t vocabSize)
@@ -71,7 +80,7 @@ std::vector<std::int64_t> loadEvalTokens(
         }
         return ids;
     }
-    const Llama2cTokenizer tokenizer = tokenizerOf(model, vocabSize);
+    const std::unique_ptr<Tokenizer> tokenizer = tokenizerFor(model, vocabSize);
     if (ext == ".jsonl") {
         std::istringstream lines(text);
         std::string line;
@@ -87,13 +96,11 @@ std::vector<std::int64_t> loadEvalTokens(
             if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
                 throw FormatError(
                     "line " + std::to_string(n) + " has no \"text\" string", ErrorContext { file.string(), {}, {} });
-            for (int id : tokenizer.encode(j["text"].get<std::string>(), true, false))
-                ids.push_back(id);
+            appendEncoded(tokenizer->encode(j["text"].get<std::string>(), true), ids, file, vocabSize);
         }
         return ids;
     }
-    for (int id : tokenizer.encode(text, true, false))
-        ids.push_back(id);
+    appendEncoded(tokenizer->encode(text, true), ids, file, vocabSize);
     return ids;
 }
 

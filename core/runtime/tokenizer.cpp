@@ -1,0 +1,61 @@
+#include "runtime/tokenizer.h"
+
+#include "error.h"
+#include "runtime/char_tokenizer.h"
+#include "runtime/hf_tokenizer.h"
+#include "runtime/llama2c_text_tokenizer.h"
+#include "runtime/sentencepiece_tokenizer.h"
+
+#include <cctype>
+#include <limits>
+
+namespace qs {
+namespace {
+
+bool endsWith(const std::string& s, const std::string& tail)
+{
+    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// N of tok<N>.bin, or 0.
+std::int64_t vocabFromName(const std::string& name)
+{
+    if (name.rfind("tok", 0) != 0 || !endsWith(name, ".bin"))
+        return 0;
+    const std::string digits = name.substr(3, name.size() - 7);
+    if (digits.empty() || digits.size() > 9)
+        return 0;
+    for (const char c : digits)
+        if (!std::isdigit(static_cast<unsigned char>(c)))
+            return 0;
+    return std::stoll(digits);
+}
+
+} // namespace
+
+std::unique_ptr<Tokenizer> loadTokenizer(const std::filesystem::path& file, std::int64_t vocabSize)
+{
+    const std::string name = file.filename().string();
+    if (!std::filesystem::exists(file))
+        throw IoError("the tokenizer file does not exist", ErrorContext { file.string(), {}, {} });
+    if (endsWith(name, ".json"))
+        return HfTokenizer::read(file);
+    if (endsWith(name, ".model"))
+        return std::make_unique<SentencePieceTokenizer>(file);
+    if (endsWith(name, ".pkl"))
+        return CharTokenizer::read(file);
+    if (endsWith(name, ".bin")) {
+        if (vocabSize <= 0)
+            vocabSize = vocabFromName(name);
+        if (vocabSize <= 0 || vocabSize > std::numeric_limits<int>::max())
+            throw UsageError("a llama2.c tokenizer does not store its vocabulary size: give the model's vocab_size "
+                             "(or name the file tok<N>.bin)",
+                ErrorContext { file.string(), {}, {} });
+        return std::make_unique<Llama2cTextTokenizer>(Llama2cTokenizer::read(file, static_cast<int>(vocabSize)));
+    }
+    throw UsageError("unknown tokenizer file kind (expected tokenizer.json, a SentencePiece .model, llama2.c "
+                     "tokenizer.bin / tok<N>.bin or nanoGPT meta.pkl)",
+        ErrorContext { file.string(), {}, {} });
+}
+
+} // namespace qs
