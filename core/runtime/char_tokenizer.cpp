@@ -42,9 +42,15 @@ std::unique_ptr<CharTokenizer> CharTokenizer::read(const std::filesystem::path& 
                 + keysOf(root) + " (tiktoken or SentencePiece meta files need their own tokenizer file)",
             ErrorContext { name, {}, {} });
     std::vector<std::string> table;
+    // The table is sized by the largest id: bound it by the number of entries, so that a
+    // malformed file cannot make it huge.
+    const PickleObject* used = stoi ? stoi : itos;
+    const auto maxId = std::int64_t(4) * std::int64_t(used->entries.size()) + 1024;
     const auto put = [&](std::int64_t id, const std::string& s) {
-        if (id < 0 || id > 10'000'000)
-            throw FormatError("character id " + std::to_string(id) + " is out of range", ErrorContext { name, {}, {} });
+        if (id < 0 || id > maxId)
+            throw FormatError("character id " + std::to_string(id) + " is out of range (negative, or beyond 4 x "
+                    + std::to_string(used->entries.size()) + " entries + 1024)",
+                ErrorContext { name, {}, {} });
         if (table.size() <= std::size_t(id))
             table.resize(std::size_t(id) + 1);
         table[std::size_t(id)] = s;
@@ -89,6 +95,7 @@ CharTokenizer::CharTokenizer(std::vector<std::string> itos, std::string fileName
 
 std::vector<std::int64_t> CharTokenizer::encode(std::string_view text, bool) const
 {
+    checkEncodeSize(text, m_fileName);
     std::vector<std::int64_t> ids;
     ids.reserve(text.size());
     std::size_t index = 0;

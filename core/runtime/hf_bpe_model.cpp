@@ -25,8 +25,14 @@ BpeModel::BpeModel(const nlohmann::json& j, const std::string& file)
         throw UsageError("BPE dropout is not supported (it makes encoding random)", ErrorContext { file, {}, {} });
     readVocab(j.contains("vocab") ? j["vocab"] : nlohmann::json(), file);
     const std::string unk = stringField(j, "unk_token", "", file);
-    if (!unk.empty())
-        m_unk = tokenId(unk); // the library tolerates an unk_token missing from the vocabulary
+    if (!unk.empty()) {
+        // The library loads an unk_token missing from the vocabulary and fails when a word needs
+        // it (UnkTokenOutOfVocabulary); so does this, at encode.
+        m_unk = tokenId(unk);
+        if (!m_unk)
+            m_missingUnk = unk;
+    }
+    m_fileName = file;
 
     for (int b = 0; b < 256; ++b) {
         char name[8];
@@ -65,7 +71,8 @@ BpeModel::BpeModel(const nlohmann::json& j, const std::string& file)
         if (!merged)
             malformed("merge " + std::to_string(rank) + " makes \"" + a + bTail + "\", which is not in the vocabulary",
                 file);
-        m_merges.emplace(pairKey(*ida, *idb), Merge { rank, *merged });
+        // a repeated pair takes its last rank, as the library's HashMap collect does
+        m_merges[pairKey(*ida, *idb)] = Merge { rank, *merged };
         ++rank;
     }
 }
@@ -101,8 +108,13 @@ void BpeModel::initialSymbols(const std::string& word, std::vector<std::int64_t>
                 continue;
             }
         }
-        if (!m_unk)
+        if (!m_unk) {
+            if (!m_missingUnk.empty())
+                throw FormatError("the BPE unk_token \"" + m_missingUnk
+                        + "\" is not in the vocabulary, and the text has a character the vocabulary lacks",
+                    ErrorContext { m_fileName, {}, {} });
             continue; // what the library does without an unk_token: the character is dropped
+        }
         if (pendingUnk && !m_fuseUnk)
             symbols.push_back(*pendingUnk);
         pendingUnk = m_unk;

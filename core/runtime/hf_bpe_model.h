@@ -31,6 +31,8 @@ private:
 
     std::unordered_map<std::uint64_t, Merge> m_merges;
     std::optional<std::int64_t> m_unk;
+    std::string m_missingUnk; // an unk_token the vocabulary lacks: FormatError when needed
+    std::string m_fileName;
     std::string m_prefix, m_suffix;
     bool m_fuseUnk = false, m_byteFallback = false, m_ignoreMerges = false;
     std::int64_t m_byteIds[256];

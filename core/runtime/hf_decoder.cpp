@@ -7,8 +7,8 @@
 namespace qs::hf {
 namespace {
 
-// Bytes as a string, with U+FFFD for every byte of an invalid sequence (like Rust's from_utf8_lossy
-// at the granularity that matters here).
+// Bytes as a string with one U+FFFD per maximal invalid subsequence, like Rust's
+// String::from_utf8_lossy (unicode::next reads such a subsequence as one U+FFFD).
 bool isValidUtf8(const std::string& s)
 {
     for (std::size_t pos = 0; pos < s.size();) {
@@ -113,10 +113,14 @@ int bytePiece(const std::string& t)
 {
     if (t.size() != 6 || t.compare(0, 3, "<0x") != 0 || t[5] != '>')
         return -1;
+    // u8::from_str_radix(.., 16) as the library parses it: either case, and a leading '+'
     int v = 0;
-    for (int i = 3; i < 5; ++i) {
+    for (int i = t[3] == '+' ? 4 : 3; i < 5; ++i) {
         const char c = t[std::size_t(i)];
-        const int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+        const int d = (c >= '0' && c <= '9') ? c - '0'
+            : (c >= 'A' && c <= 'F')         ? c - 'A' + 10
+            : (c >= 'a' && c <= 'f')         ? c - 'a' + 10
+                                             : -1;
         if (d < 0)
             return -1;
         v = v * 16 + d;

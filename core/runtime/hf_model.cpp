@@ -23,11 +23,17 @@ void Model::readVocab(const nlohmann::json& vocab, const std::string& file)
 {
     if (!vocab.is_object())
         malformed("the model's \"vocab\" is not an object of token: id", file);
-    constexpr std::int64_t kMaxVocab = 50'000'000;
+    // The id table is sized by the largest id: bound it by the number of entries so that a
+    // malformed file cannot make it huge (real vocabularies have few gaps).
+    const auto maxId = std::int64_t(4) * std::int64_t(vocab.size()) + 1024;
     for (const auto& [token, id] : vocab.items()) {
-        if (!id.is_number_integer() || id.get<std::int64_t>() < 0 || id.get<std::int64_t>() >= kMaxVocab)
+        if (!id.is_number_integer() || id.get<std::int64_t>() < 0)
             malformed("vocab entry \"" + token + "\" has no valid id", file);
         const auto i = id.get<std::int64_t>();
+        if (i > maxId)
+            malformed("vocab entry \"" + token + "\" has id " + std::to_string(i) + ", far beyond the "
+                    + std::to_string(vocab.size()) + " entries (at most " + std::to_string(maxId) + ")",
+                file);
         if (i >= size()) {
             m_tokens.resize(std::size_t(i) + 1);
             m_present.resize(std::size_t(i) + 1, false);

@@ -45,9 +45,9 @@ HfTokenizer::HfTokenizer(const nlohmann::json& j, const std::string& fileName)
     } catch (const nlohmann::json::exception& e) {
         malformed(e.what(), m_fileName);
     }
-    if (j.contains("truncation") && !j["truncation"].is_null())
-        throw UsageError("truncation in tokenizer.json is not supported (evaluation text must not be cut)",
-            ErrorContext { m_fileName, {}, {} });
+    // "truncation" and "padding" (set in many BERT / sentence-transformers files) are accepted
+    // and ignored, both: encode() never cuts or pads, because the runtime windows the ids itself
+    // and evaluation text must not be cut.
 }
 
 HfTokenizer::~HfTokenizer() = default;
@@ -70,8 +70,16 @@ void HfTokenizer::readAddedTokens(const nlohmann::json& list)
         a.special = hf::boolField(t, "special", false, m_fileName);
         a.normalized = hf::boolField(t, "normalized", !a.special, m_fileName);
         m_added.push_back(a);
-        // Special tokens are always matched on the raw text.
-        (a.normalized && !a.special && m_normalizer ? normalized : raw).push_back(a);
+        // As the tokenizers library does: the "normalized" flag alone decides the group (special
+        // tokens are not forced raw), and a normalized token is matched in its normalized form
+        // against the normalized text.
+        if (a.normalized) {
+            if (m_normalizer)
+                a.content = m_normalizer->normalize(a.content);
+            normalized.push_back(a);
+        } else {
+            raw.push_back(a);
+        }
     }
     m_rawMatcher = std::make_unique<hf::AddedTokenMatcher>(raw);
     m_normalizedMatcher = std::make_unique<hf::AddedTokenMatcher>(normalized);
@@ -158,6 +166,7 @@ void HfTokenizer::encodeText(const std::string& text, bool atStart, std::vector<
 
 std::vector<std::int64_t> HfTokenizer::encode(std::string_view text, bool addSpecial) const
 {
+    checkEncodeSize(text, m_fileName);
     std::vector<std::int64_t> ids;
     if (addSpecial)
         ids = m_prefix;

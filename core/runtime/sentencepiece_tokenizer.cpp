@@ -17,6 +17,16 @@ namespace {
 // here with RTLD_DEEPBIND (its references resolve inside itself first) and RTLD_LOCAL (it
 // interposes nothing), and this file names none of its symbols at link time: the processor is
 // built through dlsym and used through its virtual methods only.
+//
+// The constructor, ~Status and Status::ToString are called through plain function pointers with
+// `this` as the first argument. That relies on the Itanium C++ ABI as x86-64 (SysV) and AArch64
+// implement it: a member function takes `this` like a first parameter, and a non-trivial return
+// value (std::string) goes through a hidden return-slot pointer passed the same way for member
+// and free functions (x86-64: rdi before `this`; AArch64: x8). Other ABIs differ (e.g. 32-bit
+// ARM/x86 or MSVC pass the slot and `this` in another order), so refuse to build there.
+#if !(defined(__x86_64__) || defined(__aarch64__)) || !(defined(__GNUC__) || defined(__clang__))
+#error "sentencepiece_tokenizer.cpp calls member functions through function pointers: only x86-64 and AArch64 (Itanium ABI) are supported"
+#endif
 using sentencepiece::util::Status;
 
 struct Library
@@ -78,7 +88,12 @@ std::unique_ptr<sentencepiece::SentencePieceProcessor> newProcessor(const std::s
     if (!lib.error.empty())
         throw UsageError("SentencePiece models need " + lib.error, ErrorContext { file, {}, {} });
     void* memory = ::operator new(sizeof(sentencepiece::SentencePieceProcessor));
-    lib.construct(memory);
+    try {
+        lib.construct(memory);
+    } catch (...) {
+        ::operator delete(memory); // nothing was constructed
+        throw;
+    }
     // deleted through its virtual destructor, which lives in the library
     return std::unique_ptr<sentencepiece::SentencePieceProcessor>(static_cast<sentencepiece::SentencePieceProcessor*>(memory));
 }
@@ -105,6 +120,7 @@ std::int64_t SentencePieceTokenizer::vocabSize() const
 
 std::vector<std::int64_t> SentencePieceTokenizer::encode(std::string_view text, bool addSpecial) const
 {
+    checkEncodeSize(text, m_fileName);
     std::vector<int> ids;
     const HeldStatus status([&] { return m_processor->Encode(absl::string_view(text.data(), text.size()), &ids); });
     if (!status.ok())

@@ -33,6 +33,14 @@ std::int64_t vocabFromName(const std::string& name)
 
 } // namespace
 
+void checkEncodeSize(std::string_view text, const std::string& file)
+{
+    if (text.size() > kMaxEncodeBytes)
+        throw UsageError("cannot encode " + std::to_string(text.size()) + " bytes of text at once: the limit is "
+                + std::to_string(kMaxEncodeBytes) + " bytes (1 GiB); split the text",
+            ErrorContext { file, {}, {} });
+}
+
 std::unique_ptr<Tokenizer> loadTokenizer(const std::filesystem::path& file, std::int64_t vocabSize)
 {
     const std::string name = file.filename().string();

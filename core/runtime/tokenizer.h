@@ -2,6 +2,7 @@
 
 // Text to token ids and back, for calibration and evaluation text: one interface over the
 // tokenizer files that sit beside checkpoints.
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -24,6 +25,7 @@ public:
     // `addSpecial` adds what the model expects around one sequence: BOS for llama2.c and
     // SentencePiece models, the post-processor's tokens for tokenizer.json ([CLS] .. [SEP] for
     // BERT, <s> .. </s> for RoBERTa, nothing for GPT-2), nothing for character vocabularies.
+    // UsageError for text longer than kMaxEncodeBytes (split it first).
     virtual std::vector<std::int64_t> encode(std::string_view text, bool addSpecial) const = 0;
     // Special tokens are skipped. UsageError for an id outside the vocabulary.
     virtual std::string decode(const std::vector<std::int64_t>& ids) const = 0;
@@ -33,6 +35,11 @@ public:
     virtual std::optional<std::int64_t> bosToken() const { return std::nullopt; }
     virtual std::optional<std::int64_t> eosToken() const { return std::nullopt; }
 };
+
+// The most text one encode() call takes: 1 GiB (ICU indexes UTF-16 text with int32_t).
+constexpr std::size_t kMaxEncodeBytes = std::size_t(1) << 30;
+// UsageError naming `file` when `text` is longer than kMaxEncodeBytes.
+void checkEncodeSize(std::string_view text, const std::string& file);
 
 // Chooses by file name: llama2.c `tokenizer.bin` / `tok*.bin` (reading `vocabSize` tokens; a
 // `tok<N>.bin` name gives N when vocabSize is 0), Hugging Face `*.json`, SentencePiece

@@ -8,18 +8,27 @@
 #include <unicode/utext.h>
 #include <unicode/utf8.h>
 
+#include <algorithm>
+#include <limits>
+#include <mutex>
 #include <stdexcept>
 
 namespace qs::unicode {
 
 char32_t next(std::string_view text, std::size_t& pos)
 {
-    const auto* s = reinterpret_cast<const std::uint8_t*>(text.data());
-    const auto n = static_cast<std::int32_t>(text.size());
-    auto i = static_cast<std::int32_t>(pos);
+    // ICU's macros index with int32_t: give them a window of at most 4 bytes (one sequence) so
+    // that positions past 2 GiB stay in size_t.
+    if (pos >= text.size()) {
+        pos = text.size() + 1; // as U8_NEXT would: past the end
+        return U'\uFFFD';
+    }
+    const auto* s = reinterpret_cast<const std::uint8_t*>(text.data() + pos);
+    const auto n = static_cast<std::int32_t>(std::min<std::size_t>(4, text.size() - pos));
+    std::int32_t i = 0;
     UChar32 c = 0;
     U8_NEXT(s, i, n, c);
-    pos = static_cast<std::size_t>(i);
+    pos += static_cast<std::size_t>(i);
     return c < 0 ? U'\uFFFD' : static_cast<char32_t>(c);
 }
 
@@ -105,6 +114,9 @@ namespace {
 
 icu::UnicodeString toIcu(std::string_view text)
 {
+    // UnicodeString lengths are int32_t; Tokenizer::encode refuses text over 1 GiB before this.
+    if (text.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
+        throw std::length_error("text of " + std::to_string(text.size()) + " bytes is too long for ICU");
     return icu::UnicodeString::fromUTF8(icu::StringPiece(text.data(), static_cast<std::int32_t>(text.size())));
 }
 
@@ -166,13 +178,62 @@ std::string normalize(std::string_view text, NormalForm form)
 std::string toLower(std::string_view text)
 {
     icu::UnicodeString s = toIcu(text);
+    // Per character, as Rust's char::to_lowercase: ICU's string mapping applies Final_Sigma
+    // (Σ at the end of a word becomes ς), the tokenizers library always gives σ.
+    s.findAndReplace(icu::UnicodeString(static_cast<UChar32>(0x03A3)), icu::UnicodeString(static_cast<UChar32>(0x03C3)));
     s.toLower(icu::Locale::getRoot());
     return fromIcu(s);
 }
 
+// A matcher with its UText, reused across findAll calls (creating them per call dominated
+// the pre-tokenizer's time on short words).
+struct MatcherSlot
+{
+    std::unique_ptr<icu::RegexMatcher> matcher;
+    UText* text = nullptr;
+    MatcherSlot() = default;
+    MatcherSlot(const MatcherSlot&) = delete;
+    MatcherSlot& operator=(const MatcherSlot&) = delete;
+    ~MatcherSlot()
+    {
+        matcher.reset(); // it holds a shallow clone of `text`
+        if (text)
+            utext_close(text);
+    }
+};
+
+// The compiled pattern is immutable and shared; matchers are not thread-safe, so each call
+// takes one from a small pool (a mutex guards only the pool) and gives it back, which keeps
+// one Regex usable from several threads at once.
 struct Regex::Impl
 {
     std::unique_ptr<icu::RegexPattern> pattern;
+    std::mutex poolMutex;
+    std::vector<std::unique_ptr<MatcherSlot>> pool;
+
+    std::unique_ptr<MatcherSlot> take()
+    {
+        {
+            std::lock_guard<std::mutex> lock(poolMutex);
+            if (!pool.empty()) {
+                auto slot = std::move(pool.back());
+                pool.pop_back();
+                return slot;
+            }
+        }
+        auto slot = std::make_unique<MatcherSlot>();
+        UErrorCode status = U_ZERO_ERROR;
+        slot->matcher.reset(pattern->matcher(status));
+        if (U_FAILURE(status))
+            throw std::runtime_error(std::string("ICU regex failed: ") + u_errorName(status));
+        return slot;
+    }
+    void give(std::unique_ptr<MatcherSlot> slot)
+    {
+        std::lock_guard<std::mutex> lock(poolMutex);
+        if (pool.size() < 64)
+            pool.push_back(std::move(slot));
+    }
 };
 
 Regex::Regex(const std::string& pattern)
@@ -195,22 +256,24 @@ std::vector<std::pair<std::size_t, std::size_t>> Regex::findAll(std::string_view
     std::vector<std::pair<std::size_t, std::size_t>> out;
     if (text.empty())
         return out;
+    if (text.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
+        throw std::length_error("text of " + std::to_string(text.size()) + " bytes is too long for ICU's regex");
+    std::unique_ptr<MatcherSlot> slot = m_impl->take();
     UErrorCode status = U_ZERO_ERROR;
-    UText* ut = utext_openUTF8(nullptr, text.data(), static_cast<std::int64_t>(text.size()), &status);
-    std::unique_ptr<icu::RegexMatcher> matcher(m_impl->pattern->matcher(status));
-    if (U_FAILURE(status)) {
-        utext_close(ut);
+    slot->text = utext_openUTF8(slot->text, text.data(), static_cast<std::int64_t>(text.size()), &status);
+    if (U_FAILURE(status))
         throw std::runtime_error(std::string("ICU regex failed: ") + u_errorName(status));
-    }
-    matcher->reset(ut);
-    while (matcher->find(status) && U_SUCCESS(status)) {
-        const auto b = static_cast<std::size_t>(matcher->start64(status));
-        const auto e = static_cast<std::size_t>(matcher->end64(status));
+    icu::RegexMatcher& matcher = *slot->matcher;
+    matcher.reset(slot->text);
+    while (matcher.find(status) && U_SUCCESS(status)) {
+        const auto b = static_cast<std::size_t>(matcher.start64(status));
+        const auto e = static_cast<std::size_t>(matcher.end64(status));
         if (e > b)
             out.emplace_back(b, e);
     }
-    matcher.reset();
-    utext_close(ut);
+    if (U_FAILURE(status))
+        throw std::runtime_error(std::string("ICU regex failed: ") + u_errorName(status)); // drops the slot
+    m_impl->give(std::move(slot));
     if (U_FAILURE(status))
         throw std::runtime_error(std::string("ICU regex failed: ") + u_errorName(status));
     return out;

@@ -1,7 +1,8 @@
 #pragma once
 
 // Unicode helpers for the tokenizers, on UTF-8 std::strings (ICU underneath; no ICU types in
-// this header). Invalid UTF-8 reads as U+FFFD one byte at a time.
+// this header). Invalid UTF-8 reads as one U+FFFD per maximal invalid subsequence (as Rust's
+// String::from_utf8_lossy).
 #include <cstddef>
 #include <memory>
 #include <string>

@@ -1,7 +1,8 @@
 """Tokenizers against independent implementations.
 
-tokenizer.json: five tokenizers generated here (GPT-2, Llama-3, Llama-2, BERT and RoBERTa
-styles, trained on the TinyStories sample) are run through `quantscope-cli tokenize` and through
+tokenizer.json: six tokenizers generated here (GPT-2, Llama-3, Llama-2, BERT, uncased BERT with
+normalized added tokens and truncation/padding, and RoBERTa styles, trained on the TinyStories
+sample) are run through `quantscope-cli tokenize` and through
 Hugging Face's own JavaScript implementation (@huggingface/tokenizers, installed in
 tests/interop/node by packaging/install-deps.sh); ids and decoded text must agree.
 SentencePiece: models trained with Python's sentencepiece, compared with its encode/decode.
@@ -61,6 +62,7 @@ TRICKY = [
     "ligature \ufb01 and \u2163 roman and \u00bd half",
     "control\x07bell and \x1b escape",
     "URL https://example.com/path?q=1&x=2#frag",
+    "NewTok newtok NEWTOK xNewTokx [EXTRA] [extra] [Extra]",
     "x",
     " ",
     "\t",
@@ -234,6 +236,21 @@ def make_bert(corpus):
                       "max_input_chars_per_word": 100, "vocab": ids}}, "[SEP]"
 
 
+def make_bert_added(corpus):
+    """Uncased BERT with the truncation/padding sections real files carry (both ignored by
+    encode) and added tokens with normalized: true, a plain one and a special one: the library
+    normalizes their content ("NewTok" -> "newtok") and matches it in the normalized text, so
+    "NEWTOK" and "newtok" are that token too."""
+    tok, sep = make_bert(corpus)
+    tok["truncation"] = {"direction": "Right", "max_length": 8, "strategy": "LongestFirst", "stride": 0}
+    tok["padding"] = {"strategy": {"Fixed": 16}, "direction": "Right", "pad_to_multiple_of": None,
+                      "pad_id": 0, "pad_type_id": 0, "pad_token": "[PAD]"}
+    n = len(tok["model"]["vocab"])
+    tok["added_tokens"] += [added(n, "NewTok", special=False, normalized=True),
+                            added(n + 1, "[Extra]", special=True, normalized=True)]
+    return tok, sep
+
+
 def make_roberta(corpus):
     bl_vocab, merges = byte_level_bpe(corpus, 300)
     vocab = ["<s>", "<pad>", "</s>", "<unk>"] + bl_vocab + ["<mask>"]
@@ -328,7 +345,7 @@ def main():
 
     # -- tokenizer.json against @huggingface/tokenizers --------------------------------------
     makers = {"gpt2": make_gpt2, "llama3": make_llama3, "llama2": make_llama2, "bert": make_bert,
-              "roberta": make_roberta}
+              "bert_added": make_bert_added, "roberta": make_roberta}
     jobs = []
     for name, make in makers.items():
         tok, sep = make(corpus)
