@@ -79,8 +79,8 @@ SchemePanel::SchemePanel(QWidget* parent)
         { ScaleConvention::Nxd, ScaleConvention::CompressedTensors, ScaleConvention::FmsMo, ScaleConvention::NanoGpt },
         conventionName);
     m_narrowThreshold->setRange(0.1, 127.0);
-    for (const char* a : { "none", "int8-token-dynamic", "fp8-token-dynamic", "int8-tensor-static", "fp8-tensor-static" })
-        m_activations->addItem(QString::fromUtf8(a));
+    for (const std::string& a : activationModes())
+        m_activations->addItem(QString::fromStdString(a));
     m_status->setWordWrap(true);
     m_recompute->setToolTip(tr("fms-mo: rows whose int codes have a std below the threshold get the SAWB clip "
                                "31.76·rms − 35.04·mean|w|"));

@@ -137,7 +137,7 @@ int runEval(const std::vector<std::string>& raw)
     // The forward passes only (a scheme runs two models): for benchmarks.
     out["seconds"] = report.seconds;
     out["tokens_per_second"]
-        = number(static_cast<double>(report.tokens) * (report.quantized ? 2 : 1) / report.seconds);
+        = number(static_cast<double>(report.forwardTokens) * (report.quantized ? 2 : 1) / report.seconds);
     if (report.quantized) {
         out["scheme"] = report.schemeName;
         out["activations"] = report.activations;

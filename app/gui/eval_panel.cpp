@@ -16,6 +16,8 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 
+#include <algorithm>
+
 namespace qs::app {
 
 EvalPanel::EvalPanel(QWidget* parent)
@@ -48,7 +50,8 @@ EvalPanel::EvalPanel(QWidget* parent)
                              "for Capture Activations, and for the ranges of static activation schemes"));
     m_seed->setRange(0, 1 << 30);
     m_seed->setSpecialValueText(tr("in order"));
-    m_seed->setToolTip(tr("Shuffle the calibration windows with this seed (in order: the first windows of the data)"));
+    m_seed->setToolTip(tr("Capture Activations: shuffle the calibration windows with this seed (in order: the first "
+                          "windows of the data). Static activation ranges always use the first windows."));
     m_protocol->addItem(tr("Automatic (overlap for decoders, masked for encoders)"), QString());
     m_protocol->addItem(tr("Overlapping windows: every token after the first predicted once"), QStringLiteral("overlap"));
     m_protocol->addItem(tr("fms-mo blocks: disjoint windows, fms-mo's formula"), QStringLiteral("blocks"));
@@ -125,6 +128,11 @@ int EvalPanel::seqLen() const
 void EvalPanel::setSeqLen(int tokens)
 {
     m_seqLen->setValue(tokens);
+}
+
+void EvalPanel::setMaxSeqLen(int positions)
+{
+    m_seqLen->setMaximum(std::max(2, positions));
 }
 
 int EvalPanel::maxWindows() const

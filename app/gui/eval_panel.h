@@ -39,6 +39,8 @@ public:
     void setDataFile(const QString& path);
     int seqLen() const;
     void setSeqLen(int tokens);
+    // The model's positions: the window length is limited to them (and lowered to fit).
+    void setMaxSeqLen(int positions);
     int maxWindows() const;
     // "" (automatic: overlap for decoders, masked for encoders), "overlap", "blocks", "masked".
     QString protocol() const;

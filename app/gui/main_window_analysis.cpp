@@ -2,6 +2,7 @@
 // module measured with the current scheme, a job) and the comparison with a second checkpoint.
 #include "activation_panel.h"
 #include "compare_panel.h"
+#include "error.h"
 #include "eval_panel.h"
 #include "job_controller.h"
 #include "layer_table.h"
@@ -10,6 +11,7 @@
 #include "module_tree_model.h"
 #include "runtime/calibration.h"
 #include "runtime/evaluation.h"
+#include "runtime/model_config.h"
 #include "scheme_panel.h"
 #include "selection_editor.h"
 #include "stats/module_errors.h"
@@ -77,6 +79,22 @@ void MainWindow::onAnalysisModelChanged()
     if (m_model)
         m_layers->setKept(keptModuleSet());
     m_compare->setModel(m_model, m_modelPath);
+    // What the Evaluate tab can run: the window fits the model's positions; a model the
+    // runtime does not run says why before anyone presses Evaluate.
+    m_eval->clearResults();
+    m_eval->setResultsKey({});
+    if (!m_model)
+        return;
+    try {
+        const ModelConfig config = modelConfigFromJson(m_model->checkpoint.config());
+        m_eval->setMaxSeqLen(static_cast<int>(std::min<std::int64_t>(config.maxPositions, 1 << 20)));
+        m_eval->setStatus(config.causal()
+                ? tr("%1 decoder: perplexity on windows of the data.").arg(QString::fromStdString(config.modelType))
+                : tr("%1 encoder: masked-LM pseudo-perplexity (every token masked once).")
+                      .arg(QString::fromStdString(config.modelType)));
+    } catch (const Error& e) {
+        m_eval->setStatus(tr("This model cannot run here: %1").arg(QString::fromUtf8(e.what())));
+    }
 }
 
 void MainWindow::followModuleInAnalysis(int node)
@@ -152,11 +170,9 @@ void MainWindow::evaluate()
         }
     }
     // Runs on the same data, windows and protocol add their scheme's row to the table.
-    const QString key = QStringLiteral("%1|%2|%3|%4")
-                            .arg(m_eval->dataFile())
-                            .arg(request.seqLen)
-                            .arg(request.maxWindows)
-                            .arg(m_eval->protocol());
+    const QString key = QStringList { m_modelPath, m_eval->dataFile(), QString::number(request.seqLen),
+        QString::number(request.maxWindows), m_eval->protocol() }
+                            .join(QChar(0x1f));
     auto model = m_model;
     auto report = std::make_shared<EvaluationReport>();
     m_eval->setStatus(tr("Running the float model and %1 …").arg(QString::fromStdString(request.scheme->name)));
@@ -164,7 +180,9 @@ void MainWindow::evaluate()
         tr("Evaluating"),
         [model, request, report](
             Progress& progress) { *report = evaluateCheckpoint(model->checkpoint, request, progress); },
-        [this, report, key, kept = static_cast<int>(request.kept.size())] {
+        [this, model, report, key, kept = static_cast<int>(request.kept.size())] {
+            if (model != m_model) // another checkpoint was opened meanwhile: a stale result
+                return;
             if (!m_eval->hasFloatRow(key)) {
                 m_eval->clearResults();
                 m_eval->setResultsKey(key);
@@ -219,7 +237,9 @@ void MainWindow::captureActivations()
     const bool started = m_jobs->start(
         tr("Capturing activations"),
         [model, request, result](Progress& progress) { *result = calibrate(model->checkpoint, request, progress); },
-        [this, result, source = m_eval->dataFile()] {
+        [this, model, result, source = m_eval->dataFile()] {
+            if (model != m_model) // another checkpoint was opened meanwhile
+                return;
             const int count = static_cast<int>(result->points.size());
             m_eval->setStatus(tr("%1 capture points over %2 tokens (%3 windows).")
                                   .arg(count)

@@ -43,7 +43,7 @@ AiuExporter::AiuExporter(ExportOptions options, std::string modelType)
 {
     const QuantScheme& s = m_options.scheme;
     s.validate();
-    if (s.activations == "int8-tensor-static" || s.activations == "fp8-tensor-static")
+    if (isStaticActivations(s.activations))
         throw UsageError("scheme '" + s.name + "': static activation scales (" + s.activations
             + ") come from calibration, and export does not calibrate yet; evaluate with them, export with dynamic "
               "per-token activations");

@@ -92,7 +92,7 @@ CompressedTensorsExporter::CompressedTensorsExporter(ExportOptions options)
 {
     const QuantScheme& s = m_options.scheme;
     s.validate();
-    if (s.activations == "int8-tensor-static" || s.activations == "fp8-tensor-static")
+    if (isStaticActivations(s.activations))
         throw UsageError("scheme '" + s.name + "': static activation scales (" + s.activations
             + ") come from calibration, and export does not calibrate yet; evaluate with them, export with dynamic "
               "per-token activations");

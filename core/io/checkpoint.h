@@ -70,7 +70,8 @@ public:
     at::Tensor loadFloat(std::string_view name) const;
 
     // The tokenizer beside the weights: llama2.c's tokenizer.bin / tok<N>.bin (checked to
-    // parse) or a Hugging Face tokenizer.json; empty when there is none.
+    // parse), a Hugging Face tokenizer.json, else a SentencePiece tokenizer.model, else a nanoGPT
+    // meta.pkl (runtime/tokenizer.h reads them all); empty when there is none.
     const std::filesystem::path& tokenizerFile() const;
 
     // An already-quantized checkpoint's scheme (compressed-tensors, NxD, AIU), or an empty kind.

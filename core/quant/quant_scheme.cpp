@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include <array>
 #include <utility>
 
@@ -171,12 +173,13 @@ void QuantScheme::validate() const
         invalid(n, "nanoGPT quirks only apply to the nanogpt convention");
     if (weightDtypeMath && convention != ScaleConvention::CompressedTensors)
         invalid(n, "weight-dtype math is how llm-compressor computes; it applies to the compressed-tensors convention");
-    if (activations != "none" && activations != "int8-token-dynamic" && activations != "fp8-token-dynamic"
-        && activations != "int8-tensor-static" && activations != "fp8-tensor-static")
-        invalid(n,
-            "activations '" + activations
-                + "' is not a mode (none, int8-token-dynamic, fp8-token-dynamic, int8-tensor-static, "
-                  "fp8-tensor-static)");
+    const auto& modes = activationModes();
+    if (std::find(modes.begin(), modes.end(), activations) == modes.end()) {
+        std::string known;
+        for (const auto& m : modes)
+            known += (known.empty() ? "" : ", ") + m;
+        invalid(n, "activations '" + activations + "' is not a mode (" + known + ")");
+    }
     if (clipping != Clipping::AbsMax && !symmetric)
         invalid(n, std::string(clippingName(clipping)) + " clipping is implemented for symmetric schemes only");
 }
@@ -195,6 +198,18 @@ int QuantScheme::qmax() const
     if (format == QuantFormat::Ternary)
         return 1;
     return format == QuantFormat::Int ? (1 << (bits - 1)) - 1 : 0;
+}
+
+const std::vector<std::string>& activationModes()
+{
+    static const std::vector<std::string> modes { "none", "int8-token-dynamic", "fp8-token-dynamic",
+        "int8-tensor-static", "fp8-tensor-static" };
+    return modes;
+}
+
+bool isStaticActivations(std::string_view mode)
+{
+    return mode == "int8-tensor-static" || mode == "fp8-tensor-static";
 }
 
 const std::vector<QuantScheme>& schemePresets()

@@ -100,6 +100,12 @@ struct QuantScheme
 // nxd-fp8, nxd-fp8-e5m2, vllm-w8a8-int8, vllm-fp8-dynamic, vllm-w4a16, vllm-w8a16, aiu-int8,
 // nanogpt-symmetric, nanogpt-affine, nanogpt-stochastic, nanogpt-ternary.
 const std::vector<QuantScheme>& schemePresets();
+
+// The activation modes a scheme's `activations` can name: "none", "int8-token-dynamic" and
+// "fp8-token-dynamic" (one scale per token, computed by the consumer at run time),
+// "int8-tensor-static" and "fp8-tensor-static" (one scale per Linear input, from calibration).
+const std::vector<std::string>& activationModes();
+bool isStaticActivations(std::string_view mode);
 std::optional<QuantScheme> findSchemePreset(std::string_view name);
 
 // Stable names used in JSON and on the command line ("int", "fp8-e4m3", "channel", ...).

@@ -36,6 +36,8 @@ public:
     at::Tensor forward(const std::vector<std::int64_t>& tokens, const LinearInputHook& hook = {},
         const ActivationObserver& observe = {}) const override;
 
+    std::vector<std::string> headModules() const override { return { m_transform.module, m_decoderModule }; }
+
 private:
     struct Norm
     {

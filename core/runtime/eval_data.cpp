@@ -82,6 +82,15 @@ std::vector<std::int64_t> loadEvalTokens(
     }
     const std::unique_ptr<Tokenizer> tokenizer = tokenizerFor(model, vocabSize);
     if (ext == ".jsonl") {
+        // Documents are concatenated. A tokenizer that marks no sequence (GPT-2's byte-level
+        // BPE, nanoGPT characters) gets its end-of-text token between them, or a newline.
+        std::vector<std::int64_t> separator;
+        if (tokenizer->encode("", true).empty()) {
+            if (const auto eos = tokenizer->eosToken())
+                separator = { *eos };
+            else
+                separator = tokenizer->encode("\n", false);
+        }
         std::istringstream lines(text);
         std::string line;
         for (int n = 1; std::getline(lines, line); ++n) {
@@ -96,6 +105,8 @@ std::vector<std::int64_t> loadEvalTokens(
             if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
                 throw FormatError(
                     "line " + std::to_string(n) + " has no \"text\" string", ErrorContext { file.string(), {}, {} });
+            if (!ids.empty())
+                appendEncoded(separator, ids, file, vocabSize);
             appendEncoded(tokenizer->encode(j["text"].get<std::string>(), true), ids, file, vocabSize);
         }
         return ids;

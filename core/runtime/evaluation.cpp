@@ -47,8 +47,15 @@ PerplexityOptions perplexityOptions(
             + " decoder is scored with the overlap or blocks protocol");
     o.maskEvery = request.maskEvery;
     o.maskToken = request.maskToken;
-    const std::unique_ptr<Tokenizer> tokenizer
-        = checkpoint.tokenizerFile().empty() ? nullptr : loadTokenizer(checkpoint.tokenizerFile(), config.vocabSize);
+    std::unique_ptr<Tokenizer> tokenizer;
+    if (!checkpoint.tokenizerFile().empty()) {
+        try {
+            tokenizer = loadTokenizer(checkpoint.tokenizerFile(), config.vocabSize);
+        } catch (const Error&) {
+            if (o.maskToken < 0) // given the mask token, the sequence markers are optional
+                throw;
+        }
+    }
     if (o.maskToken < 0 && tokenizer) {
         if (const auto mask = tokenizer->maskToken())
             o.maskToken = *mask;
@@ -56,8 +63,18 @@ PerplexityOptions perplexityOptions(
     if (o.maskToken < 0)
         throw UsageError("masked-LM scoring needs the mask token: the model has no tokenizer that names one ([MASK] "
                          "or <mask>); give its id (--mask-token)");
-    if (tokenizer)
+    if (tokenizer) {
         o.unscored = specialIds(*tokenizer);
+        // Each window between the markers the encoder was trained with.
+        for (const char* s : { "[CLS]", "<s>" }) {
+            if (const auto id = tokenizer->tokenId(s); id && o.windowPrefix.empty())
+                o.windowPrefix = { *id };
+        }
+        for (const char* s : { "[SEP]", "</s>" }) {
+            if (const auto id = tokenizer->tokenId(s); id && o.windowSuffix.empty())
+                o.windowSuffix = { *id };
+        }
+    }
     return o;
 }
 
@@ -101,6 +118,7 @@ EvaluationReport evaluateCheckpoint(const Checkpoint& checkpoint, const Evaluati
         const PerplexityResult r = evaluatePerplexity(*model, ids, options, progress);
         report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         report.tokens = r.tokens;
+        report.forwardTokens = r.forwardTokens;
         report.windows = r.windows;
         report.floatPerplexity = r.perplexity;
         report.floatMeanNll = r.meanNll;
@@ -118,11 +136,15 @@ EvaluationReport evaluateCheckpoint(const Checkpoint& checkpoint, const Evaluati
         ranges = measureActivationRanges(*quantized, windows, progress);
         report.calibrationWindows = static_cast<int>(windows.size());
     }
-    const LinearInputHook activations = fakeQuantizeActivations(scheme, request.kept, std::move(ranges));
+    std::set<std::string> float32Inputs = request.kept;
+    for (const std::string& head : quantized->headModules())
+        float32Inputs.insert(head);
+    const LinearInputHook activations = fakeQuantizeActivations(scheme, float32Inputs, std::move(ranges));
     const auto started = std::chrono::steady_clock::now();
     const PerplexityResult r = evaluatePerplexity(*quantized, ids, options, progress, activations, model.get());
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     report.tokens = r.tokens;
+    report.forwardTokens = r.forwardTokens;
     report.windows = r.windows;
     report.floatPerplexity = r.referencePerplexity;
     report.floatMeanNll = std::log(r.referencePerplexity);

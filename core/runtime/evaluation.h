@@ -31,8 +31,8 @@ struct EvaluationRequest
     // Overrides the scheme's activation mode (see activationModes()); empty: the scheme's.
     std::string activations;
     // Static activations: the ranges are measured on this many windows of seqLen tokens of the
-    // calibration data (the evaluation data when empty), from its start, on the model with
-    // quantized weights.
+    // calibration data (the evaluation data when empty), in order from its start, on the model
+    // with quantized weights (for an encoder, on the windows as they are, without masks).
     std::filesystem::path calibrationData;
     int calibrationSamples = 8;
     // Masked-LM scoring: the mask token (-1: the tokenizer's) and the masking stride.
@@ -46,6 +46,7 @@ struct EvaluationReport
     std::string protocol;
     std::int64_t dataTokens = 0; // ids in the data
     std::int64_t tokens = 0; // predicted tokens
+    std::int64_t forwardTokens = 0; // tokens run through one model (masked scoring runs each window K times)
     int windows = 0;
     double floatPerplexity = 0;
     double floatMeanNll = 0;

@@ -33,18 +33,6 @@ WeightTransform fakeQuantizeWeights(
     };
 }
 
-const std::vector<std::string>& activationModes()
-{
-    static const std::vector<std::string> modes { "none", "int8-token-dynamic", "fp8-token-dynamic",
-        "int8-tensor-static", "fp8-tensor-static" };
-    return modes;
-}
-
-bool isStaticActivations(const std::string& mode)
-{
-    return mode == "int8-tensor-static" || mode == "fp8-tensor-static";
-}
-
 ActivationRanges measureActivationRanges(
     const LanguageModel& model, const std::vector<std::vector<std::int64_t>>& windows, Progress& progress)
 {
@@ -76,8 +64,8 @@ at::Tensor staticInt8(const at::Tensor& x, float scale, double qmin, double qmax
 
 at::Tensor staticFp8(const at::Tensor& x, float scale)
 {
-    at::Tensor out = at::empty_like(x);
     const at::Tensor in = x.contiguous();
+    at::Tensor out = at::empty_like(in);
     const float* src = in.data_ptr<float>();
     float* dst = out.data_ptr<float>();
     at::parallel_for(0, in.numel(), 1 << 14, [&](std::int64_t begin, std::int64_t end) {

@@ -20,12 +20,6 @@ class Progress;
 WeightTransform fakeQuantizeWeights(
     const QuantScheme& scheme, std::set<std::string> kept, std::map<std::string, QuantScheme> moduleSchemes = {});
 
-// The activation modes a scheme's `activations` can name, besides "none": "int8-token-dynamic"
-// and "fp8-token-dynamic" (one scale per token, computed at run time), "int8-tensor-static" and
-// "fp8-tensor-static" (one scale per Linear input, from calibration).
-const std::vector<std::string>& activationModes();
-bool isStaticActivations(const std::string& mode);
-
 // The abs-max of every Linear's input over calibration windows: what a static per-tensor
 // activation scale is computed from (observer "minmax" with a symmetric range).
 using ActivationRanges = std::map<std::string, float>;
@@ -34,7 +28,8 @@ ActivationRanges measureActivationRanges(
     const LanguageModel& model, const std::vector<std::vector<std::int64_t>>& windows, Progress& progress);
 
 // The scheme's activations as the consumer quantizes them, on the input of every quantized
-// Linear (not the kept modules nor lm_head). Per token: int8 abs-max / 127 (NxD, fms-mo) and
+// Linear: not the kept modules nor lm_head (pass the other output heads of a model,
+// LanguageModel::headModules(), with the kept ones). Per token: int8 abs-max / 127 (NxD, fms-mo) and
 // fp8 e4m3 abs-max / 448. Static per tensor, from `ranges`: int8 abs-max / 127.5 with codes in
 // [-128, 127] (compressed-tensors' and NxD's symmetric min/max observers; abs-max / 127 with
 // codes in [-127, 127] under the fms-mo convention), fp8 e4m3 abs-max / 448. Empty for "none".

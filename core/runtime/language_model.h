@@ -56,6 +56,10 @@ public:
     // an encoder.
     std::vector<std::int64_t> greedy(std::vector<std::int64_t> prompt, int steps) const;
 
+    // The Linear modules of the output head ("lm_head"; BERT's cls.predictions.transform.dense
+    // and .decoder): consumers keep their activations in float, so evaluation does too.
+    virtual std::vector<std::string> headModules() const { return { "lm_head" }; }
+
 protected:
     // UsageError naming the id when a token lies outside [0, vocab).
     void checkTokens(const std::vector<std::int64_t>& tokens) const;

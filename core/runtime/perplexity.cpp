@@ -125,6 +125,10 @@ void checkOptions(const LanguageModel& model, const PerplexityOptions& o)
         throw UsageError("masked-LM scoring needs the mask token's id (the tokenizer's [MASK] or <mask>)");
     if (masked && o.maskEvery < 1)
         throw UsageError("the masking stride must be at least 1");
+    const auto around = static_cast<std::int64_t>(o.windowPrefix.size() + o.windowSuffix.size());
+    if (masked && o.seqLen + around > c.maxPositions)
+        throw UsageError("sequence length " + std::to_string(o.seqLen) + " plus the " + std::to_string(around)
+            + " sequence markers exceeds the model's " + std::to_string(c.maxPositions) + " positions");
 }
 
 } // namespace
@@ -145,6 +149,7 @@ PerplexityResult evaluatePerplexity(const LanguageModel& model, const std::vecto
     // The model's and the reference's logits at `rows` of one input.
     auto score = [&](const std::vector<std::int64_t>& input, const at::Tensor& rows, Scored s) {
         s.logits = model.forward(input, hook).index_select(0, rows);
+        r.forwardTokens += static_cast<std::int64_t>(input.size());
         const at::Tensor ref = reference ? reference->forward(input).index_select(0, rows) : at::Tensor();
         sums.add(s, ref);
     };
@@ -154,10 +159,20 @@ PerplexityResult evaluatePerplexity(const LanguageModel& model, const std::vecto
         progress.checkCancelled();
         const auto first = ids.begin() + w.begin;
         if (options.protocol == PerplexityProtocol::Masked) {
-            const std::vector<std::int64_t> original(first, first + w.length);
+            // The window between its sequence markers (unless the data already has them there).
+            const std::vector<std::int64_t> window(first, first + w.length);
+            const std::vector<std::int64_t>& pre = options.windowPrefix;
+            const std::vector<std::int64_t>& post = options.windowSuffix;
+            const bool starts = window.size() >= pre.size() && std::equal(pre.begin(), pre.end(), window.begin());
+            const bool ends = window.size() >= post.size() && std::equal(post.rbegin(), post.rend(), window.rbegin());
+            std::vector<std::int64_t> original = starts ? std::vector<std::int64_t>() : pre;
+            const auto offset = static_cast<std::int64_t>(original.size());
+            original.insert(original.end(), window.begin(), window.end());
+            if (!ends)
+                original.insert(original.end(), post.begin(), post.end());
             for (int j = 0; j < options.maskEvery; ++j) {
                 std::vector<std::int64_t> input = original, rows, targets;
-                for (std::int64_t p = j; p < w.length; p += options.maskEvery) {
+                for (std::int64_t p = offset + j; p < offset + w.length; p += options.maskEvery) {
                     const std::int64_t id = original[static_cast<std::size_t>(p)];
                     if (std::find(options.unscored.begin(), options.unscored.end(), id) != options.unscored.end())
                         continue;

@@ -42,6 +42,10 @@ struct PerplexityOptions
     std::int64_t maskToken = -1;
     int maskEvery = 7;
     std::vector<std::int64_t> unscored;
+    // Masked only: what the encoder saw around every training sequence ([CLS] .. [SEP], <s> ..
+    // </s>), added around each window unless the window already starts or ends with it. Never
+    // scored; seqLen plus these must fit the model's positions.
+    std::vector<std::int64_t> windowPrefix, windowSuffix;
 };
 
 struct PerplexityResult
@@ -49,6 +53,7 @@ struct PerplexityResult
     double perplexity = 0;
     double meanNll = 0; // nats per predicted token (Overlap) or per counted token (Blocks)
     std::int64_t tokens = 0; // predicted tokens
+    std::int64_t forwardTokens = 0; // tokens run through the evaluated model (masked: every pass)
     int windows = 0;
     // Against a reference model (when given): its perplexity on the same windows, the mean KL
     // divergence KL(reference || model) per predicted token and the share of positions whose

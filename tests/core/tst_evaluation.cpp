@@ -32,14 +32,14 @@ const fs::path kText = kModels / "stories260K" / "tinystories_valid_sample10.txt
 constexpr std::int64_t kVocab = 16;
 constexpr std::int64_t kMask = 15;
 
-// An "encoder" whose logits are scripted: at a masked position p of a window it puts 3.0 on the
-// token `data` holds at p (it knows the data; windows must repeat it), elsewhere all logits are 0. Scoring an unmasked
-// position, or the wrong target, would therefore change the NLL. Records its inputs.
+// An "encoder" whose logits are scripted: at a masked position p it puts 3.0 on the token after
+// the one at p - 1 ((input[p - 1] + 1) % vocab), elsewhere all logits are 0. A test knows from the
+// data alone which scored tokens it "predicts", so scoring the wrong position, the wrong target or
+// an unmasked row changes the NLL. Records its inputs.
 class ScriptedEncoder final : public LanguageModel
 {
 public:
-    explicit ScriptedEncoder(std::vector<std::int64_t> data, bool causal = false)
-        : m_data(std::move(data))
+    explicit ScriptedEncoder(bool causal = false)
     {
         m_config.modelType = causal ? "llama" : "bert";
         m_config.family = causal ? ModelFamily::Llama : ModelFamily::Bert;
@@ -53,9 +53,9 @@ public:
         checkTokens(tokens);
         inputs.push_back(tokens);
         at::Tensor logits = at::zeros({ static_cast<std::int64_t>(tokens.size()), kVocab });
-        for (std::size_t p = 0; p < tokens.size(); ++p) {
+        for (std::size_t p = 1; p < tokens.size(); ++p) {
             if (tokens[p] == kMask)
-                logits[static_cast<std::int64_t>(p)][m_data[p]] = 3.0;
+                logits[static_cast<std::int64_t>(p)][(tokens[p - 1] + 1) % kVocab] = 3.0;
         }
         return logits;
     }
@@ -63,8 +63,14 @@ public:
 
 private:
     ModelConfig m_config;
-    std::vector<std::int64_t> m_data;
 };
+
+// The NLL the scripted encoder gives a scored token.
+double scriptedNll(bool predicted)
+{
+    const double z = std::exp(3.0) + (kVocab - 1);
+    return predicted ? -std::log(std::exp(3.0) / z) : -std::log(1.0 / z);
+}
 
 QuantScheme preset(const char* name)
 {
@@ -87,7 +93,7 @@ private Q_SLOTS:
         for (int i = 0; i < 18; ++i)
             data.push_back(3 + (i * 5) % 11);
         data.push_back(2);
-        ScriptedEncoder model(data);
+        ScriptedEncoder model;
         PerplexityOptions o;
         o.protocol = PerplexityProtocol::Masked;
         o.seqLen = 20;
@@ -98,6 +104,7 @@ private Q_SLOTS:
         QCOMPARE(r.tokens, std::int64_t(18));
         QCOMPARE(r.windows, 1);
         QCOMPARE(model.inputs.size(), std::size_t(4)); // one pass per residue
+        QCOMPARE(r.forwardTokens, std::int64_t(4 * 20));
         std::vector<int> maskedTimes(data.size(), 0);
         for (std::size_t pass = 0; pass < model.inputs.size(); ++pass) {
             const auto& in = model.inputs[pass];
@@ -114,42 +121,70 @@ private Q_SLOTS:
         QCOMPARE(maskedTimes.back(), 0);
         for (std::size_t p = 1; p + 1 < data.size(); ++p)
             QCOMPARE(maskedTimes[p], 1);
-        // Every scored token: logit 3 on the target, 0 on the 15 others.
-        const double nll = -std::log(std::exp(3.0) / (std::exp(3.0) + 15.0));
-        QVERIFY(std::fabs(r.meanNll - nll) < 1e-6);
-        QVERIFY(std::fabs(r.perplexity - std::exp(nll)) < 1e-5);
+        double nll = 0;
+        for (std::size_t p = 1; p + 1 < data.size(); ++p)
+            nll += scriptedNll(data[p] == (data[p - 1] + 1) % kVocab);
+        QVERIFY(std::fabs(r.meanNll - nll / 18) < 1e-6);
+        QVERIFY(std::fabs(r.perplexity - std::exp(nll / 18)) < 1e-5);
 
         // Against itself as the reference: no divergence, full agreement.
-        model.inputs.clear();
         const PerplexityResult same = evaluatePerplexity(model, data, o, m_progress, {}, &model);
         QVERIFY(std::fabs(same.klDivergence) < 1e-9);
         QCOMPARE(same.top1Agreement, 1.0);
         QCOMPARE(same.referencePerplexity, same.perplexity);
     }
 
+    // Windows of a longer stream, each between the sequence markers: targets are the data's own
+    // tokens at their absolute positions.
     void maskedScoringWindows()
     {
-        // 45 tokens in windows of 16: 16 + 16 + 13, every position scored once, 7 passes each.
-        const std::vector<std::int64_t> data(45, 3);
-        ScriptedEncoder model(std::vector<std::int64_t>(64, 3));
+        // 45 tokens, mostly runs of +1 so that the scripted encoder predicts about half of them.
+        std::vector<std::int64_t> data;
+        for (int i = 0; i < 45; ++i)
+            data.push_back(3 + (i % 5 == 0 ? (i * 7) % 11 : i % 11));
+        ScriptedEncoder model;
         PerplexityOptions o;
         o.protocol = PerplexityProtocol::Masked;
         o.seqLen = 16;
         o.maskToken = kMask;
+        o.maskEvery = 3;
+        o.windowPrefix = { 1 };
+        o.windowSuffix = { 2 };
         const PerplexityResult r = evaluatePerplexity(model, data, o, m_progress);
-        QCOMPARE(r.windows, 3);
+        QCOMPARE(r.windows, 3); // 16 + 16 + 13
         QCOMPARE(r.tokens, std::int64_t(45));
-        QCOMPARE(model.inputs.size(), std::size_t(3 * 7));
-        QCOMPARE(model.inputs.back().size(), std::size_t(13));
+        QCOMPARE(model.inputs.size(), std::size_t(3 * 3));
+        QCOMPARE(model.inputs.front().size(), std::size_t(18));
+        QCOMPARE(model.inputs.back().size(), std::size_t(15));
+        for (const auto& in : model.inputs) {
+            QCOMPARE(in.front(), std::int64_t(1));
+            QCOMPARE(in.back(), std::int64_t(2));
+        }
+        double nll = 0;
+        for (std::size_t i = 0; i < data.size(); ++i) {
+            const std::int64_t previous = i % 16 == 0 ? 1 : data[i - 1]; // a window starts after [CLS]
+            nll += scriptedNll(data[i] == (previous + 1) % kVocab);
+        }
+        QVERIFY2(std::fabs(r.meanNll - nll / 45) < 1e-6, qPrintable(QString::number(r.meanNll)));
         o.maxWindows = 2;
         QCOMPARE(evaluatePerplexity(model, data, o, m_progress).tokens, std::int64_t(32));
+        // Markers the data already has at a window's ends are not doubled.
+        std::vector<std::int64_t> marked { 1, 5, 6, 7, 2 };
+        model.inputs.clear();
+        o.seqLen = 5;
+        o.unscored = { 1, 2 };
+        QCOMPARE(evaluatePerplexity(model, marked, o, m_progress).tokens, std::int64_t(3));
+        QCOMPARE(model.inputs.front().size(), std::size_t(5));
+        // The markers count against the positions.
+        o.seqLen = 511;
+        QVERIFY_THROWS_EXCEPTION(UsageError, evaluatePerplexity(model, data, o, m_progress));
     }
 
     void protocolsMustFitTheModel()
     {
         const std::vector<std::int64_t> data(40, 4);
-        ScriptedEncoder encoder(data);
-        ScriptedEncoder decoder(data, true);
+        ScriptedEncoder encoder;
+        ScriptedEncoder decoder(true);
         PerplexityOptions o;
         o.seqLen = 8;
         o.maskToken = kMask;
@@ -190,7 +225,7 @@ private Q_SLOTS:
         QCOMPARE(fms[0][6].item<float>(), 2.0F);
         s = preset("vllm-fp8-dynamic");
         s.activations = "fp8-tensor-static";
-        const LinearInputHook fp8 = fakeQuantizeActivations(s, { "kept" }, ranges);
+        const LinearInputHook fp8 = fakeQuantizeActivations(s, { "kept", "cls.predictions.decoder" }, ranges);
         const at::Tensor f = fp8("m", x);
         QCOMPARE(f[0][6].item<float>(), 2.0F); // saturated at 448 * scale
         QCOMPARE(f[0][5].item<float>(), 2.0F);
@@ -198,6 +233,7 @@ private Q_SLOTS:
         QVERIFY(std::fabs(f[0][3].item<float>() - 0.3F) < 0.3F / 16); // 3 mantissa bits
         QVERIFY(at::equal(fp8("kept", x), x)); // kept modules and lm_head stay float
         QVERIFY(at::equal(fp8("lm_head", x), x));
+        QVERIFY(at::equal(fp8("cls.predictions.decoder", x), x)); // another head, passed by the caller
         QVERIFY_THROWS_EXCEPTION(UsageError, fp8("uncalibrated", x));
         s.activations = "int4-token-dynamic";
         QVERIFY_THROWS_EXCEPTION(UsageError, s.validate());
