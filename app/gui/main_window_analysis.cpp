@@ -87,7 +87,9 @@ void MainWindow::onAnalysisModelChanged()
         return;
     try {
         const ModelConfig config = modelConfigFromJson(m_model->checkpoint.config());
-        m_eval->setMaxSeqLen(static_cast<int>(std::min<std::int64_t>(config.maxPositions, 1 << 20)));
+        // An encoder's windows also hold [CLS] and [SEP].
+        const std::int64_t positions = config.causal() ? config.maxPositions : config.maxPositions - 2;
+        m_eval->setMaxSeqLen(static_cast<int>(std::min<std::int64_t>(positions, 1 << 20)));
         m_eval->setStatus(config.causal()
                 ? tr("%1 decoder: perplexity on windows of the data.").arg(QString::fromStdString(config.modelType))
                 : tr("%1 encoder: masked-LM pseudo-perplexity (every token masked once).")

@@ -19,7 +19,5 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
 // The activation function a config names: "gelu" (erf), "gelu_new"/"gelu_pytorch_tanh"/
 // "gelu_fast" (tanh approximation), "relu", "silu"/"swish". UsageError for any other name.
 at::Tensor activation(const at::Tensor& x, const std::string& name);
-// UsageError unless `activation` would accept the name.
-void checkActivation(const std::string& name);
 
 } // namespace qs::layers

@@ -90,17 +90,6 @@ int tokenId(const nlohmann::json& c, const char* key, int fallback, std::int64_t
     return id >= 0 && id < vocab ? static_cast<int>(id) : fallback;
 }
 
-// The names layers::activation runs (kept here too: this file does not include libtorch).
-void checkActivation(const std::string& name)
-{
-    for (const char* known : { "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu", "silu", "swish" }) {
-        if (name == known)
-            return;
-    }
-    throw UsageError("activation function '" + name
-        + "' is not supported (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu, silu are)");
-}
-
 void checkHeads(const ModelConfig& m)
 {
     if (m.hidden == 0 || m.heads == 0 || m.hidden % m.heads != 0)
@@ -355,6 +344,16 @@ ModelConfig modelConfigFromJson(const nlohmann::json& c)
         return bertConfig(c);
     throw UsageError("running model type '" + (type.empty() ? std::string("(none)") : type)
         + "' is not supported; these are: llama, mistral, qwen2, granite, gpt2, nanogpt, bert, roberta");
+}
+
+void checkActivation(const std::string& name)
+{
+    for (const char* known : { "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu", "silu", "swish" }) {
+        if (name == known)
+            return;
+    }
+    throw UsageError("activation function '" + name
+        + "' is not supported (gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu, silu are)");
 }
 
 } // namespace qs

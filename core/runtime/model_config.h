@@ -89,4 +89,8 @@ struct ModelConfig
 // dividing heads).
 ModelConfig modelConfigFromJson(const nlohmann::json& config);
 
+// UsageError unless layers::activation runs the named activation function: gelu (erf),
+// gelu_new / gelu_pytorch_tanh / gelu_fast (tanh approximation), relu, silu / swish.
+void checkActivation(const std::string& name);
+
 } // namespace qs

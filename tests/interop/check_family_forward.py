@@ -20,6 +20,8 @@ with QuantScope.
    decoders the perplexity too (relative 1e-4); for the encoders the masked-LM pseudo-perplexity
    (every position masked once, 1 in K per pass, in one or two windows) against the same
    computation on the reference (relative 1e-4).
+   A BERT folder with its own WordPiece tokenizer.json scores plain text: [MASK] from the
+   tokenizer, windows between [CLS] and [SEP], against the reference.
 4. `calibrate` records the twelve observer points per layer and every Linear input under the
    checkpoint's module paths (HDF5 read with h5py).
 5. Refusals: a BERT without its MLM head, a fork checkpoint with rotary embeddings.
@@ -27,6 +29,7 @@ with QuantScope.
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -537,6 +540,61 @@ def compare_masked(label, cli, model, ids, workdir, reference, s, w):
               f"1 in {every} masked per pass): OK", flush=True)
 
 
+def check_bert_text(cli, workdir, s, w):
+    """Text through the model's own WordPiece tokenizer.json into masked-LM scoring: [MASK] comes
+    from the tokenizer, every window sits between [CLS] and [SEP] (the data's own markers at the
+    ends are not doubled), and the markers are never scored; against the reference."""
+    folder = os.path.join(workdir, "bert-text")
+    shutil.copytree(os.path.join(workdir, "bert"), folder, dirs_exist_ok=True)
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    words = [f"w{i}" for i in range(s["vocab"] - len(specials))]
+    vocab = {t: i for i, t in enumerate(specials + words)}
+    tokenizer = {
+        "version": "1.0", "truncation": None, "padding": None,
+        "added_tokens": [{"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+                          "normalized": False, "special": True} for i, t in enumerate(specials)],
+        "normalizer": {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True,
+                       "strip_accents": None, "lowercase": True},
+        "pre_tokenizer": {"type": "BertPreTokenizer"},
+        "post_processor": {"type": "BertProcessing", "sep": ["[SEP]", 3], "cls": ["[CLS]", 2]},
+        "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": True},
+        "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+                  "max_input_chars_per_word": 100, "vocab": vocab}}
+    with open(os.path.join(folder, "tokenizer.json"), "w") as f:
+        json.dump(tokenizer, f)
+    rng = np.random.default_rng(31)
+    chosen = rng.integers(0, len(words), 45).tolist()
+    data = os.path.join(workdir, "bert-text.txt")
+    with open(data, "w") as f:
+        f.write(" ".join(words[i].upper() if n % 7 == 0 else words[i] for n, i in enumerate(chosen)) + "\n")
+    ids = [vocab["[CLS]"]] + [len(specials) + i for i in chosen] + [vocab["[SEP]"]]
+    seq_len, every, cls, sep = 16, 4, vocab["[CLS]"], vocab["[SEP]"]
+    nll, count = 0.0, 0
+    for begin in range(0, len(ids) - 1, seq_len):
+        window = ids[begin:begin + seq_len]
+        full = ([] if window[0] == cls else [cls]) + window + ([] if window[-1] == sep else [sep])
+        for j in range(every):
+            rows = [p for p in range(j, len(full), every) if full[p] not in (cls, sep, vocab["[PAD]"])]
+            if not rows:
+                continue
+            masked = [vocab["[MASK]"] if p in rows else t for p, t in enumerate(full)]
+            logits = bert_reference(s, w, masked)
+            nll += F.cross_entropy(logits[rows], torch.as_tensor([full[p] for p in rows]), reduction="sum").item()
+            count += len(rows)
+    ref_ppl = math.exp(nll / count)
+    cmd = [cli, "eval", folder, "--data", data, "--seq-len", str(seq_len), "--mask-every", str(every), "--json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        fail(f"{' '.join(cmd)} exited with {proc.returncode}:\n{proc.stderr.strip()}")
+    out = json.loads(proc.stdout)
+    ppl = out.get("perplexity")
+    if out.get("tokens") != count or not isinstance(ppl, (int, float)) or not abs(ppl - ref_ppl) <= REL * ref_ppl:
+        fail(f"bert-text: masked scoring of text gave {ppl!r} over {out.get('tokens')} tokens, reference "
+             f"{ref_ppl:.8g} over {count}")
+    print(f"  bert-text: text -> WordPiece -> masked-LM pseudo-perplexity {ppl:.6g} vs {ref_ppl:.6g} "
+          f"({count} tokens, windows between [CLS] and [SEP]): OK", flush=True)
+
+
 def expect_refusal(label, cli, model, workdir, words):
     data = os.path.join(workdir, f"{label}.ids.json")
     with open(data, "w") as f:
@@ -603,6 +661,9 @@ def main():
         compare(label, args.cli, path, ids, args.workdir, ref, ppl)
         if encoder:
             compare_masked(label, args.cli, path, ids, args.workdir, reference, s, w)
+
+    check_bert_text(args.cli, args.workdir, next(r[2] for r in runs if r[0] == "bert"),
+                    next(r[3] for r in runs if r[0] == "bert"))
 
     print("observer points and Linear module names:")
     check_calibration_names(args.cli, args.workdir, "gpt2-hf", os.path.join(args.workdir, "gpt2-hf"),
