@@ -3,6 +3,7 @@
 #include "error.h"
 #include "io/checkpoint.h"
 #include "runtime/layers.h"
+#include "runtime/self_attention.h"
 #include "runtime/weight_loader.h"
 
 #include <ATen/ATen.h>
@@ -102,11 +103,7 @@ at::Tensor LlamaModel::forward(
     const at::Tensor angles = at::outer(positions, inverseFrequencies()); // [n, half]
     const at::Tensor cos = angles.cos().unsqueeze(1);
     const at::Tensor sin = angles.sin().unsqueeze(1);
-    const at::Tensor mask = at::full({ n, n }, -INFINITY).triu(1);
-    const std::int64_t groups = c.heads / c.kvHeads;
-    const double scale = c.attentionScale();
 
-    const at::Tensor lower = observe ? at::ones({ n, n }, at::kBool).tril() : at::Tensor();
     for (std::size_t i = 0; i < m_layers.size(); ++i) {
         const Layer& l = m_layers[i];
         const std::string p = "model.layers." + std::to_string(i) + ".";
@@ -121,25 +118,8 @@ at::Tensor LlamaModel::forward(
         at::Tensor v = layers::linear(a, l.v, l.vBias, p + "self_attn.v_proj", hook).view({ n, c.kvHeads, c.headDim });
         q = rotary(q, cos, sin);
         k = rotary(k, cos, sin);
-        see("attention.q", q.reshape({ n, -1 }));
-        see("attention.k", k.reshape({ n, -1 }));
-        see("attention.v", v.reshape({ n, -1 }));
-        q = q.transpose(0, 1); // [heads, n, d]
-        k = k.transpose(0, 1);
-        v = v.transpose(0, 1);
-        if (groups > 1) {
-            k = k.repeat_interleave(groups, 0);
-            v = v.repeat_interleave(groups, 0);
-        }
-        const at::Tensor scaled = at::matmul(q, k.transpose(1, 2)) * scale;
-        const at::Tensor probabilities = at::softmax(scaled + mask, -1);
-        if (observe) {
-            const at::Tensor causal = lower.expand_as(scaled);
-            see("attention.softmax_input", scaled.masked_select(causal), false);
-            see("attention.probabilities", probabilities.masked_select(causal), false);
-        }
-        const at::Tensor attended = at::matmul(probabilities, v).transpose(0, 1).reshape({ n, c.heads * c.headDim });
-        see("attention.pv_output", attended);
+        const at::Tensor attended
+            = selfAttention(q.reshape({ n, -1 }), k.reshape({ n, -1 }), v.reshape({ n, -1 }), c, p, observe);
         at::Tensor out = layers::linear(attended, l.o, {}, p + "self_attn.o_proj", hook);
         see("attention.output", out);
         if (c.residualMultiplier != 1)

@@ -1,7 +1,7 @@
 #pragma once
 
-// Multi-head scaled dot-product self-attention over one sequence, shared by the GPT-2 and BERT
-// families: grouped key/value heads (repeat_interleave, as the nanoGPT fork and Hugging Face
+// Multi-head scaled dot-product self-attention over one sequence, shared by every family (Llama
+// passes q and k after the rotation): grouped key/value heads (repeat_interleave, as the nanoGPT fork and Hugging Face
 // map them), a causal mask for decoders, and the attention observer points.
 #include "runtime/language_model.h"
 
