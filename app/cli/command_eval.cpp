@@ -144,6 +144,7 @@ int runEval(const std::vector<std::string>& raw)
         if (report.calibrationWindows > 0)
             out["calibration_windows"] = report.calibrationWindows;
         out["kept"] = request.kept;
+        out["quantized_modules"] = report.quantizedModules;
         out["perplexity_float"] = number(report.floatPerplexity);
         out["perplexity_change"] = number(report.perplexity / report.floatPerplexity - 1);
         out["kl_divergence"] = number(report.klDivergence);

@@ -211,6 +211,9 @@ void MainWindow::evaluate()
                                  .arg(report->windows)
                                  .arg(report->dataTokens)
                                  .arg(QString::fromStdString(report->protocol));
+            if (report->quantizedModules == 0)
+                status += tr(" No Linear module is quantized: this model has none that an export converts "
+                             "(GPT-2's Conv1D modules stay in full precision), or all are kept.");
             if (report->calibrationWindows > 0)
                 status += tr(" Static activation ranges from %1 calibration windows.").arg(report->calibrationWindows);
             m_eval->setStatus(status.trimmed());

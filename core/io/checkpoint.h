@@ -70,7 +70,8 @@ public:
     at::Tensor loadFloat(std::string_view name) const;
 
     // The tokenizer beside the weights: llama2.c's tokenizer.bin / tok<N>.bin (checked to
-    // parse), a Hugging Face tokenizer.json, else a SentencePiece tokenizer.model, else a nanoGPT
+    // parse), a Hugging Face tokenizer.json, else a SentencePiece tokenizer.model, else the older
+    // Hugging Face files vocab.json (when merges.txt is beside it) or vocab.txt, else a nanoGPT
     // meta.pkl (runtime/tokenizer.h reads them all); empty when there is none.
     const std::filesystem::path& tokenizerFile() const;
 

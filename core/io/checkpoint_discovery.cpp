@@ -178,6 +178,10 @@ void discoverCheckpoint(Checkpoint::Impl& impl, const fs::path& path)
         impl.tokenizer = impl.folder / "tokenizer.json";
     } else if (fs::exists(impl.folder / "tokenizer.model")) {
         impl.tokenizer = impl.folder / "tokenizer.model"; // SentencePiece (Llama-2 folders without tokenizer.json)
+    } else if (fs::exists(impl.folder / "vocab.json") && fs::exists(impl.folder / "merges.txt")) {
+        impl.tokenizer = impl.folder / "vocab.json"; // GPT-2 / RoBERTa slow tokenizer files
+    } else if (fs::exists(impl.folder / "vocab.txt")) {
+        impl.tokenizer = impl.folder / "vocab.txt"; // BERT's WordPiece vocabulary
     } else if (fs::exists(impl.folder / "meta.pkl")) {
         impl.tokenizer = impl.folder / "meta.pkl"; // nanoGPT's character vocabulary beside ckpt.pt
     }

@@ -2,6 +2,7 @@
 
 #include "error.h"
 #include "io/checkpoint.h"
+#include "model/module_tree.h"
 #include "runtime/eval_data.h"
 #include "runtime/fake_quant.h"
 #include "runtime/language_model.h"
@@ -128,18 +129,34 @@ EvaluationReport evaluateCheckpoint(const Checkpoint& checkpoint, const Evaluati
     if (!request.activations.empty())
         scheme.activations = request.activations;
     scheme.validate();
+    // Only what an export quantizes: the tree's Linear modules that are not kept (GPT-2's Conv1D
+    // modules, for one, stay float in every export, so they do here).
+    const ModuleTree tree = ModuleTree::build(checkpoint.tensors(), checkpoint.modelType());
+    std::set<std::string> floatModules = request.kept;
+    std::set<std::string> quantizable;
+    for (int m : tree.quantizable())
+        quantizable.insert(tree.node(m).path);
+    for (const auto& path : quantizable)
+        report.quantizedModules += request.kept.count(path) ? 0 : 1;
+    const WeightTransform quantize = fakeQuantizeWeights(scheme, request.kept, request.moduleSchemes);
     const std::unique_ptr<LanguageModel> quantized
-        = loadLanguageModel(checkpoint, config, fakeQuantizeWeights(scheme, request.kept, request.moduleSchemes));
+        = loadLanguageModel(checkpoint, config, [&](const std::string& module, const at::Tensor& w) {
+              return quantizable.count(module) ? quantize(module, w) : w;
+          });
+    for (const std::string& head : quantized->headModules())
+        floatModules.insert(head);
     ActivationRanges ranges;
     if (isStaticActivations(scheme.activations)) {
         const auto windows = calibrationWindows(checkpoint, config, request, ids);
         ranges = measureActivationRanges(*quantized, windows, progress);
         report.calibrationWindows = static_cast<int>(windows.size());
     }
-    std::set<std::string> float32Inputs = request.kept;
-    for (const std::string& head : quantized->headModules())
-        float32Inputs.insert(head);
-    const LinearInputHook activations = fakeQuantizeActivations(scheme, float32Inputs, std::move(ranges));
+    const LinearInputHook quantizeInputs = fakeQuantizeActivations(scheme, floatModules, std::move(ranges));
+    const LinearInputHook activations = !quantizeInputs
+        ? LinearInputHook()
+        : [&](const std::string& module, const at::Tensor& x) {
+              return quantizable.count(module) ? quantizeInputs(module, x) : x;
+          };
     const auto started = std::chrono::steady_clock::now();
     const PerplexityResult r = evaluatePerplexity(*quantized, ids, options, progress, activations, model.get());
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

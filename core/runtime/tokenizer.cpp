@@ -2,6 +2,7 @@
 
 #include "error.h"
 #include "runtime/char_tokenizer.h"
+#include "runtime/hf_legacy_files.h"
 #include "runtime/hf_tokenizer.h"
 #include "runtime/llama2c_text_tokenizer.h"
 #include "runtime/sentencepiece_tokenizer.h"
@@ -46,6 +47,10 @@ std::unique_ptr<Tokenizer> loadTokenizer(const std::filesystem::path& file, std:
     const std::string name = file.filename().string();
     if (!std::filesystem::exists(file))
         throw IoError("the tokenizer file does not exist", ErrorContext { file.string(), {}, {} });
+    if (endsWith(name, "vocab.json"))
+        return std::make_unique<HfTokenizer>(hf::tokenizerJsonFromVocabJson(file), file.string());
+    if (endsWith(name, "vocab.txt"))
+        return std::make_unique<HfTokenizer>(hf::tokenizerJsonFromVocabTxt(file), file.string());
     if (endsWith(name, ".json"))
         return HfTokenizer::read(file);
     if (endsWith(name, ".model"))
@@ -61,8 +66,8 @@ std::unique_ptr<Tokenizer> loadTokenizer(const std::filesystem::path& file, std:
                 ErrorContext { file.string(), {}, {} });
         return std::make_unique<Llama2cTextTokenizer>(Llama2cTokenizer::read(file, static_cast<int>(vocabSize)));
     }
-    throw UsageError("unknown tokenizer file kind (expected tokenizer.json, a SentencePiece .model, llama2.c "
-                     "tokenizer.bin / tok<N>.bin or nanoGPT meta.pkl)",
+    throw UsageError("unknown tokenizer file kind (expected tokenizer.json, vocab.json with merges.txt, vocab.txt, a "
+                     "SentencePiece .model, llama2.c tokenizer.bin / tok<N>.bin or nanoGPT meta.pkl)",
         ErrorContext { file.string(), {}, {} });
 }
 

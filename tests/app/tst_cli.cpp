@@ -323,6 +323,7 @@ private Q_SLOTS:
         QVERIFY(k.value(QStringLiteral("top1_agreement")).toDouble() > 0.5);
         QCOMPARE(k.value(QStringLiteral("kept")).toArray().size(), 1);
         QCOMPARE(k.value(QStringLiteral("activations")).toString(), QStringLiteral("int8-token-dynamic"));
+        QVERIFY(k.value(QStringLiteral("quantized_modules")).toInt() > 0); // every Linear but lm_head
         // Static per-tensor activations: ranges calibrated on two windows first.
         const Run s = run({ QStringLiteral("eval"), m_demo, QStringLiteral("--data"), data, QStringLiteral("--seq-len"),
             QStringLiteral("32"), QStringLiteral("--scheme"), QStringLiteral("vllm-w8a8-int8"),
