@@ -12,7 +12,7 @@ class Checkpoint;
 class Tokenizer;
 
 // The tokenizer beside a checkpoint (Checkpoint::tokenizerFile(): llama2.c tok*.bin,
-// tokenizer.json, tokenizer.model or nanoGPT meta.pkl). UsageError saying what is missing when
+// tokenizer.json, tokenizer.model, vocab.json + merges.txt, vocab.txt or nanoGPT meta.pkl). UsageError saying what is missing when
 // there is none.
 std::unique_ptr<Tokenizer> tokenizerFor(const Checkpoint& model, std::int64_t vocabSize);
 

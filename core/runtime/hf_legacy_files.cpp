@@ -75,8 +75,7 @@ struct FolderFiles
         , tokenizerConfig(optionalObject(tokenizerConfigFile))
         , config(optionalObject(configFile))
         , addedTokens(optionalObject(addedTokensFile))
-    {
-    }
+    { }
 
     // tokenizer_config.json's name for a special token ("unk_token": "[UNK]" or {"content": ..}).
     std::string special(const char* key, const std::string& fallback) const
@@ -90,7 +89,8 @@ struct FolderFiles
             return v["content"].get<std::string>();
         if (v.is_null())
             return fallback;
-        malformed(std::string("\"") + key + "\" is neither a token nor {\"content\": token}", tokenizerConfigFile.string());
+        malformed(
+            std::string("\"") + key + "\" is neither a token nor {\"content\": token}", tokenizerConfigFile.string());
     }
     bool flag(const char* key, bool fallback) const
     {
@@ -104,9 +104,10 @@ json addedToken(std::int64_t id, const std::string& content, bool special, bool 
         { "normalized", normalized }, { "special", special } };
 }
 
-// Adds `specials` that the vocabulary has, then added_tokens.json (special when tokenizer_config
-// names it so, else normalized, as transformers loads it) and tokenizer_config.json's
-// added_tokens_decoder, whose flags replace those of the same id.
+// `added` (the specials the vocabulary has) plus added_tokens.json's tokens (special when
+// tokenizer_config lists them in additional_special_tokens, else normalized, as transformers
+// loads them) and tokenizer_config.json's added_tokens_decoder, whose flags replace those of a
+// token with the same id or content.
 json allAddedTokens(const FolderFiles& f, json added)
 {
     const auto find = [&](const std::string& content, std::int64_t id) {
@@ -116,7 +117,8 @@ json allAddedTokens(const FolderFiles& f, json added)
         return static_cast<json*>(nullptr);
     };
     std::vector<std::string> extraSpecial;
-    if (f.tokenizerConfig.contains("additional_special_tokens") && f.tokenizerConfig["additional_special_tokens"].is_array())
+    if (f.tokenizerConfig.contains("additional_special_tokens")
+        && f.tokenizerConfig["additional_special_tokens"].is_array())
         for (const auto& t : f.tokenizerConfig["additional_special_tokens"])
             if (t.is_string())
                 extraSpecial.push_back(t.get<std::string>());
@@ -165,7 +167,8 @@ bool hasToken(const json& added, const std::string& content)
 
 bool isRoberta(const FolderFiles& f)
 {
-    const std::string type = f.config.value("model_type", json()).is_string() ? f.config["model_type"].get<std::string>() : "";
+    const std::string type
+        = f.config.value("model_type", json()).is_string() ? f.config["model_type"].get<std::string>() : "";
     if (type == "roberta" || type == "longformer" || type == "bart")
         return true;
     const json cls = f.tokenizerConfig.value("tokenizer_class", json());
@@ -199,7 +202,8 @@ json requiredPair(const json& vocab, const std::string& token, const fs::path& v
 json tokenizerJsonFromVocabJson(const fs::path& vocabJson)
 {
     const std::string name = vocabJson.filename().string();
-    const fs::path merges = vocabJson.parent_path() / (name.substr(0, name.size() - std::string("vocab.json").size()) + "merges.txt");
+    const std::string prefix = endsWith(name, "vocab.json") ? name.substr(0, name.size() - 10) : std::string();
+    const fs::path merges = vocabJson.parent_path() / (prefix + "merges.txt");
     if (!fs::exists(merges))
         throw FormatError("a vocab.json tokenizer needs the merges.txt beside it, which is missing",
             ErrorContext { merges.string(), {}, {} });
@@ -213,7 +217,8 @@ json tokenizerJsonFromVocabJson(const fs::path& vocabJson)
         if (line.empty() || (i == 0 && line.rfind("#version", 0) == 0))
             continue;
         const std::size_t space = line.find(' ');
-        if (space == 0 || space == std::string::npos || space + 1 == line.size() || line.find(' ', space + 1) != std::string::npos)
+        if (space == 0 || space == std::string::npos || space + 1 == line.size()
+            || line.find(' ', space + 1) != std::string::npos)
             malformed("line " + std::to_string(i + 1) + " is not two tokens separated by one space", merges.string());
         mergeList.push_back({ line.substr(0, space), line.substr(space + 1) });
     }

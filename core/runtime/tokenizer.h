@@ -45,8 +45,9 @@ void checkEncodeSize(std::string_view text, const std::string& file);
 // `tok<N>.bin` name gives N when vocabSize is 0), Hugging Face `*.json`, the older Hugging Face
 // files `vocab.json` (GPT-2 / RoBERTa BPE; needs `merges.txt` beside it) and `vocab.txt` (BERT
 // WordPiece), both read with tokenizer_config.json beside them and run as the equivalent
-// tokenizer.json (runtime/hf_legacy_files.h), SentencePiece `*.model`, nanoGPT `meta.pkl` / `*.pkl`. FormatError for a malformed file, UsageError for a
-// component or kind that is not supported, IoError when it cannot be read; all name the file.
+// tokenizer.json (runtime/hf_legacy_files.h), SentencePiece `*.model`, nanoGPT `meta.pkl` /
+// `*.pkl`. FormatError for a malformed file, UsageError for a component or kind that is not
+// supported, IoError when it cannot be read; all name the file.
 std::unique_ptr<Tokenizer> loadTokenizer(const std::filesystem::path& file, std::int64_t vocabSize = 0);
 
 } // namespace qs

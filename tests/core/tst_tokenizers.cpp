@@ -1,14 +1,15 @@
 // The tokenizers of the calibration runtime: llama2.c through the common interface (identical to
 // run.c's encode on stories260K), byte-level and byte-fallback BPE round trips of arbitrary
 // UTF-8, WordPiece unknowns, added and special tokens, malformed tokenizer.json files,
-// nanoGPT meta.pkl (bytes written by Python 3's pickle), the older vocab.json + merges.txt and
-// vocab.txt files (as their tokenizer.json equivalents), discovery beside checkpoints.
+// nanoGPT meta.pkl (bytes written by Python 3's pickle), discovery beside checkpoints (the older
+// vocab.json / vocab.txt files: tst_tokenizers_legacy).
 #include "error.h"
 #include "io/checkpoint.h"
 #include "io/llama2c_tokenizer.h"
 #include "runtime/eval_data.h"
 #include "runtime/tokenizer.h"
 #include "test_support.h"
+#include "tokenizer_fixtures.h"
 
 #include <QElapsedTimer>
 #include <QTemporaryDir>
@@ -21,187 +22,8 @@
 
 #include <sys/mman.h>
 
-using namespace qs;
-namespace fs = std::filesystem;
-using Ids = std::vector<std::int64_t>;
+using namespace tokfix;
 
-namespace {
-
-const fs::path kModels = QS_SHARED_MODELS_DIR;
-const fs::path kTok512 = kModels / "stories260K" / "tok512.bin";
-const fs::path kStories = kModels / "stories260K" / "stories260K.bin";
-const fs::path kText = kModels / "stories260K" / "tinystories_valid_sample10.txt";
-
-// pickle.dumps({'vocab_size': 9, 'itos': {...}, 'stoi': {...}}) of the characters of "hello world\n",
-// as Python 3.11 writes it (protocol 4: FRAME, MEMOIZE, SHORT_BINUNICODE, SETITEMS, memo GETs).
-const char kMetaPkl[] = "\x80\x04\x95\x84\x00\x00\x00\x00\x00\x00\x00\x7d\x94\x28\x8c\x0a\x76\x6f\x63\x61\x62\x5f\x73"
-                        "\x69\x7a\x65\x94\x4b\x09\x8c\x04\x69\x74\x6f\x73\x94\x7d\x94\x28\x4b\x00\x8c\x01\x0a\x94\x4b"
-                        "\x01\x8c\x01\x20\x94\x4b\x02\x8c\x01\x64\x94\x4b\x03\x8c\x01\x65\x94\x4b\x04\x8c\x01\x68\x94"
-                        "\x4b\x05\x8c\x01\x6c\x94\x4b\x06\x8c\x01\x6f\x94\x4b\x07\x8c\x01\x72\x94\x4b\x08\x8c\x01\x77"
-                        "\x94\x75\x8c\x04\x73\x74\x6f\x69\x94\x7d\x94\x28\x68\x04\x4b\x00\x68\x05\x4b\x01\x68\x06\x4b"
-                        "\x02\x68\x07\x4b\x03\x68\x08\x4b\x04\x68\x09\x4b\x05\x68\x0a\x4b\x06\x68\x0b\x4b\x07\x68\x0c"
-                        "\x4b\x08\x75\x75\x2e";
-// pickle.dumps({'vocab_size': 50257}): the meta of a tiktoken-encoded dataset.
-const char kTiktokenMeta[] = "\x80\x04\x95\x14\x00\x00\x00\x00\x00\x00\x00\x7d\x94\x8c\x0a\x76\x6f\x63\x61\x62\x5f\x73"
-                             "\x69\x7a\x65\x94\x4d\x51\xc4\x73\x2e";
-
-// GPT-2's byte-to-unicode alphabet, for building byte-level vocabularies.
-std::vector<std::string> byteAlphabet()
-{
-    std::vector<std::string> out(256);
-    char32_t extra = 256;
-    for (int b = 0; b < 256; ++b) {
-        const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
-        const char32_t cp = printable ? char32_t(b) : extra++;
-        std::string s;
-        if (cp < 0x80) {
-            s += char(cp);
-        } else {
-            s += char(0xC0 | (cp >> 6));
-            s += char(0x80 | (cp & 0x3F));
-        }
-        out[std::size_t(b)] = s;
-    }
-    return out;
-}
-
-// A GPT-2-style tokenizer: 256 byte tokens, then "th", "the", "Ġt", "Ġthe", then <|endoftext|>.
-nlohmann::json byteLevelJson()
-{
-    nlohmann::json vocab = nlohmann::json::object();
-    const auto alphabet = byteAlphabet();
-    for (int b = 0; b < 256; ++b)
-        vocab[alphabet[std::size_t(b)]] = b;
-    vocab["th"] = 256;
-    vocab["the"] = 257;
-    vocab["Ġt"] = 258;
-    vocab["Ġthe"] = 259;
-    vocab["<|endoftext|>"] = 260;
-    nlohmann::json j;
-    j["version"] = "1.0";
-    j["added_tokens"] = { { { "id", 260 }, { "content", "<|endoftext|>" }, { "single_word", false },
-        { "lstrip", false }, { "rstrip", false }, { "normalized", false }, { "special", true } } };
-    j["normalizer"] = nullptr;
-    j["pre_tokenizer"] = { { "type", "ByteLevel" }, { "add_prefix_space", false }, { "trim_offsets", true },
-        { "use_regex", true } };
-    j["post_processor"] = { { "type", "ByteLevel" }, { "add_prefix_space", true }, { "trim_offsets", false },
-        { "use_regex", true } };
-    j["decoder"] = { { "type", "ByteLevel" }, { "add_prefix_space", true }, { "trim_offsets", true },
-        { "use_regex", true } };
-    j["model"] = { { "type", "BPE" }, { "dropout", nullptr }, { "unk_token", nullptr },
-        { "continuing_subword_prefix", "" }, { "end_of_word_suffix", "" }, { "fuse_unk", false },
-        { "byte_fallback", false }, { "ignore_merges", false }, { "vocab", vocab },
-        { "merges", nlohmann::json::array({ "t h", nlohmann::json::array({ "th", "e" }), "Ġ t", "Ġ the" }) } };
-    return j;
-}
-
-// A Llama-2-style tokenizer.json: Prepend("▁") + Replace(" ", "▁"), BPE with byte_fallback,
-// BOS by TemplateProcessing, decoder Replace + ByteFallback + Fuse + Strip.
-nlohmann::json byteFallbackJson()
-{
-    nlohmann::json vocab = { { "<unk>", 0 }, { "<s>", 1 }, { "</s>", 2 } };
-    for (int b = 0; b < 256; ++b) {
-        char name[8];
-        std::snprintf(name, sizeof name, "<0x%02X>", b);
-        vocab[name] = 3 + b;
-    }
-    vocab["▁"] = 259;
-    vocab["a"] = 260;
-    vocab["b"] = 261;
-    vocab["▁a"] = 262;
-    vocab["ab"] = 263;
-    vocab["é"] = 264;
-    nlohmann::json j;
-    j["added_tokens"] = nlohmann::json::array();
-    for (int i = 0; i < 3; ++i)
-        j["added_tokens"].push_back({ { "id", i }, { "content", i == 0 ? "<unk>" : i == 1 ? "<s>" : "</s>" },
-            { "single_word", false }, { "lstrip", false }, { "rstrip", false }, { "normalized", false },
-            { "special", true } });
-    j["normalizer"] = { { "type", "Sequence" },
-        { "normalizers",
-            { { { "type", "Prepend" }, { "prepend", "▁" } },
-                { { "type", "Replace" }, { "pattern", { { "String", " " } } }, { "content", "▁" } } } } };
-    j["pre_tokenizer"] = nullptr;
-    j["post_processor"] = { { "type", "TemplateProcessing" },
-        { "single",
-            { { { "SpecialToken", { { "id", "<s>" }, { "type_id", 0 } } } },
-                { { "Sequence", { { "id", "A" }, { "type_id", 0 } } } } } },
-        { "pair", nlohmann::json::array() },
-        { "special_tokens", { { "<s>", { { "id", "<s>" }, { "ids", { 1 } }, { "tokens", { "<s>" } } } } } } };
-    j["decoder"] = { { "type", "Sequence" },
-        { "decoders",
-            { { { "type", "Replace" }, { "pattern", { { "String", "▁" } } }, { "content", " " } },
-                { { "type", "ByteFallback" } }, { { "type", "Fuse" } },
-                { { "type", "Strip" }, { "content", " " }, { "start", 1 }, { "stop", 0 } } } } };
-    j["model"] = { { "type", "BPE" }, { "unk_token", "<unk>" }, { "fuse_unk", true }, { "byte_fallback", true },
-        { "vocab", vocab }, { "merges", { "▁ a", "a b" } } };
-    return j;
-}
-
-// BERT: BertNormalizer (lower-case, strip accents), BertPreTokenizer, WordPiece, BertProcessing.
-nlohmann::json wordPieceJson()
-{
-    const std::vector<std::string> tokens = { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "##s",
-        ",", "un", "##know", "##n", "cafe" };
-    nlohmann::json vocab = nlohmann::json::object();
-    for (std::size_t i = 0; i < tokens.size(); ++i)
-        vocab[tokens[i]] = i;
-    nlohmann::json j;
-    j["added_tokens"] = nlohmann::json::array();
-    for (int i = 0; i < 5; ++i)
-        j["added_tokens"].push_back({ { "id", i }, { "content", tokens[std::size_t(i)] }, { "single_word", false },
-            { "lstrip", false }, { "rstrip", false }, { "normalized", false }, { "special", true } });
-    j["normalizer"] = { { "type", "BertNormalizer" }, { "clean_text", true }, { "handle_chinese_chars", true },
-        { "strip_accents", nullptr }, { "lowercase", true } };
-    j["pre_tokenizer"] = { { "type", "BertPreTokenizer" } };
-    j["post_processor"] = { { "type", "BertProcessing" }, { "sep", { "[SEP]", 3 } }, { "cls", { "[CLS]", 2 } } };
-    j["decoder"] = { { "type", "WordPiece" }, { "prefix", "##" }, { "cleanup", true } };
-    j["model"] = { { "type", "WordPiece" }, { "unk_token", "[UNK]" }, { "continuing_subword_prefix", "##" },
-        { "max_input_chars_per_word", 10 }, { "vocab", vocab } };
-    return j;
-}
-
-std::unique_ptr<Tokenizer> loadJson(const fs::path& dir, const nlohmann::json& j, const std::string& name = "tokenizer.json")
-{
-    const fs::path file = dir / name;
-    test::writeFile(file, j.dump());
-    return loadTokenizer(file);
-}
-
-// Strings no vocabulary above knows whole: emoji, CJK, combining accents, control bytes.
-std::vector<std::string> awkwardTexts()
-{
-    return { "", " ", "the the  then\tthe\n\n", "héllo wörld — “quotes”", "e\xCC\x81 vs \xC3\xA9",
-        "\xE4\xBD\xA0\xE5\xA5\xBD\xEF\xBC\x8C\xE4\xB8\x96\xE7\x95\x8C", "\xF0\x9F\x98\x80\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD x",
-        std::string("ctl \x01\x02\x1b[0m\x7f", 12) + std::string(1, '\0') + "end", "  leading and trailing  ",
-        "don't I'll we've 12345 3.14", "\r\n\r\n", "ab ab aab abab" };
-}
-
-// The "slow" files of a tokenizer.json's BPE model: vocab.json and merges.txt (with a #version line).
-void writeSlowBpe(const fs::path& dir, const nlohmann::json& j)
-{
-    fs::create_directories(dir);
-    test::writeFile(dir / "vocab.json", j["model"]["vocab"].dump());
-    std::string merges = "#version: 0.2\n";
-    for (const auto& m : j["model"]["merges"])
-        merges += (m.is_string() ? m.get<std::string>() : m[0].get<std::string>() + " " + m[1].get<std::string>()) + "\n";
-    test::writeFile(dir / "merges.txt", merges);
-}
-
-// A WordPiece model's vocab.txt: one token per line, in id order.
-void writeVocabTxt(const fs::path& dir, const nlohmann::json& j)
-{
-    fs::create_directories(dir);
-    std::vector<std::string> tokens(j["model"]["vocab"].size());
-    for (const auto& [token, id] : j["model"]["vocab"].items())
-        tokens[id.get<std::size_t>()] = token;
-    std::string text;
-    for (const auto& t : tokens)
-        text += t + "\n";
-    test::writeFile(dir / "vocab.txt", text);
-}
-
-} // namespace
 
 class TestTokenizers : public QObject
 {
@@ -410,110 +232,6 @@ private Q_SLOTS:
         fs::remove(dir / "tokenizer.model");
         fs::remove(dir / "meta.pkl");
         QVERIFY_THROWS_EXCEPTION(UsageError, tokenizerFor(Checkpoint::open(dir), 10));
-    }
-
-    void slowGpt2AndRobertaFiles()
-    {
-        // vocab.json + merges.txt run exactly as the equivalent tokenizer.json
-        const fs::path dir = fs::path(m_dir.path().toStdString()) / "slow_gpt2";
-        writeSlowBpe(dir, byteLevelJson());
-        const auto fast = loadJson(m_dir.path().toStdString(), byteLevelJson());
-        const auto slow = loadTokenizer(dir / "vocab.json");
-        QCOMPARE(slow->kind(), std::string("bpe"));
-        QCOMPARE(slow->vocabSize(), std::int64_t(261));
-        std::vector<std::string> texts = awkwardTexts();
-        texts.push_back("the<|endoftext|>the then");
-        for (const std::string& text : texts)
-            for (const bool special : { true, false }) {
-                const Ids ids = slow->encode(text, special);
-                QCOMPARE(ids, fast->encode(text, special));
-                QCOMPARE(slow->decode(ids), fast->decode(ids));
-            }
-        // added_tokens.json adds plain tokens; tokenizer_config.json sets add_prefix_space
-        test::writeFile(dir / "added_tokens.json", "{\"<new>\": 261}");
-        test::writeFile(dir / "tokenizer_config.json", "{\"add_prefix_space\": true}");
-        const auto configured = loadTokenizer(dir / "vocab.json");
-        QCOMPARE(configured->encode("the<new>", false), (Ids { 259, 261 }));
-        QCOMPARE(configured->decode({ 257, 261, 260 }), std::string("the<new>"));
-        // merges.txt is required, and named when missing
-        fs::remove(dir / "merges.txt");
-        try {
-            loadTokenizer(dir / "vocab.json");
-            QFAIL("no error without merges.txt");
-        } catch (const FormatError& e) {
-            QVERIFY2(std::string(e.what()).find("merges.txt") != std::string::npos, e.what());
-        }
-        // RoBERTa (config.json's model_type): <s> .. </s> around a sequence, <mask> swallows the space before it
-        nlohmann::json roberta = byteLevelJson();
-        nlohmann::json vocab = { { "<s>", 0 }, { "<pad>", 1 }, { "</s>", 2 }, { "<unk>", 3 } };
-        for (const auto& [token, id] : roberta["model"]["vocab"].items())
-            if (token != "<|endoftext|>")
-                vocab[token] = id.get<int>() + 4;
-        vocab["<mask>"] = 264;
-        roberta["model"]["vocab"] = vocab;
-        const fs::path rdir = fs::path(m_dir.path().toStdString()) / "slow_roberta";
-        writeSlowBpe(rdir, roberta);
-        test::writeFile(rdir / "config.json", "{\"model_type\": \"roberta\"}");
-        const auto r = loadTokenizer(rdir / "vocab.json");
-        QCOMPARE(r->encode("the <mask>", true), (Ids { 0, 261, 264, 2 }));
-        QCOMPARE(r->encode("<s>the <|endoftext|>", false).front(), std::int64_t(0));
-        QCOMPARE(*r->maskToken(), std::int64_t(264));
-        QCOMPARE(*r->bosToken(), std::int64_t(0));
-        QCOMPARE(*r->eosToken(), std::int64_t(2));
-        QCOMPARE(r->decode({ 0, 261, 264, 263, 2 }), std::string("the the"));
-    }
-
-    void slowBertFiles()
-    {
-        const fs::path dir = fs::path(m_dir.path().toStdString()) / "slow_bert";
-        nlohmann::json j = wordPieceJson();
-        writeVocabTxt(dir, j);
-        j["model"]["max_input_chars_per_word"] = 100;
-        const auto fast = loadJson(m_dir.path().toStdString(), j);
-        const auto slow = loadTokenizer(dir / "vocab.txt");
-        QCOMPARE(slow->kind(), std::string("wordpiece"));
-        QCOMPARE(slow->vocabSize(), std::int64_t(13));
-        std::vector<std::string> texts = awkwardTexts();
-        texts.push_back("Hello, Worlds! unknown xyz Café hellohellohello [MASK] [cls] \xE4\xBD\xA0\xE5\xA5\xBD");
-        for (const std::string& text : texts)
-            for (const bool special : { true, false }) {
-                const Ids ids = slow->encode(text, special);
-                QCOMPARE(ids, fast->encode(text, special));
-                QCOMPARE(slow->decode(ids), fast->decode(ids));
-            }
-        QCOMPARE(*slow->maskToken(), std::int64_t(4));
-        // tokenizer_config.json: cased, and strip_accents on its own
-        test::writeFile(dir / "tokenizer_config.json", "{\"do_lower_case\": false}");
-        QCOMPARE(loadTokenizer(dir / "vocab.txt")->encode("Hello hello café", false), (Ids { 1, 5, 1 }));
-        test::writeFile(dir / "tokenizer_config.json", "{\"do_lower_case\": false, \"strip_accents\": true}");
-        QCOMPARE(loadTokenizer(dir / "vocab.txt")->encode("Hello café", false), (Ids { 1, 12 }));
-        test::writeFile(dir / "tokenizer_config.json", "{\"do_lower_case\": true, \"strip_accents\": false}");
-        QCOMPARE(loadTokenizer(dir / "vocab.txt")->encode("HELLO CAFE café", false), (Ids { 5, 12, 1 }));
-        test::writeFile(dir / "tokenizer_config.json", "{\"do_lower_case\": \"yes\"}");
-        QVERIFY_THROWS_EXCEPTION(FormatError, loadTokenizer(dir / "vocab.txt"));
-    }
-
-    void discoveryOfSlowFiles()
-    {
-        // without tokenizer.json: tokenizer.model, then vocab.json + merges.txt, then vocab.txt, then meta.pkl
-        const fs::path dir = fs::path(m_dir.path().toStdString()) / "slow_model";
-        fs::create_directories(dir);
-        test::writeSafetensors(dir / "model.safetensors", { test::f32Tensor("w", { 2 }, { 1, 2 }) });
-        const auto found = [&] { return Checkpoint::open(dir).tokenizerFile().filename().string(); };
-        test::writeFile(dir / "meta.pkl", std::string(kMetaPkl, sizeof kMetaPkl - 1));
-        QCOMPARE(found(), std::string("meta.pkl"));
-        writeVocabTxt(dir, wordPieceJson());
-        QCOMPARE(found(), std::string("vocab.txt"));
-        QCOMPARE(loadTokenizer(Checkpoint::open(dir).tokenizerFile())->kind(), std::string("wordpiece"));
-        test::writeFile(dir / "vocab.json", byteLevelJson()["model"]["vocab"].dump());
-        QCOMPARE(found(), std::string("vocab.txt")); // vocab.json alone is not a tokenizer
-        writeSlowBpe(dir, byteLevelJson());
-        QCOMPARE(found(), std::string("vocab.json"));
-        QCOMPARE(loadTokenizer(Checkpoint::open(dir).tokenizerFile())->kind(), std::string("bpe"));
-        test::writeFile(dir / "tokenizer.model", "not read by discovery");
-        QCOMPARE(found(), std::string("tokenizer.model"));
-        test::writeFile(dir / "tokenizer.json", byteLevelJson().dump());
-        QCOMPARE(found(), std::string("tokenizer.json"));
     }
 
     void normalizedAddedTokens()

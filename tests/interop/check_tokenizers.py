@@ -11,6 +11,10 @@ nanoGPT meta.pkl: a character vocabulary pickled by Python, compared with its st
 quantscope-cli starts slowly (libtorch), so the texts go to it joined by a special token that
 both sides split on first: one run covers every line and tricky string, and a mismatch is
 reported with the text it falls in.
+
+The GPT-2, RoBERTa and BERT cases also run from the older files that many checkpoints ship instead
+of tokenizer.json (vocab.json + merges.txt, vocab.txt, with tokenizer_config.json): our ids from
+those must equal the JS library's from the equivalent tokenizer.json.
 """
 import json
 import os
@@ -266,6 +270,34 @@ def make_roberta(corpus):
             "decoder": dict(byte_level), "model": bpe_model(vocab, merges)}, "</s>"
 
 
+def write_slow_files(name, tok, workdir):
+    """The older Hugging Face files equivalent to `tok` (vocab.json + merges.txt, or vocab.txt,
+    with tokenizer_config.json) in their own folder; returns the vocabulary file to load."""
+    folder = os.path.join(workdir, name + "_slow")
+    os.makedirs(folder, exist_ok=True)
+    model = tok["model"]
+    if model["type"] == "WordPiece":
+        tokens = sorted(model["vocab"], key=model["vocab"].get)
+        with open(os.path.join(folder, "vocab.txt"), "w", encoding="utf-8", newline="") as f:
+            f.write("".join(t + "\n" for t in tokens))
+        norm = tok["normalizer"]
+        config = {"tokenizer_class": "BertTokenizer", "do_lower_case": norm["lowercase"],
+                  "strip_accents": norm["strip_accents"], "tokenize_chinese_chars": norm["handle_chinese_chars"]}
+        vocab_file = "vocab.txt"
+    else:
+        with open(os.path.join(folder, "vocab.json"), "w", encoding="utf-8") as f:
+            json.dump(model["vocab"], f, ensure_ascii=False)
+        with open(os.path.join(folder, "merges.txt"), "w", encoding="utf-8", newline="") as f:
+            f.write("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in model["merges"]))
+        roberta = tok["post_processor"]["type"] == "RobertaProcessing"
+        config = {"tokenizer_class": "RobertaTokenizer" if roberta else "GPT2Tokenizer",
+                  "add_prefix_space": tok["pre_tokenizer"]["add_prefix_space"]}
+        vocab_file = "vocab.json"
+    with open(os.path.join(folder, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        json.dump(config, f)
+    return os.path.join(folder, vocab_file)
+
+
 # ---------------------------------------------------------------------------------------------
 # running
 
@@ -363,11 +395,17 @@ def main():
         # texts that also run on their own (the start of a text matters to prefix spaces)
         alone = [sample, batch, "", "   leading spaces", embedded[0]]
         theirs = run_node(path, alone + segments, work, name)
+        # GPT-2, RoBERTa and BERT also as their older files (vocab.json + merges.txt / vocab.txt),
+        # which we turn into the same tokenizer; the JS side keeps the tokenizer.json
+        variants = [(name, path)]
+        if name in ("gpt2", "roberta", "bert"):
+            variants.append((name + " (slow files)", write_slow_files(name, tok, work)))
         for i, text in enumerate(alone):
             text_file = write_text(work, f"{name}.text{i}.txt", text)
-            for special in (True, False):
-                jobs.append((name, path, sep, tok, segments, i, text, text_file, special, theirs[i],
-                             pool.submit(run_cli, args.cli, path, text_file, special)))
+            for label, tokenizer in variants:
+                for special in (True, False):
+                    jobs.append((label, tokenizer, sep, tok, segments, i, text, text_file, special, theirs[i],
+                                 pool.submit(run_cli, args.cli, tokenizer, text_file, special)))
         # JS on each segment alone must agree with JS on the joined text (both sides split on the
         # separator first), so the joined run above stands for every segment
         sep_id = next(t["id"] for t in tok["added_tokens"] if t["content"] == sep)
