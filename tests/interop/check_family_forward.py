@@ -292,22 +292,14 @@ def compare(label, cli, model, ids, workdir, ref_first, ref_ppl=None):
     proc = run_eval(cli, model, data, len(ids), out, must_succeed=ref_ppl is not None)
     if not os.path.isfile(out):
         fail(f"{label}: eval wrote no logits (exit {proc.returncode}):\n{proc.stderr.strip()}")
-    logits = np.load(out)
-    if logits.dtype != np.float32 or logits.shape != tuple(ref_first.shape):
-        fail(f"{label}: --logits wrote {logits.dtype} {logits.shape}, expected float32 {tuple(ref_first.shape)}")
-    diff = np.abs(logits.astype(np.float64) - ref_first.numpy()).max()
-    tol = tolerance(ref_first)
-    if not diff <= tol:  # also catches NaN
-        where = np.unravel_index(np.nanargmax(np.abs(logits - ref_first.numpy())), logits.shape)
-        fail(f"{label}: logits differ from the reference by {diff:.3e} > {tol:.1e} (worst at position {where[0]}, "
-             f"token {where[1]}: {logits[where]} vs {ref_first[where].item()})")
+    diff, tol = interop_common.compare_logits(label, out, ref_first, REL)
     note = ""
     if ref_ppl is not None:
         ppl = json.loads(proc.stdout).get("perplexity")
         if not isinstance(ppl, (int, float)) or not abs(ppl - ref_ppl) <= REL * ref_ppl:
             fail(f"{label}: perplexity {ppl!r}, reference {ref_ppl:.8g} (relative tolerance {REL})")
         note = f", ppl {ppl:.6g} vs {ref_ppl:.6g}"
-    print(f"  {label}: logits {logits.shape} max |diff| {diff:.2e} (tol {tol:.1e}){note}: OK", flush=True)
+    print(f"  {label}: logits {tuple(ref_first.shape)} max |diff| {diff:.2e} (tol {tol:.1e}){note}: OK", flush=True)
 
 
 def masked_pseudo_perplexity(reference, s, w, ids, seq_len, mask, every):

@@ -458,22 +458,14 @@ def compare_eval(label, cli, model, ids_or_text, workdir, seq_len, ref_ppl, ref_
             json.dump([int(t) for t in ids_or_text], f)
     out = os.path.join(workdir, f"{label}.logits.npy")
     got = run_eval(cli, model, data, seq_len, out)
-    logits = np.load(out)
-    if logits.dtype != np.float32 or logits.shape != tuple(ref_first.shape):
-        fail(f"{label}: --logits wrote {logits.dtype} {logits.shape}, expected float32 {tuple(ref_first.shape)}")
-    diff = np.abs(logits.astype(np.float64) - ref_first.numpy()).max()
-    tol = tolerance(ref_first)
-    if not diff <= tol:  # also catches NaN
-        where = np.unravel_index(np.nanargmax(np.abs(logits - ref_first.numpy())), logits.shape)
-        fail(f"{label}: logits differ from the reference by {diff:.3e} > {tol:.1e} (worst at position {where[0]}, "
-             f"token {where[1]}: {logits[where]} vs {ref_first[where].item()})")
+    diff, tol = interop_common.compare_logits(label, out, ref_first, REL)
     for key, expected in (("tokens", ref_count), ("protocol", "overlap"), ("seq_len", seq_len)):
         if got.get(key) != expected:
             fail(f"{label}: JSON {key} = {got.get(key)!r}, expected {expected!r} ({got})")
     ppl = got.get("perplexity")
     if not isinstance(ppl, (int, float)) or not abs(ppl - ref_ppl) <= REL * ref_ppl:
         fail(f"{label}: perplexity {ppl!r}, reference {ref_ppl:.8g} (relative tolerance {REL})")
-    print(f"  {label}: logits {logits.shape} max |diff| {diff:.2e} (tol {tol:.1e}), "
+    print(f"  {label}: logits {tuple(ref_first.shape)} max |diff| {diff:.2e} (tol {tol:.1e}), "
           f"ppl {ppl:.6g} vs {ref_ppl:.6g}, {got['tokens']} tokens: OK", flush=True)
 
 

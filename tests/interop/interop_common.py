@@ -19,3 +19,26 @@ def setup(with_demo=True):
     demo = os.path.join(args.workdir, "demo")
     subprocess.run([args.cli, "demo", "-o", demo], check=True, stdout=subprocess.DEVNULL)
     return args, demo
+
+
+def compare_logits(label, npy_path, ref, rel):
+    """The float32 logits `quantscope-cli eval --logits` wrote against a float64 torch reference:
+    same shape, every value within rel * max(1, max |ref|). Exits with a message naming the worst
+    position otherwise; returns (max difference, tolerance)."""
+    import sys
+
+    import numpy as np
+    logits = np.load(npy_path)
+    if logits.dtype != np.float32 or logits.shape != tuple(ref.shape):
+        print(f"FAIL: {label}: --logits wrote {logits.dtype} {logits.shape}, expected float32 {tuple(ref.shape)}",
+              flush=True)
+        sys.exit(1)
+    expected = ref.numpy()
+    diff = np.abs(logits.astype(np.float64) - expected).max()
+    tol = rel * max(1.0, float(np.abs(expected).max()))
+    if not diff <= tol:  # also catches NaN
+        where = np.unravel_index(np.nanargmax(np.abs(logits - expected)), logits.shape)
+        print(f"FAIL: {label}: logits differ from the reference by {diff:.3e} > {tol:.1e} (worst at position "
+              f"{where[0]}, token {where[1]}: {logits[where]} vs {expected[where]})", flush=True)
+        sys.exit(1)
+    return diff, tol
