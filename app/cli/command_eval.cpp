@@ -8,16 +8,16 @@
 #include "io/checkpoint.h"
 #include "keep_options.h"
 #include "model/module_tree.h"
+#include "models/language_model.h"
+#include "models/model_config.h"
 #include "quant/quant_scheme.h"
 #include "runtime/eval_data.h"
 #include "runtime/evaluation.h"
-#include "runtime/language_model.h"
-#include "runtime/model_config.h"
 #include "runtime/perplexity.h"
-#include "runtime/tokenizer.h"
 #include "scheme_option.h"
 #include "select/selection.h"
 #include "terminal_progress.h"
+#include "tokenize/tokenizer.h"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>

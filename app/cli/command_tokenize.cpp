@@ -1,7 +1,7 @@
 #include "arguments.h"
 #include "commands.h"
 #include "error.h"
-#include "runtime/tokenizer.h"
+#include "tokenize/tokenizer.h"
 
 #include <nlohmann/json.hpp>
 

@@ -72,7 +72,7 @@ public:
     // The tokenizer beside the weights: llama2.c's tokenizer.bin / tok<N>.bin (checked to
     // parse), a Hugging Face tokenizer.json, else a SentencePiece tokenizer.model, else the older
     // Hugging Face files vocab.json (when merges.txt is beside it) or vocab.txt, else a nanoGPT
-    // meta.pkl (runtime/tokenizer.h reads them all); empty when there is none.
+    // meta.pkl (tokenize/tokenizer.h reads them all); empty when there is none.
     const std::filesystem::path& tokenizerFile() const;
 
     // An already-quantized checkpoint's scheme (compressed-tensors, NxD, AIU), or an empty kind.

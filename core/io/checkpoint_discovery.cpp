@@ -1,8 +1,8 @@
 // Finding a checkpoint's files and opening them: data files, indexes, model folders, the
 // config and tokenizer beside them, and the quantization scheme they carry.
 #include "io/checkpoint_impl.h"
-#include "io/llama2c_tokenizer.h"
 #include "text.h"
+#include "tokenize/llama2c_tokenizer.h"
 
 #include <algorithm>
 #include <fstream>

@@ -3,8 +3,8 @@
 // Streaming activation statistics during forward passes (calibration): per capture point,
 // per-channel min/max/abs-max/mean/mean-square, the per-token max, a histogram whose symmetric
 // range doubles as larger values arrive, and the first rows as a sample.
+#include "models/language_model.h"
 #include "runtime/activation_stats.h"
-#include "runtime/language_model.h"
 
 #include <map>
 

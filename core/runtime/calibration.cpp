@@ -3,10 +3,10 @@
 #include "error.h"
 #include "io/checkpoint.h"
 #include "jobs/progress.h"
+#include "models/language_model.h"
+#include "models/model_config.h"
 #include "runtime/activation_capture.h"
 #include "runtime/eval_data.h"
-#include "runtime/language_model.h"
-#include "runtime/model_config.h"
 
 #include <ATen/ATen.h>
 

@@ -2,7 +2,7 @@
 
 #include "error.h"
 #include "io/checkpoint.h"
-#include "runtime/tokenizer.h"
+#include "tokenize/tokenizer.h"
 
 #include <nlohmann/json.hpp>
 

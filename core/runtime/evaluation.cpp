@@ -3,12 +3,12 @@
 #include "error.h"
 #include "io/checkpoint.h"
 #include "model/module_tree.h"
+#include "models/language_model.h"
+#include "models/model_config.h"
 #include "runtime/eval_data.h"
 #include "runtime/fake_quant.h"
-#include "runtime/language_model.h"
-#include "runtime/model_config.h"
 #include "runtime/perplexity.h"
-#include "runtime/tokenizer.h"
+#include "tokenize/tokenizer.h"
 
 #include <ATen/ATen.h>
 

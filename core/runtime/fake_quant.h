@@ -3,8 +3,8 @@
 // Fake quantization for evaluation: each Linear weight quantized with a scheme and dequantized
 // (what the exported checkpoint will compute with), and the scheme's run-time activation
 // quantization applied to each Linear's input.
+#include "models/language_model.h"
 #include "quant/quant_scheme.h"
-#include "runtime/language_model.h"
 
 #include <map>
 #include <set>

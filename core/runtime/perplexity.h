@@ -2,7 +2,7 @@
 
 // Perplexity of a model on token ids, and how far a (fake-)quantized model is from the float
 // one: mean KL divergence of the next-token distributions and top-1 agreement.
-#include "runtime/language_model.h"
+#include "models/language_model.h"
 
 #include <atomic>
 #include <string>

@@ -11,7 +11,7 @@
 #include "error.h"
 #include "fuzz_check.h"
 #include "io/llama2c_checkpoint.h"
-#include "io/llama2c_tokenizer.h"
+#include "tokenize/llama2c_tokenizer.h"
 
 #include <cstddef>
 #include <cstdint>
