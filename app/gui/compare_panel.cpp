@@ -97,7 +97,7 @@ void ComparePanel::openOther(const QString& path)
 {
     m_sides->setText(tr("Opening %1 …").arg(path.toHtmlEscaped()));
     const std::string file = path.toStdString();
-    m_open.run([file](const std::atomic<bool>&) { return std::make_shared<const Checkpoint>(Checkpoint::open(file)); },
+    m_open.run([file](const CancelToken&) { return std::make_shared<const Checkpoint>(Checkpoint::open(file)); },
         [this, path](std::shared_ptr<const Checkpoint> other) {
             m_other = std::move(other);
             m_otherPath = QFileInfo(path).absoluteFilePath();
@@ -175,9 +175,9 @@ void ComparePanel::compare(const QString& tensor)
     auto b = m_other;
     const int bins = m_bins;
     m_job.run(
-        [a, b, name, other, bins](const std::atomic<bool>& cancel) {
+        [a, b, name, other, bins](const CancelToken& cancel) {
             return std::make_shared<const TensorComparison>(
-                compareTensors(a->checkpoint, name, *b, other, bins, &cancel));
+                compareTensors(a->checkpoint, name, *b, other, bins, cancel));
         },
         [this, tensor](std::shared_ptr<const TensorComparison> c) {
             showComparison(std::move(c));

@@ -1,11 +1,12 @@
 #pragma once
 
+#include "jobs/progress.h"
+
 #include <QFutureWatcher>
 #include <QObject>
 #include <QString>
 #include <QtConcurrent/QtConcurrentRun>
 
-#include <atomic>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -14,13 +15,13 @@
 namespace qs::app {
 
 // Runs work for one view on the thread pool where only the newest request matters: starting
-// a request cancels the one before (through the flag the work polls) and drops its result, so
+// a request cancels the one before (through the CancelToken the work polls) and drops its result, so
 // a quick series of selections never queues up stale analyses. Results and errors are
 // delivered on the GUI thread, to callbacks that live as long as `context`.
 template <typename Result> class LatestOnly
 {
 public:
-    using Work = std::function<Result(const std::atomic<bool>& cancel)>;
+    using Work = std::function<Result(const CancelToken& cancel)>;
 
     explicit LatestOnly(QObject* context)
         : m_context(context)
@@ -32,7 +33,7 @@ public:
     void run(Work work, std::function<void(Result)> done, std::function<void(const QString&)> failed)
     {
         cancel();
-        auto flag = std::make_shared<std::atomic<bool>>(false);
+        auto flag = std::make_shared<CancelFlag>();
         m_flag = flag;
         const quint64 generation = ++m_generation;
         ++m_running;
@@ -51,17 +52,17 @@ public:
             });
         watcher->setFuture(QtConcurrent::run([work = std::move(work), flag] {
             Outcome outcome;
-            if (flag->load()) {
+            if (flag->cancelled()) {
                 outcome.cancelled = true;
                 return outcome;
             }
             try {
-                outcome.result = work(*flag);
+                outcome.result = work(flag->token());
             } catch (const std::exception& e) {
-                outcome.cancelled = flag->load();
+                outcome.cancelled = flag->cancelled();
                 outcome.error = QString::fromStdString(e.what());
             } catch (...) {
-                outcome.cancelled = flag->load();
+                outcome.cancelled = flag->cancelled();
                 outcome.error = QStringLiteral("unexpected error");
             }
             return outcome;
@@ -73,7 +74,7 @@ public:
     {
         ++m_generation;
         if (m_flag)
-            m_flag->store(true);
+            m_flag->cancel();
         m_flag.reset();
     }
 
@@ -88,7 +89,7 @@ private:
     };
 
     QObject* m_context;
-    std::shared_ptr<std::atomic<bool>> m_flag;
+    std::shared_ptr<CancelFlag> m_flag;
     quint64 m_generation = 0;
     int m_running = 0;
 };

@@ -224,8 +224,8 @@ void ModuleDetailsPanel::analyse(const QString& tensor)
     options.scheme = m_scheme;
     const QString key = cacheKey(tensor);
     m_analysis.run(
-        [model, name, options](const std::atomic<bool>& cancel) mutable {
-            options.cancel = &cancel;
+        [model, name, options](const CancelToken& cancel) mutable {
+            options.cancel = cancel;
             return std::make_shared<const TensorAnalysis>(analyzeTensor(model->checkpoint, model->tree, name, options));
         },
         [this, key, tensor](std::shared_ptr<const TensorAnalysis> analysis) {
@@ -303,8 +303,8 @@ void ModuleDetailsPanel::requestHeatmap(const ui::HeatmapWindow& window)
     const std::string name = m_shown->info.name;
     const QuantScheme scheme = m_scheme;
     m_heatmapJob.run(
-        [model, name, request, scheme](const std::atomic<bool>& cancel) {
-            return heatmapOfTensor(model->checkpoint, name, request, scheme, &cancel);
+        [model, name, request, scheme](const CancelToken& cancel) {
+            return heatmapOfTensor(model->checkpoint, name, request, scheme, cancel);
         },
         [this, title, tensor](Heatmap h) {
             m_heatmap->setHeatmap(title, h);

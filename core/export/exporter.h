@@ -1,10 +1,10 @@
 #pragma once
 
 #include "jobs/conversion_plan.h"
+#include "jobs/progress.h"
 #include "quant/error_metrics.h"
 #include "quant/quant_scheme.h"
 
-#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -79,7 +79,7 @@ struct PreparedTensor
 struct PrepareControl
 {
     bool parallel = true;
-    const std::atomic<bool>* cancel = nullptr;
+    CancelToken cancel;
 };
 
 // One output format. The conversion job drives it: begin() with the whole plan; prepare() for

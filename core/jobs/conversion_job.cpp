@@ -13,8 +13,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
 #include <deque>
 #include <fstream>
 #include <future>
@@ -110,7 +108,8 @@ ConversionReport convertCheckpoint(
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     const std::size_t workers
         = static_cast<std::size_t>(options.workers > 0 ? options.workers : static_cast<int>(cores));
-    std::atomic<bool> stop { false };
+    // The workers' cancellation: the job's, or this loop's own when it leaves early (an error).
+    CancelFlag stop(&progress);
     struct InFlight
     {
         std::future<PreparedTensor> result;
@@ -122,11 +121,11 @@ ConversionReport convertCheckpoint(
     // On any exit (error, cancel) let running workers finish before the exporter goes away.
     struct Drain
     {
-        std::atomic<bool>& stop;
+        CancelFlag& stop;
         std::deque<InFlight>& inFlight;
         ~Drain()
         {
-            stop = true;
+            stop.cancel();
             for (auto& f : inFlight) {
                 if (f.result.valid())
                     f.result.wait();
@@ -138,15 +137,14 @@ ConversionReport convertCheckpoint(
     // its tensor over the intra-op threads. `stop` aborts running quantizers between rows.
     PrepareControl control;
     control.parallel = workers == 1;
-    control.cancel = &stop;
+    control.cancel = stop.token();
     while (next < plan.tensors.size() || !inFlight.empty()) {
         while (next < plan.tensors.size() && inFlight.size() < workers
             && (inFlight.empty() || inFlightBytes + plan.tensors[next].input.bytes <= options.memoryBudgetBytes)) {
             const PlannedTensor* planned = &plan.tensors[next++];
             inFlight.push_back({ std::async(std::launch::async,
                                      [planned, &checkpoint, &preparer, &stop, &control] {
-                                         if (stop)
-                                             throw CancelledError();
+                                         stop.checkCancelled();
                                          return preparer.prepare(*planned, checkpoint, control);
                                      }),
                 planned->input.bytes });
@@ -155,12 +153,8 @@ ConversionReport convertCheckpoint(
         const PlannedTensor& planned = plan.tensors[next - inFlight.size()];
         update.current = planned.input.name;
         progress.report(update);
-        while (inFlight.front().result.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready) {
-            if (progress.cancelled()) {
-                stop = true; // running quantizers stop at their next row
-                throw CancelledError();
-            }
-        }
+        // A cancel reaches the running quantizers through `control.cancel`: they stop at their
+        // next row and this get() rethrows their CancelledError.
         PreparedTensor prepared = inFlight.front().result.get();
         inFlightBytes -= inFlight.front().bytes;
         inFlight.pop_front();

@@ -22,4 +22,10 @@ void Progress::checkCancelled() const
         throw CancelledError();
 }
 
+void CancelToken::throwIfCancelled() const
+{
+    if (cancelled())
+        throw CancelledError();
+}
+
 } // namespace qs

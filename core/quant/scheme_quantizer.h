@@ -1,12 +1,12 @@
 #pragma once
 
 #include "dtype.h"
+#include "jobs/progress.h"
 #include "quant/error_metrics.h"
 #include "quant/quant_scheme.h"
 
 #include <ATen/core/Tensor.h>
 
-#include <atomic>
 
 namespace qs {
 
@@ -45,7 +45,7 @@ struct QuantizeOptions
     bool parallel = true;
     // Polled between rows (well under a millisecond apart); when set, the call stops and
     // throws CancelledError.
-    const std::atomic<bool>* cancel = nullptr;
+    CancelToken cancel;
 };
 
 // Quantizes a floating tensor (F32, F16, BF16, F64) with `scheme`, following its convention's

@@ -213,7 +213,7 @@ Distribution measureDistribution(const at::Tensor& values, const DistributionOpt
     auto passOne = [&](std::int64_t begin, std::int64_t end) {
         float buffer[kChunk];
         for (std::int64_t u = begin; u < end; ++u) {
-            if (cancelled(options.cancel)) {
+            if (options.cancel.cancelled()) {
                 stop = true;
                 return;
             }
@@ -227,7 +227,7 @@ Distribution measureDistribution(const at::Tensor& values, const DistributionOpt
         std::vector<Moments> parts(static_cast<std::size_t>(blocks));
         at::parallel_for(0, blocks, 1, [&](std::int64_t begin, std::int64_t end) {
             float buffer[kChunk];
-            for (std::int64_t u = begin; u < end && !cancelled(options.cancel); ++u)
+            for (std::int64_t u = begin; u < end && !options.cancel.cancelled(); ++u)
                 addRange(s, u * kBlock, std::min(s.numel, (u + 1) * kBlock), shift, parts[static_cast<std::size_t>(u)],
                     buffer);
         });
@@ -236,7 +236,7 @@ Distribution measureDistribution(const at::Tensor& values, const DistributionOpt
     } else {
         at::parallel_for(0, units, grain, passOne);
     }
-    if (stop || cancelled(options.cancel))
+    if (stop || options.cancel.cancelled())
         throw CancelledError();
 
     Moments total;
@@ -298,7 +298,7 @@ Distribution measureDistribution(const at::Tensor& values, const DistributionOpt
         std::int64_t localOutliers = 0;
         float buffer[kChunk];
         for (std::int64_t b = begin; b < end; b += kChunk) {
-            if (((b - begin) & (kBlock - 1)) == 0 && cancelled(options.cancel)) {
+            if (((b - begin) & (kBlock - 1)) == 0 && options.cancel.cancelled()) {
                 stop = true;
                 return;
             }
@@ -323,7 +323,7 @@ Distribution measureDistribution(const at::Tensor& values, const DistributionOpt
             coarseCounts[i] += localCoarse[i];
         outliers += localOutliers;
     });
-    if (stop || cancelled(options.cancel))
+    if (stop || options.cancel.cancelled())
         throw CancelledError();
     st.outliers = outliers;
 

@@ -3,10 +3,10 @@
 // The distribution of a tensor's values: statistics, histogram, exact percentiles and
 // per-channel ranges, computed in parallel passes over the (mapped) tensor without a
 // full-size float copy. What the histogram view, the layer table and `stats` are built on.
+#include "jobs/progress.h"
 #include "stats/histogram.h"
 #include "stats/tensor_statistics.h"
 
-#include <atomic>
 #include <vector>
 
 namespace at {
@@ -25,7 +25,7 @@ struct DistributionOptions
     std::vector<double> percentiles = defaultPercentiles(); // exact, numpy's linear interpolation
     double outlierSigmas = 6;
     bool perChannel = true; // fill Distribution::channels (rows = dimension 0)
-    const std::atomic<bool>* cancel = nullptr; // polled between blocks; CancelledError when set
+    CancelToken cancel; // polled between blocks; CancelledError when set
 };
 
 struct Distribution

@@ -161,7 +161,7 @@ Heatmap reduceMatrix(
 }
 
 Heatmap heatmapOfTensor(const Checkpoint& checkpoint, const std::string& tensorName, const HeatmapRequest& request,
-    const QuantScheme& scheme, const std::atomic<bool>* cancel)
+    const QuantScheme& scheme, CancelToken cancel)
 {
     const TensorInfo info = checkpoint.info(tensorName);
     const bool stored = checkpoint.quantization().recipes.count(tensorName) > 0;

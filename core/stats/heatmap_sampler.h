@@ -2,9 +2,9 @@
 
 // Weight matrices reduced to the screen: a window of the [rows, cols] view of a tensor, each
 // output cell the abs-max or mean of a block, optionally of the quantization error.
+#include "jobs/progress.h"
 #include "stats/tensor_statistics.h"
 
-#include <atomic>
 #include <string>
 #include <vector>
 
@@ -46,6 +46,6 @@ Heatmap reduceMatrix(
 // the whole tensor otherwise. Throws UsageError when the error is asked of a tensor that is
 // not floating, or a FormatError naming the tensor.
 Heatmap heatmapOfTensor(const Checkpoint& checkpoint, const std::string& tensorName, const HeatmapRequest& request,
-    const QuantScheme& scheme, const std::atomic<bool>* cancel = nullptr);
+    const QuantScheme& scheme, CancelToken cancel = {});
 
 } // namespace qs

@@ -10,10 +10,7 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
 #include <limits>
-#include <thread>
 
 namespace qs {
 
@@ -23,32 +20,13 @@ std::vector<LayerError> measureLayerErrors(
     std::vector<LayerError> out;
     ProgressUpdate update;
     update.stepsTotal = static_cast<std::int64_t>(tree.quantizable().size());
-    std::atomic<bool> cancel { false };
-    std::atomic<bool> done { false };
-    std::thread watcher([&] { // turns Progress::cancelled() into the quantizer's flag
-        while (!done) {
-            if (progress.cancelled())
-                cancel = true;
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
-    });
-    struct Join
-    {
-        std::atomic<bool>& done;
-        std::thread& t;
-        ~Join()
-        {
-            done = true;
-            t.join();
-        }
-    } join { done, watcher };
     QuantizeOptions options;
     options.codeHistogram = false;
-    options.cancel = &cancel;
+    options.cancel = progress.token();
     DistributionOptions distribution;
     distribution.bins = 0;
     distribution.percentiles.clear();
-    distribution.cancel = &cancel;
+    distribution.cancel = progress.token();
     for (const int m : tree.quantizable()) {
         progress.checkCancelled();
         const std::string weight = tree.node(m).path + ".weight";
@@ -82,8 +60,7 @@ std::vector<LayerError> measureLayerErrors(
         } catch (const Error& e) {
             throw FormatError(e.reason(), ErrorContext { info->source, weight, {} });
         }
-        if (progress.cancelled() || cancel)
-            throw CancelledError();
+        progress.checkCancelled();
         checkpoint.release(weight);
         out.push_back(std::move(row));
         ++update.stepsDone;

@@ -36,7 +36,7 @@ bool member(const std::vector<Level>& chain, float v)
 // Calls visit(state, value) for every finite value of the chain's innermost bin, in parallel,
 // with one State per task merged into `total` under a lock.
 template <typename State, typename Visit, typename Merge>
-void scan(const Source& s, const std::vector<Level>& chain, const std::atomic<bool>* cancel, State& total,
+void scan(const Source& s, const std::vector<Level>& chain, CancelToken cancel, State& total,
     const State& empty, Visit visit, Merge merge)
 {
     std::mutex lock;
@@ -45,7 +45,7 @@ void scan(const Source& s, const std::vector<Level>& chain, const std::atomic<bo
         State local = empty;
         float buffer[kChunk];
         for (std::int64_t b = begin; b < end; b += kChunk) {
-            if (((b - begin) & (kBlock - 1)) == 0 && cancelled(cancel)) {
+            if (((b - begin) & (kBlock - 1)) == 0 && cancel.cancelled()) {
                 stop = true;
                 return;
             }
@@ -59,7 +59,7 @@ void scan(const Source& s, const std::vector<Level>& chain, const std::atomic<bo
         std::lock_guard<std::mutex> guard(lock);
         merge(total, local);
     });
-    if (stop || cancelled(cancel))
+    if (stop || cancel.cancelled())
         throw CancelledError();
 }
 
@@ -69,7 +69,7 @@ void scan(const Source& s, const std::vector<Level>& chain, const std::atomic<bo
 }
 
 double collectAndSelect(const Source& s, const std::vector<Level>& chain, std::int64_t expected, std::int64_t rank,
-    const std::atomic<bool>* cancel)
+    CancelToken cancel)
 {
     std::vector<float> values;
     scan(
@@ -99,7 +99,7 @@ struct SubHistogram
 
 // The rank-th value of a bin too heavy to collect: narrow it with sub-histograms.
 double narrowDown(
-    const Source& s, std::vector<Level> chain, std::int64_t count, std::int64_t rank, const std::atomic<bool>* cancel)
+    const Source& s, std::vector<Level> chain, std::int64_t count, std::int64_t rank, CancelToken cancel)
 {
     for (int depth = 0; depth < kMaxDepth; ++depth) {
         const Level& last = chain.back();
@@ -145,7 +145,7 @@ double narrowDown(
 
 std::vector<double> orderStatistics(const Source& source, const Binner& fine,
     const std::vector<std::int64_t>& fineCounts, const std::vector<std::int64_t>& ranks,
-    const std::atomic<bool>* cancel)
+    CancelToken cancel)
 {
     std::vector<std::int64_t> before(fineCounts.size() + 1, 0); // values in bins < i
     for (std::size_t i = 0; i < fineCounts.size(); ++i)

@@ -16,6 +16,6 @@ namespace qs::detail {
 // no longer add up (the file changed while it was read).
 std::vector<double> orderStatistics(const Source& source, const Binner& fine,
     const std::vector<std::int64_t>& fineCounts, const std::vector<std::int64_t>& ranks,
-    const std::atomic<bool>* cancel);
+    CancelToken cancel);
 
 } // namespace qs::detail

@@ -1,12 +1,12 @@
 #pragma once
 
 #include "io/tensor_info.h"
+#include "jobs/progress.h"
 #include "quant/error_metrics.h"
 #include "quant/quant_scheme.h"
 #include "stats/histogram.h"
 #include "stats/tensor_statistics.h"
 
-#include <atomic>
 #include <string>
 
 namespace qs {
@@ -50,7 +50,7 @@ struct AnalysisOptions
     bool quantize = true;
     // Quantize whatever floating tensor is asked for, Linear weight or not (the CLI's stats).
     bool quantizeAny = false;
-    const std::atomic<bool>* cancel = nullptr;
+    CancelToken cancel;
 };
 
 // Loads one tensor (a mapped view, dequantized when stored quantized) and measures it.

@@ -22,7 +22,7 @@ at::Tensor valuesOf(const Checkpoint& c, const std::string& name, std::string& s
     return quantized || fp8 ? c.loadDequantized(name) : c.load(name);
 }
 
-ErrorMetrics differenceOf(const at::Tensor& a, const at::Tensor& b, const std::atomic<bool>* cancel)
+ErrorMetrics differenceOf(const at::Tensor& a, const at::Tensor& b, CancelToken cancel)
 {
     const at::Tensor x = a.reshape({ -1 }).to(at::kFloat).contiguous();
     const at::Tensor y = b.reshape({ -1 }).to(at::kFloat).contiguous();
@@ -33,7 +33,7 @@ ErrorMetrics differenceOf(const at::Tensor& a, const at::Tensor& b, const std::a
     at::parallel_for(0, x.numel(), 1 << 16, [&](std::int64_t begin, std::int64_t end) {
         ErrorAccumulator local;
         for (std::int64_t i = begin; i < end; ++i) {
-            if ((i & 0xffff) == 0 && cancel && cancel->load(std::memory_order_relaxed))
+            if ((i & 0xffff) == 0 && cancel.cancelled())
                 return;
             local.add(px[i], py[i]);
         }
@@ -46,7 +46,7 @@ ErrorMetrics differenceOf(const at::Tensor& a, const at::Tensor& b, const std::a
 } // namespace
 
 TensorComparison compareTensors(const Checkpoint& a, const std::string& nameA, const Checkpoint& b,
-    const std::string& nameB, int bins, const std::atomic<bool>* cancel)
+    const std::string& nameB, int bins, CancelToken cancel)
 {
     TensorComparison c;
     c.name = nameA == nameB ? nameA : nameA + " / " + nameB;
@@ -80,7 +80,7 @@ TensorComparison compareTensors(const Checkpoint& a, const std::string& nameA, c
     c.sameShape = x.sizes() == y.sizes();
     if (c.sameShape && x.numel() > 0)
         c.difference = differenceOf(x, y, cancel);
-    if (cancel && cancel->load())
+    if (cancel.cancelled())
         throw CancelledError();
     return c;
 }

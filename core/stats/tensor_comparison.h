@@ -2,11 +2,11 @@
 
 // The same tensor in two checkpoints (for example an original and its export), measured on
 // common bins. Plain data for the compare view and `quantscope-cli stats --compare`.
+#include "jobs/progress.h"
 #include "quant/error_metrics.h"
 #include "stats/histogram.h"
 #include "stats/tensor_statistics.h"
 
-#include <atomic>
 #include <string>
 #include <vector>
 
@@ -35,6 +35,6 @@ class Checkpoint;
 // measures both on common bins; the difference when their shapes agree. `cancel` is polled
 // between blocks (CancelledError).
 TensorComparison compareTensors(const Checkpoint& a, const std::string& nameA, const Checkpoint& b,
-    const std::string& nameB, int bins = 200, const std::atomic<bool>* cancel = nullptr);
+    const std::string& nameB, int bins = 200, CancelToken cancel = {});
 
 } // namespace qs

@@ -3,12 +3,12 @@
 // Internal to core/stats: a tensor read in float chunks (converted in place for F32, F64, F16,
 // BF16; other dtypes converted once), and the equal-width binning that the distribution's
 // passes share. F64 values are rounded to float.
+#include "jobs/progress.h"
 #include "quant/kernels/row_kernels.h"
 
 #include <ATen/ATen.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 
 namespace qs::detail {
@@ -63,11 +63,6 @@ inline Source sourceOf(const at::Tensor& values)
     s.rows = t.dim() >= 2 ? t.size(0) : 1;
     s.cols = s.rows > 0 ? s.numel / s.rows : 0;
     return s;
-}
-
-inline bool cancelled(const std::atomic<bool>* cancel)
-{
-    return cancel && cancel->load(std::memory_order_relaxed);
 }
 
 // Bins of equal width over [lo, hi]; the expression is shared by every pass so that they agree.

@@ -7,6 +7,7 @@
 #include "quant/kernels/row_kernels.h"
 #include "quant/quant_scheme.h"
 #include "quant/scheme_math.h"
+#include "jobs/progress.h"
 #include "quant/scheme_quantizer.h"
 
 #include <QTest>
@@ -330,16 +331,18 @@ private Q_SLOTS:
     {
         const at::Tensor w = at::randn({ 4096, 4096 });
         QuantScheme slow = *findSchemePreset("nanogpt-stochastic"); // the scalar path: ~1 s for this tensor
-        std::atomic<bool> cancel { true };
+        CancelFlag before;
+        before.cancel();
         QuantizeOptions options;
-        options.cancel = &cancel;
+        options.cancel = before.token();
         QVERIFY_THROWS_EXCEPTION(CancelledError, quantizeWithScheme(w, slow, options));
-        cancel = false;
+        CancelFlag during;
+        options.cancel = during.token();
         std::chrono::steady_clock::time_point raised;
         std::thread canceller([&] {
             std::this_thread::sleep_for(std::chrono::milliseconds(30));
             raised = std::chrono::steady_clock::now();
-            cancel = true;
+            during.cancel();
         });
         bool cancelled = false;
         try {

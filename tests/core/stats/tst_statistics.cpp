@@ -222,9 +222,10 @@ private Q_SLOTS:
         QCOMPARE(f.histogram.below, std::uint64_t(5));
         QCOMPARE(f.histogram.above, std::uint64_t(4));
         QCOMPARE(f.histogram.counts.back(), std::uint64_t(2)); // 9 and 10
-        std::atomic<bool> cancel { true };
+        CancelFlag cancel;
+        cancel.cancel();
         DistributionOptions cancelled;
-        cancelled.cancel = &cancel;
+        cancelled.cancel = cancel.token();
         QVERIFY_THROWS_EXCEPTION(CancelledError, measureDistribution(at::randn({ 64, 64 }), cancelled));
     }
 
