@@ -1,6 +1,7 @@
 #include "runtime/activation_store.h"
 
 #include "error.h"
+#include "io/hdf5_file.h"
 #include "io/hdf5_lock.h"
 
 #include <nlohmann/json.hpp>
@@ -18,134 +19,18 @@
 
 namespace qs {
 namespace fs = std::filesystem;
+using namespace hdf5;
 namespace {
 
 constexpr const char* kLayout = "quantscope-activations";
 constexpr std::int64_t kLayoutVersion = 1;
-constexpr unsigned kGzip = 4;
-
-herr_t innermostError(unsigned n, const H5E_error2_t* error, void* out)
-{
-    if (n == 0 && error && error->desc)
-        *static_cast<std::string*>(out) = error->desc;
-    return 0;
-}
-
-// Throws IoError naming the HDF5 call, what it was for, and the innermost message on HDF5's
-// error stack (the errno text of a failed open or write, ...).
-[[noreturn]] void fail(const char* call, const std::string& what)
-{
-    std::string detail;
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermostError, &detail);
-    throw IoError(std::string(call) + " failed (" + what + ")" + (detail.empty() ? "" : ": " + detail));
-}
-
-void check(herr_t status, const char* call, const std::string& what)
-{
-    if (status < 0)
-        fail(call, what);
-}
-
-// Owns one HDF5 identifier and closes it with the right function.
-class Handle
-{
-public:
-    Handle(hid_t id, herr_t (*close)(hid_t), const char* call, const std::string& what)
-        : m_id(id)
-        , m_close(close)
-    {
-        if (id < 0)
-            fail(call, what);
-    }
-    ~Handle()
-    {
-        if (m_id >= 0)
-            m_close(m_id);
-    }
-    Handle(const Handle&) = delete;
-    Handle& operator=(const Handle&) = delete;
-    hid_t get() const { return m_id; }
-    // Closes now and reports a failure (a file's close writes its last metadata).
-    void close(const char* call, const std::string& what)
-    {
-        const herr_t status = m_close(m_id);
-        m_id = -1;
-        check(status, call, what);
-    }
-
-private:
-    hid_t m_id;
-    herr_t (*m_close)(hid_t);
-};
-
-// HDF5 prints its error stack to stderr by default; errors become exceptions here instead.
-// The previous handler comes back on scope exit.
-class QuietErrors
-{
-public:
-    QuietErrors()
-    {
-        H5Eget_auto2(H5E_DEFAULT, &m_func, &m_data);
-        H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-    }
-    ~QuietErrors() { H5Eset_auto2(H5E_DEFAULT, m_func, m_data); }
-    QuietErrors(const QuietErrors&) = delete;
-    QuietErrors& operator=(const QuietErrors&) = delete;
-
-private:
-    H5E_auto2_t m_func = nullptr;
-    void* m_data = nullptr;
-};
 
 // --- writing ---------------------------------------------------------------------------------
-
-void stringAttribute(hid_t object, const std::string& name, const std::string& value)
-{
-    const std::string what = "attribute " + name;
-    Handle type(H5Tcopy(H5T_C_S1), H5Tclose, "H5Tcopy", what);
-    check(H5Tset_size(type.get(), std::max<std::size_t>(1, value.size())), "H5Tset_size", what);
-    check(H5Tset_cset(type.get(), H5T_CSET_UTF8), "H5Tset_cset", what);
-    Handle space(H5Screate(H5S_SCALAR), H5Sclose, "H5Screate", what);
-    Handle attr(H5Acreate2(object, name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose,
-        "H5Acreate2", what);
-    check(H5Awrite(attr.get(), type.get(), value.c_str()), "H5Awrite", what);
-}
-
-template <typename T> void numberAttribute(hid_t object, const char* name, T value, hid_t fileType, hid_t memType)
-{
-    const std::string what = std::string("attribute ") + name;
-    Handle space(H5Screate(H5S_SCALAR), H5Sclose, "H5Screate", what);
-    Handle attr(
-        H5Acreate2(object, name, fileType, space.get(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose, "H5Acreate2", what);
-    check(H5Awrite(attr.get(), memType, &value), "H5Awrite", what);
-}
-
-// A rank-1 or rank-2 dataset, chunked by whole rows of about 1 MiB and gzip-compressed; nothing
-// when it would be empty.
-void writeDataset(hid_t group, const char* name, const void* data, std::vector<hsize_t> dims, hid_t fileType,
-    hid_t memType, hsize_t elementSize)
-{
-    if (std::find(dims.begin(), dims.end(), hsize_t(0)) != dims.end())
-        return;
-    const std::string what = std::string("dataset ") + name;
-    Handle space(
-        H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose, "H5Screate_simple", what);
-    Handle plist(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "H5Pcreate", what);
-    std::vector<hsize_t> chunk = dims;
-    const hsize_t rowBytes = (dims.size() > 1 ? dims[1] : 1) * elementSize;
-    chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(dims[0], (hsize_t(1) << 20) / rowBytes));
-    check(H5Pset_chunk(plist.get(), static_cast<int>(chunk.size()), chunk.data()), "H5Pset_chunk", what);
-    check(H5Pset_shuffle(plist.get()), "H5Pset_shuffle", what);
-    check(H5Pset_deflate(plist.get(), kGzip), "H5Pset_deflate", what);
-    Handle set(H5Dcreate2(group, name, fileType, space.get(), H5P_DEFAULT, plist.get(), H5P_DEFAULT), H5Dclose,
-        "H5Dcreate2", what);
-    check(H5Dwrite(set.get(), memType, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), "H5Dwrite", what);
-}
 
 void floatDataset(hid_t group, const char* name, const std::vector<float>& values, std::vector<hsize_t> dims)
 {
     if (!values.empty())
-        writeDataset(group, name, values.data(), std::move(dims), H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sizeof(float));
+        writeDataset(group, name, values.data(), dims, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sizeof(float));
 }
 
 void writePoint(hid_t parent, const ActivationStats& s)
@@ -154,16 +39,16 @@ void writePoint(hid_t parent, const ActivationStats& s)
         "its group");
     const hid_t g = group.get();
     const Histogram& h = s.histogram;
-    stringAttribute(g, "kind", s.kind);
-    numberAttribute(g, "tokens", s.tokens, H5T_STD_I64LE, H5T_NATIVE_INT64);
-    numberAttribute(g, "channels", s.channels, H5T_STD_I64LE, H5T_NATIVE_INT64);
-    numberAttribute(g, "global_min", s.globalMin, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE);
-    numberAttribute(g, "global_max", s.globalMax, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE);
-    numberAttribute(g, "histogram_lo", h.lo, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE);
-    numberAttribute(g, "histogram_hi", h.hi, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE);
-    numberAttribute(g, "histogram_below", h.below, H5T_STD_U64LE, H5T_NATIVE_UINT64);
-    numberAttribute(g, "histogram_above", h.above, H5T_STD_U64LE, H5T_NATIVE_UINT64);
-    numberAttribute(g, "histogram_non_finite", h.nonFinite, H5T_STD_U64LE, H5T_NATIVE_UINT64);
+    writeStringAttribute(g, "kind", s.kind);
+    writeAttribute(g, "tokens", s.tokens);
+    writeAttribute(g, "channels", s.channels);
+    writeAttribute(g, "global_min", s.globalMin);
+    writeAttribute(g, "global_max", s.globalMax);
+    writeAttribute(g, "histogram_lo", h.lo);
+    writeAttribute(g, "histogram_hi", h.hi);
+    writeAttribute(g, "histogram_below", h.below);
+    writeAttribute(g, "histogram_above", h.above);
+    writeAttribute(g, "histogram_non_finite", h.nonFinite);
     const auto channels = static_cast<hsize_t>(s.channels);
     floatDataset(g, "min", s.min, { channels });
     floatDataset(g, "max", s.max, { channels });
@@ -179,12 +64,12 @@ void writePoint(hid_t parent, const ActivationStats& s)
 
 void writeContents(hid_t file, const std::vector<ActivationStats>& points, const nlohmann::json& attributes)
 {
-    stringAttribute(file, "layout", kLayout);
-    numberAttribute(file, "layout_version", kLayoutVersion, H5T_STD_I64LE, H5T_NATIVE_INT64);
+    writeStringAttribute(file, "layout", kLayout);
+    writeAttribute(file, "layout_version", kLayoutVersion);
     if (attributes.is_object()) {
         for (const auto& item : attributes.items()) {
             const nlohmann::json& v = item.value();
-            stringAttribute(file, item.key(),
+            writeStringAttribute(file, item.key(),
                 v.is_string() ? v.get<std::string>()
                               : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
         }
@@ -248,112 +133,6 @@ void syncFile(const fs::path& path, const fs::path& named)
 
 // --- reading ---------------------------------------------------------------------------------
 
-void requireAttribute(hid_t object, const char* name)
-{
-    const htri_t exists = H5Aexists(object, name);
-    if (exists < 0)
-        fail("H5Aexists", std::string("attribute ") + name);
-    if (exists == 0)
-        throw FormatError(std::string("the attribute '") + name + "' is missing");
-}
-
-std::string readString(hid_t object, const char* name)
-{
-    requireAttribute(object, name);
-    const std::string what = std::string("attribute ") + name;
-    Handle attr(H5Aopen(object, name, H5P_DEFAULT), H5Aclose, "H5Aopen", what);
-    Handle type(H5Aget_type(attr.get()), H5Tclose, "H5Aget_type", what);
-    Handle space(H5Aget_space(attr.get()), H5Sclose, "H5Aget_space", what);
-    if (H5Tget_class(type.get()) != H5T_STRING || H5Sget_simple_extent_npoints(space.get()) != 1)
-        throw FormatError(std::string("the attribute '") + name + "' is not one string");
-    const htri_t variable = H5Tis_variable_str(type.get());
-    if (variable < 0)
-        fail("H5Tis_variable_str", what);
-    if (variable > 0) { // as h5py writes Python strings
-        Handle mem(H5Tcopy(H5T_C_S1), H5Tclose, "H5Tcopy", what);
-        check(H5Tset_size(mem.get(), H5T_VARIABLE), "H5Tset_size", what);
-        check(H5Tset_cset(mem.get(), H5Tget_cset(type.get())), "H5Tset_cset", what);
-        char* value = nullptr;
-        check(H5Aread(attr.get(), mem.get(), &value), "H5Aread", what);
-        std::string out = value ? value : "";
-        H5free_memory(value);
-        return out;
-    }
-    const std::size_t size = H5Tget_size(type.get());
-    std::vector<char> buffer(size + 1, '\0');
-    check(H5Aread(attr.get(), type.get(), buffer.data()), "H5Aread", what);
-    return std::string(buffer.data(), strnlen(buffer.data(), size));
-}
-
-template <typename T> T readNumber(hid_t object, const char* name, hid_t memType)
-{
-    requireAttribute(object, name);
-    const std::string what = std::string("attribute ") + name;
-    Handle attr(H5Aopen(object, name, H5P_DEFAULT), H5Aclose, "H5Aopen", what);
-    Handle type(H5Aget_type(attr.get()), H5Tclose, "H5Aget_type", what);
-    Handle space(H5Aget_space(attr.get()), H5Sclose, "H5Aget_space", what);
-    const H5T_class_t cls = H5Tget_class(type.get());
-    if ((cls != H5T_INTEGER && cls != H5T_FLOAT) || H5Sget_simple_extent_npoints(space.get()) != 1)
-        throw FormatError(std::string("the attribute '") + name + "' is not one number");
-    T value {};
-    check(H5Aread(attr.get(), memType, &value), "H5Aread", what);
-    return value;
-}
-
-std::string shapeText(const std::vector<hsize_t>& dims)
-{
-    std::string s;
-    for (hsize_t d : dims)
-        s += (s.empty() ? "" : ", ") + std::to_string(d);
-    return "[" + s + "]";
-}
-
-// The dataset `name` read as `T` (HDF5 converts from any type of class `cls`), or nothing when
-// it is absent. `expected` holds the dimensions it must have, -1 for any. FormatError otherwise.
-template <typename T>
-std::vector<T> readDataset(hid_t group, const char* name, hid_t memType, H5T_class_t cls,
-    const std::vector<std::int64_t>& expected, std::vector<hsize_t>* shape = nullptr)
-{
-    const std::string what = std::string("dataset ") + name;
-    const htri_t exists = H5Lexists(group, name, H5P_DEFAULT);
-    if (exists < 0)
-        fail("H5Lexists", what);
-    if (exists == 0)
-        return {};
-    Handle set(H5Dopen2(group, name, H5P_DEFAULT), H5Dclose, "H5Dopen2", what);
-    Handle type(H5Dget_type(set.get()), H5Tclose, "H5Dget_type", what);
-    if (H5Tget_class(type.get()) != cls)
-        throw FormatError("the dataset '" + std::string(name) + "' has the wrong element type");
-    Handle space(H5Dget_space(set.get()), H5Sclose, "H5Dget_space", what);
-    const int rank = H5Sget_simple_extent_ndims(space.get());
-    if (rank < 0)
-        fail("H5Sget_simple_extent_ndims", what);
-    std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
-    check(H5Sget_simple_extent_dims(space.get(), dims.data(), nullptr), "H5Sget_simple_extent_dims", what);
-    bool fits = dims.size() == expected.size();
-    std::string want;
-    for (std::size_t i = 0; i < expected.size(); ++i) {
-        want += (i ? ", " : "") + (expected[i] < 0 ? std::string("any") : std::to_string(expected[i]));
-        if (fits && expected[i] >= 0 && dims[i] != static_cast<hsize_t>(expected[i]))
-            fits = false;
-    }
-    if (!fits)
-        throw FormatError(
-            "the dataset '" + std::string(name) + "' has the shape " + shapeText(dims) + ", not [" + want + "]");
-    hsize_t n = 1;
-    for (hsize_t d : dims) {
-        if (d != 0 && n > std::numeric_limits<std::size_t>::max() / sizeof(T) / d)
-            throw FormatError("the dataset '" + std::string(name) + "' is too large");
-        n *= d;
-    }
-    std::vector<T> out(static_cast<std::size_t>(n));
-    if (n > 0)
-        check(H5Dread(set.get(), memType, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "H5Dread", what);
-    if (shape)
-        *shape = dims;
-    return out;
-}
-
 std::vector<float> readFloats(
     hid_t group, const char* name, const std::vector<std::int64_t>& expected, std::vector<hsize_t>* shape = nullptr)
 {
@@ -369,7 +148,7 @@ ActivationStats readPoint(hid_t parent, const std::string& name)
     const hid_t g = group.get();
     ActivationStats s;
     s.point = name;
-    s.kind = readString(g, "kind");
+    s.kind = readStringAttribute(g, "kind");
     s.tokens = readNumber<std::int64_t>(g, "tokens", H5T_NATIVE_INT64);
     s.channels = readNumber<std::int64_t>(g, "channels", H5T_NATIVE_INT64);
     if (s.tokens < 0 || s.channels < 0)
@@ -401,22 +180,16 @@ ActivationStats readPoint(hid_t parent, const std::string& name)
 
 std::vector<ActivationStats> readContents(hid_t file)
 {
-    const htri_t hasLayout = H5Aexists(file, "layout");
-    if (hasLayout < 0)
-        fail("H5Aexists", "attribute layout");
-    if (hasLayout == 0)
+    if (!hasAttribute(file, "layout"))
         throw FormatError("no 'layout' attribute: not a QuantScope activation file");
-    const std::string layout = readString(file, "layout");
+    const std::string layout = readStringAttribute(file, "layout");
     if (layout != kLayout)
         throw FormatError("the layout is '" + layout + "', not '" + kLayout + "' (not a QuantScope activation file)");
     const auto version = readNumber<std::int64_t>(file, "layout_version", H5T_NATIVE_INT64);
     if (version < 1 || version > kLayoutVersion)
         throw FormatError("layout_version " + std::to_string(version) + " is not supported (this QuantScope reads "
             + std::to_string(kLayoutVersion) + ")");
-    const htri_t exists = H5Lexists(file, "activations", H5P_DEFAULT);
-    if (exists < 0)
-        fail("H5Lexists", "group /activations");
-    if (exists == 0)
+    if (!hasLink(file, "activations"))
         throw FormatError("the group /activations is missing");
     Handle group(H5Gopen2(file, "activations", H5P_DEFAULT), H5Gclose, "H5Gopen2", "group /activations");
     Handle gcpl(H5Gget_create_plist(group.get()), H5Pclose, "H5Gget_create_plist", "group /activations");
