@@ -5,6 +5,7 @@
 #include "quant/kernels/row_kernels.h"
 #include "quant/narrow_weights.h"
 #include "quant/prefaulted_tensor.h"
+#include "quant/row_sweep.h"
 #include "quant/scheme_math.h"
 
 #include <ATen/ATen.h>
@@ -18,59 +19,7 @@
 namespace qs {
 namespace {
 
-using kernels::InputType;
-
-// The input as [rows, cols], channel axis first.
-at::Tensor asRows(const at::Tensor& weight, const QuantScheme& scheme)
-{
-    at::Tensor w = weight;
-    if (w.dim() == 0)
-        return w.reshape({ 1, 1 });
-    if (scheme.granularity == Granularity::Channel && scheme.axis != 0) {
-        if (scheme.axis >= w.dim())
-            throw UsageError("scheme '" + scheme.name + "': channel axis " + std::to_string(scheme.axis)
-                + " does not exist in a " + std::to_string(w.dim()) + "-D tensor");
-        w = w.movedim(scheme.axis, 0);
-    }
-    return w.contiguous().reshape({ w.size(0), w.numel() / std::max<std::int64_t>(w.size(0), 1) });
-}
-
-// Row r of a contiguous [rows, cols] tensor, as the kernels read it.
-struct RowSource
-{
-    const std::uint8_t* data = nullptr;
-    std::int64_t cols = 0;
-    std::size_t elementSize = 0;
-    InputType type = InputType::F32;
-
-    const void* row(std::int64_t r) const { return data + static_cast<std::size_t>(r * cols) * elementSize; }
-};
-
-RowSource sourceOf(const at::Tensor& rows)
-{
-    RowSource s;
-    switch (rows.scalar_type()) {
-    case at::kFloat:
-        s.type = InputType::F32;
-        break;
-    case at::kDouble:
-        s.type = InputType::F64;
-        break;
-    case at::kHalf:
-        s.type = InputType::F16;
-        break;
-    case at::kBFloat16:
-        s.type = InputType::BF16;
-        break;
-    default:
-        throw UsageError(
-            std::string("only floating tensors can be quantized, not ") + c10::toString(rows.scalar_type()));
-    }
-    s.data = static_cast<const std::uint8_t*>(rows.data_ptr());
-    s.cols = rows.size(1);
-    s.elementSize = rows.element_size();
-    return s;
-}
+using namespace quant_detail;
 
 kernels::QuotientRounding dtypeRounding(at::ScalarType t)
 {
@@ -98,104 +47,6 @@ kernels::IntUnit intUnit(const UnitParams& p)
 {
     return { p.scale, p.inverse, p.zeroPoint, p.multiplier, p.qmin, p.qmax };
 }
-
-UnitStats unitStats(const kernels::RunStats& r, std::int64_t count)
-{
-    UnitStats s;
-    s.min = r.min;
-    s.max = r.max;
-    s.absMax = r.absMax;
-    s.sumAbs = r.sumAbs;
-    s.sumSquares = r.sumSquares;
-    s.count = count;
-    s.finite = r.finite;
-    return s;
-}
-
-void mergeRun(kernels::RunError& into, const kernels::RunError& e)
-{
-    into.signalEnergy += e.signalEnergy;
-    into.errorEnergy += e.errorEnergy;
-    into.reconstructedEnergy += e.reconstructedEnergy;
-    into.dot += e.dot;
-    into.maxAbsError = std::max(into.maxAbsError, e.maxAbsError);
-    into.codeSum += e.codeSum;
-    into.codeSumSquares += e.codeSumSquares;
-}
-
-// Adds the byte values of data[0..n) to `counts`. Four interleaved tables keep repeated values
-// (most codes sit near zero) from serialising on one counter.
-void countBytes(const std::uint8_t* data, std::int64_t n, std::array<std::int64_t, 256>& counts)
-{
-    std::array<std::array<std::uint32_t, 256>, 4> part {};
-    std::int64_t j = 0;
-    while (j < n) {
-        const std::int64_t end = std::min(n, j + (std::int64_t { 1 } << 30)); // no uint32 overflow
-        for (; j + 4 <= end; j += 4) {
-            ++part[0][data[j]];
-            ++part[1][data[j + 1]];
-            ++part[2][data[j + 2]];
-            ++part[3][data[j + 3]];
-        }
-        for (; j < end; ++j)
-            ++part[0][data[j]];
-        for (std::size_t b = 0; b < 256; ++b) {
-            counts[b] += static_cast<std::int64_t>(part[0][b]) + part[1][b] + part[2][b] + part[3][b];
-            part[0][b] = part[1][b] = part[2][b] = part[3][b] = 0;
-        }
-    }
-}
-
-// Calls body(begin, end, rowBuffer) over blocks of rows, in parallel when asked. Between rows
-// the body calls `running()`, which turns false once cancelled (or once a row failed).
-class RowSweep
-{
-public:
-    RowSweep(std::int64_t rows, std::int64_t cols, const QuantizeOptions& options)
-        : m_rows(rows)
-        , m_cols(cols)
-        , m_options(options)
-    { }
-
-    template <typename Body> void run(Body&& body)
-    {
-        auto block = [&](std::int64_t begin, std::int64_t end) {
-            std::vector<float> buffer(static_cast<std::size_t>(std::max<std::int64_t>(m_cols, 1)));
-            body(begin, end, buffer.data());
-        };
-        const std::int64_t grain = std::max<std::int64_t>(1, 65536 / std::max<std::int64_t>(m_cols, 1));
-        if (m_options.parallel)
-            at::parallel_for(0, m_rows, grain, block);
-        else
-            block(0, m_rows);
-        if (m_badRow >= 0)
-            throw FormatError(
-                "row " + std::to_string(m_badRow.load()) + " holds NaN or infinity; it cannot be quantized");
-        if (m_stopped)
-            throw CancelledError();
-    }
-
-    bool running()
-    {
-        if (m_options.cancel && m_options.cancel->load(std::memory_order_relaxed))
-            m_stopped = true;
-        return !m_stopped;
-    }
-
-    void fail(std::int64_t row)
-    {
-        std::int64_t expected = -1;
-        m_badRow.compare_exchange_strong(expected, row);
-        m_stopped = true;
-    }
-
-private:
-    std::int64_t m_rows;
-    std::int64_t m_cols;
-    const QuantizeOptions& m_options;
-    std::atomic<bool> m_stopped { false };
-    std::atomic<std::int64_t> m_badRow { -1 };
-};
 
 // After fms-mo narrow-weight recomputation per channel: the error, the clipped share, the code
 // histogram and std of the final codes, measured with the stored clip of each row (what the AIU
@@ -229,10 +80,8 @@ void remeasureFmsMo(const RowSource& source, SchemeQuantized& q, const QuantizeO
                 scratch.data()); // only the clipped count is used
             kernels::RunError rowError;
             k.measureInt(x, codes + r * cols, cols, scale[r], 0.0f, rowError);
-            if (cols > 1) {
-                const double var = (rowError.codeSumSquares - rowError.codeSum * rowError.codeSum / cols) / (cols - 1);
-                q.codeStd[static_cast<std::size_t>(r)] = static_cast<float>(std::sqrt(std::max(0.0, var)));
-            }
+            if (cols > 1)
+                q.codeStd[static_cast<std::size_t>(r)] = codeStdOf(rowError, cols);
             mergeRun(blockError, rowError);
             if (options.codeHistogram)
                 countBytes(reinterpret_cast<const std::uint8_t*>(codes + r * cols), cols, blockHistogram);
@@ -243,15 +92,8 @@ void remeasureFmsMo(const RowSource& source, SchemeQuantized& q, const QuantizeO
         for (std::size_t i = 0; i < histogram.size(); ++i)
             histogram[i] += blockHistogram[i];
     });
-    ErrorAccumulator acc;
-    acc.count = nRows * cols;
-    acc.signalEnergy = total.signalEnergy;
-    acc.errorEnergy = total.errorEnergy;
-    acc.reconstructedEnergy = total.reconstructedEnergy;
-    acc.dot = total.dot;
-    acc.maxAbsError = total.maxAbsError;
-    q.error = acc.finish();
-    q.clippedFraction = acc.count ? static_cast<double>(clipped) / static_cast<double>(acc.count) : 0;
+    q.error = errorOf(total, nRows * cols);
+    q.clippedFraction = nRows * cols ? static_cast<double>(clipped) / static_cast<double>(nRows * cols) : 0;
     if (options.codeHistogram) {
         q.codeHistogram.assign(255, 0); // fms-mo codes: -127..127
         for (int c = -127; c <= 127; ++c)
@@ -260,30 +102,211 @@ void remeasureFmsMo(const RowSource& source, SchemeQuantized& q, const QuantizeO
     }
 }
 
-} // namespace
-
-SchemeQuantized quantizeWithScheme(const at::Tensor& weight, const QuantScheme& scheme, const QuantizeOptions& options)
+// One call of quantizeWithScheme: the scheme's kernels and rules, the rows, and each unit's
+// parameters (one for the tensor, or one per row and group).
+struct SchemeRun
 {
-    scheme.validate();
-    const at::Tensor rows = asRows(weight, scheme);
-    const RowSource source = sourceOf(rows);
+    SchemeRun(const at::Tensor& rows, const QuantScheme& scheme, const QuantizeOptions& options);
+
+    const QuantScheme& scheme;
+    const QuantizeOptions& options;
     const kernels::Table& k = kernels::best();
-    const std::int64_t nRows = rows.size(0);
-    const std::int64_t cols = rows.size(1);
-    const bool fp8 = scheme.format == QuantFormat::Fp8E4M3 || scheme.format == QuantFormat::Fp8E5M2;
-    const bool perTensor = scheme.granularity == Granularity::Tensor;
+    RowSource source;
+    std::int64_t nRows = 0;
+    std::int64_t cols = 0;
+    bool fp8 = false;
+    bool perTensor = false;
     // Int and ternary codes with round half to even, and fp8, go through the vectorised
     // kernels; stochastic rounding through the scalar reference.
-    const bool vectorised = scheme.rounding == Rounding::NearestEven;
-    const kernels::Fp8Kind fp8Kind
-        = scheme.format == QuantFormat::Fp8E5M2 ? kernels::Fp8Kind::E5M2 : kernels::Fp8Kind::E4M3;
-    const kernels::IntRule rule = ruleOf(scheme.convention);
-    const kernels::QuotientRounding weightDtype = dtypeRounding(rows.scalar_type());
+    bool vectorised = false;
+    kernels::Fp8Kind fp8Kind = kernels::Fp8Kind::E4M3;
+    Fp8Format fp8Format = Fp8Format::E4M3;
+    kernels::IntRule rule = kernels::IntRule::Nxd;
+    kernels::QuotientRounding weightDtype = kernels::QuotientRounding::None;
     // Symmetric abs-max schemes need only the abs-max of a unit (and that it is finite).
-    const bool absMaxOnly
-        = scheme.symmetric && scheme.clipping == Clipping::AbsMax && scheme.format != QuantFormat::Ternary;
-    const auto unitStatsOf = absMaxOnly ? k.absMax : k.stats;
+    void (*unitStatsOf)(const float* x, std::int64_t n, kernels::RunStats& stats) = nullptr;
+    std::int64_t groups = 1;
+    std::int64_t groupSize = 0;
+    std::vector<UnitParams> params;
+    // The fork's ternary scale is torch's float32 mean|x|; its summation order decides the last bit.
+    std::vector<float> ternaryScale;
 
+    UnitParams paramsOf(UnitStats st, const float* x, std::int64_t n, std::size_t ternaryIndex) const;
+    // Pass 1, per tensor only: the statistics of the whole tensor give its one unit's parameters.
+    void measureTensor(const at::Tensor& rows);
+    // Codes for group g of row r (x: the row as float; out: the row's codes; decoded: fp8 code
+    // values of the row); false when the group holds NaN or infinity.
+    bool quantizeUnit(std::int64_t r, std::int64_t g, const float* x, std::uint8_t* out, float* decoded,
+        kernels::RunError& rowError, std::int64_t& clipped);
+};
+
+SchemeRun::SchemeRun(const at::Tensor& rows, const QuantScheme& s, const QuantizeOptions& o)
+    : scheme(s)
+    , options(o)
+    , source(sourceOf(rows))
+    , nRows(rows.size(0))
+    , cols(rows.size(1))
+    , fp8(s.format == QuantFormat::Fp8E4M3 || s.format == QuantFormat::Fp8E5M2)
+    , perTensor(s.granularity == Granularity::Tensor)
+    , vectorised(s.rounding == Rounding::NearestEven)
+    , fp8Kind(s.format == QuantFormat::Fp8E5M2 ? kernels::Fp8Kind::E5M2 : kernels::Fp8Kind::E4M3)
+    , fp8Format(s.format == QuantFormat::Fp8E5M2 ? Fp8Format::E5M2 : Fp8Format::E4M3)
+    , rule(ruleOf(s.convention))
+    , weightDtype(dtypeRounding(rows.scalar_type()))
+{
+    const bool absMaxOnly = s.symmetric && s.clipping == Clipping::AbsMax && s.format != QuantFormat::Ternary;
+    unitStatsOf = absMaxOnly ? k.absMax : k.stats;
+    groups = s.granularity == Granularity::Group ? (cols + s.groupSize - 1) / s.groupSize : 1;
+    groupSize = s.granularity == Granularity::Group ? s.groupSize : cols;
+    params.resize(perTensor ? 1 : static_cast<std::size_t>(nRows * groups));
+    if (s.format == QuantFormat::Ternary && s.granularity != Granularity::Group) {
+        const at::Tensor mean
+            = perTensor ? rows.to(at::kFloat).abs().mean().reshape({ 1 }) : rows.to(at::kFloat).abs().mean(1);
+        const at::Tensor m = mean.contiguous();
+        ternaryScale.assign(m.data_ptr<float>(), m.data_ptr<float>() + m.numel());
+    }
+}
+
+UnitParams SchemeRun::paramsOf(UnitStats st, const float* x, std::int64_t n, std::size_t ternaryIndex) const
+{
+    if (scheme.clipping != Clipping::AbsMax && st.finite)
+        st.clip = chooseClip(scheme, st, x, n);
+    UnitParams p = unitParams(scheme, st, weightDtype);
+    if (!ternaryScale.empty()) {
+        p.scale = std::max(ternaryScale[ternaryIndex], 1e-5f);
+        p.inverse = 1.0f / p.scale;
+    }
+    return p;
+}
+
+void SchemeRun::measureTensor(const at::Tensor& rows)
+{
+    UnitStats all;
+    std::mutex lock;
+    RowSweep sweep(nRows, cols, options);
+    sweep.run([&](std::int64_t begin, std::int64_t end, float* buffer) {
+        kernels::RunStats block;
+        for (std::int64_t r = begin; r < end && sweep.running(); ++r) {
+            kernels::RunStats row;
+            unitStatsOf(k.toFloat(source.type, source.row(r), cols, buffer), cols, row);
+            if (!row.finite)
+                return sweep.fail(r);
+            block.min = std::min(block.min, row.min);
+            block.max = std::max(block.max, row.max);
+            block.absMax = std::max(block.absMax, row.absMax);
+            block.sumAbs += row.sumAbs;
+            block.sumSquares += row.sumSquares;
+        }
+        std::lock_guard<std::mutex> guard(lock);
+        all.merge(unitStats(block, (end - begin) * cols));
+    });
+    if (scheme.clipping != Clipping::AbsMax && rows.numel() > 0) {
+        // One unit over the whole tensor: the clip needs every value at once (a float copy).
+        const at::Tensor flat = rows.to(at::kFloat).contiguous().reshape({ -1 });
+        params[0] = paramsOf(all, flat.data_ptr<float>(), flat.numel(), 0);
+    } else {
+        params[0] = paramsOf(all, nullptr, 0, 0);
+    }
+}
+
+bool SchemeRun::quantizeUnit(std::int64_t r, std::int64_t g, const float* x, std::uint8_t* out, float* decoded,
+    kernels::RunError& rowError, std::int64_t& clipped)
+{
+    const std::int64_t b = g * groupSize;
+    const std::int64_t n = std::min(cols, b + groupSize) - b;
+    UnitParams& p = perTensor ? params[0] : params[static_cast<std::size_t>(r * groups + g)];
+    if (!perTensor) {
+        kernels::RunStats st;
+        unitStatsOf(x + b, n, st);
+        if (!st.finite)
+            return false;
+        p = paramsOf(unitStats(st, n), x + b, n, static_cast<std::size_t>(r));
+    }
+    auto* o = reinterpret_cast<std::int8_t*>(out + b);
+    if (vectorised && fp8) {
+        float* d = decoded + b;
+        clipped += k.quantizeFp8(
+            fp8Kind, p.quotientRounding, p.scale, static_cast<float>(scheme.fp8Max), x + b, n, out + b, d);
+        if (options.errorMetrics)
+            k.measureDecoded(x + b, d, n, p.scale, rowError);
+        return true;
+    }
+    if (vectorised) {
+        clipped += k.quantizeInt(rule, p.quotientRounding, intUnit(p), x + b, n, o);
+        if (options.errorMetrics)
+            k.measureInt(x + b, o, n, p.scale, p.zeroPoint, rowError);
+        return true;
+    }
+    for (std::int64_t j = b; j < b + n; ++j) { // the scalar reference
+        const QuantizedValue v = quantizeValue(scheme, p, x[j], static_cast<std::uint64_t>(r * cols + j));
+        out[j] = v.code;
+        clipped += v.clipped;
+        const double c = fp8 ? fp8ToFloat(fp8Format, v.code) : static_cast<std::int8_t>(v.code);
+        const double e = static_cast<double>(x[j]) - v.dequantized;
+        rowError.signalEnergy += static_cast<double>(x[j]) * x[j];
+        rowError.errorEnergy += e * e;
+        rowError.reconstructedEnergy += static_cast<double>(v.dequantized) * v.dequantized;
+        rowError.dot += static_cast<double>(x[j]) * v.dequantized;
+        rowError.maxAbsError = std::max(rowError.maxAbsError, std::fabs(e));
+        rowError.codeSum += c;
+        rowError.codeSumSquares += c * c;
+    }
+    return true;
+}
+
+// What pass 2 sums over the rows.
+struct CodeTotals
+{
+    kernels::RunError error;
+    std::int64_t clipped = 0;
+    std::array<std::int64_t, 256> histogram {};
+
+    void merge(const CodeTotals& other)
+    {
+        mergeRun(error, other.error);
+        clipped += other.clipped;
+        for (std::size_t i = 0; i < histogram.size(); ++i)
+            histogram[i] += other.histogram[i];
+    }
+};
+
+// Pass 2 (the only pass per channel and per group): scales, codes, error and code statistics.
+CodeTotals quantizeRows(SchemeRun& run, SchemeQuantized& q)
+{
+    const std::int64_t cols = run.cols;
+    q.codes = emptyPrefaulted({ run.nRows, cols }, run.fp8 ? at::kByte : at::kChar);
+    auto* codes = static_cast<std::uint8_t*>(q.codes.data_ptr());
+    if (run.options.errorMetrics)
+        q.codeStd.assign(static_cast<std::size_t>(run.nRows), 0.0f);
+    CodeTotals total;
+    std::mutex lock;
+    RowSweep sweep(run.nRows, cols, run.options);
+    sweep.run([&](std::int64_t begin, std::int64_t end, float* buffer) {
+        CodeTotals block;
+        std::vector<float> decoded(run.fp8 ? static_cast<std::size_t>(cols) : 0); // fp8 code values
+        for (std::int64_t r = begin; r < end && sweep.running(); ++r) {
+            const float* x = run.k.toFloat(run.source.type, run.source.row(r), cols, buffer);
+            std::uint8_t* out = codes + r * cols;
+            kernels::RunError rowError;
+            for (std::int64_t g = 0; g < run.groups; ++g) {
+                if (!run.quantizeUnit(r, g, x, out, decoded.data(), rowError, block.clipped))
+                    return sweep.fail(r);
+            }
+            if (run.options.errorMetrics && cols > 1)
+                q.codeStd[static_cast<std::size_t>(r)] = codeStdOf(rowError, cols);
+            mergeRun(block.error, rowError);
+            if (run.options.codeHistogram)
+                countBytes(out, cols, block.histogram);
+        }
+        std::lock_guard<std::mutex> guard(lock);
+        total.merge(block);
+    });
+    return total;
+}
+
+// The result before any code exists: the scheme, the shape (channel axis first) and the code type.
+SchemeQuantized emptyResult(const at::Tensor& weight, const QuantScheme& scheme)
+{
     SchemeQuantized q;
     q.scheme = scheme;
     if (weight.dim() != 0) {
@@ -297,174 +320,59 @@ SchemeQuantized quantizeWithScheme(const at::Tensor& weight, const QuantScheme& 
     q.codeType = scheme.format == QuantFormat::Fp8E4M3 ? DType::F8_E4M3
         : scheme.format == QuantFormat::Fp8E5M2        ? DType::F8_E5M2
                                                        : DType::I8;
-    const std::int64_t groups
-        = scheme.granularity == Granularity::Group ? (cols + scheme.groupSize - 1) / scheme.groupSize : 1;
-    const std::int64_t groupSize = scheme.granularity == Granularity::Group ? scheme.groupSize : cols;
-    std::vector<UnitParams> params(perTensor ? 1 : static_cast<std::size_t>(nRows * groups));
+    return q;
+}
 
-    // The fork's ternary scale is torch's float32 mean|x|; its summation order decides the last bit.
-    std::vector<float> ternaryScale;
-    if (scheme.format == QuantFormat::Ternary && scheme.granularity != Granularity::Group) {
-        const at::Tensor mean
-            = perTensor ? rows.to(at::kFloat).abs().mean().reshape({ 1 }) : rows.to(at::kFloat).abs().mean(1);
-        const at::Tensor m = mean.contiguous();
-        ternaryScale.assign(m.data_ptr<float>(), m.data_ptr<float>() + m.numel());
-    }
-    auto paramsOf = [&](UnitStats st, const float* x, std::int64_t n, std::size_t ternaryIndex) {
-        if (scheme.clipping != Clipping::AbsMax && st.finite)
-            st.clip = chooseClip(scheme, st, x, n);
-        UnitParams p = unitParams(scheme, st, weightDtype);
-        if (!ternaryScale.empty()) {
-            p.scale = std::max(ternaryScale[ternaryIndex], 1e-5f);
-            p.inverse = 1.0f / p.scale;
-        }
-        return p;
-    };
-
-    if (perTensor) { // pass 1: the statistics of the whole tensor
-        UnitStats all;
-        std::mutex lock;
-        RowSweep sweep(nRows, cols, options);
-        sweep.run([&](std::int64_t begin, std::int64_t end, float* buffer) {
-            kernels::RunStats block;
-            for (std::int64_t r = begin; r < end && sweep.running(); ++r) {
-                kernels::RunStats row;
-                unitStatsOf(k.toFloat(source.type, source.row(r), cols, buffer), cols, row);
-                if (!row.finite)
-                    return sweep.fail(r);
-                block.min = std::min(block.min, row.min);
-                block.max = std::max(block.max, row.max);
-                block.absMax = std::max(block.absMax, row.absMax);
-                block.sumAbs += row.sumAbs;
-                block.sumSquares += row.sumSquares;
-            }
-            std::lock_guard<std::mutex> guard(lock);
-            all.merge(unitStats(block, (end - begin) * cols));
-        });
-        if (scheme.clipping != Clipping::AbsMax && rows.numel() > 0) {
-            // One unit over the whole tensor: the clip needs every value at once (a float copy).
-            const at::Tensor flat = rows.to(at::kFloat).contiguous().reshape({ -1 });
-            params[0] = paramsOf(all, flat.data_ptr<float>(), flat.numel(), 0);
-        } else {
-            params[0] = paramsOf(all, nullptr, 0, 0);
-        }
-    }
-
-    // Pass 2 (the only pass per channel and per group): scales, codes, error and code statistics.
-    q.codes = emptyPrefaulted({ nRows, cols }, fp8 ? at::kByte : at::kChar);
-    auto* codes = static_cast<std::uint8_t*>(q.codes.data_ptr());
-    kernels::RunError total;
-    std::int64_t clipped = 0;
-    std::array<std::int64_t, 256> histogram {};
-    if (options.errorMetrics)
-        q.codeStd.assign(static_cast<std::size_t>(nRows), 0.0f);
-    const Fp8Format fp8Format = scheme.format == QuantFormat::Fp8E5M2 ? Fp8Format::E5M2 : Fp8Format::E4M3;
-    std::mutex lock;
-    RowSweep sweep(nRows, cols, options);
-    sweep.run([&](std::int64_t begin, std::int64_t end, float* buffer) {
-        kernels::RunError blockError;
-        std::int64_t blockClipped = 0;
-        std::array<std::int64_t, 256> blockHistogram {};
-        std::vector<float> decoded(fp8 ? static_cast<std::size_t>(cols) : 0); // fp8 code values
-        for (std::int64_t r = begin; r < end && sweep.running(); ++r) {
-            const float* x = k.toFloat(source.type, source.row(r), cols, buffer);
-            std::uint8_t* out = codes + r * cols;
-            kernels::RunError rowError;
-            for (std::int64_t g = 0; g < groups; ++g) {
-                const std::int64_t b = g * groupSize;
-                const std::int64_t n = std::min(cols, b + groupSize) - b;
-                UnitParams& p = perTensor ? params[0] : params[static_cast<std::size_t>(r * groups + g)];
-                if (!perTensor) {
-                    kernels::RunStats st;
-                    unitStatsOf(x + b, n, st);
-                    if (!st.finite)
-                        return sweep.fail(r);
-                    p = paramsOf(unitStats(st, n), x + b, n, static_cast<std::size_t>(r));
-                }
-                auto* o = reinterpret_cast<std::int8_t*>(out + b);
-                if (vectorised && fp8) {
-                    float* d = decoded.data() + b;
-                    blockClipped += k.quantizeFp8(
-                        fp8Kind, p.quotientRounding, p.scale, static_cast<float>(scheme.fp8Max), x + b, n, out + b, d);
-                    if (options.errorMetrics)
-                        k.measureDecoded(x + b, d, n, p.scale, rowError);
-                    continue;
-                }
-                if (vectorised) {
-                    blockClipped += k.quantizeInt(rule, p.quotientRounding, intUnit(p), x + b, n, o);
-                    if (options.errorMetrics)
-                        k.measureInt(x + b, o, n, p.scale, p.zeroPoint, rowError);
-                    continue;
-                }
-                for (std::int64_t j = b; j < b + n; ++j) { // the scalar reference
-                    const QuantizedValue v = quantizeValue(scheme, p, x[j], static_cast<std::uint64_t>(r * cols + j));
-                    out[j] = v.code;
-                    blockClipped += v.clipped;
-                    const double c = fp8 ? fp8ToFloat(fp8Format, v.code) : static_cast<std::int8_t>(v.code);
-                    const double e = static_cast<double>(x[j]) - v.dequantized;
-                    rowError.signalEnergy += static_cast<double>(x[j]) * x[j];
-                    rowError.errorEnergy += e * e;
-                    rowError.reconstructedEnergy += static_cast<double>(v.dequantized) * v.dequantized;
-                    rowError.dot += static_cast<double>(x[j]) * v.dequantized;
-                    rowError.maxAbsError = std::max(rowError.maxAbsError, std::fabs(e));
-                    rowError.codeSum += c;
-                    rowError.codeSumSquares += c * c;
-                }
-            }
-            if (options.errorMetrics && cols > 1) {
-                const double var = (rowError.codeSumSquares - rowError.codeSum * rowError.codeSum / cols) / (cols - 1);
-                q.codeStd[static_cast<std::size_t>(r)] = static_cast<float>(std::sqrt(std::max(0.0, var)));
-            }
-            mergeRun(blockError, rowError);
-            if (options.codeHistogram)
-                countBytes(out, cols, blockHistogram);
-        }
-        std::lock_guard<std::mutex> guard(lock);
-        mergeRun(total, blockError);
-        clipped += blockClipped;
-        for (std::size_t i = 0; i < histogram.size(); ++i)
-            histogram[i] += blockHistogram[i];
-    });
-
-    if (options.errorMetrics) {
-        ErrorAccumulator acc;
-        acc.count = rows.numel();
-        acc.signalEnergy = total.signalEnergy;
-        acc.errorEnergy = total.errorEnergy;
-        acc.reconstructedEnergy = total.reconstructedEnergy;
-        acc.dot = total.dot;
-        acc.maxAbsError = total.maxAbsError;
-        q.error = acc.finish();
-    }
-    if (options.codeHistogram) {
-        if (fp8) {
-            q.codeHistogram.assign(histogram.begin(), histogram.end());
+// Error, code histogram and clipped share from pass 2's sums; scales and zero points from the
+// units' parameters.
+void storeResults(const SchemeRun& run, const CodeTotals& total, std::int64_t numel, SchemeQuantized& q)
+{
+    const QuantScheme& scheme = run.scheme;
+    if (run.options.errorMetrics)
+        q.error = errorOf(total.error, numel);
+    if (run.options.codeHistogram) {
+        if (run.fp8) {
+            q.codeHistogram.assign(total.histogram.begin(), total.histogram.end());
         } else { // bins qmin..qmax; codes outside (the nanoGPT quirks' wrap-around) are not counted
             q.codeHistogram.assign(static_cast<std::size_t>(scheme.qmax() - scheme.qmin() + 1), 0);
             for (int c = scheme.qmin(); c <= scheme.qmax(); ++c)
                 q.codeHistogram[static_cast<std::size_t>(c - scheme.qmin())]
-                    = histogram[static_cast<std::uint8_t>(static_cast<std::int8_t>(c))];
+                    = total.histogram[static_cast<std::uint8_t>(static_cast<std::int8_t>(c))];
         }
     }
-    q.clippedFraction = rows.numel() ? static_cast<double>(clipped) / static_cast<double>(rows.numel()) : 0;
+    q.clippedFraction = numel ? static_cast<double>(total.clipped) / static_cast<double>(numel) : 0;
 
     const std::vector<std::int64_t> scaleShape
-        = perTensor ? std::vector<std::int64_t> {} : std::vector<std::int64_t> { nRows, groups };
+        = run.perTensor ? std::vector<std::int64_t> {} : std::vector<std::int64_t> { run.nRows, run.groups };
     q.scale = at::empty(scaleShape, at::kFloat);
     float* scale = q.scale.data_ptr<float>();
-    for (std::size_t i = 0; i < params.size(); ++i)
-        scale[i] = params[i].scale;
+    for (std::size_t i = 0; i < run.params.size(); ++i)
+        scale[i] = run.params[i].scale;
     if (!scheme.symmetric) {
         q.zeroPoint = at::empty(scaleShape, at::kFloat);
-        for (std::size_t i = 0; i < params.size(); ++i)
-            q.zeroPoint.data_ptr<float>()[i] = params[i].zeroPoint;
+        for (std::size_t i = 0; i < run.params.size(); ++i)
+            q.zeroPoint.data_ptr<float>()[i] = run.params[i].zeroPoint;
     }
     if (scheme.convention == ScaleConvention::FmsMo)
         q.clip = q.scale * 127.0;
+}
+
+} // namespace
+
+SchemeQuantized quantizeWithScheme(const at::Tensor& weight, const QuantScheme& scheme, const QuantizeOptions& options)
+{
+    scheme.validate();
+    const at::Tensor rows = asRows(weight, scheme);
+    SchemeRun run(rows, scheme, options);
+    SchemeQuantized q = emptyResult(weight, scheme);
+    if (run.perTensor)
+        run.measureTensor(rows);
+    const CodeTotals total = quantizeRows(run, q);
+    storeResults(run, total, rows.numel(), q);
     if (scheme.recomputeNarrowWeights) {
         recomputeNarrowWeights(rows, q);
         if (q.recomputedRows > 0 && q.scale.dim() == 2 && options.errorMetrics)
-            remeasureFmsMo(source, q, options);
+            remeasureFmsMo(run.source, q, options);
     }
     q.codes = q.codes.reshape(q.shape);
     return q;
