@@ -122,6 +122,25 @@ void SelectionEditor::setModel(const ModuleTree* tree, const QString& modelPath)
     apply(restored);
 }
 
+QStringList SelectionEditor::keptModules() const
+{
+    return m_treeModel->keptModules();
+}
+
+std::map<std::string, QuantScheme> SelectionEditor::moduleSchemes() const
+{
+    std::map<std::string, QuantScheme> schemes;
+    if (!m_tree)
+        return schemes;
+    for (const auto& d : m_result.modules) { // quantize rules with their own scheme
+        if (!d.keep && !d.scheme.empty()) {
+            if (const auto preset = findSchemePreset(d.scheme))
+                schemes[m_tree->node(d.module).path] = *preset;
+        }
+    }
+    return schemes;
+}
+
 void SelectionEditor::setRules(const std::vector<SelectionRule>& rules, const QString& description)
 {
     if (rules == m_rules && rules.size() == m_rules.size()) {
