@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "rules_panel.h"
 
 #include "quant/quant_scheme.h"
@@ -71,6 +72,81 @@ public:
     }
 };
 
+void setUpSyntaxBox(QComboBox* box)
+{
+    for (const RuleSyntax s : kSyntaxes)
+        box->addItem(qstr(ruleSyntaxName(s)));
+    box->setToolTip(
+        RulesPanel::tr("How the pattern matches module names:\n"
+                       "nxd — a substring of the full name, as AWS Neuron matches modules_to_not_convert\n"
+                       "compressed-tensors — the exact name, or re:REGEX matched from the start (vLLM ignore)\n"
+                       "fms-mo — the exact full name (IBM AIU qskip_layer_name)\n"
+                       "glob — * and ? over the full name\n"
+                       "module — this module and everything below it"));
+}
+
+void setUpTable(QTableView* table, RulesModel* model)
+{
+    table->setModel(model);
+    table->setItemDelegate(new ChoiceDelegate(table));
+    table->setSelectionBehavior(QAbstractItemView::SelectRows);
+    table->setSelectionMode(QAbstractItemView::SingleSelection);
+    table->verticalHeader()->setVisible(true);
+    table->verticalHeader()->setDefaultSectionSize(22);
+    table->horizontalHeader()->setStretchLastSection(true);
+    table->horizontalHeader()->setSectionResizeMode(RulesModel::PatternColumn, QHeaderView::Stretch);
+    table->horizontalHeader()->setSectionResizeMode(RulesModel::OriginColumn, QHeaderView::Interactive);
+    for (int c : { RulesModel::ActionColumn, RulesModel::SyntaxColumn, RulesModel::MatchesColumn })
+        table->horizontalHeader()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
+    table->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed);
+}
+
+QToolButton* toolButton(const QString& text, QWidget* parent)
+{
+    auto* button = new QToolButton(parent);
+    button->setText(text);
+    return button;
+}
+
+// The Presets button's menu: fixed presets, and the measured ones that ask for their number.
+QMenu* createPresetMenu(RulesPanel* panel, QWidget* parent)
+{
+    auto* menu = new QMenu(parent);
+    menu->addAction(
+        RulesPanel::tr("Keep lm_head"), panel, [panel] { Q_EMIT panel->presetRequested(QStringLiteral("lm-head")); });
+    menu->addAction(RulesPanel::tr("Keep embeddings"), panel,
+        [panel] { Q_EMIT panel->presetRequested(QStringLiteral("embeddings")); });
+    menu->addAction(RulesPanel::tr("Keep all attention"), panel,
+        [panel] { Q_EMIT panel->presetRequested(QStringLiteral("attention")); });
+    menu->addAction(RulesPanel::tr("Keep MLPs of the first and last N layers…"), panel, [panel] {
+        bool ok = false;
+        const int n = QInputDialog::getInt(
+            panel, RulesPanel::tr("Keep edge MLPs"), RulesPanel::tr("Layers at each end:"), 1, 1, 64, 1, &ok);
+        if (ok)
+            Q_EMIT panel->presetRequested(QStringLiteral("edge-mlps:%1").arg(n));
+    });
+    menu->addSeparator();
+    menu->addAction(RulesPanel::tr("Keep the worst modules (measured)…"), panel, [panel] {
+        bool ok = false;
+        const int k = QInputDialog::getInt(panel, RulesPanel::tr("Keep the worst modules"),
+            RulesPanel::tr(
+                "Quantize every Linear weight with the current scheme and keep the K with the lowest SQNR. K:"),
+            3, 1, 100000, 1, &ok);
+        if (ok)
+            Q_EMIT panel->presetRequested(QStringLiteral("worst:%1").arg(k));
+    });
+    menu->addAction(RulesPanel::tr("Keep modules below an SQNR…"), panel, [panel] {
+        bool ok = false;
+        const double db = QInputDialog::getDouble(panel, RulesPanel::tr("Keep modules below an SQNR"),
+            RulesPanel::tr(
+                "Quantize every Linear weight with the current scheme and keep those with an SQNR below (dB):"),
+            30.0, -100.0, 200.0, 1, &ok);
+        if (ok)
+            Q_EMIT panel->presetRequested(QStringLiteral("below:%1").arg(db));
+    });
+    return menu;
+}
+
 } // namespace
 
 RulesPanel::RulesPanel(RulesModel* model, QWidget* parent)
@@ -82,14 +158,7 @@ RulesPanel::RulesPanel(RulesModel* model, QWidget* parent)
     , m_summary(new QLabel(this))
     , m_warnings(new QLabel(this))
 {
-    for (const RuleSyntax s : kSyntaxes)
-        m_syntax->addItem(qstr(ruleSyntaxName(s)));
-    m_syntax->setToolTip(tr("How the pattern matches module names:\n"
-                            "nxd — a substring of the full name, as AWS Neuron matches modules_to_not_convert\n"
-                            "compressed-tensors — the exact name, or re:REGEX matched from the start (vLLM ignore)\n"
-                            "fms-mo — the exact full name (IBM AIU qskip_layer_name)\n"
-                            "glob — * and ? over the full name\n"
-                            "module — this module and everything below it"));
+    setUpSyntaxBox(m_syntax);
     m_pattern->setPlaceholderText(tr("pattern, e.g. lm_head or layers.0.self_attn"));
     m_pattern->setClearButtonEnabled(true);
     auto* keep = new QPushButton(tr("Keep"), this);
@@ -100,27 +169,13 @@ RulesPanel::RulesPanel(RulesModel* model, QWidget* parent)
     connect(quantize, &QPushButton::clicked, this, [this] { add(RuleAction::Quantize); });
     connect(m_pattern, &QLineEdit::returnPressed, this, [this] { add(RuleAction::Keep); });
 
-    m_table->setModel(m_model);
-    m_table->setItemDelegate(new ChoiceDelegate(m_table));
-    m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
-    m_table->setSelectionMode(QAbstractItemView::SingleSelection);
-    m_table->verticalHeader()->setVisible(true);
-    m_table->verticalHeader()->setDefaultSectionSize(22);
-    m_table->horizontalHeader()->setStretchLastSection(true);
-    m_table->horizontalHeader()->setSectionResizeMode(RulesModel::PatternColumn, QHeaderView::Stretch);
-    m_table->horizontalHeader()->setSectionResizeMode(RulesModel::OriginColumn, QHeaderView::Interactive);
-    for (int c : { RulesModel::ActionColumn, RulesModel::SyntaxColumn, RulesModel::MatchesColumn })
-        m_table->horizontalHeader()->setSectionResizeMode(c, QHeaderView::ResizeToContents);
-    m_table->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed);
+    setUpTable(m_table, m_model);
     connect(m_table->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
         [this](const QModelIndex& current) { Q_EMIT ruleSelected(current.isValid() ? current.row() : -1); });
 
-    auto* remove = new QToolButton(this);
-    remove->setText(tr("Delete"));
-    auto* up = new QToolButton(this);
-    up->setText(tr("Up"));
-    auto* down = new QToolButton(this);
-    down->setText(tr("Down"));
+    auto* remove = toolButton(tr("Delete"), this);
+    auto* up = toolButton(tr("Up"), this);
+    auto* down = toolButton(tr("Down"), this);
     connect(remove, &QToolButton::clicked, this, [this] {
         if (currentRule() >= 0)
             Q_EMIT removeRequested(currentRule());
@@ -133,43 +188,13 @@ RulesPanel::RulesPanel(RulesModel* model, QWidget* parent)
         if (currentRule() >= 0 && currentRule() + 1 < m_model->rowCount())
             Q_EMIT moveRequested(currentRule(), +1);
     });
-    auto* presets = new QToolButton(this);
-    presets->setText(tr("Presets"));
+    auto* presets = toolButton(tr("Presets"), this);
     presets->setPopupMode(QToolButton::InstantPopup);
-    auto* menu = new QMenu(presets);
-    menu->addAction(tr("Keep lm_head"), this, [this] { Q_EMIT presetRequested(QStringLiteral("lm-head")); });
-    menu->addAction(tr("Keep embeddings"), this, [this] { Q_EMIT presetRequested(QStringLiteral("embeddings")); });
-    menu->addAction(tr("Keep all attention"), this, [this] { Q_EMIT presetRequested(QStringLiteral("attention")); });
-    menu->addAction(tr("Keep MLPs of the first and last N layers…"), this, [this] {
-        bool ok = false;
-        const int n = QInputDialog::getInt(this, tr("Keep edge MLPs"), tr("Layers at each end:"), 1, 1, 64, 1, &ok);
-        if (ok)
-            Q_EMIT presetRequested(QStringLiteral("edge-mlps:%1").arg(n));
-    });
-    menu->addSeparator();
-    menu->addAction(tr("Keep the worst modules (measured)…"), this, [this] {
-        bool ok = false;
-        const int k = QInputDialog::getInt(this, tr("Keep the worst modules"),
-            tr("Quantize every Linear weight with the current scheme and keep the K with the lowest SQNR. K:"), 3, 1,
-            100000, 1, &ok);
-        if (ok)
-            Q_EMIT presetRequested(QStringLiteral("worst:%1").arg(k));
-    });
-    menu->addAction(tr("Keep modules below an SQNR…"), this, [this] {
-        bool ok = false;
-        const double db = QInputDialog::getDouble(this, tr("Keep modules below an SQNR"),
-            tr("Quantize every Linear weight with the current scheme and keep those with an SQNR below (dB):"), 30.0,
-            -100.0, 200.0, 1, &ok);
-        if (ok)
-            Q_EMIT presetRequested(QStringLiteral("below:%1").arg(db));
-    });
-    presets->setMenu(menu);
-    auto* import = new QToolButton(this);
-    import->setText(tr("Import…"));
+    presets->setMenu(createPresetMenu(this, presets));
+    auto* import = toolButton(tr("Import…"), this);
     import->setToolTip(tr("Read a keep list: modules_to_not_convert.json, config.json (ignore), an llm-compressor "
                           "recipe, an fms-mo qcfg.json or a text list"));
-    auto* exportButton = new QToolButton(this);
-    exportButton->setText(tr("Export…"));
+    auto* exportButton = toolButton(tr("Export…"), this);
     exportButton->setToolTip(tr("Write the kept modules as a keep list for NxD, vLLM, IBM AIU or as text"));
     connect(import, &QToolButton::clicked, this, &RulesPanel::importRequested);
     connect(exportButton, &QToolButton::clicked, this, &RulesPanel::exportRequested);

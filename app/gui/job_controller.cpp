@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "job_controller.h"
 
 #include "error.h"
@@ -48,8 +49,10 @@ JobController::~JobController()
 
 bool JobController::start(const QString& title, Work work, std::function<void()> onSuccess)
 {
-    if (m_busy)
+    if (m_busy) {
+        Q_EMIT refused(tr("Busy"), tr("Wait for \"%1\" to finish or cancel it first.").arg(m_title));
         return false;
+    }
     m_busy = true;
     m_title = title;
     m_onSuccess = std::move(onSuccess);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 #include <QFutureWatcher>
@@ -28,7 +29,7 @@ public:
     bool isBusy() const { return m_busy; }
     const QString& title() const { return m_title; }
 
-    // Returns false (and starts nothing) while another job runs.
+    // Returns false (and starts nothing) while another job runs; `refused` then says why.
     bool start(const QString& title, Work work, std::function<void()> onSuccess = {});
     void cancel();
 
@@ -44,6 +45,9 @@ Q_SIGNALS:
     void failed(const QString& title, const QString& message, const QString& details);
     void cancelled(const QString& title);
     void idle();
+    // A start() while another job runs: `title` and `message` are for the user ("Busy", wait
+    // for the running job or cancel it). Emitted once per refused start; nothing was started.
+    void refused(const QString& title, const QString& message);
 
 private:
     void onFinished();

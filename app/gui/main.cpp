@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // quantscope: the desktop workbench.
 #include "activation_panel.h"
 #include "compare_panel.h"
@@ -21,16 +22,40 @@
 #include <QTimer>
 
 #include <cstdio>
+#include <functional>
+#include <memory>
+#include <optional>
 
-int main(int argc, char* argv[])
+namespace {
+
+using qs::app::MainWindow;
+using Panel = qs::app::ModuleDetailsPanel;
+
+// What the command line asks for.
+struct Options
 {
-    QApplication app(argc, argv);
-    qs::useIntraOpThreads();
-    QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/quantscope.png")));
-    QApplication::setApplicationName(QStringLiteral("QuantScope"));
-    QApplication::setOrganizationName(QStringLiteral("QuantScope"));
-    QApplication::setApplicationVersion(QStringLiteral(QUANTSCOPE_VERSION));
+    bool demo = false;
+    QString checkpoint; // the first positional argument, if any
+    std::optional<QString> scheme;
+    QStringList keepPatterns;
+    QStringList presets;
+    QString module; // --select
+    QString view; // lower case; empty: the module's distribution
+    QString compareWith;
+    QString dataFile;
+    QString screenshot;
+};
 
+bool isKnownView(const QString& view)
+{
+    const QStringList views { QString(), QStringLiteral("distribution"), QStringLiteral("codes"),
+        QStringLiteral("heatmap"), QStringLiteral("channels"), QStringLiteral("layers"), QStringLiteral("compare"),
+        QStringLiteral("evaluate"), QStringLiteral("activations") };
+    return views.contains(view);
+}
+
+Options parseOptions(const QApplication& app)
+{
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("Choose which layers of an LLM checkpoint stay in full precision, "
                                                     "quantize the rest and export it."));
@@ -67,133 +92,173 @@ int main(int argc, char* argv[])
     parser.addOptions({ demo, select, keep, preset, scheme, view, compare, data, screenshot });
     parser.process(app);
 
-    qs::app::MainWindow window;
+    Options options;
+    options.demo = parser.isSet(demo);
+    if (!parser.positionalArguments().isEmpty())
+        options.checkpoint = parser.positionalArguments().constFirst();
+    if (parser.isSet(scheme))
+        options.scheme = parser.value(scheme);
+    options.keepPatterns = parser.values(keep);
+    options.presets = parser.values(preset);
+    options.module = parser.value(select);
+    options.view = parser.value(view).toLower();
+    options.compareWith = parser.value(compare);
+    options.dataFile = parser.value(data);
+    options.screenshot = parser.value(screenshot);
+    return options;
+}
+
+// Keep rules from the command line replace the model's saved ones (for scripts and docs).
+void applyKeepRulesOnOpen(MainWindow& window, const QStringList& keepPatterns, const QStringList& presets)
+{
+    if (keepPatterns.isEmpty() && presets.isEmpty())
+        return;
+    QObject::connect(&window, &MainWindow::modelOpened, &window, [&window, keepPatterns, presets] {
+        std::vector<qs::SelectionRule> rules;
+        try {
+            for (const auto& p : presets) {
+                for (auto& r : qs::selectionPreset(window.model()->tree, p.toStdString()))
+                    rules.push_back(std::move(r));
+            }
+        } catch (const qs::Error& e) {
+            std::fprintf(stderr, "quantscope: %s\n", e.what());
+        }
+        for (const auto& p : keepPatterns)
+            rules.push_back({ qs::RuleSyntax::NxdPartial, p.toStdString(), qs::RuleAction::Keep, {}, "--keep" });
+        window.selection()->setRules(rules, QStringLiteral("Command line"));
+        for (const auto& w : window.selection()->result().warnings)
+            std::fprintf(stderr, "quantscope: %s\n", w.message.c_str());
+    });
+}
+
+void selectModuleOnOpen(MainWindow& window, const QString& module)
+{
+    if (module.isEmpty())
+        return;
+    QObject::connect(&window, &MainWindow::modelOpened, &window, [&window, module] {
+        if (!window.selectModule(module))
+            std::fprintf(stderr, "quantscope: no module named '%s'\n", qPrintable(module));
+    });
+}
+
+// The module view to show, the Evaluate tab's data, and what runs once the model is open.
+void showViewOnOpen(MainWindow& window, const Options& options)
+{
+    const QString& view = options.view;
+    const int moduleTab = view == QLatin1String("codes") ? Panel::CodesTab
+        : view == QLatin1String("heatmap")               ? Panel::HeatmapTab
+        : view == QLatin1String("channels")              ? Panel::ChannelsTab
+                                                         : Panel::DistributionTab;
+    window.details()->tabs()->setCurrentIndex(moduleTab);
+    if (!options.dataFile.isEmpty())
+        window.evalPanel()->setDataFile(QFileInfo(options.dataFile).absoluteFilePath());
+    QObject::connect(&window, &MainWindow::modelOpened, &window, [&window, view, compareWith = options.compareWith] {
+        if (!compareWith.isEmpty())
+            window.compareWith(compareWith);
+        if (view == QLatin1String("layers"))
+            window.measureLayers();
+        if (view == QLatin1String("evaluate")) {
+            window.analysisTabs()->setCurrentWidget(window.evalPanel());
+            window.evaluate();
+        }
+        if (view == QLatin1String("activations"))
+            window.captureActivations();
+    });
+}
+
+// Saves the window to `file` once, a moment after the first call, then quits.
+std::function<void()> screenshotSaver(MainWindow& window, const QString& file)
+{
+    auto scheduled = std::make_shared<bool>(false);
+    return [&window, file, scheduled] {
+        if (*scheduled)
+            return;
+        *scheduled = true;
+        // Let queued replots and layout settle before grabbing.
+        QTimer::singleShot(400, &window, [&window, file] {
+            const bool ok = window.grab().save(file);
+            std::fprintf(stderr, ok ? "quantscope: saved %s\n" : "quantscope: cannot write %s\n", qPrintable(file));
+            QApplication::exit(ok ? 0 : 1);
+        });
+    };
+}
+
+// Calls `save` once the view the screenshot is for shows its result (for the selected module).
+void saveWhenShown(MainWindow& window, const Options& options, const std::function<void()>& save)
+{
+    const QString& view = options.view;
+    auto ofModule = [module = options.module](const QString& tensor) {
+        return module.isEmpty() || tensor.startsWith(module + QLatin1Char('.'));
+    };
+    auto whenOfModule = [save, ofModule](const QString& tensor) {
+        if (ofModule(tensor))
+            save();
+    };
+    if (view == QLatin1String("layers")) {
+        QObject::connect(&window, &MainWindow::layersMeasured, &window, save);
+    } else if (view == QLatin1String("evaluate")) {
+        QObject::connect(&window, &MainWindow::evaluated, &window, save);
+    } else if (view == QLatin1String("activations")) {
+        QObject::connect(&window, &MainWindow::activationsCaptured, &window, [&window, save, module = options.module] {
+            if (!module.isEmpty())
+                window.activationPanel()->showPoint(module);
+            save();
+        });
+    } else if (view == QLatin1String("compare")) {
+        QObject::connect(window.comparePanel(), &qs::app::ComparePanel::compared, &window, whenOfModule);
+    } else if (view == QLatin1String("heatmap")) {
+        QObject::connect(window.details(), &Panel::heatmapShown, &window, whenOfModule);
+    } else {
+        QObject::connect(window.details(), &Panel::analysisShown, &window, whenOfModule);
+    }
+}
+
+// The screenshot mode: save the window once the chosen view is shown; fail on an error or
+// when nothing was shown after a minute.
+void takeScreenshotWhenShown(MainWindow& window, const Options& options)
+{
+    saveWhenShown(window, options, screenshotSaver(window, options.screenshot));
+    QObject::connect(&window, &MainWindow::jobFailed, &window, [] { QApplication::exit(1); });
+    QTimer::singleShot(60000, &window, [] {
+        std::fprintf(stderr, "quantscope: nothing to capture after 60 s\n");
+        QApplication::exit(1);
+    });
+}
+
+} // namespace
+
+int main(int argc, char* argv[])
+{
+    QApplication app(argc, argv);
+    qs::useIntraOpThreads();
+    QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/quantscope.png")));
+    QApplication::setApplicationName(QStringLiteral("QuantScope"));
+    QApplication::setOrganizationName(QStringLiteral("QuantScope"));
+    QApplication::setApplicationVersion(QStringLiteral(QUANTSCOPE_VERSION));
+    const Options options = parseOptions(app);
+
+    MainWindow window;
     window.show();
-    if (parser.isSet(scheme)) {
-        if (!window.schemePanel()->selectPreset(parser.value(scheme))) {
-            std::fprintf(stderr, "quantscope: no scheme preset named '%s'\n", qPrintable(parser.value(scheme)));
+    if (options.scheme) {
+        if (!window.schemePanel()->selectPreset(*options.scheme)) {
+            std::fprintf(stderr, "quantscope: no scheme preset named '%s'\n", qPrintable(*options.scheme));
             return 2;
         }
         window.schemeDock()->show();
     }
-
-    // Keep rules from the command line replace the model's saved ones (for scripts and docs).
-    const QStringList keepPatterns = parser.values(keep);
-    const QStringList presets = parser.values(preset);
-    if (!keepPatterns.isEmpty() || !presets.isEmpty()) {
-        QObject::connect(&window, &qs::app::MainWindow::modelOpened, &window, [&window, keepPatterns, presets] {
-            std::vector<qs::SelectionRule> rules;
-            try {
-                for (const auto& p : presets) {
-                    for (auto& r : qs::selectionPreset(window.model()->tree, p.toStdString()))
-                        rules.push_back(std::move(r));
-                }
-            } catch (const qs::Error& e) {
-                std::fprintf(stderr, "quantscope: %s\n", e.what());
-            }
-            for (const auto& p : keepPatterns)
-                rules.push_back({ qs::RuleSyntax::NxdPartial, p.toStdString(), qs::RuleAction::Keep, {}, "--keep" });
-            window.selection()->setRules(rules, QStringLiteral("Command line"));
-            for (const auto& w : window.selection()->result().warnings)
-                std::fprintf(stderr, "quantscope: %s\n", w.message.c_str());
-        });
-    }
-
-    const QString moduleToSelect = parser.value(select);
-    if (!moduleToSelect.isEmpty()) {
-        QObject::connect(&window, &qs::app::MainWindow::modelOpened, &window, [&window, moduleToSelect] {
-            if (!window.selectModule(moduleToSelect))
-                std::fprintf(stderr, "quantscope: no module named '%s'\n", qPrintable(moduleToSelect));
-        });
-    }
-
-    const QString viewName = parser.value(view).toLower();
-    const QStringList views { QString(), QStringLiteral("distribution"), QStringLiteral("codes"),
-        QStringLiteral("heatmap"), QStringLiteral("channels"), QStringLiteral("layers"), QStringLiteral("compare"),
-        QStringLiteral("evaluate"), QStringLiteral("activations") };
-    if (!views.contains(viewName)) {
-        std::fprintf(stderr, "quantscope: unknown view '%s'\n", qPrintable(viewName));
+    applyKeepRulesOnOpen(window, options.keepPatterns, options.presets);
+    selectModuleOnOpen(window, options.module);
+    if (!isKnownView(options.view)) {
+        std::fprintf(stderr, "quantscope: unknown view '%s'\n", qPrintable(options.view));
         return 2;
     }
-    using Panel = qs::app::ModuleDetailsPanel;
-    const int moduleTab = viewName == QLatin1String("codes") ? Panel::CodesTab
-        : viewName == QLatin1String("heatmap")               ? Panel::HeatmapTab
-        : viewName == QLatin1String("channels")              ? Panel::ChannelsTab
-                                                             : Panel::DistributionTab;
-    window.details()->tabs()->setCurrentIndex(moduleTab);
-    const QString compareWith = parser.value(compare);
-    const QString dataFile = parser.value(data);
-    if (!dataFile.isEmpty())
-        window.evalPanel()->setDataFile(QFileInfo(dataFile).absoluteFilePath());
-    QObject::connect(&window, &qs::app::MainWindow::modelOpened, &window, [&window, viewName, compareWith] {
-        if (!compareWith.isEmpty())
-            window.compareWith(compareWith);
-        if (viewName == QLatin1String("layers"))
-            window.measureLayers();
-        if (viewName == QLatin1String("evaluate")) {
-            window.analysisTabs()->setCurrentWidget(window.evalPanel());
-            window.evaluate();
-        }
-        if (viewName == QLatin1String("activations"))
-            window.captureActivations();
-    });
+    showViewOnOpen(window, options);
+    if (!options.screenshot.isEmpty())
+        takeScreenshotWhenShown(window, options);
 
-    const QString shotFile = parser.value(screenshot);
-    if (!shotFile.isEmpty()) {
-        auto save = [&window, shotFile] {
-            static bool scheduled = false;
-            if (scheduled)
-                return;
-            scheduled = true;
-            // Let queued replots and layout settle before grabbing.
-            QTimer::singleShot(400, &window, [&window, shotFile] {
-                const bool ok = window.grab().save(shotFile);
-                std::fprintf(
-                    stderr, ok ? "quantscope: saved %s\n" : "quantscope: cannot write %s\n", qPrintable(shotFile));
-                QApplication::exit(ok ? 0 : 1);
-            });
-        };
-        auto ofModule = [moduleToSelect](const QString& tensor) {
-            return moduleToSelect.isEmpty() || tensor.startsWith(moduleToSelect + QLatin1Char('.'));
-        };
-        if (viewName == QLatin1String("layers")) {
-            QObject::connect(&window, &qs::app::MainWindow::layersMeasured, &window, save);
-        } else if (viewName == QLatin1String("evaluate")) {
-            QObject::connect(&window, &qs::app::MainWindow::evaluated, &window, save);
-        } else if (viewName == QLatin1String("activations")) {
-            QObject::connect(
-                &window, &qs::app::MainWindow::activationsCaptured, &window, [&window, save, moduleToSelect] {
-                    if (!moduleToSelect.isEmpty())
-                        window.activationPanel()->showPoint(moduleToSelect);
-                    save();
-                });
-        } else if (viewName == QLatin1String("compare")) {
-            QObject::connect(window.comparePanel(), &qs::app::ComparePanel::compared, &window,
-                [save, ofModule](const QString& tensor) {
-                    if (ofModule(tensor))
-                        save();
-                });
-        } else if (viewName == QLatin1String("heatmap")) {
-            QObject::connect(window.details(), &Panel::heatmapShown, &window, [save, ofModule](const QString& tensor) {
-                if (ofModule(tensor))
-                    save();
-            });
-        } else {
-            QObject::connect(window.details(), &Panel::analysisShown, &window, [save, ofModule](const QString& tensor) {
-                if (ofModule(tensor))
-                    save();
-            });
-        }
-        QObject::connect(&window, &qs::app::MainWindow::jobFailed, &window, [] { QApplication::exit(1); });
-        QTimer::singleShot(60000, &window, [] {
-            std::fprintf(stderr, "quantscope: nothing to capture after 60 s\n");
-            QApplication::exit(1);
-        });
-    }
-
-    if (parser.isSet(demo))
+    if (options.demo)
         window.openDemo();
-    else if (!parser.positionalArguments().isEmpty())
-        window.openPath(parser.positionalArguments().constFirst());
+    else if (!options.checkpoint.isEmpty())
+        window.openPath(options.checkpoint);
     return QApplication::exec();
 }

@@ -1,18 +1,15 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "analysis_tabs.h"
 #include "loaded_model.h"
 
 #include <QMainWindow>
-#include <QSet>
 #include <QString>
 
 class QAction;
 class QDockWidget;
-class QLabel;
 class QLineEdit;
-class QPoint;
-class QProgressBar;
-class QPushButton;
 class QTabWidget;
 class QTreeView;
 
@@ -26,17 +23,29 @@ class SchemePanel;
 
 namespace qs::app {
 
+class ActivationCaptureController;
 class ActivationPanel;
+class AnalysisController;
+class CompareController;
 class ComparePanel;
 class EvalPanel;
+class EvaluationController;
+class ExportController;
 class JobController;
+class JobStatus;
+class KeepListController;
+class LayerTableController;
+class MeasuredPresetController;
 class ModuleDetailsPanel;
+class ModuleTreePane;
 class RecentFiles;
 class SelectionEditor;
+struct JobContext;
 
 // The main window: the module tree with its "keep full precision" column on the left, the
-// selected module's distribution and error on the right, progress and Cancel in the status
-// bar. Every long operation goes through the JobController; the GUI thread only dispatches.
+// analysis tabs on the right, progress and Cancel in the status bar, and the menus. Each kind of
+// job has a controller that builds its request and fills its view; they all run through the one
+// JobController, whose errors and refusals the window shows.
 class MainWindow : public QMainWindow
 {
     Q_OBJECT
@@ -64,19 +73,19 @@ public:
 
     LoadedModelPtr model() const { return m_model; }
     ui::ModuleTreeModel* treeModel() const { return m_treeModel; }
-    QTreeView* treeView() const { return m_tree; }
+    QTreeView* treeView() const;
     JobController* jobs() const { return m_jobs; }
-    ModuleDetailsPanel* details() const { return m_details; }
-    QTabWidget* analysisTabs() const { return m_analysisTabs; }
-    ui::LayerTable* layerTable() const { return m_layers; }
-    ComparePanel* comparePanel() const { return m_compare; }
-    EvalPanel* evalPanel() const { return m_eval; }
-    ActivationPanel* activationPanel() const { return m_activations; }
+    AnalysisTabs* analysisTabs() const { return m_tabs; }
+    ModuleDetailsPanel* details() const { return m_tabs->details(); }
+    ui::LayerTable* layerTable() const { return m_tabs->layers(); }
+    ComparePanel* comparePanel() const { return m_tabs->compare(); }
+    EvalPanel* evalPanel() const { return m_tabs->eval(); }
+    ActivationPanel* activationPanel() const { return m_tabs->activations(); }
     ui::SchemePanel* schemePanel() const { return m_schemePanel; }
     QDockWidget* schemeDock() const { return m_schemeDock; }
     SelectionEditor* selection() const { return m_selection; }
-    ui::RulesPanel* rulesPanel() const { return m_rulesPanel; }
-    QLineEdit* moduleFilter() const { return m_filter; }
+    ui::RulesPanel* rulesPanel() const;
+    QLineEdit* moduleFilter() const;
     const QString& lastError() const { return m_lastError; }
 
 Q_SIGNALS:
@@ -88,34 +97,28 @@ Q_SIGNALS:
     void jobFailed(const QString& message);
 
 protected:
-    bool eventFilter(QObject* watched, QEvent* event) override;
     void dragEnterEvent(QDragEnterEvent* event) override;
     void dropEvent(QDropEvent* event) override;
     void closeEvent(QCloseEvent* event) override;
 
 private:
+    void createSchemeDock();
+    void createControllers();
+    void connectControllers();
+    // main_window_menus.cpp: the menus, the toolbar and what they enable.
     void createActions();
-    void createStatusBar();
-    void setLoadedModel(LoadedModelPtr model, const QString& path);
-    void onCurrentModuleChanged();
-    void updateSummary();
-    void fitNameColumn();
+    void createFileMenu();
+    void createViewMenu();
     void updateActions();
-    void showExportDialog();
     void chooseFile();
     void chooseFolder();
+    JobContext jobContext();
+    void setLoadedModel(LoadedModelPtr model, const QString& path);
+    void onCurrentModuleChanged();
+    void onKeepChanged();
+    void updateSummary();
     void showError(const QString& title, const QString& message, const QString& details = QString());
-    void showTreeMenu(const QPoint& position);
     void keepSelected(bool keep);
-    void applyFilter(const QString& text);
-    void importKeepList();
-    void measureAndKeep(const QString& preset);
-    void exportKeepList();
-    // main_window_analysis.cpp: the tabs on the right (module views, layer table, compare).
-    QWidget* createAnalysisTabs();
-    void onAnalysisModelChanged();
-    void followModuleInAnalysis(int node);
-    QSet<QString> keptModuleSet() const;
 
     JobController* m_jobs = nullptr;
     LoadedModelPtr m_model;
@@ -123,30 +126,29 @@ private:
     QString m_lastError;
 
     ui::ModuleTreeModel* m_treeModel = nullptr;
-    QTreeView* m_tree = nullptr;
-    ModuleDetailsPanel* m_details = nullptr;
-    QTabWidget* m_analysisTabs = nullptr;
-    ui::LayerTable* m_layers = nullptr;
-    ComparePanel* m_compare = nullptr;
-    EvalPanel* m_eval = nullptr;
-    ActivationPanel* m_activations = nullptr;
-    QLabel* m_summary = nullptr;
-    QLineEdit* m_filter = nullptr;
     ui::RulesModel* m_rulesModel = nullptr;
-    ui::RulesPanel* m_rulesPanel = nullptr;
+    ModuleTreePane* m_pane = nullptr;
+    AnalysisTabs* m_tabs = nullptr;
     SelectionEditor* m_selection = nullptr;
     QDockWidget* m_schemeDock = nullptr;
     ui::SchemePanel* m_schemePanel = nullptr;
     RecentFiles* m_recent = nullptr;
 
-    QLabel* m_statusText = nullptr;
-    QProgressBar* m_progress = nullptr;
-    QPushButton* m_cancel = nullptr;
+    AnalysisController* m_analysis = nullptr;
+    LayerTableController* m_layerTable = nullptr;
+    CompareController* m_compare = nullptr;
+    EvaluationController* m_evaluation = nullptr;
+    ActivationCaptureController* m_capture = nullptr;
+    ExportController* m_export = nullptr;
+    MeasuredPresetController* m_measuredPresets = nullptr;
+    KeepListController* m_keepLists = nullptr;
+
+    JobStatus* m_status = nullptr;
 
     QAction* m_openFile = nullptr;
     QAction* m_openFolder = nullptr;
     QAction* m_openDemo = nullptr;
-    QAction* m_export = nullptr;
+    QAction* m_exportAction = nullptr;
     QAction* m_compareAction = nullptr;
     QAction* m_measureAction = nullptr;
 };

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "selection_editor.h"
 
 #include "error.h"
@@ -120,6 +121,25 @@ void SelectionEditor::setModel(const ModuleTree* tree, const QString& modelPath)
         }
     }
     apply(restored);
+}
+
+QStringList SelectionEditor::keptModules() const
+{
+    return m_treeModel->keptModules();
+}
+
+std::map<std::string, QuantScheme> SelectionEditor::moduleSchemes() const
+{
+    std::map<std::string, QuantScheme> schemes;
+    if (!m_tree)
+        return schemes;
+    for (const auto& d : m_result.modules) { // quantize rules with their own scheme
+        if (!d.keep && !d.scheme.empty()) {
+            if (const auto preset = findSchemePreset(d.scheme))
+                schemes[m_tree->node(d.module).path] = *preset;
+        }
+    }
+    return schemes;
 }
 
 void SelectionEditor::setRules(const std::vector<SelectionRule>& rules, const QString& description)

@@ -1,9 +1,12 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "quant/quant_scheme.h"
 #include "select/selection.h"
 
 #include <QObject>
 #include <QString>
+#include <QStringList>
 
 #include <map>
 #include <memory>
@@ -39,6 +42,10 @@ public:
 
     const std::vector<SelectionRule>& rules() const { return m_rules; }
     const SelectionResult& result() const { return m_result; }
+    // The kept modules' full paths, as the tree's check boxes show them.
+    QStringList keptModules() const;
+    // Quantized modules whose deciding rule names a scheme preset of their own: path -> scheme.
+    std::map<std::string, QuantScheme> moduleSchemes() const;
     // The export format the warnings are checked for (NxD until the other exporters land).
     void setTarget(KeepTarget target);
     QUndoStack* undoStack() const { return m_undo; }

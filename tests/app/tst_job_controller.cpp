@@ -1,5 +1,5 @@
-// JobController: success, failure with the core's message, and cancellation, all delivered
-// on the GUI thread without blocking it.
+// JobController: success, failure with the core's message, cancellation and the refusal of a
+// second job, all delivered on the GUI thread without blocking it.
 #include "error.h"
 #include "job_controller.h"
 #include "jobs/progress.h"
@@ -43,6 +43,41 @@ private Q_SLOTS:
         QVERIFY(ranOnGuiThread);
         QVERIFY(!jobs.isBusy());
         QVERIFY(progress.count() >= 1);
+    }
+
+    // A second start while a job runs starts nothing and is reported once, by the controller
+    // itself, with the sentence the user sees; the running job is not disturbed.
+    void aSecondStartIsRefusedOnce()
+    {
+        JobController jobs;
+        QSignalSpy refused(&jobs, &JobController::refused);
+        QSignalSpy started(&jobs, &JobController::started);
+        QSignalSpy succeeded(&jobs, &JobController::succeeded);
+        QSignalSpy failed(&jobs, &JobController::failed);
+        std::atomic<bool> release { false };
+        QVERIFY(jobs.start(QStringLiteral("Measuring layers"), [&release](Progress&) {
+            while (!release.load())
+                QThread::msleep(5);
+        }));
+        bool secondRan = false;
+        QVERIFY(!jobs.start(
+            QStringLiteral("Exporting to x"), [&secondRan](Progress&) { secondRan = true; }, [] {}));
+        QCOMPARE(refused.count(), 1);
+        QCOMPARE(refused.at(0).at(0).toString(), QStringLiteral("Busy"));
+        QCOMPARE(refused.at(0).at(1).toString(),
+            QStringLiteral("Wait for \"Measuring layers\" to finish or cancel it first."));
+        QCOMPARE(started.count(), 1);
+        QCOMPARE(jobs.title(), QStringLiteral("Measuring layers"));
+        release = true;
+        QTRY_COMPARE_WITH_TIMEOUT(succeeded.count(), 1, 5000);
+        QCOMPARE(succeeded.at(0).at(0).toString(), QStringLiteral("Measuring layers"));
+        QCOMPARE(refused.count(), 1);
+        QCOMPARE(failed.count(), 0);
+        QVERIFY(!secondRan);
+        // Once idle, the next start is accepted and nothing more is refused.
+        QVERIFY(jobs.start(QStringLiteral("third"), [](Progress&) {}));
+        QTRY_COMPARE_WITH_TIMEOUT(succeeded.count(), 2, 5000);
+        QCOMPARE(refused.count(), 1);
     }
 
     void failureCarriesTheMessage()

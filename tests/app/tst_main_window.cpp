@@ -19,6 +19,7 @@
 #include <QComboBox>
 #include <QDialogButtonBox>
 #include <QDir>
+#include <QFileInfo>
 #include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
@@ -243,6 +244,29 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(failedExport.count(), 1, 10000);
         QVERIFY2(w.lastError().contains(QStringLiteral("would replace the input")), qPrintable(w.lastError()));
         QVERIFY(Checkpoint::open(m_demo.toStdString()).tensors().size() == 39);
+    }
+
+    // A job asked for while another runs is refused by the JobController and shown once.
+    void aBusyRefusalIsShownOnce()
+    {
+        MainWindow w;
+        w.show();
+        openDemo(w);
+        QSignalSpy failed(&w, &MainWindow::jobFailed);
+        QSignalSpy measured(&w, &MainWindow::layersMeasured);
+        QSignalSpy exported(&w, &MainWindow::exportFinished);
+        w.measureLayers(); // runs until the event loop delivers its end
+        w.exportTo(m_dir.filePath(QStringLiteral("refused")));
+        QCOMPARE(failed.count(), 1);
+        QCOMPARE(w.lastError(), QStringLiteral("Wait for \"Measuring layers\" to finish or cancel it first."));
+        QTRY_COMPARE_WITH_TIMEOUT(measured.count(), 1, 30000);
+        QCOMPARE(failed.count(), 1);
+        QCOMPARE(exported.count(), 0);
+        QVERIFY(!QFileInfo::exists(m_dir.filePath(QStringLiteral("refused"))));
+        QMessageBox* box = nullptr;
+        QTRY_VERIFY((box = w.findChild<QMessageBox*>()) != nullptr);
+        QCOMPARE(box->windowTitle(), QStringLiteral("Busy"));
+        box->close();
     }
 
     void exportsWithTheSchemePanelsScheme()

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "evaluation_controller.h"
+
+#include "error.h"
+#include "eval_panel.h"
+#include "job_controller.h"
+#include "models/model_config.h"
+#include "runtime/evaluation.h"
+#include "selection_editor.h"
+
+#include <QChar>
+#include <QStringList>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+
+namespace qs::app {
+
+EvaluationController::EvaluationController(JobContext context, EvalPanel* view, QObject* parent)
+    : QObject(parent)
+    , m_context(std::move(context))
+    , m_view(view)
+{
+    connect(m_view, &EvalPanel::runRequested, this, &EvaluationController::evaluate);
+}
+
+void EvaluationController::onModelChanged()
+{
+    // What the Evaluate tab can run: the window fits the model's positions; a model the
+    // runtime does not run says why before anyone presses Evaluate.
+    m_view->clearResults();
+    m_view->setResultsKey({});
+    const LoadedModelPtr model = m_context.model();
+    if (!model)
+        return;
+    try {
+        const ModelConfig config = modelConfigFromJson(model->checkpoint.config());
+        // An encoder's windows also hold [CLS] and [SEP].
+        const std::int64_t positions = config.causal() ? config.maxPositions : config.maxPositions - 2;
+        m_view->setMaxSeqLen(static_cast<int>(std::min<std::int64_t>(positions, 1 << 20)));
+        m_view->setStatus(config.causal()
+                ? tr("%1 decoder: perplexity on windows of the data.").arg(QString::fromStdString(config.modelType))
+                : tr("%1 encoder: masked-LM pseudo-perplexity (every token masked once).")
+                      .arg(QString::fromStdString(config.modelType)));
+    } catch (const Error& e) {
+        m_view->setStatus(tr("This model cannot run here: %1").arg(QString::fromUtf8(e.what())));
+    }
+}
+
+void EvaluationController::evaluate()
+{
+    const LoadedModelPtr model = m_context.model();
+    if (!model)
+        return;
+    if (m_view->dataFile().isEmpty()) {
+        Q_EMIT error(
+            tr("Evaluate"), tr("Choose a data file first: token ids (.json), JSON lines with \"text\", or text."));
+        return;
+    }
+    EvaluationRequest request;
+    request.data = m_view->dataFile().toStdString();
+    request.seqLen = m_view->seqLen();
+    request.maxWindows = m_view->maxWindows();
+    request.protocol = m_view->protocol().toStdString();
+    request.calibrationSamples = m_view->samples();
+    request.scheme = m_context.scheme();
+    for (const auto& path : m_context.selection->keptModules())
+        request.kept.insert(path.toStdString());
+    request.moduleSchemes = m_context.selection->moduleSchemes();
+    // Runs on the same data, windows and protocol add their scheme's row to the table.
+    const QString key = QStringList { m_context.modelPath(), m_view->dataFile(), QString::number(request.seqLen),
+        QString::number(request.maxWindows), m_view->protocol() }
+                            .join(QChar(0x1f));
+    auto report = std::make_shared<EvaluationReport>();
+    m_view->setStatus(tr("Running the float model and %1 …").arg(QString::fromStdString(request.scheme->name)));
+    m_context.jobs->start(
+        tr("Evaluating"),
+        [model, request, report](
+            Progress& progress) { *report = evaluateCheckpoint(model->checkpoint, request, progress); },
+        [this, model, report, key, kept = static_cast<int>(request.kept.size())] {
+            if (model != m_context.model()) // another checkpoint was opened meanwhile: a stale result
+                return;
+            showReport(*report, key, kept);
+            Q_EMIT evaluated();
+        });
+}
+
+void EvaluationController::showReport(const EvaluationReport& report, const QString& key, int kept)
+{
+    if (!m_view->hasFloatRow(key)) {
+        m_view->clearResults();
+        m_view->setResultsKey(key);
+        EvalPanel::Row f;
+        f.model = QStringLiteral("float");
+        f.perplexity = report.floatPerplexity;
+        f.tokens = report.tokens;
+        m_view->addResult(f);
+    }
+    EvalPanel::Row q;
+    q.model = QString::fromStdString(report.schemeName);
+    if (report.activations != "none")
+        q.model += QStringLiteral(" · %1").arg(QString::fromStdString(report.activations));
+    q.perplexity = report.perplexity;
+    q.tokens = report.tokens;
+    q.change = report.perplexity / report.floatPerplexity - 1;
+    q.kl = report.klDivergence;
+    q.top1 = report.top1Agreement;
+    q.kept = kept;
+    m_view->addResult(q);
+    QString status = tr("%1 %2 tokens scored in %3 windows (%4 tokens of data, %5 protocol).")
+                         .arg(report.protocol == "masked" ? tr("Masked-LM pseudo-perplexity:") : QString())
+                         .arg(report.tokens)
+                         .arg(report.windows)
+                         .arg(report.dataTokens)
+                         .arg(QString::fromStdString(report.protocol));
+    if (report.quantizedModules == 0)
+        status += tr(" No Linear module is quantized: this model has none that an export converts "
+                     "(GPT-2's Conv1D modules stay in full precision), or all are kept.");
+    if (report.calibrationWindows > 0)
+        status += tr(" Static activation ranges from %1 calibration windows.").arg(report.calibrationWindows);
+    m_view->setStatus(status.trimmed());
+}
+
+} // namespace qs::app

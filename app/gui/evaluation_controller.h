@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "job_context.h"
+
+#include <QObject>
+#include <QString>
+
+namespace qs {
+struct EvaluationReport;
+}
+
+namespace qs::app {
+
+class EvalPanel;
+
+// The Evaluate tab: what the open model can run (its window limit and protocol, or why it cannot),
+// and the evaluation job: the float model and the scheme panel's scheme (with the keep set and
+// per-module schemes) scored on the tab's data; each run adds its row to the tab's table.
+class EvaluationController : public QObject
+{
+    Q_OBJECT
+public:
+    EvaluationController(JobContext context, EvalPanel* view, QObject* parent = nullptr);
+
+    void evaluate();
+    void onModelChanged();
+
+Q_SIGNALS:
+    void evaluated();
+    // A run that cannot start (no data file chosen): for the window's error display.
+    void error(const QString& title, const QString& message);
+
+private:
+    void showReport(const EvaluationReport& report, const QString& key, int kept);
+
+    JobContext m_context;
+    EvalPanel* m_view;
+};
+
+} // namespace qs::app

@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "export_controller.h"
+
+#include "error.h"
+#include "export_dialog.h"
+#include "format.h"
+#include "job_controller.h"
+#include "jobs/conversion_job.h"
+#include "select/keep_list_io.h"
+#include "selection_editor.h"
+
+#include <QFileInfo>
+#include <QRegularExpression>
+#include <QStringList>
+
+#include <filesystem>
+#include <memory>
+
+namespace qs::app {
+
+ExportController::ExportController(JobContext context, QWidget* dialogParent, QObject* parent)
+    : QObject(parent)
+    , m_context(std::move(context))
+    , m_dialogParent(dialogParent)
+{ }
+
+// Why the scheme panel's scheme cannot be written in a format, before anything runs.
+QString ExportController::problemFor(const QString& format) const
+{
+    ExportOptions options;
+    options.scheme = m_context.scheme();
+    options.modelType = m_context.model()->checkpoint.modelType();
+    try {
+        makeExporter(*exportFormatFromName(format.toStdString()), options);
+    } catch (const Error& e) {
+        return tr("%1 Choose another scheme in View ▸ Quantization Scheme.").arg(QString::fromStdString(e.reason()));
+    }
+    return {};
+}
+
+void ExportController::showDialog()
+{
+    const LoadedModelPtr model = m_context.model();
+    if (!model)
+        return;
+    const QFileInfo info(m_context.modelPath());
+    const QString folder = info.isDir() ? info.absoluteFilePath() : info.absolutePath();
+    const QuantScheme scheme = m_context.scheme();
+    QString schemeName = QString::fromStdString(scheme.name);
+    schemeName.replace(QRegularExpression(QStringLiteral("[^A-Za-z0-9._-]+")), QStringLiteral("-"));
+    const QString suggestion = folder + QStringLiteral("-") + schemeName;
+    const SelectionEditor& selection = *m_context.selection;
+    const QStringList kept = selection.keptModules();
+    QStringList names;
+    for (const auto& n : nxdKeepNames(model->tree, selection.result().kept(), selection.rules()))
+        names << QString::fromStdString(n);
+    QStringList fullNames;
+    for (const auto& n : fullKeepNames(model->tree, selection.result().kept()))
+        fullNames << QString::fromStdString(n);
+    const int quantizable = static_cast<int>(model->tree.quantizable().size());
+    ExportDialog dialog(
+        suggestion, quantizable - static_cast<int>(kept.size()), static_cast<int>(kept.size()), names, fullNames,
+        [this](const QString& format) { return problemFor(format); }, m_dialogParent);
+    if (scheme.convention == ScaleConvention::CompressedTensors)
+        dialog.setFormat(QStringLiteral("compressed-tensors"));
+    else if (scheme.convention == ScaleConvention::FmsMo)
+        dialog.setFormat(QStringLiteral("aiu"));
+    if (dialog.exec() == QDialog::Accepted)
+        exportTo(dialog.destination(), dialog.overwrite(), dialog.format());
+}
+
+void ExportController::exportTo(const QString& destination, bool overwrite, const QString& format)
+{
+    const LoadedModelPtr model = m_context.model();
+    if (!model)
+        return;
+    const SelectionEditor& selection = *m_context.selection;
+    ConversionOptions options;
+    options.format = exportFormatFromName(format.toStdString()).value_or(ExportFormat::Nxd);
+    options.destination = std::filesystem::path(destination.toStdString());
+    options.overwrite = overwrite;
+    for (const auto& path : selection.keptModules())
+        options.keptModules.insert(path.toStdString());
+    options.modulesToNotConvert = nxdKeepNames(model->tree, selection.result().kept(), selection.rules());
+    options.scheme = m_context.scheme();
+    options.moduleSchemes = selection.moduleSchemes(); // quantize rules with their own scheme
+    auto report = std::make_shared<ConversionReport>();
+    m_context.jobs->start(
+        tr("Exporting to %1").arg(QFileInfo(destination).fileName()),
+        [model, options, report](
+            Progress& progress) { *report = convertCheckpoint(model->checkpoint, model->tree, options, progress); },
+        [this, report, destination] {
+            Q_EMIT exported(destination,
+                tr("Exported to %1: %2 quantized, %3 kept · %4 → %5")
+                    .arg(destination)
+                    .arg(report->quantizedCount)
+                    .arg(report->keptModules.size())
+                    .arg(ui::formatBytes(report->bytesIn), ui::formatBytes(report->bytesOut)));
+        });
+}
+
+} // namespace qs::app

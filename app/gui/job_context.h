@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include "loaded_model.h"
+#include "quant/quant_scheme.h"
+
+#include <QString>
+
+#include <functional>
+
+class QWidget;
+
+namespace qs::app {
+
+class JobController;
+class SelectionEditor;
+
+// What a job's controller needs from the window, and nothing more: the job runner, the open
+// model, the scheme panel's scheme, the keep selection, and a way to bring a view to the front.
+// The window fills it once; controllers never see the window itself.
+struct JobContext
+{
+    JobController* jobs = nullptr;
+    std::function<LoadedModelPtr()> model; // the open model; null before one is opened
+    std::function<QString()> modelPath; // its absolute path
+    std::function<QuantScheme()> scheme; // the scheme panel's scheme
+    SelectionEditor* selection = nullptr; // the keep rules, what they keep and per-module schemes
+    std::function<void(QWidget*)> show; // brings a view's tab to the front
+};
+
+} // namespace qs::app
