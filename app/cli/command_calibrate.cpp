@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `quantscope-cli calibrate MODEL --data FILE -o OUT.h5 [--seq-len N] [--samples N] [--json]`:
 // runs the model on sample windows and stores the activation statistics of every capture point
 // (Linear inputs and the twelve named points per layer) in an HDF5 file.

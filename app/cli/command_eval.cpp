@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `quantscope-cli eval MODEL --data FILE [--scheme PRESET] [--seq-len N] [--json]`: runs the
 // model natively on the data and reports its perplexity; with a scheme, the fake-quantized
 // model against the float one (KL divergence, top-1 agreement).

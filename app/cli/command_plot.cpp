@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `quantscope-cli plot PATH --tensor NAME --kind histogram|codes|heatmap|channels -o FILE`:
 // the GUI's analysis plots drawn offscreen to PNG, SVG or PDF, for scripts and reports.
 #include "arguments.h"

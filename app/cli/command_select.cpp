@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `quantscope-cli select PATH [keep options] [--target T] [--json] [--write FORMAT -o FILE]`:
 // resolves the keep rules against a checkpoint and shows, for every quantizable module, whether
 // it stays in full precision and which rule decided it, with the warnings.

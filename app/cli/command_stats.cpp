@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `quantscope-cli stats PATH [--tensor NAME]... [--scheme PRESET] [--compare OTHER] [--json]`:
 // the statistics behind the analysis views, per tensor, for scripts.
 #include "arguments.h"

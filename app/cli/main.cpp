@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // quantscope-cli: the command-line twin of the QuantScope GUI, for batch and scripted use.
 #include "commands.h"
 #include "error.h"
