@@ -102,7 +102,44 @@ QuantScheme schemeFromArguments(const Arguments& args, const std::string& defaul
     return scheme;
 }
 
-} // namespace
+std::string convertUsage()
+{
+    return "quantscope-cli convert PATH -o OUT --format FORMAT [--scheme PRESET] [keep options] [--force]\n"
+           "                       [--json] [--max-shard-size SIZE] [scheme field options]\n"
+           "  Quantize every Linear weight with a scheme and write OUT.\n"
+           "  --scheme PRESET      nxd-int8 (default), nxd-int8-tensor, nxd-fp8 (e4m3 within +-240),\n"
+           "                       nxd-fp8-e5m2, ... ('quantscope-cli schemes' lists them all; the\n"
+           "                       nxd format accepts the nxd-* presets)\n"
+           "  --bits N, --granularity tensor|channel|group, --group-size N, --symmetric, --affine,\n"
+           "  --rounding nearest-even|stochastic, --fp8-max X, --recompute-narrow-weights, --seed N\n"
+           "                       override single fields of the preset\n"
+           "  --float32-math       compressed-tensors presets: compute in float32 instead of the\n"
+           "                       weight's bf16/fp16 (llm-compressor's own, bit-exact, the default)\n"
+           "  --format nxd         AWS Neuron NxD: <module>.weight int8 + <module>.scale float32 [out,1],\n"
+           "                       modules_to_not_convert.json (default scheme nxd-int8)\n"
+           "  --nxd-keep-shape S   modules_to_not_convert.json as flat (default), model ({\"model\": ...})\n"
+           "                       or draft (with the same list for \"draft_model\")\n"
+           "  --format compressed-tensors  vLLM: int-quantized (vllm-w8a8-int8, the default),\n"
+           "                       float-quantized (vllm-fp8-dynamic), pack-quantized (vllm-w4a16,\n"
+           "                       vllm-w8a16); config.json gains quantization_config with the kept\n"
+           "                       Linear modules in ignore; recipe.yaml\n"
+           "  --format aiu         IBM AIU (fms-mo): qmodel_for_aiu.pt (int8 weights, fp16 clip_val, the\n"
+           "                       rest fp16) + qcfg.json; llama, granite, gpt_bigcode, bert, roberta\n"
+           "                       (default scheme aiu-int8, with narrow-weight recomputation)\n"
+           "  --format hdf5        an analysis dump, quantscope_dump.h5: per quantized weight its codes,\n"
+           "                       scale, zero point, code histogram and per-row code std, with the\n"
+           "                       scheme and error as attributes (any scheme; default nxd-int8)\n"
+           "  --hdf5-original      also store every tensor's float32 values\n"
+           "  --hdf5-gzip N        gzip level of the dump's datasets (default 4, 0 for none)\n"
+           "  --format nxd-fp8-rescale  an fp8 e4m3 checkpoint (+-448, e.g. compressed-tensors FP8)\n"
+           "                       rescaled for Neuron's +-240: weights / (448/240), scales * 448/240\n"
+        + keepOptionsUsage()
+        + "  --force              replace OUT if it exists\n"
+          "  --max-shard-size S   shard size such as 10GB (default) or 500MB\n"
+          "  --workers N          tensors quantized at once (default: one per core)\n"
+          "  --memory-budget S    bound on the input bytes in flight, such as 2GiB (default)\n"
+          "  --json               print a report with per-tensor errors\n";
+}
 
 int runConvert(const std::vector<std::string>& raw)
 {
@@ -115,7 +152,7 @@ int runConvert(const std::vector<std::string>& raw)
     spec.aliases = { { "-o", "--output" } };
     const Arguments args = parseArguments("convert", raw, spec);
     if (args.positional.size() != 1)
-        throw UsageError("'convert' needs exactly one checkpoint path: " + usage("convert"));
+        throw UsageError("'convert' needs exactly one checkpoint path: " + convertUsage());
     const std::string output = args.value("--output");
     if (output.empty())
         throw UsageError("'convert' needs an output folder (-o OUT)");
@@ -206,5 +243,9 @@ int runConvert(const std::vector<std::string>& raw)
         std::printf("  wrote %s\n", f.c_str());
     return 0;
 }
+
+} // namespace
+
+extern const Command convertCommand { "convert", "quantize and export a checkpoint", convertUsage, runConvert };
 
 } // namespace qs::cli

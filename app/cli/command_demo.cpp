@@ -7,6 +7,13 @@
 #include <cstdio>
 
 namespace qs::cli {
+namespace {
+
+std::string demoUsage()
+{
+    return "quantscope-cli demo -o DIR [--force]\n"
+           "  Write the built-in demo model (a small Llama-shaped bf16 checkpoint) to DIR.\n";
+}
 
 int runDemo(const std::vector<std::string>& raw)
 {
@@ -24,5 +31,9 @@ int runDemo(const std::vector<std::string>& raw)
     std::printf("wrote the demo model to %s\n", out.c_str());
     return 0;
 }
+
+} // namespace
+
+extern const Command demoCommand { "demo", "write the built-in demo model", demoUsage, runDemo };
 
 } // namespace qs::cli

@@ -52,7 +52,39 @@ nlohmann::ordered_json number(double v)
     return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr);
 }
 
-} // namespace
+std::string evalUsage()
+{
+    return "quantscope-cli eval MODEL --data FILE [--seq-len N] [--protocol overlap|blocks|masked]\n"
+           "                    [--scheme PRESET [--activations MODE]] [keep options] [--max-windows N]\n"
+           "                    [--logits OUT.npy] [--generate N] [--json]\n"
+           "  Run the model natively (Llama family: llama, mistral, qwen2, granite, llama2.c; GPT-2 and\n"
+           "  nanoGPT; BERT and RoBERTa) on the data and report its perplexity (masked-LM pseudo-perplexity\n"
+           "  for an encoder). With --scheme, every Linear weight (but the kept ones) is quantized and\n"
+           "  dequantized, the scheme's activations are simulated, and the result is compared with the\n"
+           "  float model.\n"
+           "  --data FILE        token ids (.json list, or list of lists), JSON lines with \"text\", or text\n"
+           "                     (encoded with the model's tokenizer: tokenizer.json, SentencePiece .model,\n"
+           "                     llama2.c tok*.bin or nanoGPT meta.pkl)\n"
+           "  --seq-len N        window length (default 256)\n"
+           "  --protocol P       overlap (decoders' default): windows of N+1 tokens overlapping by one, every\n"
+           "                     token after the first predicted once; blocks: fms-mo's disjoint blocks of N;\n"
+           "                     masked (encoders' default): disjoint windows, every token masked once with\n"
+           "                     one in --mask-every N (default 7) hidden per pass\n"
+           "  --mask-token ID    the mask token when the tokenizer does not name one\n"
+           "  --activations M    override the scheme's activations: none, int8-token-dynamic,\n"
+           "                     fp8-token-dynamic, int8-tensor-static, fp8-tensor-static (static ranges are\n"
+           "                     measured on --calibration-samples N windows (default 8) of\n"
+           "                     --calibration-data FILE, by default the evaluation data)\n"
+           "  --max-windows N    evaluate only the first N windows\n"
+           "  --logits OUT.npy   write the float logits of the first window ([T, vocab] float32)\n"
+           "  --generate N       greedy decoding of N tokens from BOS (\"generated\" in the output)\n"
+        + keepOptionsUsage()
+        + "  --json             print {\"perplexity\", \"tokens\", \"mean_nll\", \"protocol\", \"seq_len\",\n"
+          "                     \"windows\", \"seconds\", \"tokens_per_second\" (forward passes only), and with "
+          "--scheme \"perplexity_float\", \"perplexity_change\",\n"
+          "                     \"kl_divergence\", \"top1_agreement\", \"scheme\", \"activations\", \"kept\"};\n"
+          "                     \"perplexity\" is the quantized model's when a scheme is given\n";
+}
 
 int runEval(const std::vector<std::string>& raw)
 {
@@ -167,5 +199,10 @@ int runEval(const std::vector<std::string>& raw)
             100 * report.top1Agreement, report.schemeName.c_str(), report.activations.c_str());
     return 0;
 }
+
+} // namespace
+
+extern const Command evalCommand { "eval", "run the model on text: perplexity, float vs quantized", evalUsage,
+    runEval };
 
 } // namespace qs::cli

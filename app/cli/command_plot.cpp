@@ -39,7 +39,21 @@ std::string suffixOf(const std::string& path)
     return s;
 }
 
-} // namespace
+std::string plotUsage()
+{
+    return "quantscope-cli plot PATH --tensor NAME --kind KIND -o FILE.png|svg|pdf [--scheme PRESET]\n"
+           "                    [--width W] [--height H] [--bins N] [--linear] [--field values|error]\n"
+           "                    [--reduction absmax|mean] [--compare OTHER]\n"
+           "  Draw one of the GUI's analysis plots to a file (no display needed).\n"
+           "  --kind histogram  float values, and the dequantized ones with --scheme (log counts unless\n"
+           "                    --linear); with --compare, the same tensor of OTHER overlaid\n"
+           "  --kind codes      how often each int/fp8 code is used, saturation marked (needs --scheme)\n"
+           "  --kind heatmap    the weight matrix reduced to the image (block abs-max or mean); --field\n"
+           "                    error draws float minus dequantized (needs --scheme)\n"
+           "  --kind channels   per output channel: the std of the int codes against the threshold 20\n"
+           "                    (needs --scheme), or min/max/mean ranges with --field values\n"
+           "  --width, --height image size in pixels (default 1000 x 600)\n";
+}
 
 int runPlot(const std::vector<std::string>& raw)
 {
@@ -165,5 +179,10 @@ int runPlot(const std::vector<std::string>& raw)
     std::printf("wrote %s (%s of %s, %d x %d)\n", output.c_str(), kind.c_str(), tensor.c_str(), width, height);
     return 0;
 }
+
+} // namespace
+
+extern const Command plotCommand { "plot", "draw a histogram, code histogram, heatmap or channel plot to PNG/SVG/PDF",
+    plotUsage, runPlot };
 
 } // namespace qs::cli

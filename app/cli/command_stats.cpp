@@ -43,7 +43,25 @@ void printRow(const TensorAnalysis& a, std::size_t width, bool withScheme)
     std::printf("\n");
 }
 
-} // namespace
+std::string statsUsage()
+{
+    return "quantscope-cli stats PATH [--tensor NAME]... [--scheme PRESET] [--bins N] [--histogram]\n"
+           "                     [--channels] [--compare OTHER] [--json]\n"
+           "  Statistics of every tensor (or of the named ones), computed as the GUI's analysis views do.\n"
+           "  --scheme PRESET   also quantize: Linear weights (and any floating tensor named with\n"
+           "                    --tensor) get the error and the per-channel std of their int codes\n"
+           "  --bins N          histogram bins (default 200)\n"
+           "  --histogram       include the histogram counts (and the code histogram)\n"
+           "  --channels        include per-channel min, max, mean, std and abs-max\n"
+           "  --compare OTHER   the same tensors in another checkpoint (e.g. an export): its statistics\n"
+           "                    and the difference (MSE, SQNR, cosine, max |error|)\n"
+           "  --json            print {\"path\", \"scheme\", \"tensors\": [{\"name\", \"dtype\", \"shape\",\n"
+           "                    \"count\", \"min\", \"max\", \"mean\", \"std\", \"kurtosis\", \"zeros\",\n"
+           "                    \"sparsity\", \"non_finite\", \"outliers\", \"outlier_share\", \"percentiles\",\n"
+           "                    \"outlier_channels\", \"quantized\", and with a scheme \"mse\", \"sqnr_db\",\n"
+           "                    \"cosine\", \"max_abs_error\", \"code_std\" [per channel], \"code_std_min\",\n"
+           "                    \"channels_below_threshold\", \"code_std_before\", ...}]}\n";
+}
 
 int runStats(const std::vector<std::string>& raw)
 {
@@ -130,5 +148,10 @@ int runStats(const std::vector<std::string>& raw)
         std::cout << out.dump(2) << "\n";
     return 0;
 }
+
+} // namespace
+
+extern const Command statsCommand { "stats", "statistics of tensors, with a scheme's error and code std", statsUsage,
+    runStats };
 
 } // namespace qs::cli
