@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // `quantscope-cli stats PATH [--tensor NAME]... [--scheme PRESET] [--compare OTHER] [--json]`:
 // the statistics behind the analysis views, per tensor, for scripts.
+#include "analysis_options.h"
 #include "arguments.h"
 #include "commands.h"
 #include "error.h"
@@ -95,12 +96,7 @@ int runStats(const std::vector<std::string>& raw)
     if (!args.value("--compare").empty())
         other = Checkpoint::open(args.value("--compare"));
 
-    AnalysisOptions options;
-    options.bins = bins;
-    options.quantize = scheme.has_value();
-    options.quantizeAny = named;
-    if (scheme)
-        options.scheme = *scheme;
+    const AnalysisOptions options = analysisOptions(scheme, bins, named);
     StatsJsonOptions jsonOptions;
     jsonOptions.histogram = args.has("--histogram");
     jsonOptions.channels = args.has("--channels");
@@ -123,8 +119,7 @@ int runStats(const std::vector<std::string>& raw)
         checkpoint.release(name);
         nlohmann::ordered_json j = analysisJson(a, jsonOptions);
         if (other) {
-            // A packed export stores "X.weight" as "X.weight_packed".
-            const std::string otherName = other->find(name) || !other->find(name + "_packed") ? name : name + "_packed";
+            const std::string otherName = comparedTensorName(*other, name);
             if (other->find(otherName)) {
                 j["compare"] = comparisonJson(compareTensors(checkpoint, name, *other, otherName, bins), jsonOptions);
                 other->release(otherName);
