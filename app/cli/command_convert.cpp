@@ -141,6 +141,69 @@ std::string convertUsage()
           "  --json               print a report with per-tensor errors\n";
 }
 
+// How the output is written: --nxd-keep-shape, --hdf5-gzip, --max-shard-size, --memory-budget
+// and --workers.
+void setWriteOptions(const Arguments& args, ConversionOptions& options)
+{
+    if (args.values.count("--nxd-keep-shape")) {
+        const std::string shape = args.value("--nxd-keep-shape");
+        if (shape != "flat" && shape != "model" && shape != "draft")
+            throw UsageError("--nxd-keep-shape: '" + shape + "'; shapes: flat, model, draft");
+        options.nxdKeepShape = shape == "flat" ? 0 : shape == "model" ? 1 : 2;
+    }
+    if (args.values.count("--hdf5-gzip")) {
+        const std::string level = args.value("--hdf5-gzip");
+        if (level.size() != 1 || level[0] < '0' || level[0] > '9')
+            throw UsageError("--hdf5-gzip: '" + level + "' is not a gzip level (0 to 9)");
+        options.hdf5Gzip = level[0] - '0';
+    }
+    if (args.values.count("--max-shard-size"))
+        options.maxShardBytes = parseByteSize(args.value("--max-shard-size"));
+    if (args.values.count("--memory-budget"))
+        options.memoryBudgetBytes = parseByteSize(args.value("--memory-budget"));
+    if (args.values.count("--workers")) {
+        try {
+            options.workers = std::stoi(args.value("--workers"));
+        } catch (const std::exception&) {
+            options.workers = -1;
+        }
+        if (options.workers < 1 || options.workers > 256)
+            throw UsageError("--workers: '" + args.value("--workers") + "' is not a number of workers (1 to 256)");
+    }
+}
+
+// The keep rules resolved for the format, into `options`; returns the warnings.
+std::vector<std::string> setSelection(const Arguments& args, const Checkpoint& checkpoint, const ModuleTree& tree,
+    const QuantScheme& scheme, ConversionOptions& options)
+{
+    std::vector<std::string> warnings;
+    const std::vector<SelectionRule> rules = keepRulesFromArguments(args, checkpoint, tree, scheme);
+    const SelectionResult selection = resolveSelection(tree, rules,
+        options.format == ExportFormat::CompressedTensors ? KeepTarget::CompressedTensors : KeepTarget::Nxd);
+    for (const auto& w : selection.warnings)
+        warnings.push_back(w.message);
+    const std::set<int> kept = selection.kept();
+    addSelectedModules(tree, selection, options.keptModules, options.moduleSchemes);
+    // The patterns as written when they are all NxD partial names (NxD matches them again at
+    // load time), otherwise the compact partial names of the kept modules.
+    options.modulesToNotConvert = nxdKeepNames(tree, kept, rules);
+    if (tree.quantizable().empty() && options.format != ExportFormat::NxdFp8Rescale)
+        warnings.push_back("no Linear weights found: every tensor is copied unchanged");
+    return warnings;
+}
+
+void printReport(const Checkpoint& checkpoint, const ConversionReport& report, const QuantScheme& scheme)
+{
+    std::printf("converted %s -> %s (%s)\n", checkpoint.path().string().c_str(), report.destination.string().c_str(),
+        std::string(exportFormatName(report.format)).c_str());
+    std::printf("  %d Linear weights quantized with %s, %zu kept in full precision\n", report.quantizedCount,
+        scheme.name.c_str(), report.keptModules.size());
+    std::printf("  %llu bytes -> %llu bytes\n", static_cast<unsigned long long>(report.bytesIn),
+        static_cast<unsigned long long>(report.bytesOut));
+    for (const auto& f : report.files)
+        std::printf("  wrote %s\n", f.c_str());
+}
+
 int runConvert(const std::vector<std::string>& raw)
 {
     OptionSpec spec;
@@ -177,51 +240,9 @@ int runConvert(const std::vector<std::string>& raw)
     options.format = *format;
     options.overwrite = args.has("--force");
     options.hdf5IncludeOriginal = args.has("--hdf5-original");
-    if (args.values.count("--nxd-keep-shape")) {
-        const std::string shape = args.value("--nxd-keep-shape");
-        if (shape != "flat" && shape != "model" && shape != "draft")
-            throw UsageError("--nxd-keep-shape: '" + shape + "'; shapes: flat, model, draft");
-        options.nxdKeepShape = shape == "flat" ? 0 : shape == "model" ? 1 : 2;
-    }
-    if (args.values.count("--hdf5-gzip")) {
-        const std::string level = args.value("--hdf5-gzip");
-        if (level.size() != 1 || level[0] < '0' || level[0] > '9')
-            throw UsageError("--hdf5-gzip: '" + level + "' is not a gzip level (0 to 9)");
-        options.hdf5Gzip = level[0] - '0';
-    }
-    if (args.values.count("--max-shard-size"))
-        options.maxShardBytes = parseByteSize(args.value("--max-shard-size"));
-    if (args.values.count("--memory-budget"))
-        options.memoryBudgetBytes = parseByteSize(args.value("--memory-budget"));
-    if (args.values.count("--workers")) {
-        try {
-            options.workers = std::stoi(args.value("--workers"));
-        } catch (const std::exception&) {
-            options.workers = -1;
-        }
-        if (options.workers < 1 || options.workers > 256)
-            throw UsageError("--workers: '" + args.value("--workers") + "' is not a number of workers (1 to 256)");
-    }
+    setWriteOptions(args, options);
 
-    std::vector<std::string> warnings;
-    const std::vector<SelectionRule> rules = keepRulesFromArguments(args, checkpoint, tree, scheme);
-    const SelectionResult selection = resolveSelection(
-        tree, rules, *format == ExportFormat::CompressedTensors ? KeepTarget::CompressedTensors : KeepTarget::Nxd);
-    for (const auto& w : selection.warnings)
-        warnings.push_back(w.message);
-    const std::set<int> kept = selection.kept();
-    for (const auto& d : selection.modules) {
-        if (!d.keep && !d.scheme.empty())
-            options.moduleSchemes[tree.node(d.module).path] = *findSchemePreset(d.scheme);
-    }
-    for (int m : kept)
-        options.keptModules.insert(tree.node(m).path);
-    // The patterns as written when they are all NxD partial names (NxD matches them again at
-    // load time), otherwise the compact partial names of the kept modules.
-    options.modulesToNotConvert = nxdKeepNames(tree, kept, rules);
-    if (tree.quantizable().empty() && *format != ExportFormat::NxdFp8Rescale)
-        warnings.push_back("no Linear weights found: every tensor is copied unchanged");
-
+    const std::vector<std::string> warnings = setSelection(args, checkpoint, tree, scheme, options);
     for (const auto& w : warnings)
         std::fprintf(stderr, "warning: %s\n", w.c_str());
 
@@ -233,14 +254,7 @@ int runConvert(const std::vector<std::string>& raw)
         std::cout << conversionReportJson(report, scheme, warnings).dump(2) << "\n";
         return 0;
     }
-    std::printf("converted %s -> %s (%s)\n", checkpoint.path().string().c_str(), report.destination.string().c_str(),
-        std::string(exportFormatName(report.format)).c_str());
-    std::printf("  %d Linear weights quantized with %s, %zu kept in full precision\n", report.quantizedCount,
-        scheme.name.c_str(), report.keptModules.size());
-    std::printf("  %llu bytes -> %llu bytes\n", static_cast<unsigned long long>(report.bytesIn),
-        static_cast<unsigned long long>(report.bytesOut));
-    for (const auto& f : report.files)
-        std::printf("  wrote %s\n", f.c_str());
+    printReport(checkpoint, report, scheme);
     return 0;
 }
 
