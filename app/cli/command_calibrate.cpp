@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `quantscope-cli calibrate MODEL --data FILE -o OUT.h5 [--seq-len N] [--samples N] [--json]`:
 // runs the model on sample windows and stores the activation statistics of every capture point
 // (Linear inputs and the twelve named points per layer) in an HDF5 file.
@@ -16,6 +17,26 @@
 #include <iostream>
 
 namespace qs::cli {
+namespace {
+
+std::string calibrateUsage()
+{
+    return "quantscope-cli calibrate MODEL --data FILE -o OUT.h5 [--seq-len N] [--samples N] [--seed N]\n"
+           "                         [--sample-rows N] [--bins N] [--linear-only] [--force] [--json]\n"
+           "  Run the model (any supported family) on sample windows of the data and store, for the input of every\n"
+           "  Linear module and the twelve named points of each layer (attention input, q, k, softmax\n"
+           "  input, probabilities, v, PV output, attention output; MLP input, activation input and\n"
+           "  output, MLP output), per-channel min/max/abs-max/mean/mean-square, the per-token max, a\n"
+           "  histogram and the first rows, in OUT.h5 (/activations/<point>/...).\n"
+           "  --data FILE      token ids (.json), JSON lines with \"text\", or text (the model's tokenizer)\n"
+           "  --seq-len N      tokens per window (default 256); --samples N windows (default 16)\n"
+           "  --seed N         shuffle the windows with this seed (default 0: the first windows)\n"
+           "  --sample-rows N  raw rows kept per point for heatmaps (default 256)\n"
+           "  --linear-only    only the Linear inputs\n"
+           "  --json           print {\"file\", \"points\", \"tokens\", \"windows\", \"seq_len\", "
+           "\"model_type\"}\n";
+}
+
 int runCalibrate(const std::vector<std::string>& raw)
 {
     OptionSpec spec;
@@ -60,5 +81,10 @@ int runCalibrate(const std::vector<std::string>& raw)
     }
     return 0;
 }
+
+} // namespace
+
+extern const Command calibrateCommand { "calibrate", "record activation statistics on text into an HDF5 file",
+    calibrateUsage, runCalibrate };
 
 } // namespace qs::cli

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "arguments.h"
 #include "commands.h"
 #include "error.h"
@@ -101,44 +102,49 @@ QuantScheme schemeFromArguments(const Arguments& args, const std::string& defaul
     return scheme;
 }
 
-} // namespace
-
-int runConvert(const std::vector<std::string>& raw)
+std::string convertUsage()
 {
-    OptionSpec spec;
-    spec.values = { "--output", "--format", "--max-shard-size", "--hdf5-gzip", "--nxd-keep-shape", "--scheme", "--bits",
-        "--granularity", "--group-size", "--rounding", "--fp8-max", "--seed", "--workers", "--memory-budget" };
-    spec.flags = { "--force", "--json", "--symmetric", "--affine", "--recompute-narrow-weights", "--float32-math",
-        "--hdf5-original" };
-    addKeepOptions(spec);
-    spec.aliases = { { "-o", "--output" } };
-    const Arguments args = parseArguments("convert", raw, spec);
-    if (args.positional.size() != 1)
-        throw UsageError("'convert' needs exactly one checkpoint path: " + usage("convert"));
-    const std::string output = args.value("--output");
-    if (output.empty())
-        throw UsageError("'convert' needs an output folder (-o OUT)");
-    const std::string formatName = args.value("--format");
-    if (formatName.empty())
-        throw UsageError("'convert' needs --format; available: nxd, compressed-tensors, aiu, hdf5, nxd-fp8-rescale");
-    const auto format = exportFormatFromName(formatName);
-    if (!format)
-        throw UsageError(
-            "unknown --format '" + formatName + "'; available: nxd, compressed-tensors, aiu, hdf5, nxd-fp8-rescale");
+    return "quantscope-cli convert PATH -o OUT --format FORMAT [--scheme PRESET] [keep options] [--force]\n"
+           "                       [--json] [--max-shard-size SIZE] [scheme field options]\n"
+           "  Quantize every Linear weight with a scheme and write OUT.\n"
+           "  --scheme PRESET      nxd-int8 (default), nxd-int8-tensor, nxd-fp8 (e4m3 within +-240),\n"
+           "                       nxd-fp8-e5m2, ... ('quantscope-cli schemes' lists them all; the\n"
+           "                       nxd format accepts the nxd-* presets)\n"
+           "  --bits N, --granularity tensor|channel|group, --group-size N, --symmetric, --affine,\n"
+           "  --rounding nearest-even|stochastic, --fp8-max X, --recompute-narrow-weights, --seed N\n"
+           "                       override single fields of the preset\n"
+           "  --float32-math       compressed-tensors presets: compute in float32 instead of the\n"
+           "                       weight's bf16/fp16 (llm-compressor's own, bit-exact, the default)\n"
+           "  --format nxd         AWS Neuron NxD: <module>.weight int8 + <module>.scale float32 [out,1],\n"
+           "                       modules_to_not_convert.json (default scheme nxd-int8)\n"
+           "  --nxd-keep-shape S   modules_to_not_convert.json as flat (default), model ({\"model\": ...})\n"
+           "                       or draft (with the same list for \"draft_model\")\n"
+           "  --format compressed-tensors  vLLM: int-quantized (vllm-w8a8-int8, the default),\n"
+           "                       float-quantized (vllm-fp8-dynamic), pack-quantized (vllm-w4a16,\n"
+           "                       vllm-w8a16); config.json gains quantization_config with the kept\n"
+           "                       Linear modules in ignore; recipe.yaml\n"
+           "  --format aiu         IBM AIU (fms-mo): qmodel_for_aiu.pt (int8 weights, fp16 clip_val, the\n"
+           "                       rest fp16) + qcfg.json; llama, granite, gpt_bigcode, bert, roberta\n"
+           "                       (default scheme aiu-int8, with narrow-weight recomputation)\n"
+           "  --format hdf5        an analysis dump, quantscope_dump.h5: per quantized weight its codes,\n"
+           "                       scale, zero point, code histogram and per-row code std, with the\n"
+           "                       scheme and error as attributes (any scheme; default nxd-int8)\n"
+           "  --hdf5-original      also store every tensor's float32 values\n"
+           "  --hdf5-gzip N        gzip level of the dump's datasets (default 4, 0 for none)\n"
+           "  --format nxd-fp8-rescale  an fp8 e4m3 checkpoint (+-448, e.g. compressed-tensors FP8)\n"
+           "                       rescaled for Neuron's +-240: weights / (448/240), scales * 448/240\n"
+        + keepOptionsUsage()
+        + "  --force              replace OUT if it exists\n"
+          "  --max-shard-size S   shard size such as 10GB (default) or 500MB\n"
+          "  --workers N          tensors quantized at once (default: one per core)\n"
+          "  --memory-budget S    bound on the input bytes in flight, such as 2GiB (default)\n"
+          "  --json               print a report with per-tensor errors\n";
+}
 
-    const QuantScheme scheme = schemeFromArguments(args,
-        *format == ExportFormat::CompressedTensors ? "vllm-w8a8-int8"
-            : *format == ExportFormat::Aiu         ? "aiu-int8"
-                                                   : "nxd-int8");
-    const Checkpoint checkpoint = Checkpoint::open(args.positional.front());
-    const ModuleTree tree = ModuleTree::build(checkpoint.tensors(), checkpoint.modelType());
-
-    ConversionOptions options;
-    options.scheme = scheme;
-    options.destination = output;
-    options.format = *format;
-    options.overwrite = args.has("--force");
-    options.hdf5IncludeOriginal = args.has("--hdf5-original");
+// How the output is written: --nxd-keep-shape, --hdf5-gzip, --max-shard-size, --memory-budget
+// and --workers.
+void setWriteOptions(const Arguments& args, ConversionOptions& options)
+{
     if (args.values.count("--nxd-keep-shape")) {
         const std::string shape = args.value("--nxd-keep-shape");
         if (shape != "flat" && shape != "model" && shape != "draft")
@@ -164,26 +170,79 @@ int runConvert(const std::vector<std::string>& raw)
         if (options.workers < 1 || options.workers > 256)
             throw UsageError("--workers: '" + args.value("--workers") + "' is not a number of workers (1 to 256)");
     }
+}
 
+// The keep rules resolved for the format, into `options`; returns the warnings.
+std::vector<std::string> setSelection(const Arguments& args, const Checkpoint& checkpoint, const ModuleTree& tree,
+    const QuantScheme& scheme, ConversionOptions& options)
+{
     std::vector<std::string> warnings;
     const std::vector<SelectionRule> rules = keepRulesFromArguments(args, checkpoint, tree, scheme);
-    const SelectionResult selection = resolveSelection(
-        tree, rules, *format == ExportFormat::CompressedTensors ? KeepTarget::CompressedTensors : KeepTarget::Nxd);
+    const SelectionResult selection = resolveSelection(tree, rules,
+        options.format == ExportFormat::CompressedTensors ? KeepTarget::CompressedTensors : KeepTarget::Nxd);
     for (const auto& w : selection.warnings)
         warnings.push_back(w.message);
     const std::set<int> kept = selection.kept();
-    for (const auto& d : selection.modules) {
-        if (!d.keep && !d.scheme.empty())
-            options.moduleSchemes[tree.node(d.module).path] = *findSchemePreset(d.scheme);
-    }
-    for (int m : kept)
-        options.keptModules.insert(tree.node(m).path);
+    addSelectedModules(tree, selection, options.keptModules, options.moduleSchemes);
     // The patterns as written when they are all NxD partial names (NxD matches them again at
     // load time), otherwise the compact partial names of the kept modules.
     options.modulesToNotConvert = nxdKeepNames(tree, kept, rules);
-    if (tree.quantizable().empty() && *format != ExportFormat::NxdFp8Rescale)
+    if (tree.quantizable().empty() && options.format != ExportFormat::NxdFp8Rescale)
         warnings.push_back("no Linear weights found: every tensor is copied unchanged");
+    return warnings;
+}
 
+void printReport(const Checkpoint& checkpoint, const ConversionReport& report, const QuantScheme& scheme)
+{
+    std::printf("converted %s -> %s (%s)\n", checkpoint.path().string().c_str(), report.destination.string().c_str(),
+        std::string(exportFormatName(report.format)).c_str());
+    std::printf("  %d Linear weights quantized with %s, %zu kept in full precision\n", report.quantizedCount,
+        scheme.name.c_str(), report.keptModules.size());
+    std::printf("  %llu bytes -> %llu bytes\n", static_cast<unsigned long long>(report.bytesIn),
+        static_cast<unsigned long long>(report.bytesOut));
+    for (const auto& f : report.files)
+        std::printf("  wrote %s\n", f.c_str());
+}
+
+int runConvert(const std::vector<std::string>& raw)
+{
+    OptionSpec spec;
+    spec.values = { "--output", "--format", "--max-shard-size", "--hdf5-gzip", "--nxd-keep-shape", "--scheme", "--bits",
+        "--granularity", "--group-size", "--rounding", "--fp8-max", "--seed", "--workers", "--memory-budget" };
+    spec.flags = { "--force", "--json", "--symmetric", "--affine", "--recompute-narrow-weights", "--float32-math",
+        "--hdf5-original" };
+    addKeepOptions(spec);
+    spec.aliases = { { "-o", "--output" } };
+    const Arguments args = parseArguments("convert", raw, spec);
+    if (args.positional.size() != 1)
+        throw UsageError("'convert' needs exactly one checkpoint path: " + convertUsage());
+    const std::string output = args.value("--output");
+    if (output.empty())
+        throw UsageError("'convert' needs an output folder (-o OUT)");
+    const std::string formatName = args.value("--format");
+    if (formatName.empty())
+        throw UsageError("'convert' needs --format; available: nxd, compressed-tensors, aiu, hdf5, nxd-fp8-rescale");
+    const auto format = exportFormatFromName(formatName);
+    if (!format)
+        throw UsageError(
+            "unknown --format '" + formatName + "'; available: nxd, compressed-tensors, aiu, hdf5, nxd-fp8-rescale");
+
+    const QuantScheme scheme = schemeFromArguments(args,
+        *format == ExportFormat::CompressedTensors ? "vllm-w8a8-int8"
+            : *format == ExportFormat::Aiu         ? "aiu-int8"
+                                                   : "nxd-int8");
+    const Checkpoint checkpoint = Checkpoint::open(args.positional.front());
+    const ModuleTree tree = ModuleTree::build(checkpoint.tensors(), checkpoint.modelType());
+
+    ConversionOptions options;
+    options.scheme = scheme;
+    options.destination = output;
+    options.format = *format;
+    options.overwrite = args.has("--force");
+    options.hdf5IncludeOriginal = args.has("--hdf5-original");
+    setWriteOptions(args, options);
+
+    const std::vector<std::string> warnings = setSelection(args, checkpoint, tree, scheme, options);
     for (const auto& w : warnings)
         std::fprintf(stderr, "warning: %s\n", w.c_str());
 
@@ -195,15 +254,12 @@ int runConvert(const std::vector<std::string>& raw)
         std::cout << conversionReportJson(report, scheme, warnings).dump(2) << "\n";
         return 0;
     }
-    std::printf("converted %s -> %s (%s)\n", checkpoint.path().string().c_str(), report.destination.string().c_str(),
-        std::string(exportFormatName(report.format)).c_str());
-    std::printf("  %d Linear weights quantized with %s, %zu kept in full precision\n", report.quantizedCount,
-        scheme.name.c_str(), report.keptModules.size());
-    std::printf("  %llu bytes -> %llu bytes\n", static_cast<unsigned long long>(report.bytesIn),
-        static_cast<unsigned long long>(report.bytesOut));
-    for (const auto& f : report.files)
-        std::printf("  wrote %s\n", f.c_str());
+    printReport(checkpoint, report, scheme);
     return 0;
 }
+
+} // namespace
+
+extern const Command convertCommand { "convert", "quantize and export a checkpoint", convertUsage, runConvert };
 
 } // namespace qs::cli

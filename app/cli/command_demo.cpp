@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "arguments.h"
 #include "commands.h"
 #include "demo/demo_model.h"
@@ -6,6 +7,13 @@
 #include <cstdio>
 
 namespace qs::cli {
+namespace {
+
+std::string demoUsage()
+{
+    return "quantscope-cli demo -o DIR [--force]\n"
+           "  Write the built-in demo model (a small Llama-shaped bf16 checkpoint) to DIR.\n";
+}
 
 int runDemo(const std::vector<std::string>& raw)
 {
@@ -23,5 +31,9 @@ int runDemo(const std::vector<std::string>& raw)
     std::printf("wrote the demo model to %s\n", out.c_str());
     return 0;
 }
+
+} // namespace
+
+extern const Command demoCommand { "demo", "write the built-in demo model", demoUsage, runDemo };
 
 } // namespace qs::cli

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `quantscope-cli eval MODEL --data FILE [--scheme PRESET] [--seq-len N] [--json]`: runs the
 // model natively on the data and reports its perplexity; with a scheme, the fake-quantized
 // model against the float one (KL divergence, top-1 agreement).
@@ -51,29 +52,50 @@ nlohmann::ordered_json number(double v)
     return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(nullptr);
 }
 
-} // namespace
-
-int runEval(const std::vector<std::string>& raw)
+std::string evalUsage()
 {
-    OptionSpec spec;
-    spec.flags = { "--json" };
-    spec.values = { "--data", "--seq-len", "--protocol", "--scheme", "--logits", "--max-windows", "--generate",
-        "--activations", "--calibration-data", "--calibration-samples", "--mask-token", "--mask-every" };
-    addKeepOptions(spec);
-    const Arguments args = parseArguments("eval", raw, spec);
-    if (args.positional.size() != 1)
-        throw UsageError("'eval' needs exactly one model: quantscope-cli eval MODEL --data FILE [--json]");
-    const std::string data = args.value("--data");
-    const int generate = static_cast<int>(args.integer("--generate", 0, 0, 100000));
-    if (data.empty() && generate == 0)
-        throw UsageError("eval needs --data FILE (token ids as .json, .jsonl with \"text\", or text)");
+    return "quantscope-cli eval MODEL --data FILE [--seq-len N] [--protocol overlap|blocks|masked]\n"
+           "                    [--scheme PRESET [--activations MODE]] [keep options] [--max-windows N]\n"
+           "                    [--logits OUT.npy] [--generate N] [--json]\n"
+           "  Run the model natively (Llama family: llama, mistral, qwen2, granite, llama2.c; GPT-2 and\n"
+           "  nanoGPT; BERT and RoBERTa) on the data and report its perplexity (masked-LM pseudo-perplexity\n"
+           "  for an encoder). With --scheme, every Linear weight (but the kept ones) is quantized and\n"
+           "  dequantized, the scheme's activations are simulated, and the result is compared with the\n"
+           "  float model.\n"
+           "  --data FILE        token ids (.json list, or list of lists), JSON lines with \"text\", or text\n"
+           "                     (encoded with the model's tokenizer: tokenizer.json, SentencePiece .model,\n"
+           "                     llama2.c tok*.bin or nanoGPT meta.pkl)\n"
+           "  --seq-len N        window length (default 256)\n"
+           "  --protocol P       overlap (decoders' default): windows of N+1 tokens overlapping by one, every\n"
+           "                     token after the first predicted once; blocks: fms-mo's disjoint blocks of N;\n"
+           "                     masked (encoders' default): disjoint windows, every token masked once with\n"
+           "                     one in --mask-every N (default 7) hidden per pass\n"
+           "  --mask-token ID    the mask token when the tokenizer does not name one\n"
+           "  --activations M    override the scheme's activations: none, int8-token-dynamic,\n"
+           "                     fp8-token-dynamic, int8-tensor-static, fp8-tensor-static (static ranges are\n"
+           "                     measured on --calibration-samples N windows (default 8) of\n"
+           "                     --calibration-data FILE, by default the evaluation data)\n"
+           "  --max-windows N    evaluate only the first N windows\n"
+           "  --logits OUT.npy   write the float logits of the first window ([T, vocab] float32)\n"
+           "  --generate N       greedy decoding of N tokens from BOS (\"generated\" in the output)\n"
+        + keepOptionsUsage()
+        + "  --json             print {\"perplexity\", \"tokens\", \"mean_nll\", \"protocol\", \"seq_len\",\n"
+          "                     \"windows\", \"seconds\", \"tokens_per_second\" (forward passes only), and with "
+          "--scheme \"perplexity_float\", \"perplexity_change\",\n"
+          "                     \"kl_divergence\", \"top1_agreement\", \"scheme\", \"activations\", \"kept\"};\n"
+          "                     \"perplexity\" is the quantized model's when a scheme is given\n";
+}
+
+// The evaluation the options ask for, checked before the model loads (but the keep rules).
+EvaluationRequest evaluationRequest(const Arguments& args)
+{
     EvaluationRequest request;
-    request.data = data;
+    request.data = args.value("--data");
     request.seqLen = static_cast<int>(args.integer("--seq-len", 256, 2, 1 << 20));
     request.maxWindows = static_cast<int>(args.integer("--max-windows", 0, 0, 1 << 30));
     request.protocol = args.value("--protocol");
     if (!request.protocol.empty() && request.protocol != "overlap" && request.protocol != "blocks"
-        && request.protocol != "masked") // checked before the model loads
+        && request.protocol != "masked")
         throw UsageError("--protocol: '" + request.protocol + "'; protocols: overlap, blocks, masked");
     request.scheme = schemeOption(args);
     request.activations = args.value("--activations");
@@ -83,51 +105,32 @@ int runEval(const std::vector<std::string>& raw)
     request.calibrationSamples = static_cast<int>(args.integer("--calibration-samples", 8, 1, 1 << 20));
     request.maskToken = args.integer("--mask-token", -1, -1, std::int64_t(1) << 40);
     request.maskEvery = static_cast<int>(args.integer("--mask-every", 7, 1, 1 << 20));
+    return request;
+}
 
-    const Checkpoint checkpoint = Checkpoint::open(args.positional.front());
-    const ModelConfig config = modelConfigFromJson(checkpoint.config());
-    nlohmann::ordered_json out;
-    out["model"] = args.positional.front();
-    out["model_type"] = config.modelType;
-    if (generate > 0 || !args.value("--logits").empty()) {
-        const std::unique_ptr<LanguageModel> model = loadLanguageModel(checkpoint, config);
-        if (generate > 0) {
-            const std::vector<std::int64_t> ids = model->greedy({ config.bosToken }, generate);
-            out["generated_ids"] = ids;
-            if (!checkpoint.tokenizerFile().empty())
-                out["generated"] = loadTokenizer(checkpoint.tokenizerFile(), config.vocabSize)->decode(ids);
-        }
-        if (!args.value("--logits").empty()) {
-            if (data.empty())
-                throw UsageError("--logits needs --data");
-            const std::vector<std::int64_t> ids = loadEvalTokens(data, checkpoint, config.vocabSize);
-            const std::vector<std::int64_t> first(
-                ids.begin(), ids.begin() + std::min<std::size_t>(ids.size(), request.seqLen));
-            writeFileAtomically(args.value("--logits"), npy(model->forward(first)));
-        }
+// --generate N (into `out`) and --logits OUT.npy: the float model on its own.
+void runFloatModel(const Arguments& args, const Checkpoint& checkpoint, const ModelConfig& config,
+    const EvaluationRequest& request, int generate, nlohmann::ordered_json& out)
+{
+    const std::unique_ptr<LanguageModel> model = loadLanguageModel(checkpoint, config);
+    if (generate > 0) {
+        const std::vector<std::int64_t> ids = model->greedy({ config.bosToken }, generate);
+        out["generated_ids"] = ids;
+        if (!checkpoint.tokenizerFile().empty())
+            out["generated"] = loadTokenizer(checkpoint.tokenizerFile(), config.vocabSize)->decode(ids);
     }
-    if (data.empty()) {
-        if (args.has("--json"))
-            std::cout << out.dump(2) << "\n";
-        else if (out.contains("generated"))
-            std::printf("%s\n", out["generated"].get<std::string>().c_str());
-        return 0;
+    if (!args.value("--logits").empty()) {
+        if (request.data.empty())
+            throw UsageError("--logits needs --data");
+        const std::vector<std::int64_t> ids = loadEvalTokens(request.data, checkpoint, config.vocabSize);
+        const std::vector<std::int64_t> first(
+            ids.begin(), ids.begin() + std::min<std::size_t>(ids.size(), request.seqLen));
+        writeFileAtomically(args.value("--logits"), npy(model->forward(first)));
     }
+}
 
-    if (request.scheme) {
-        const ModuleTree tree = ModuleTree::build(checkpoint.tensors(), checkpoint.modelType());
-        const SelectionResult selection = resolveSelection(
-            tree, keepRulesFromArguments(args, checkpoint, tree, *request.scheme), KeepTarget::Any);
-        for (int m : selection.kept())
-            request.kept.insert(tree.node(m).path);
-        for (const auto& d : selection.modules) {
-            if (!d.keep && !d.scheme.empty())
-                request.moduleSchemes[tree.node(d.module).path] = *findSchemePreset(d.scheme);
-        }
-    }
-    TerminalProgress progress;
-    const EvaluationReport report = evaluateCheckpoint(checkpoint, request, progress);
-    progress.finish();
+void addReportJson(const EvaluationReport& report, const EvaluationRequest& request, nlohmann::ordered_json& out)
+{
     out["perplexity"] = number(report.quantized ? report.perplexity : report.floatPerplexity);
     out["tokens"] = report.tokens;
     out["mean_nll"] = number(report.quantized ? report.meanNll : report.floatMeanNll);
@@ -150,10 +153,10 @@ int runEval(const std::vector<std::string>& raw)
         out["kl_divergence"] = number(report.klDivergence);
         out["top1_agreement"] = number(report.top1Agreement);
     }
-    if (args.has("--json")) {
-        std::cout << out.dump(2) << "\n";
-        return 0;
-    }
+}
+
+void printReport(const EvaluationReport& report, const EvaluationRequest& request, const nlohmann::ordered_json& out)
+{
     if (out.contains("generated"))
         std::printf("generated: %s\n", out["generated"].get<std::string>().c_str());
     const double ppl = report.quantized ? report.perplexity : report.floatPerplexity;
@@ -164,7 +167,58 @@ int runEval(const std::vector<std::string>& raw)
         std::printf("float %.4f (%+.3f%%), KL %.4g nats/token, top-1 agreement %.2f%% (%s, activations %s)\n",
             report.floatPerplexity, 100 * (report.perplexity / report.floatPerplexity - 1), report.klDivergence,
             100 * report.top1Agreement, report.schemeName.c_str(), report.activations.c_str());
+}
+
+int runEval(const std::vector<std::string>& raw)
+{
+    OptionSpec spec;
+    spec.flags = { "--json" };
+    spec.values = { "--data", "--seq-len", "--protocol", "--scheme", "--logits", "--max-windows", "--generate",
+        "--activations", "--calibration-data", "--calibration-samples", "--mask-token", "--mask-every" };
+    addKeepOptions(spec);
+    const Arguments args = parseArguments("eval", raw, spec);
+    if (args.positional.size() != 1)
+        throw UsageError("'eval' needs exactly one model: quantscope-cli eval MODEL --data FILE [--json]");
+    const int generate = static_cast<int>(args.integer("--generate", 0, 0, 100000));
+    if (args.value("--data").empty() && generate == 0)
+        throw UsageError("eval needs --data FILE (token ids as .json, .jsonl with \"text\", or text)");
+    EvaluationRequest request = evaluationRequest(args);
+
+    const Checkpoint checkpoint = Checkpoint::open(args.positional.front());
+    const ModelConfig config = modelConfigFromJson(checkpoint.config());
+    nlohmann::ordered_json out;
+    out["model"] = args.positional.front();
+    out["model_type"] = config.modelType;
+    if (generate > 0 || !args.value("--logits").empty())
+        runFloatModel(args, checkpoint, config, request, generate, out);
+    if (request.data.empty()) {
+        if (args.has("--json"))
+            std::cout << out.dump(2) << "\n";
+        else if (out.contains("generated"))
+            std::printf("%s\n", out["generated"].get<std::string>().c_str());
+        return 0;
+    }
+
+    if (request.scheme) {
+        const ModuleTree tree = ModuleTree::build(checkpoint.tensors(), checkpoint.modelType());
+        const SelectionResult selection
+            = resolveSelection(tree, keepRulesFromArguments(args, checkpoint, tree, *request.scheme), KeepTarget::Any);
+        addSelectedModules(tree, selection, request.kept, request.moduleSchemes);
+    }
+    TerminalProgress progress;
+    const EvaluationReport report = evaluateCheckpoint(checkpoint, request, progress);
+    progress.finish();
+    addReportJson(report, request, out);
+    if (args.has("--json"))
+        std::cout << out.dump(2) << "\n";
+    else
+        printReport(report, request, out);
     return 0;
 }
+
+} // namespace
+
+extern const Command evalCommand { "eval", "run the model on text: perplexity, float vs quantized", evalUsage,
+    runEval };
 
 } // namespace qs::cli

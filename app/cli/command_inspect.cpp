@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "arguments.h"
 #include "commands.h"
 #include "error.h"
@@ -174,7 +175,21 @@ int inspectTensor(const Checkpoint& c, const std::string& name, bool json)
     return 0;
 }
 
-} // namespace
+std::string inspectUsage()
+{
+    return "quantscope-cli inspect PATH [--tensor NAME] [--json]\n"
+           "  Summarise a checkpoint and list its tensors. PATH: a .safetensors file, a PyTorch\n"
+           "  .pt/.bin/.pth (zip or legacy; state dicts, nanoGPT ckpt.pt, qmodel_for_aiu.pt), a\n"
+           "  llama2.c .bin, an index (model.safetensors.index.json, pytorch_model.bin.index.json)\n"
+           "  or a model folder. Already-quantized checkpoints show their scheme.\n"
+           "  --json  print {\"format\", \"layout\", \"path\", \"files\", \"shards\", \"bytes_on_disk\",\n"
+           "          \"model_type\", \"parameter_count\", \"total_bytes\", \"dtype_mix\", \"tied\",\n"
+           "          \"quantization\", \"tokenizer\", \"notes\", \"metadata\", \"config\",\n"
+           "          \"tensors\": [{\"name\", \"dtype\", \"shape\", \"bytes\", ...}]}\n"
+           "  --tensor NAME  statistics of one tensor (dequantized when stored quantized) and what\n"
+           "          int8 per-channel would do to it; with --json: {\"name\", \"dtype\", \"shape\",\n"
+           "          \"stored_quantization\", \"values\": {...}, \"int8_per_channel\": {...}}\n";
+}
 
 int runInspect(const std::vector<std::string>& raw)
 {
@@ -194,5 +209,9 @@ int runInspect(const std::vector<std::string>& raw)
         printText(checkpoint);
     return 0;
 }
+
+} // namespace
+
+extern const Command inspectCommand { "inspect", "list a checkpoint's tensors", inspectUsage, runInspect };
 
 } // namespace qs::cli

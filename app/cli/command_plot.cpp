@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `quantscope-cli plot PATH --tensor NAME --kind histogram|codes|heatmap|channels -o FILE`:
 // the GUI's analysis plots drawn offscreen to PNG, SVG or PDF, for scripts and reports.
+#include "analysis_options.h"
 #include "arguments.h"
 #include "channel_plot.h"
 #include "code_histogram_plot.h"
@@ -19,6 +21,7 @@
 #include <QApplication>
 
 #include <cstdio>
+#include <memory>
 #include <optional>
 
 namespace qs::cli {
@@ -38,9 +41,40 @@ std::string suffixOf(const std::string& path)
     return s;
 }
 
-} // namespace
+std::string plotUsage()
+{
+    return "quantscope-cli plot PATH --tensor NAME --kind KIND -o FILE.png|svg|pdf [--scheme PRESET]\n"
+           "                    [--width W] [--height H] [--bins N] [--linear] [--field values|error]\n"
+           "                    [--reduction absmax|mean] [--compare OTHER]\n"
+           "  Draw one of the GUI's analysis plots to a file (no display needed).\n"
+           "  --kind histogram  float values, and the dequantized ones with --scheme (log counts unless\n"
+           "                    --linear); with --compare, the same tensor of OTHER overlaid\n"
+           "  --kind codes      how often each int/fp8 code is used, saturation marked (needs --scheme)\n"
+           "  --kind heatmap    the weight matrix reduced to the image (block abs-max or mean); --field\n"
+           "                    error draws float minus dequantized (needs --scheme)\n"
+           "  --kind channels   per output channel: the std of the int codes against the threshold 20\n"
+           "                    (needs --scheme), or min/max/mean ranges with --field values\n"
+           "  --width, --height image size in pixels (default 1000 x 600)\n";
+}
 
-int runPlot(const std::vector<std::string>& raw)
+// What `plot` draws: its options, checked before the model loads.
+struct PlotRequest
+{
+    std::string path;
+    std::string tensor;
+    std::string kind; // histogram, codes, heatmap or channels
+    std::string output;
+    std::optional<QuantScheme> scheme;
+    std::string field; // values, error, or empty
+    std::string reduction; // absmax or mean
+    std::string compare; // the other checkpoint of a histogram, or empty
+    int width = 0;
+    int height = 0;
+    int bins = 0;
+    bool linear = false;
+};
+
+PlotRequest plotRequest(const std::vector<std::string>& raw)
 {
     OptionSpec spec;
     spec.flags = { "--linear" };
@@ -50,31 +84,124 @@ int runPlot(const std::vector<std::string>& raw)
     const Arguments args = parseArguments("plot", raw, spec);
     if (args.positional.size() != 1)
         throw UsageError("'plot' needs exactly one checkpoint path");
-    const std::string tensor = args.value("--tensor");
-    const std::string kind = args.value("--kind");
-    const std::string output = args.value("--output");
-    if (tensor.empty() || kind.empty() || output.empty())
+    PlotRequest r;
+    r.path = args.positional.front();
+    r.tensor = args.value("--tensor");
+    r.kind = args.value("--kind");
+    r.output = args.value("--output");
+    if (r.tensor.empty() || r.kind.empty() || r.output.empty())
         throw UsageError("plot needs --tensor NAME, --kind histogram|codes|heatmap|channels and -o FILE");
-    if (kind != "histogram" && kind != "codes" && kind != "heatmap" && kind != "channels")
-        throw UsageError("--kind: '" + kind + "'; kinds: histogram, codes, heatmap, channels");
-    const std::string suffix = suffixOf(output);
+    if (r.kind != "histogram" && r.kind != "codes" && r.kind != "heatmap" && r.kind != "channels")
+        throw UsageError("--kind: '" + r.kind + "'; kinds: histogram, codes, heatmap, channels");
+    const std::string suffix = suffixOf(r.output);
     if (suffix != "png" && suffix != "svg" && suffix != "pdf")
-        throw UsageError("-o: '" + output + "' must end in .png, .svg or .pdf");
-    const std::optional<QuantScheme> scheme = schemeOption(args);
-    const std::string field = args.value("--field", kind == "channels" && !scheme ? "values" : "");
-    if (!field.empty() && field != "values" && field != "error")
-        throw UsageError("--field: '" + field + "'; fields: values, error");
-    const std::string reduction = args.value("--reduction", "absmax");
-    if (reduction != "absmax" && reduction != "mean")
-        throw UsageError("--reduction: '" + reduction + "'; reductions: absmax, mean");
-    if ((kind == "codes" || field == "error" || (kind == "channels" && field != "values")) && !scheme)
-        throw UsageError("--kind " + kind + (field == "error" ? " --field error" : "")
+        throw UsageError("-o: '" + r.output + "' must end in .png, .svg or .pdf");
+    r.scheme = schemeOption(args);
+    r.field = args.value("--field", r.kind == "channels" && !r.scheme ? "values" : "");
+    if (!r.field.empty() && r.field != "values" && r.field != "error")
+        throw UsageError("--field: '" + r.field + "'; fields: values, error");
+    r.reduction = args.value("--reduction", "absmax");
+    if (r.reduction != "absmax" && r.reduction != "mean")
+        throw UsageError("--reduction: '" + r.reduction + "'; reductions: absmax, mean");
+    if ((r.kind == "codes" || r.field == "error" || (r.kind == "channels" && r.field != "values")) && !r.scheme)
+        throw UsageError("--kind " + r.kind + (r.field == "error" ? " --field error" : "")
             + " needs --scheme PRESET (the quantization to draw)");
-    if (!args.value("--compare").empty() && kind != "histogram")
+    r.compare = args.value("--compare");
+    if (!r.compare.empty() && r.kind != "histogram")
         throw UsageError("--compare draws two histograms: it goes with --kind histogram");
-    const int width = static_cast<int>(args.integer("--width", 1000, 200, 10000));
-    const int height = static_cast<int>(args.integer("--height", 600, 150, 10000));
-    const int bins = static_cast<int>(args.integer("--bins", 200, 1, 100000));
+    r.width = static_cast<int>(args.integer("--width", 1000, 200, 10000));
+    r.height = static_cast<int>(args.integer("--height", 600, 150, 10000));
+    r.bins = static_cast<int>(args.integer("--bins", 200, 1, 100000));
+    r.linear = args.has("--linear");
+    return r;
+}
+
+// A view of the GUI, sized for the image, and the plot inside it that is saved.
+struct PlotView
+{
+    std::unique_ptr<QWidget> widget;
+    QCustomPlot* plot = nullptr;
+};
+
+template <typename View> View* addView(PlotView& out, const PlotRequest& r)
+{
+    auto* view = new View;
+    out.widget.reset(view);
+    view->resize(r.width, r.height);
+    return view;
+}
+
+PlotView heatmapView(const Checkpoint& checkpoint, const PlotRequest& r)
+{
+    HeatmapRequest request;
+    request.outCols = std::max(16, r.width - 220);
+    request.outRows = std::max(16, r.height - 140);
+    request.reduction = r.reduction == "mean" ? HeatmapReduction::Mean : HeatmapReduction::AbsMax;
+    request.field = r.field == "error" ? HeatmapField::Error : HeatmapField::Values;
+    const Heatmap h = heatmapOfTensor(checkpoint, r.tensor, request, r.scheme ? *r.scheme : QuantScheme {});
+    PlotView out;
+    auto* view = addView<ui::HeatmapView>(out, r);
+    view->setErrorAvailable(r.scheme.has_value());
+    view->setReduction(request.reduction);
+    view->setField(request.field);
+    const QString title = q(r.tensor);
+    view->setHeatmap(
+        request.field == HeatmapField::Error ? title + QStringLiteral(" (error, %1)").arg(q(r.scheme->name)) : title,
+        h);
+    out.plot = view->plot();
+    return out;
+}
+
+PlotView histogramView(const Checkpoint& checkpoint, const TensorAnalysis& a, const PlotRequest& r)
+{
+    PlotView out;
+    auto* view = addView<ui::HistogramPlot>(out, r);
+    view->setLogScale(!r.linear);
+    const QString title = q(r.tensor);
+    if (!r.compare.empty()) {
+        const Checkpoint other = Checkpoint::open(r.compare);
+        const std::string otherName = comparedTensorName(other, r.tensor);
+        if (!other.find(otherName))
+            throw UsageError("no tensor named '" + r.tensor + "' in " + r.compare);
+        const TensorComparison c = compareTensors(checkpoint, r.tensor, other, otherName, r.bins);
+        view->setHistograms(title, c.histogramA, &c.histogramB, q("A: " + r.path), q("B: " + r.compare));
+    } else {
+        view->setHistograms(title, a.original, a.quantized ? &a.dequantized : nullptr,
+            a.storedQuantization.empty() ? QString() : q("dequantized (stored " + a.storedQuantization + ")"),
+            q("dequantized (" + a.schemeName + ")"));
+        view->setClipLines(a.clipLines);
+    }
+    out.plot = view->plot();
+    return out;
+}
+
+// The histogram, code histogram or channel plot of the tensor's analysis.
+PlotView analysisView(const Checkpoint& checkpoint, const ModuleTree& tree, const PlotRequest& r)
+{
+    const TensorAnalysis a = analyzeTensor(checkpoint, tree, r.tensor, analysisOptions(r.scheme, r.bins, true));
+    if (r.kind == "histogram")
+        return histogramView(checkpoint, a, r);
+    const QString title = q(r.tensor);
+    PlotView out;
+    if (r.kind == "codes") {
+        if (!a.quantized)
+            throw UsageError("'" + r.tensor + "' is not a floating tensor that can be quantized");
+        auto* view = addView<ui::CodeHistogramPlot>(out, r);
+        view->setLogScale(!r.linear);
+        view->setCodes(title + QStringLiteral(" (%1)").arg(q(a.schemeName)), a.codes);
+        out.plot = view->plot();
+    } else {
+        auto* view = addView<ui::ChannelPlot>(out, r);
+        view->setMode(r.field == "values" ? ui::ChannelPlot::Mode::Ranges : ui::ChannelPlot::Mode::CodeStd);
+        view->setChannels(a.quantized ? title + QStringLiteral(" (%1)").arg(q(a.schemeName)) : title, a.channels);
+        out.plot = view->plot();
+    }
+    return out;
+}
+
+int runPlot(const std::vector<std::string>& raw)
+{
+    const PlotRequest r = plotRequest(raw);
 
     // A plot needs a QApplication but no display.
     if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM"))
@@ -84,85 +211,22 @@ int runPlot(const std::vector<std::string>& raw)
     char* argv[] = { name, nullptr };
     QApplication app(argc, argv);
 
-    const Checkpoint checkpoint = Checkpoint::open(args.positional.front());
+    const Checkpoint checkpoint = Checkpoint::open(r.path);
     const ModuleTree tree = ModuleTree::build(checkpoint.tensors(), checkpoint.modelType());
-    if (!checkpoint.find(tensor))
-        throw UsageError("no tensor named '" + tensor + "' in " + args.positional.front());
-    const TensorInfo info = checkpoint.info(tensor);
-    const QString title = q(tensor);
-
-    QCustomPlot* plot = nullptr;
-    std::unique_ptr<QWidget> widget;
-    if (kind == "heatmap") {
-        HeatmapRequest request;
-        request.outCols = std::max(16, width - 220);
-        request.outRows = std::max(16, height - 140);
-        request.reduction = reduction == "mean" ? HeatmapReduction::Mean : HeatmapReduction::AbsMax;
-        request.field = field == "error" ? HeatmapField::Error : HeatmapField::Values;
-        const Heatmap h = heatmapOfTensor(checkpoint, tensor, request, scheme ? *scheme : QuantScheme {});
-        auto* view = new ui::HeatmapView;
-        widget.reset(view);
-        view->setErrorAvailable(scheme.has_value());
-        view->setReduction(request.reduction);
-        view->setField(request.field);
-        view->resize(width, height);
-        view->setHeatmap(
-            request.field == HeatmapField::Error ? title + QStringLiteral(" (error, %1)").arg(q(scheme->name)) : title,
-            h);
-        plot = view->plot();
-    } else {
-        AnalysisOptions options;
-        options.bins = bins;
-        options.quantize = scheme.has_value();
-        options.quantizeAny = true;
-        if (scheme)
-            options.scheme = *scheme;
-        const TensorAnalysis a = analyzeTensor(checkpoint, tree, tensor, options);
-        if (kind == "histogram") {
-            auto* view = new ui::HistogramPlot;
-            widget.reset(view);
-            view->resize(width, height);
-            view->setLogScale(!args.has("--linear"));
-            if (!args.value("--compare").empty()) {
-                const Checkpoint other = Checkpoint::open(args.value("--compare"));
-                std::string otherName = tensor;
-                if (!other.find(otherName) && other.find(tensor + "_packed"))
-                    otherName = tensor + "_packed";
-                if (!other.find(otherName))
-                    throw UsageError("no tensor named '" + tensor + "' in " + args.value("--compare"));
-                const TensorComparison c = compareTensors(checkpoint, tensor, other, otherName, bins);
-                view->setHistograms(title, c.histogramA, &c.histogramB, q("A: " + args.positional.front()),
-                    q("B: " + args.value("--compare")));
-            } else {
-                view->setHistograms(title, a.original, a.quantized ? &a.dequantized : nullptr,
-                    a.storedQuantization.empty() ? QString() : q("dequantized (stored " + a.storedQuantization + ")"),
-                    q("dequantized (" + a.schemeName + ")"));
-                view->setClipLines(a.clipLines);
-            }
-            plot = view->plot();
-        } else if (kind == "codes") {
-            if (!a.quantized)
-                throw UsageError("'" + tensor + "' is not a floating tensor that can be quantized");
-            auto* view = new ui::CodeHistogramPlot;
-            widget.reset(view);
-            view->resize(width, height);
-            view->setLogScale(!args.has("--linear"));
-            view->setCodes(title + QStringLiteral(" (%1)").arg(q(a.schemeName)), a.codes);
-            plot = view->plot();
-        } else {
-            auto* view = new ui::ChannelPlot;
-            widget.reset(view);
-            view->resize(width, height);
-            view->setMode(field == "values" ? ui::ChannelPlot::Mode::Ranges : ui::ChannelPlot::Mode::CodeStd);
-            view->setChannels(a.quantized ? title + QStringLiteral(" (%1)").arg(q(a.schemeName)) : title, a.channels);
-            plot = view->plot();
-        }
-    }
+    if (!checkpoint.find(r.tensor))
+        throw UsageError("no tensor named '" + r.tensor + "' in " + r.path);
+    const PlotView view = r.kind == "heatmap" ? heatmapView(checkpoint, r) : analysisView(checkpoint, tree, r);
     QString error;
-    if (!ui::savePlot(plot, q(output), width, height, &error))
-        throw IoError(error.toStdString(), ErrorContext { output, info.name, {} });
-    std::printf("wrote %s (%s of %s, %d x %d)\n", output.c_str(), kind.c_str(), tensor.c_str(), width, height);
+    if (!ui::savePlot(view.plot, q(r.output), r.width, r.height, &error))
+        throw IoError(error.toStdString(), ErrorContext { r.output, r.tensor, {} });
+    std::printf(
+        "wrote %s (%s of %s, %d x %d)\n", r.output.c_str(), r.kind.c_str(), r.tensor.c_str(), r.width, r.height);
     return 0;
 }
+
+} // namespace
+
+extern const Command plotCommand { "plot", "draw a histogram, code histogram, heatmap or channel plot to PNG/SVG/PDF",
+    plotUsage, runPlot };
 
 } // namespace qs::cli

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "arguments.h"
 #include "commands.h"
 #include "error.h"
@@ -10,6 +11,18 @@
 #include <iostream>
 
 namespace qs::cli {
+namespace {
+
+std::string schemesUsage()
+{
+    return "quantscope-cli schemes [--json]\n"
+           "  List the quantization scheme presets (NxD, vLLM compressed-tensors, IBM AIU, nanoGPT).\n"
+           "  --json  every field of every preset: [{\"name\", \"description\", \"format\", \"bits\",\n"
+           "          \"symmetric\", \"granularity\", \"axis\", \"group_size\", \"rounding\", \"seed\",\n"
+           "          \"clipping\", \"percentile\", \"fp8_max\", \"convention\",\n"
+           "          \"recompute_narrow_weights\", \"narrow_std_threshold\", \"activations\",\n"
+           "          \"nanogpt_quirks\", \"weight_dtype_math\"}]\n";
+}
 
 // Lists the quantization scheme presets of the four source systems, with every field.
 int runSchemes(const std::vector<std::string>& raw)
@@ -41,5 +54,9 @@ int runSchemes(const std::vector<std::string>& raw)
     }
     return 0;
 }
+
+} // namespace
+
+extern const Command schemesCommand { "schemes", "list the quantization scheme presets", schemesUsage, runSchemes };
 
 } // namespace qs::cli

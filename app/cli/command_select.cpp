@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `quantscope-cli select PATH [keep options] [--target T] [--json] [--write FORMAT -o FILE]`:
 // resolves the keep rules against a checkpoint and shows, for every quantizable module, whether
 // it stays in full precision and which rule decided it, with the warnings.
@@ -48,7 +49,23 @@ std::string keepListText(const std::string& format, const ModuleTree& tree, cons
         + "'; formats: nxd-json, nxd-json-model, nxd-json-draft, ct-ignore, recipe, fms-mo, text");
 }
 
-} // namespace
+std::string selectUsage()
+{
+    return "quantscope-cli select PATH [keep options] [--target T] [--scheme PRESET] [--json]\n"
+           "                      [--write FORMAT -o FILE]\n"
+           "  Resolve keep rules against a checkpoint: for every quantizable (Linear) module, whether it\n"
+           "  stays in full precision and the rule that decided it (rules apply in order; the last\n"
+           "  matching rule wins; unmatched modules are quantized), with warnings: rules that match\n"
+           "  nothing, NxD substrings that also match inside names (layers.1 vs layers.10), fused\n"
+           "  q/k/v or gate/up groups with mixed status, modules the target cannot keep.\n"
+        + keepOptionsUsage()
+        + "  --target T           any (default), nxd, compressed-tensors, aiu: add that format's checks\n"
+          "  --scheme PRESET      the scheme --keep-worst/--keep-below measure with (nxd-int8)\n"
+          "  --write FORMAT -o FILE  write the kept modules as nxd-json, nxd-json-model,\n"
+          "                       nxd-json-draft, ct-ignore, recipe, fms-mo or text\n"
+          "  --json               print {\"modules\": [{\"name\", \"keep\", \"rule\"}], \"warnings\":\n"
+          "                       [{\"kind\", \"message\", \"modules\"}], \"kept\", \"quantized\"}\n";
+}
 
 int runSelect(const std::vector<std::string>& args)
 {
@@ -119,5 +136,10 @@ int runSelect(const std::vector<std::string>& args)
         std::fprintf(stderr, "warning: %s\n", w.message.c_str());
     return 0;
 }
+
+} // namespace
+
+extern const Command selectCommand { "select", "show which modules stay in full precision, and why", selectUsage,
+    runSelect };
 
 } // namespace qs::cli

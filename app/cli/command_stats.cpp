@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `quantscope-cli stats PATH [--tensor NAME]... [--scheme PRESET] [--compare OTHER] [--json]`:
 // the statistics behind the analysis views, per tensor, for scripts.
+#include "analysis_options.h"
 #include "arguments.h"
 #include "commands.h"
 #include "error.h"
@@ -42,7 +44,25 @@ void printRow(const TensorAnalysis& a, std::size_t width, bool withScheme)
     std::printf("\n");
 }
 
-} // namespace
+std::string statsUsage()
+{
+    return "quantscope-cli stats PATH [--tensor NAME]... [--scheme PRESET] [--bins N] [--histogram]\n"
+           "                     [--channels] [--compare OTHER] [--json]\n"
+           "  Statistics of every tensor (or of the named ones), computed as the GUI's analysis views do.\n"
+           "  --scheme PRESET   also quantize: Linear weights (and any floating tensor named with\n"
+           "                    --tensor) get the error and the per-channel std of their int codes\n"
+           "  --bins N          histogram bins (default 200)\n"
+           "  --histogram       include the histogram counts (and the code histogram)\n"
+           "  --channels        include per-channel min, max, mean, std and abs-max\n"
+           "  --compare OTHER   the same tensors in another checkpoint (e.g. an export): its statistics\n"
+           "                    and the difference (MSE, SQNR, cosine, max |error|)\n"
+           "  --json            print {\"path\", \"scheme\", \"tensors\": [{\"name\", \"dtype\", \"shape\",\n"
+           "                    \"count\", \"min\", \"max\", \"mean\", \"std\", \"kurtosis\", \"zeros\",\n"
+           "                    \"sparsity\", \"non_finite\", \"outliers\", \"outlier_share\", \"percentiles\",\n"
+           "                    \"outlier_channels\", \"quantized\", and with a scheme \"mse\", \"sqnr_db\",\n"
+           "                    \"cosine\", \"max_abs_error\", \"code_std\" [per channel], \"code_std_min\",\n"
+           "                    \"channels_below_threshold\", \"code_std_before\", ...}]}\n";
+}
 
 int runStats(const std::vector<std::string>& raw)
 {
@@ -76,12 +96,7 @@ int runStats(const std::vector<std::string>& raw)
     if (!args.value("--compare").empty())
         other = Checkpoint::open(args.value("--compare"));
 
-    AnalysisOptions options;
-    options.bins = bins;
-    options.quantize = scheme.has_value();
-    options.quantizeAny = named;
-    if (scheme)
-        options.scheme = *scheme;
+    const AnalysisOptions options = analysisOptions(scheme, bins, named);
     StatsJsonOptions jsonOptions;
     jsonOptions.histogram = args.has("--histogram");
     jsonOptions.channels = args.has("--channels");
@@ -104,8 +119,7 @@ int runStats(const std::vector<std::string>& raw)
         checkpoint.release(name);
         nlohmann::ordered_json j = analysisJson(a, jsonOptions);
         if (other) {
-            // A packed export stores "X.weight" as "X.weight_packed".
-            const std::string otherName = other->find(name) || !other->find(name + "_packed") ? name : name + "_packed";
+            const std::string otherName = comparedTensorName(*other, name);
             if (other->find(otherName)) {
                 j["compare"] = comparisonJson(compareTensors(checkpoint, name, *other, otherName, bins), jsonOptions);
                 other->release(otherName);
@@ -129,5 +143,10 @@ int runStats(const std::vector<std::string>& raw)
         std::cout << out.dump(2) << "\n";
     return 0;
 }
+
+} // namespace
+
+extern const Command statsCommand { "stats", "statistics of tensors, with a scheme's error and code std", statsUsage,
+    runStats };
 
 } // namespace qs::cli

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "arguments.h"
 #include "commands.h"
 #include "error.h"
@@ -10,6 +11,17 @@
 #include <iterator>
 
 namespace qs::cli {
+namespace {
+
+std::string tokenizeUsage()
+{
+    return "quantscope-cli tokenize TOKENIZER (--text STR | --file F) [--no-special] [--vocab-size N] [--json]\n"
+           "  Encode text with a tokenizer file (tokenizer.json, SentencePiece .model, llama2.c\n"
+           "  tokenizer.bin / tok<N>.bin, nanoGPT meta.pkl) and decode the ids back.\n"
+           "  --no-special    do not add the model's special tokens (BOS, [CLS] .. [SEP], ...)\n"
+           "  --vocab-size N  tokens of a llama2.c tokenizer.bin (tok<N>.bin names it)\n"
+           "  --json          print {\"kind\", \"vocab_size\", \"ids\", \"decoded\"}\n";
+}
 
 // Encodes text with a tokenizer file and decodes it back: the interop tests compare this with
 // independent implementations.
@@ -51,5 +63,10 @@ int runTokenize(const std::vector<std::string>& raw)
     std::cout << "\n" << decoded << "\n";
     return 0;
 }
+
+} // namespace
+
+extern const Command tokenizeCommand { "tokenize", "encode text with a tokenizer file and decode it back",
+    tokenizeUsage, runTokenize };
 
 } // namespace qs::cli

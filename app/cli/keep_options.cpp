@@ -1,8 +1,11 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "keep_options.h"
 
 #include "error.h"
+#include "model/module_tree.h"
 #include "quant/quant_scheme.h"
 #include "select/keep_list_io.h"
+#include "select/selection.h"
 #include "select/selection_presets.h"
 #include "stats/module_errors.h"
 #include "terminal_progress.h"
@@ -78,6 +81,17 @@ std::vector<SelectionRule> keepRulesFromArguments(
         rules.push_back(std::move(r));
     }
     return rules;
+}
+
+void addSelectedModules(const ModuleTree& tree, const SelectionResult& selection, std::set<std::string>& kept,
+    std::map<std::string, QuantScheme>& moduleSchemes)
+{
+    for (int m : selection.kept())
+        kept.insert(tree.node(m).path);
+    for (const auto& d : selection.modules) {
+        if (!d.keep && !d.scheme.empty())
+            moduleSchemes[tree.node(d.module).path] = *findSchemePreset(d.scheme);
+    }
 }
 
 std::string keepOptionsUsage()

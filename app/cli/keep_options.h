@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // The keep-full-precision options shared by `convert` and `select`: --keep (NxD partial
@@ -6,6 +7,8 @@
 #include "arguments.h"
 #include "select/selection_rule.h"
 
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -13,6 +16,7 @@ namespace qs {
 class Checkpoint;
 class ModuleTree;
 struct QuantScheme;
+struct SelectionResult;
 } // namespace qs
 
 namespace qs::cli {
@@ -24,6 +28,11 @@ void addKeepOptions(OptionSpec& spec);
 // --keep-worst/--keep-below measure every module with `scheme` first (progress on stderr).
 std::vector<SelectionRule> keepRulesFromArguments(
     const Arguments& args, const Checkpoint& checkpoint, const ModuleTree& tree, const QuantScheme& scheme);
+
+// What a resolved selection means for a conversion or an evaluation: the paths of the kept
+// modules, and the preset of every quantized module that a --quantize rule gives its own.
+void addSelectedModules(const ModuleTree& tree, const SelectionResult& selection, std::set<std::string>& kept,
+    std::map<std::string, QuantScheme>& moduleSchemes);
 
 // The usage lines of these options.
 std::string keepOptionsUsage();

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // The JSON of `quantscope-cli stats`: one object per tensor (field names are a contract).

@@ -9,6 +9,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QSet>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -53,6 +54,52 @@ private Q_SLOTS:
         QCOMPARE(help.exitCode, 0);
         QVERIFY(help.out.contains(QStringLiteral("--keep PATTERN")));
         QCOMPARE(run({}).exitCode, 2);
+    }
+
+    void helpCoversEveryCommand()
+    {
+        // The listing, the dispatcher and `help COMMAND` read one list: every listed command
+        // has its own usage text and runs (its option parser answers), and nothing else does.
+        const Run listing = run({ QStringLiteral("help") });
+        QCOMPARE(listing.exitCode, 0);
+        QCOMPARE(run({ QStringLiteral("--help") }).out, listing.out);
+        QCOMPARE(run({ QStringLiteral("-h") }).out, listing.out);
+        const int start = listing.out.indexOf(QStringLiteral("commands:\n"));
+        QVERIFY(start >= 0);
+        const int end = listing.out.indexOf(QStringLiteral("\n\n"), start);
+        QStringList names;
+        for (const QString& line : listing.out.mid(start, end - start).split(QLatin1Char('\n')).mid(1))
+            names << line.trimmed().section(QLatin1Char(' '), 0, 0);
+        for (const char* expected :
+            { "demo", "inspect", "convert", "schemes", "select", "stats", "plot", "eval", "calibrate", "tokenize" })
+            QVERIFY2(names.contains(QLatin1String(expected)), expected);
+        QSet<QString> texts;
+        for (const QString& name : names) {
+            const Run help = run({ QStringLiteral("help"), name });
+            QCOMPARE(help.exitCode, 0);
+            if (name == QLatin1String("help")) {
+                QCOMPARE(help.out, listing.out); // help's own usage is the listing
+                continue;
+            }
+            QVERIFY2(
+                help.out.startsWith(QStringLiteral("quantscope-cli ") + name + QLatin1Char(' ')), qPrintable(name));
+            QVERIFY2(help.out.count(QLatin1Char('\n')) >= 2, qPrintable(help.out));
+            QVERIFY2(!texts.contains(help.out), qPrintable(name));
+            texts.insert(help.out);
+            const Run r = run({ name, QStringLiteral("--frob") });
+            QCOMPARE(r.exitCode, 2);
+            QVERIFY2(
+                r.err.contains(QStringLiteral("'%1': unknown option --frob (see 'quantscope-cli help %1')").arg(name)),
+                qPrintable(r.err));
+        }
+        const Run unknown = run({ QStringLiteral("frobnicate"), QStringLiteral("--json") });
+        QCOMPARE(unknown.exitCode, 2);
+        QVERIFY2(unknown.err.contains(QStringLiteral("unknown command 'frobnicate'")), qPrintable(unknown.err));
+        QVERIFY(unknown.out.isEmpty());
+        // `help` of a name that is not a command shows the listing, as it always has.
+        const Run helpUnknown = run({ QStringLiteral("help"), QStringLiteral("frobnicate") });
+        QCOMPARE(helpUnknown.exitCode, 0);
+        QCOMPARE(helpUnknown.out, listing.out);
     }
 
     void inspectJson()

@@ -1,0 +1,26 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+// What `stats` and `plot` share: how a tensor is analysed, and which tensor of another
+// checkpoint (--compare) it is compared with.
+#include "quant/quant_scheme.h"
+#include "stats/tensor_analysis.h"
+
+#include <optional>
+#include <string>
+
+namespace qs {
+class Checkpoint;
+} // namespace qs
+
+namespace qs::cli {
+
+// Histograms of `bins` bins; quantized with `scheme` when there is one (with `quantizeAny`,
+// any floating tensor, not only the Linear weights), otherwise the distribution only.
+AnalysisOptions analysisOptions(const std::optional<QuantScheme>& scheme, int bins, bool quantizeAny);
+
+// `name` in `other`, or its "_packed" twin when only that exists (a packed export stores
+// "X.weight" as "X.weight_packed"); `name` when neither exists.
+std::string comparedTensorName(const Checkpoint& other, const std::string& name);
+
+} // namespace qs::cli
