@@ -55,31 +55,17 @@ std::vector<std::string> copyCompanionFiles(const Checkpoint& checkpoint, const 
     return copied;
 }
 
-} // namespace
-
-ConversionReport convertCheckpoint(
-    const Checkpoint& checkpoint, const ModuleTree& tree, const ConversionOptions& options, Progress& progress)
+// What the exporter needs from the request, the plan and the source.
+ExportOptions exportOptionsFor(const Checkpoint& checkpoint, const ModuleTree& tree, const ConversionPlan& plan,
+    const ConversionOptions& options, const std::vector<std::string>& keptModules)
 {
-    ensureDoesNotTouchInput(checkpoint.folder(), options.destination);
-    for (const auto& file : checkpoint.dataFiles())
-        ensureDoesNotTouchInput(file, options.destination);
-
-    const ConversionPlan plan = planConversion(checkpoint, tree, options.keptModules);
     ExportOptions exportOptions;
     exportOptions.maxShardBytes = options.maxShardBytes;
     exportOptions.scheme = options.scheme;
     exportOptions.moduleSchemes = options.moduleSchemes;
     exportOptions.modulesToNotConvert = options.modulesToNotConvert.empty() ? compactNxdKeepList(tree, plan.keptModules)
                                                                             : options.modulesToNotConvert;
-
-    ConversionReport report;
-    report.format = options.format;
-    report.modulesToNotConvert = exportOptions.modulesToNotConvert;
-    for (int m : tree.quantizable()) { // tree order
-        if (plan.keptModules.count(m))
-            report.keptModules.push_back(tree.node(m).path);
-    }
-    exportOptions.keptModulePaths = report.keptModules;
+    exportOptions.keptModulePaths = keptModules;
     exportOptions.modelType = checkpoint.modelType();
     exportOptions.hdf5IncludeOriginal = options.hdf5IncludeOriginal;
     exportOptions.nxdKeepShape = options.nxdKeepShape;
@@ -88,23 +74,19 @@ ConversionReport convertCheckpoint(
         std::ifstream in(checkpoint.folder() / "config.json", std::ios::binary);
         exportOptions.sourceConfigJson.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     }
-    report.bytesIn = plan.inputBytes;
+    return exportOptions;
+}
 
-    AtomicOutputDir output(options.destination, options.overwrite);
-    struct ReleaseOutputs // the reusable output mappings go when the conversion ends, however it ends
-    {
-        ~ReleaseOutputs() { releaseCachedOutputs(); }
-    } releaseOutputs;
-    report.destination = output.destination();
-    auto exporter = makeExporter(options.format, exportOptions);
-    exporter->begin(plan, output.staging());
-
+// Streams every planned tensor through the exporter: workers prepare (quantize) tensors ahead,
+// this thread commits them in plan order and releases their pages. In-flight work is bounded
+// by the worker count and the memory budget. Returns the last progress update.
+ProgressUpdate streamTensors(const Checkpoint& checkpoint, const ConversionPlan& plan, const ConversionOptions& options,
+    Exporter& exporter, ConversionReport& report, Progress& progress)
+{
     ProgressUpdate update;
     update.stepsTotal = static_cast<std::int64_t>(plan.tensors.size());
     update.bytesTotal = plan.inputBytes;
     progress.report(update);
-    // Workers prepare (quantize) tensors ahead; this thread commits them in plan order. In-flight
-    // work is bounded by the worker count and the memory budget.
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     const std::size_t workers
         = static_cast<std::size_t>(options.workers > 0 ? options.workers : static_cast<int>(cores));
@@ -132,7 +114,7 @@ ConversionReport convertCheckpoint(
             }
         }
     } drain { stop, inFlight };
-    const Exporter& preparer = *exporter;
+    const Exporter& preparer = exporter;
     // With several tensors in flight each one runs on one thread; a single worker may split
     // its tensor over the intra-op threads. `stop` aborts running quantizers between rows.
     PrepareControl control;
@@ -160,7 +142,7 @@ ConversionReport convertCheckpoint(
         inFlight.pop_front();
         progress.checkCancelled();
 
-        exporter->commit(planned, prepared);
+        exporter.commit(planned, prepared);
         checkpoint.release(planned.input.name);
         report.bytesOut += prepared.result.bytesOut;
         report.quantizedCount += prepared.result.quantized ? 1 : 0;
@@ -169,6 +151,39 @@ ConversionReport convertCheckpoint(
         ++update.stepsDone;
         update.bytesDone += planned.input.bytes;
     }
+    return update;
+}
+
+} // namespace
+
+ConversionReport convertCheckpoint(
+    const Checkpoint& checkpoint, const ModuleTree& tree, const ConversionOptions& options, Progress& progress)
+{
+    ensureDoesNotTouchInput(checkpoint.folder(), options.destination);
+    for (const auto& file : checkpoint.dataFiles())
+        ensureDoesNotTouchInput(file, options.destination);
+
+    const ConversionPlan plan = planConversion(checkpoint, tree, options.keptModules);
+    ConversionReport report;
+    report.format = options.format;
+    for (int m : tree.quantizable()) { // tree order
+        if (plan.keptModules.count(m))
+            report.keptModules.push_back(tree.node(m).path);
+    }
+    const ExportOptions exportOptions = exportOptionsFor(checkpoint, tree, plan, options, report.keptModules);
+    report.modulesToNotConvert = exportOptions.modulesToNotConvert;
+    report.bytesIn = plan.inputBytes;
+
+    AtomicOutputDir output(options.destination, options.overwrite);
+    struct ReleaseOutputs // the reusable output mappings go when the conversion ends, however it ends
+    {
+        ~ReleaseOutputs() { releaseCachedOutputs(); }
+    } releaseOutputs;
+    report.destination = output.destination();
+    auto exporter = makeExporter(options.format, exportOptions);
+    exporter->begin(plan, output.staging());
+
+    ProgressUpdate update = streamTensors(checkpoint, plan, options, *exporter, report, progress);
     progress.checkCancelled();
     exporter->finish();
     report.files = exporter->files();
