@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The analysis views in the main window, offscreen: every tab of the module views fills,
 // stale requests are dropped and repeat visits come from the cache, bins and the heatmap's
 // error field re-compute, the layer table is measured as a job and clicks through to the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // JobController: success, failure with the core's message, cancellation and the refusal of a
 // second job, all delivered on the GUI thread without blocking it.
 #include "error.h"

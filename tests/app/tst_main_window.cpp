@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The GUI end to end, offscreen: open the demo model, keep one module in full precision,
 // export, and check the result on disk.
 #include "demo/demo_model.h"

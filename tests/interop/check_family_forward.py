@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Interop check of the native GPT-2/nanoGPT and BERT/RoBERTa forward passes (`quantscope-cli eval
 --logits`) against reference forwards written here in plain PyTorch (float64), sharing no code
 with QuantScope.
@@ -41,7 +42,8 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import interop_common  # noqa: E402
 import safetensors_numpy as st  # noqa: E402
-from family_reference import bert_reference, check_reference_blocks, fail, gpt_reference  # noqa: E402
+from family_reference import (bert_reference, check_reference_blocks, fail, gpt_reference,  # noqa: E402
+                              masked_pseudo_perplexity)
 
 REL = 1e-4  # the tolerance of the issue, relative to max(1, max |reference logit|)
 
@@ -259,29 +261,16 @@ def bert_cases(workdir):
 # ----------------------------------------------------------------------------------------------
 # The CLI side
 
-def tolerance(ref):
-    return REL * max(1.0, ref.abs().max().item())
-
-
 def to64(t):
     return {k: (torch.from_numpy(np.asarray(v, dtype=np.float64)) if isinstance(v, np.ndarray) else v.double())
             for k, v in t.items()}
 
 
 def check_power(label, reference, s, w, ids, mutants):
-    ref = reference(s, w, ids)
-    for mutant in mutants:
-        moved = (reference(s, w, ids, mutant=(mutant,)) - ref).abs().max().item()
-        if not moved >= 10 * tolerance(ref):
-            fail(f"{label}: the mistake {mutant!r} moves the logits by only {moved:.2e}; the test would miss it")
+    interop_common.check_power(label, reference, s, w, ids, mutants, REL)
 
 
-def run_eval(cli, model, data, seq_len, logits_path, must_succeed=True):
-    cmd = [cli, "eval", model, "--data", data, "--seq-len", str(seq_len), "--logits", logits_path, "--json"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0 and must_succeed:
-        fail(f"{' '.join(cmd)} exited with {proc.returncode}:\n{proc.stderr.strip()}")
-    return proc
+run_eval = interop_common.run_eval
 
 
 def compare(label, cli, model, ids, workdir, ref_first, ref_ppl=None):
@@ -300,25 +289,6 @@ def compare(label, cli, model, ids, workdir, ref_first, ref_ppl=None):
             fail(f"{label}: perplexity {ppl!r}, reference {ref_ppl:.8g} (relative tolerance {REL})")
         note = f", ppl {ppl:.6g} vs {ref_ppl:.6g}"
     print(f"  {label}: logits {tuple(ref_first.shape)} max |diff| {diff:.2e} (tol {tol:.1e}){note}: OK", flush=True)
-
-
-def masked_pseudo_perplexity(reference, s, w, ids, seq_len, mask, every):
-    """eval's masked protocol, independently: disjoint windows of seq_len; pass j of a window
-    masks the positions p with p % every == j and scores them; ppl = exp(mean NLL)."""
-    nll, count = 0.0, 0
-    for begin in range(0, len(ids) - 1, seq_len):
-        window = ids[begin:begin + seq_len]
-        for j in range(every):
-            rows = list(range(j, len(window), every))
-            if not rows:
-                continue
-            masked = list(window)
-            for p in rows:
-                masked[p] = mask
-            logits = reference(s, w, masked)
-            nll += F.cross_entropy(logits[rows], torch.as_tensor([window[p] for p in rows]), reduction="sum").item()
-            count += len(rows)
-    return math.exp(nll / count), count
 
 
 def compare_masked(label, cli, model, ids, workdir, reference, s, w):

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Interop check of the native Llama-family forward pass (`quantscope-cli eval`) against a
 reference forward written here in plain PyTorch (float64), sharing no code with QuantScope.
 
@@ -43,9 +44,7 @@ GREEDY_TEXT = ("Once upon a time, there was a little girl named Lily. She loved 
 REL = 1e-4  # the tolerance of the issue, relative to max(1, max |reference logit|)
 
 
-def fail(message):
-    print("FAIL: " + message, flush=True)
-    sys.exit(1)
+fail = interop_common.fail
 
 
 # ----------------------------------------------------------------------------------------------
@@ -421,31 +420,19 @@ def make_model(folder, overrides, seed):
     return cfg, {k: torch.from_numpy(v.astype(np.float64)) for k, v in t.items()}
 
 
-def tolerance(ref):
-    return REL * max(1.0, ref.abs().max().item())
-
-
 def check_power(name, cfg, w, ids, mutants):
-    """Each plausible mistake moves the logits by more than 10x the tolerance."""
-    ref = reference_logits(cfg, w, ids)
-    for mutant in mutants:
-        moved = (reference_logits(cfg, w, ids, mutant=(mutant,)) - ref).abs().max().item()
-        if moved < 10 * tolerance(ref):
-            fail(f"{name}: the mistake {mutant!r} moves the logits by only {moved:.2e}; the test would miss it")
+    interop_common.check_power(name, reference_logits, cfg, w, ids, mutants, REL)
 
 
 # ----------------------------------------------------------------------------------------------
 # The CLI side
 
 def run_eval(cli, model, data, seq_len, logits_path):
-    cmd = [cli, "eval", model, "--data", data, "--seq-len", str(seq_len), "--logits", logits_path, "--json"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        fail(f"{' '.join(cmd)} exited with {proc.returncode}:\n{proc.stderr.strip()}")
+    proc = interop_common.run_eval(cli, model, data, seq_len, logits_path)
     try:
         return json.loads(proc.stdout)
     except ValueError:
-        fail(f"{' '.join(cmd)}: stdout is not JSON:\n{proc.stdout.strip()}")
+        fail(f"eval {model}: stdout is not JSON:\n{proc.stdout.strip()}")
 
 
 def compare_eval(label, cli, model, ids_or_text, workdir, seq_len, ref_ppl, ref_count, ref_first):

@@ -1,17 +1,18 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Plain-PyTorch reference forwards (float64) of the GPT-2/nanoGPT and BERT/RoBERTa families, for
 check_family_forward.py: written from the upstream model definitions, sharing no code with
 QuantScope, and checked first against torch.nn.TransformerEncoderLayer (check_reference_blocks).
 """
 import math
-import sys
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+
+import interop_common
 
 
-def fail(message):
-    print("FAIL: " + message, flush=True)
-    sys.exit(1)
+fail = interop_common.fail
 
 
 # ----------------------------------------------------------------------------------------------
@@ -197,3 +198,22 @@ def check_reference_blocks():
         if diff > 1e-10:
             fail(f"reference block (norm_first={norm_first}) differs from TransformerEncoderLayer by {diff}")
     print("reference self-check: pre-LN causal and post-LN bidirectional blocks match TransformerEncoderLayer")
+
+
+def masked_pseudo_perplexity(reference, s, w, ids, seq_len, mask, every):
+    """eval's masked protocol, independently: disjoint windows of seq_len; pass j of a window
+    masks the positions p with p % every == j and scores them; ppl = exp(mean NLL)."""
+    nll, count = 0.0, 0
+    for begin in range(0, len(ids) - 1, seq_len):
+        window = ids[begin:begin + seq_len]
+        for j in range(every):
+            rows = list(range(j, len(window), every))
+            if not rows:
+                continue
+            masked = list(window)
+            for p in rows:
+                masked[p] = mask
+            logits = reference(s, w, masked)
+            nll += F.cross_entropy(logits[rows], torch.as_tensor([window[p] for p in rows]), reduction="sum").item()
+            count += len(rows)
+    return math.exp(nll / count), count

@@ -1,9 +1,11 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What every export check starts with: --cli and --workdir arguments, a fresh work folder,
 and (optionally) the demo model written there by quantscope-cli."""
 import argparse
 import os
 import shutil
 import subprocess
+import sys
 
 
 def setup(with_demo=True):
@@ -42,3 +44,32 @@ def compare_logits(label, npy_path, ref, rel):
               f"{where[0]}, token {where[1]}: {logits[where]} vs {expected[where]})", flush=True)
         sys.exit(1)
     return diff, tol
+
+
+def fail(message):
+    print("FAIL: " + message, flush=True)
+    sys.exit(1)
+
+
+def tolerance(ref, rel):
+    """rel relative to max(1, max |reference logit|): the logits checks' tolerance."""
+    return rel * max(1.0, ref.abs().max().item())
+
+
+def check_power(label, reference, spec, w, ids, mutants, rel):
+    """Each plausible mistake (a `mutant` of `reference(spec, w, ids, mutant=...)`) moves the
+    logits by more than 10x the tolerance: otherwise the check would miss it."""
+    ref = reference(spec, w, ids)
+    for mutant in mutants:
+        moved = (reference(spec, w, ids, mutant=(mutant,)) - ref).abs().max().item()
+        if not moved >= 10 * tolerance(ref, rel):
+            fail(f"{label}: the mistake {mutant!r} moves the logits by only {moved:.2e}; the test would miss it")
+
+
+def run_eval(cli, model, data, seq_len, logits_path, must_succeed=True):
+    """`quantscope-cli eval ... --logits logits_path --json`; the finished process."""
+    cmd = [cli, "eval", model, "--data", data, "--seq-len", str(seq_len), "--logits", logits_path, "--json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0 and must_succeed:
+        fail(f"{' '.join(cmd)} exited with {proc.returncode}:\n{proc.stderr.strip()}")
+    return proc
