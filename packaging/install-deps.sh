@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Installs what QuantScope needs to build, run and test on Debian 12, and nothing that is
 # already there. Idempotent: a second run installs nothing and does not touch the network.
 set -euo pipefail
@@ -6,6 +7,8 @@ set -euo pipefail
 packages=(
     # toolchain
     cmake ninja-build g++ ccache pkg-config
+    # function extents for the structural rules test (tests/lint/check_structure.py)
+    universal-ctags
     # Qt 6 Widgets (+ Concurrent, PrintSupport, Test), its platform plugins and fonts
     qt6-base-dev qt6-base-dev-tools qt6-qpa-plugins libgl-dev libqt6opengl6-dev fonts-dejavu-core
     # the engine's libraries
