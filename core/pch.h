@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Precompiled header of quantscope_core's libtorch translation units (see CMakeLists.txt).
 #pragma once
 

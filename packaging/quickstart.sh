@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # QuantScope quick start, from a clean clone on Debian 12:
 #   packaging/quickstart.sh run    install what is missing, build, open the GUI on the demo model
 #   packaging/quickstart.sh test   install what is missing, build, run the whole test suite

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "code_histogram_plot.h"
 
 #include "count_axis.h"

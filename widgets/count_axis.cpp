@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "count_axis.h"
 
 #include "qcustomplot_include.h"

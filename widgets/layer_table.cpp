@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "layer_table.h"
 
 #include "csv_export.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "demo/demo_model.h"
 
 #include "io/atomic_file.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // What every exporter's prepare()/commit() needs: the report line of a tensor, quantizer

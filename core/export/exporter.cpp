@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "export/exporter.h"
 
 #include "export/aiu_exporter.h"

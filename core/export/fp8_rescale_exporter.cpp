@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "export/fp8_rescale_exporter.h"
 
 #include "error.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Finding a checkpoint's files and opening them: data files, indexes, model folders, the
 // config and tokenizer beside them, and the quantization scheme they carry.
 #include "io/checkpoint_impl.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "io/llama2c_checkpoint.h"
 
 #include "error.h"

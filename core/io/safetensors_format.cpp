@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "io/safetensors_format.h"
 
 #include "error.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "io/sharded_safetensors_writer.h"
 
 #include "error.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // PyTorch checkpoint files: the zip container torch.save writes since 1.6 (read with libtorch's
 // PyTorchStreamReader, stored records mapped in place) and the legacy format before it (a
 // sequence of pickles followed by raw storages). The pickles go through QuantScope's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "model/module_tree.h"
 
 #include "model/natural_order.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // BERT and RoBERTa masked-LM encoders run natively with libtorch on the CPU in float32: word +

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "models/gpt2_model.h"
 
 #include "error.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // The GPT-2 family run natively with libtorch on the CPU in float32: Hugging Face GPT-2

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // A Llama-family decoder (Llama, Mistral, Qwen2, Granite) run natively with libtorch on the

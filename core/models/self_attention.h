@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // Multi-head scaled dot-product self-attention over one sequence, shared by every family (Llama

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // Reads a model's weights for the runtime: float32, contiguous, owned copies (bf16/fp16 are

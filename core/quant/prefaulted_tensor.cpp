@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "quant/prefaulted_tensor.h"
 
 #include <ATen/ATen.h>

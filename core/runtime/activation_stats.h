@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // What calibration records at one capture point (the input of a Linear module, or one of the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // Calibration captures (ActivationStats per capture point) in one HDF5 file, for the GUI to

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // One evaluation of a checkpoint on a data file, float and (optionally) fake-quantized with a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // Fake quantization for evaluation: each Linear weight quantized with a scheme and dequantized

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // Perplexity of a model on token ids, and how far a (fake-)quantized model is from the float

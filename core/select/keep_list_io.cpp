@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "select/keep_list_io.h"
 
 #include "error.h"

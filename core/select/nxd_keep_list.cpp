@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "select/nxd_keep_list.h"
 
 #include "model/module_tree.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // Resolution of an ordered list of selection rules against a model: which quantizable modules

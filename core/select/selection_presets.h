@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // Ready-made keep rules. Each preset looks at the model and returns Module rules naming real

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // One rule of a keep-full-precision selection: how its pattern is matched (each consumer has

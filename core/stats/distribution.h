@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // The distribution of a tensor's values: statistics, histogram, exact percentiles and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // Weight matrices reduced to the screen: a window of the [rows, cols] view of a tensor, each

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // Internal to core/stats: exact order statistics (the k-th smallest finite value) of a tensor

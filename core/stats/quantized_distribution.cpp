@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "stats/quantized_distribution.h"
 
 #include "quant/fp8.h"

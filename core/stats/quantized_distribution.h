@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // What a quantized tensor looks like: the distribution of its dequantized values, how often

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // Internal to core/stats: the units (tensor, rows, groups) whose scales a SchemeQuantized

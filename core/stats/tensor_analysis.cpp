@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "stats/tensor_analysis.h"
 
 #include "error.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // The same tensor in two checkpoints (for example an original and its export), measured on

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // Plain-data descriptions of a tensor's values for the analysis views (no libtorch, no Qt):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // Internal to core/stats: a tensor read in float chunks (converted in place for F32, F64, F16,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "tokenize/hf_bpe_model.h"
 
 #include "tokenize/hf_component.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // The "slow" tokenizer files that many Hugging Face checkpoints ship instead of tokenizer.json,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "tokenize/sentencepiece_tokenizer.h"
 
 #include "error.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // Text to token ids and back, for calibration and evaluation text: one interface over the

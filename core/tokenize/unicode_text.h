@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // Unicode helpers for the tokenizers, on UTF-8 std::strings (ICU underneath; no ICU types in

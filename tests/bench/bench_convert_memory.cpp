@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Peak memory of a whole conversion: writes a synthetic bf16 Llama-shaped checkpoint of the
 // requested size (default 4 GB; real data, not sparse), converts it to NxD int8 in a child
 // process and reports the child's peak RSS against the checkpoint size. The streaming

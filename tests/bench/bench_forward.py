@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Forward-pass speed of QuantScope's native runtime (`quantscope-cli eval`, the forward passes
 only) against the same model run by PyTorch eager in Python (float32, inference mode), with the
 same number of threads, on the same windows. Prints tokens/s of both and the ratio. Families:

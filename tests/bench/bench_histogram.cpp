@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The histogram view's computation on a large weight (default 11008 x 4096, 45M elements, as a
 // Llama-7B MLP weight), bf16 and fp32: the histogram with moments and per-channel ranges (what
 // the view shows first), and the full statistics with exact percentiles, against memcpy of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Per-channel int8 of a bf16 and an fp32 weight: QuantScope's fused kernels against the same
 // math written as libtorch eager ops, and against memcpy of the input, in one run. Prints GB/s
 // of input read and the ratios, on one thread and on every core. Default size: a Llama-7B MLP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Opening a 7B-shaped sharded safetensors checkpoint (Llama-2-7B: 291 BF16 tensors, 13.5 GB
 // in 2 shards of at most 10 GB). The shards are sparse files with real headers, so the bench
 // needs no disk space. Measures Checkpoint::open + the module tree (what the GUI shows) against

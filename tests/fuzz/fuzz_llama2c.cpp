@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // libFuzzer target: the llama2.c checkpoint header parser and the llama2.c tokenizer.
 //
 // Input layout (the seeds in corpus/fuzz_llama2c/ follow it):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // libFuzzer target: qs::parseSafetensorsHeader on a whole safetensors file.
 //
 // The input is the file. qs::Error is the only acceptable failure; anything else (another

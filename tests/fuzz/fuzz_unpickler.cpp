@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // libFuzzer target: qs::unpickle, then qs::interpretTorchObject on what it produced.
 //
 // The input is one pickle stream (a data.pkl record of a torch.save zip, or any pickle; bytes

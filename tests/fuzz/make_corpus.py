@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Writes the seed corpora of the fuzz targets: small valid and near-valid inputs.
 
     /usr/bin/python3 tests/fuzz/make_corpus.py [OUTPUT_DIR]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Runs one libFuzzer target for a bounded time on a copy of its seed corpus.
 #
 #   run_smoke.sh FUZZER CORPUS_DIR DICT RUNS_OR_SECONDS [extra libFuzzer flags...]

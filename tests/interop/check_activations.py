@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Interop check of `quantscope-cli calibrate` and its HDF5 capture file (the layout documented in
 core/runtime/activation_store.h) with Debian's h5py and numpy.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Interop check of the IBM AIU export (fms-mo save_for_aiu layout), from the other side.
 
 Generates a small RoBERTa-shaped checkpoint (safetensors + config.json, model_type roberta)

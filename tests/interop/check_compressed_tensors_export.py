@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Interop check of the compressed-tensors export, from the other side.
 
 Writes the demo model, converts it with quantscope-cli for each vLLM preset, then reads the

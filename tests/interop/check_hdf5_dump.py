@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Interop check of the HDF5 dump with Debian's h5py and numpy: the documented layout
 (core/export/hdf5_exporter.h), codes and scales that dequantize within one quantization step of
 the stored originals, per-group scales with a ragged last group, statistics that add up, and

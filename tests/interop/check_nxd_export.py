@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Interop check of the NxD export, from the other side.
 
 Writes the demo model and converts it with quantscope-cli, then reads both with a numpy-only

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Interop check of `quantscope-cli stats --json` against numpy (and Debian's torch for the
 quantized codes) on the same data: moments, exact percentiles, sparsity, outliers, histogram,
 per-channel ranges, the error and per-channel code std of a scheme, and the comparison of a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Tokenizers against independent implementations.
 
 tokenizer.json: six tokenizers generated here (GPT-2, Llama-3, Llama-2, BERT, uncased BERT with

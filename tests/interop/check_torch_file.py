@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Checks a .pt file written by QuantScope with Debian's torch.load(weights_only=True).
 
 usage: check_torch_file.py FILE EXPECTED_JSON EXPECTED_BIN

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Writes PyTorch checkpoints with Debian's torch, for QuantScope's reader tests.
 
 For every case it writes the checkpoint and `<case>.expected.json` + `<case>.expected.bin`:

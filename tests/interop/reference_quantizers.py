@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Each consumer's quantization formula, written with Debian's PyTorch as the upstream
 projects write it, applied to the same input as QuantScope's kernels (see
 ../shared/reference/ for the sources of every formula).

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A minimal safetensors reader on numpy alone: the independent other side for interop tests.
 
 It follows the format description (8-byte little-endian header length, JSON header,

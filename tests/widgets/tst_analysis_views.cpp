@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The analysis views draw hand-made statistics: each renders (ink inside the axis rectangle)
 // over the expected axis ranges; the heatmap asks for the zoomed window once, clamped; plots
 // export to PNG, SVG and PDF. The layer table is in tst_layer_table.cpp.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The histogram plot renders both distributions; it is not blank and spans the data.
 #include "histogram_plot.h"
 #include "qcustomplot_include.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The layer table: the model passes QAbstractItemModelTester, sorts by raw numbers and flags
 // the rows below the thresholds; the view elides long names, activates rows and exports CSV
 // with raw numbers and RFC 4180 quoting.

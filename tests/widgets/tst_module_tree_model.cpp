@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The module tree model: structure checked by QAbstractItemModelTester, tri-state keep
 // column, and the kept list it reports.
 #include "model/module_tree.h"

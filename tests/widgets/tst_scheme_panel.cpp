@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The scheme panel: presets, field edits, and invalid combinations reported, not emitted.
 #include "scheme_panel.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The few Python callables torch.save's pickles name, turned into plain data. Nothing is
 // ever executed: each allowed name has a fixed meaning here, and any other name is refused.
 #include "io/pickle/torch_globals.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // Scalar float <-> bf16/fp16 helpers shared by the kernels and the scalar reference: exact,

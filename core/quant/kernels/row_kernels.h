@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // Vectorised inner loops of the quantizer, on plain pointers (no libtorch, no Qt). The same

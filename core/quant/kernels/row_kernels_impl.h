@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The kernels of row_kernels.h, written so that GCC vectorises them for whatever instruction
 // set the including translation unit is compiled for: fixed-width lane arrays for reductions
 // (no -ffast-math needed), branch-free selects, and no calls in the loops. Each

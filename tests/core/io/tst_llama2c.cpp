@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // llama2.c checkpoints and tokenizers: the real stories260K files (offsets, shapes, token counts
 // from ../shared/models/stories260K/SOURCE.md), synthesized legacy and version 1 files that must
 // agree, and malformed inputs rejected with a message that says what is wrong.

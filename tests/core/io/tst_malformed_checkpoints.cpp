@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A corpus of malformed PyTorch, llama2.c and index inputs (the safetensors header corpus is in
 // tst_safetensors): each must give a FormatError or IoError that names the file and says what is
 // wrong; none may crash or hang.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Already-quantized checkpoints open as quantized: the scheme is recognised (compressed-tensors,
 // NxD, AIU) and every quantized weight has a dequantized view with the exact expected values.
 #include "demo/demo_model.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // safetensors: writer -> reader round trips, sharding, and malformed headers rejected with
 // a message that says what is wrong.
 #include "error.h"

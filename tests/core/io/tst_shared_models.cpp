@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The real stories260K model (llama2.c format, ../shared/models) through the Checkpoint facade:
 // it opens from its file or its folder, with Llama names, the documented shapes, an implied
 // config, its tokenizer, and tensor views over the file's bytes.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // PyTorch files against the real other side: checkpoints written by Debian's torch at test
 // time are read and compared byte for byte, and files we write are loaded by Python's
 // torch.load(weights_only=True).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The restricted unpickler: Python's own pickles of plain data in every protocol torch may
 // use, the torch-specific globals, and refusal of everything else.
 #include "error.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The conversion job end to end on the demo model: NxD layout, kept modules unchanged,
 // atomic output, cancellation, and refusal to touch the input.
 #include "demo/demo_model.h"

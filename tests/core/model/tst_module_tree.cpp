@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The module tree: natural order, kinds, counts and lookups, from tensor names alone.
 #include "model/module_tree.h"
 #include "model/natural_order.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // NxD per-channel int8: scale = max(absmax/127, FLT_EPSILON), round half to even, clamp to
 // [-128, 127], checked against hand-computed tables.
 #include "error.h"

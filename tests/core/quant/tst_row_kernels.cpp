@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The vectorised row kernels: every instruction-set build this CPU runs gives exactly the codes
 // of the scalar reference (scheme_math.h), its conversions equal c10's, its sums agree with
 // double precision, and the quantizer stops within milliseconds when cancelled.

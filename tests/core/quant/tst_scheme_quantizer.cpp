@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Quantization schemes: presets and their JSON, hand-computed values for every convention, and
 // bit-identical codes against each consumer's formula run by Debian's PyTorch.
 #include "error.h"

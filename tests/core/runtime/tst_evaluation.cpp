@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Evaluation beyond the forward pass: masked-LM scoring (every position masked and scored
 // exactly once, special tokens skipped) on a scripted encoder, protocol and model mismatches,
 // static per-tensor activation quantization (the hook's arithmetic, the calibrated ranges, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The native Llama runtime on stories260K (../shared/models, see SOURCE.md there): greedy
 // decoding reproduces llama2.c's documented output, the perplexity protocol gives 3.955, int8
 // per-channel weights change it by less than 1%, and simulated W8A8 stays close to the float

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // NxD modules_to_not_convert: substring matching on full module names, and the compact
 // partial-name list QuantScope writes for a set of kept modules.
 #include "model/module_tree.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Keep-full-precision selection: the matching rules of each consumer, resolution order and
 // warnings, the NxD document's 4-layer Llama example, presets, and round trips of every
 // keep-list format.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The analysis statistics against brute-force references on the same data: moments,
 // percentiles (numpy's linear rule), per-channel ranges, histograms of the dequantized
 // values, code histograms, clip lines, heatmap reduction, comparison and the layer table.

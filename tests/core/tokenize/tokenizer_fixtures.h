@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
 // Tokenizer fixtures shared by tst_tokenizers and tst_tokenizers_legacy: the shared model files,

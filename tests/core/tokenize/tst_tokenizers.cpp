@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The tokenizers of the calibration runtime: llama2.c through the common interface (identical to
 // run.c's encode on stories260K), byte-level and byte-fallback BPE round trips of arbitrary
 // UTF-8, WordPiece unknowns, added and special tokens, malformed tokenizer.json files,

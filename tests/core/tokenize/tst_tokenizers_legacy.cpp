@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The older Hugging Face tokenizer files: vocab.json + merges.txt (GPT-2, RoBERTa) and vocab.txt
 // (BERT) give the same ids and text as their tokenizer.json equivalents, with the options their
 // tokenizer_config.json sets, and are found beside checkpoints in the documented order.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Encodes texts with Hugging Face's own JavaScript tokenizer.json implementation
 // (@huggingface/tokenizers), for tests/interop/check_tokenizers.py.
 //   node encode.mjs TOKENIZER_JSON TEXTS_JSON
