@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "stats/distribution.h"
 
 #include "error.h"
@@ -8,6 +9,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <mutex>
@@ -190,21 +192,10 @@ void computeStatistics(const Moments& m, const DistributionOptions& options, Ten
     st.mean = 0; // set by the caller, which knows the shift
 }
 
-} // namespace
-
-Distribution measureDistribution(const at::Tensor& values, const DistributionOptions& options)
+// Pass 1: moments, per row when the channels are asked for, else per block of the flat tensor.
+std::vector<Moments> measureMoments(const Source& s, float shift, const DistributionOptions& options)
 {
-    Distribution result;
-    const Source s = sourceOf(values);
-    if (s.numel == 0) {
-        if (options.bins > 0)
-            result.histogram = HistogramBuilder(options.rangeLo, options.rangeHi, options.bins).histogram();
-        return result;
-    }
-    const float shift = estimateMean(s);
     std::atomic<bool> stop { false };
-
-    // Pass 1: moments, per row when the channels are asked for, else per block of the flat tensor.
     const bool byRow = options.perChannel;
     const std::int64_t units = byRow ? s.rows : (s.numel + kBlock - 1) / kBlock;
     std::vector<Moments> unitMoments(static_cast<std::size_t>(units));
@@ -238,58 +229,62 @@ Distribution measureDistribution(const at::Tensor& values, const DistributionOpt
     }
     if (stop || options.cancel.cancelled())
         throw CancelledError();
+    return unitMoments;
+}
 
-    Moments total;
-    for (const auto& m : unitMoments)
-        total.merge(m);
-    TensorStatistics& st = result.stats;
-    computeStatistics(total, options, st);
-    if (total.count > 0)
-        st.mean = shift + total.s1 / static_cast<double>(total.count);
-
-    if (byRow) {
-        ChannelStatistics& ch = result.channels;
-        const auto rows = static_cast<std::size_t>(s.rows);
-        ch.min.resize(rows);
-        ch.max.resize(rows);
-        ch.mean.resize(rows);
-        ch.std.resize(rows);
-        ch.absMax.resize(rows);
-        for (std::size_t r = 0; r < rows; ++r) {
-            const Moments& m = unitMoments[r];
-            const double n = static_cast<double>(m.count);
-            if (m.count == 0) {
-                ch.min[r] = ch.max[r] = ch.mean[r] = ch.std[r] = ch.absMax[r] = std::numeric_limits<float>::quiet_NaN();
-                continue;
-            }
-            ch.min[r] = static_cast<float>(m.min);
-            ch.max[r] = static_cast<float>(m.max);
-            ch.mean[r] = static_cast<float>(shift + m.s1 / n);
-            const double var = m.count > 1 ? std::max(0.0, (m.s2 - m.s1 * m.s1 / n) / (n - 1)) : 0.0;
-            ch.std[r] = static_cast<float>(std::sqrt(var));
-            ch.absMax[r] = static_cast<float>(std::max(std::fabs(m.min), std::fabs(m.max)));
+// Each row's min, max, mean, std and absMax from its moments (NaN for a row without finite values).
+void computeChannels(const std::vector<Moments>& rowMoments, float shift, ChannelStatistics& ch)
+{
+    const std::size_t rows = rowMoments.size();
+    ch.min.resize(rows);
+    ch.max.resize(rows);
+    ch.mean.resize(rows);
+    ch.std.resize(rows);
+    ch.absMax.resize(rows);
+    for (std::size_t r = 0; r < rows; ++r) {
+        const Moments& m = rowMoments[r];
+        const double n = static_cast<double>(m.count);
+        if (m.count == 0) {
+            ch.min[r] = ch.max[r] = ch.mean[r] = ch.std[r] = ch.absMax[r] = std::numeric_limits<float>::quiet_NaN();
+            continue;
         }
+        ch.min[r] = static_cast<float>(m.min);
+        ch.max[r] = static_cast<float>(m.max);
+        ch.mean[r] = static_cast<float>(shift + m.s1 / n);
+        const double var = m.count > 1 ? std::max(0.0, (m.s2 - m.s1 * m.s1 / n) / (n - 1)) : 0.0;
+        ch.std[r] = static_cast<float>(std::sqrt(var));
+        ch.absMax[r] = static_cast<float>(std::max(std::fabs(m.min), std::fabs(m.max)));
     }
-    if (total.count == 0) {
-        if (options.bins > 0)
-            result.histogram = HistogramBuilder(options.rangeLo, options.rangeHi, options.bins).histogram();
-        // As HistogramBuilder counts them: infinities below or above, NaN apart.
-        result.histogram.below = static_cast<std::uint64_t>(total.negInf);
-        result.histogram.above = static_cast<std::uint64_t>(total.posInf);
-        result.histogram.nonFinite = static_cast<std::uint64_t>(total.nonFinite - total.negInf - total.posInf);
-        return result;
-    }
+}
 
-    // Pass 2: fine histogram over [min, max] (the requested bins are sums of fine ones), the
-    // requested range's histogram when it is forced, and the outliers.
-    const bool forced = options.rangeHi > options.rangeLo;
-    const int perBin = options.bins > 0 ? (kFineBins + options.bins - 1) / options.bins : 1;
-    const Binner fine(st.min, st.max, options.bins > 0 ? options.bins * perBin : kFineBins);
-    const Binner coarse(forced ? options.rangeLo : st.min, forced ? options.rangeHi : st.max, options.bins);
+// As HistogramBuilder counts them: infinities below or above, NaN apart.
+void setNonFiniteCounts(const Moments& total, Histogram& h)
+{
+    h.below = static_cast<std::uint64_t>(total.negInf);
+    h.above = static_cast<std::uint64_t>(total.posInf);
+    h.nonFinite = static_cast<std::uint64_t>(total.nonFinite - total.negInf - total.posInf);
+}
+
+struct BinCounts
+{
+    std::vector<std::int64_t> fine;
+    std::vector<std::int64_t> coarse; // the forced range's bins, then below and above
+    std::int64_t outliers = 0;
+};
+
+// Pass 2: fine histogram over [min, max] (the requested bins are sums of fine ones), the
+// requested range's histogram when it is forced, and the outliers.
+BinCounts countBins(const Source& s, const Binner& fine, const Binner& coarse, bool forced, const TensorStatistics& st,
+    const DistributionOptions& options)
+{
+    std::atomic<bool> stop { false };
     const double outlierDistance
         = st.std > 0 ? options.outlierSigmas * st.std : std::numeric_limits<double>::infinity();
-    std::vector<std::int64_t> fineCounts(static_cast<std::size_t>(fine.bins), 0);
-    std::vector<std::int64_t> coarseCounts(static_cast<std::size_t>(coarse.bins) + 2, 0); // + below, above
+    BinCounts counts;
+    std::vector<std::int64_t>& fineCounts = counts.fine;
+    std::vector<std::int64_t>& coarseCounts = counts.coarse;
+    fineCounts.assign(static_cast<std::size_t>(fine.bins), 0);
+    coarseCounts.assign(static_cast<std::size_t>(coarse.bins) + 2, 0); // + below, above
     std::int64_t outliers = 0;
     std::mutex merge;
     at::parallel_for(0, s.numel, kBlock, [&](std::int64_t begin, std::int64_t end) {
@@ -325,32 +320,34 @@ Distribution measureDistribution(const at::Tensor& values, const DistributionOpt
     });
     if (stop || options.cancel.cancelled())
         throw CancelledError();
-    st.outliers = outliers;
+    counts.outliers = outliers;
+    return counts;
+}
 
-    if (options.bins > 0) {
-        Histogram& h = result.histogram;
-        h.lo = coarse.lo;
-        h.hi = coarse.hi;
-        h.counts.assign(static_cast<std::size_t>(coarse.bins), 0);
-        // As HistogramBuilder counts them: infinities below or above, NaN apart.
-        h.below = static_cast<std::uint64_t>(total.negInf);
-        h.above = static_cast<std::uint64_t>(total.posInf);
-        h.nonFinite = static_cast<std::uint64_t>(total.nonFinite - total.negInf - total.posInf);
-        if (forced) {
-            for (int i = 0; i < coarse.bins; ++i)
-                h.counts[static_cast<std::size_t>(i)]
-                    = static_cast<std::uint64_t>(coarseCounts[static_cast<std::size_t>(i)]);
-            h.below += static_cast<std::uint64_t>(coarseCounts[static_cast<std::size_t>(coarse.bins)]);
-            h.above += static_cast<std::uint64_t>(coarseCounts[static_cast<std::size_t>(coarse.bins) + 1]);
-        } else {
-            for (std::size_t i = 0; i < fineCounts.size(); ++i)
-                h.counts[i / static_cast<std::size_t>(perBin)] += static_cast<std::uint64_t>(fineCounts[i]);
-        }
+// The requested histogram: the forced range's bins, or sums of `perBin` fine bins.
+void fillHistogram(
+    const BinCounts& counts, const Binner& coarse, bool forced, int perBin, const Moments& total, Histogram& h)
+{
+    h.lo = coarse.lo;
+    h.hi = coarse.hi;
+    h.counts.assign(static_cast<std::size_t>(coarse.bins), 0);
+    setNonFiniteCounts(total, h);
+    if (forced) {
+        for (int i = 0; i < coarse.bins; ++i)
+            h.counts[static_cast<std::size_t>(i)]
+                = static_cast<std::uint64_t>(counts.coarse[static_cast<std::size_t>(i)]);
+        h.below += static_cast<std::uint64_t>(counts.coarse[static_cast<std::size_t>(coarse.bins)]);
+        h.above += static_cast<std::uint64_t>(counts.coarse[static_cast<std::size_t>(coarse.bins) + 1]);
+    } else {
+        for (std::size_t i = 0; i < counts.fine.size(); ++i)
+            h.counts[i / static_cast<std::size_t>(perBin)] += static_cast<std::uint64_t>(counts.fine[i]);
     }
+}
 
-    // Pass 3: the order statistics the percentiles need, from the fine histogram.
-    if (options.percentiles.empty())
-        return result;
+// Pass 3: the order statistics the percentiles need, from the fine histogram.
+void computePercentiles(const Source& s, const Binner& fine, const std::vector<std::int64_t>& fineCounts,
+    const DistributionOptions& options, TensorStatistics& st)
+{
     const std::int64_t n = st.count;
     struct Need
     {
@@ -376,6 +373,47 @@ Distribution measureDistribution(const at::Tensor& values, const DistributionOpt
         const double v = t >= 0.5 ? b - (b - a) * (1 - t) : a + (b - a) * t;
         st.percentiles.push_back({ needs[i].percent, v });
     }
+}
+
+} // namespace
+
+Distribution measureDistribution(const at::Tensor& values, const DistributionOptions& options)
+{
+    Distribution result;
+    const Source s = sourceOf(values);
+    if (s.numel == 0) {
+        if (options.bins > 0)
+            result.histogram = HistogramBuilder(options.rangeLo, options.rangeHi, options.bins).histogram();
+        return result;
+    }
+    const float shift = estimateMean(s);
+    const std::vector<Moments> unitMoments = measureMoments(s, shift, options);
+    Moments total;
+    for (const auto& m : unitMoments)
+        total.merge(m);
+    TensorStatistics& st = result.stats;
+    computeStatistics(total, options, st);
+    if (total.count > 0)
+        st.mean = shift + total.s1 / static_cast<double>(total.count);
+    if (options.perChannel)
+        computeChannels(unitMoments, shift, result.channels);
+    if (total.count == 0) {
+        if (options.bins > 0)
+            result.histogram = HistogramBuilder(options.rangeLo, options.rangeHi, options.bins).histogram();
+        setNonFiniteCounts(total, result.histogram);
+        return result;
+    }
+
+    const bool forced = options.rangeHi > options.rangeLo;
+    const int perBin = options.bins > 0 ? (kFineBins + options.bins - 1) / options.bins : 1;
+    const Binner fine(st.min, st.max, options.bins > 0 ? options.bins * perBin : kFineBins);
+    const Binner coarse(forced ? options.rangeLo : st.min, forced ? options.rangeHi : st.max, options.bins);
+    const BinCounts counts = countBins(s, fine, coarse, forced, st, options);
+    st.outliers = counts.outliers;
+    if (options.bins > 0)
+        fillHistogram(counts, coarse, forced, perBin, total, result.histogram);
+    if (!options.percentiles.empty())
+        computePercentiles(s, fine, counts.fine, options, st);
     return result;
 }
 
