@@ -177,15 +177,11 @@ void CompressedTensorsExporter::begin(const ConversionPlan& plan, const std::fil
 PreparedTensor CompressedTensorsExporter::prepare(
     const PlannedTensor& tensor, const Checkpoint& source, const PrepareControl& control) const
 {
+    if (!tensor.quantize)
+        return preparedRaw<CtPayload>(tensor, source);
     PreparedTensor prepared = preparedFor(tensor);
     TensorResult& result = prepared.result;
     auto payload = std::make_shared<CtPayload>();
-    if (!tensor.quantize) {
-        payload->raw = source.raw(tensor.input.name);
-        result.bytesOut = payload->raw.size;
-        prepared.payload = payload;
-        return prepared;
-    }
     const QuantScheme& s = m_options.scheme;
     namingTensor(tensor, [&] {
         SchemeQuantized q = quantizeWithScheme(source.load(tensor.input.name), s, quantizeOptionsFor(control));

@@ -6,12 +6,14 @@
 // the exporters' .cpp files only (it pulls in libtorch).
 #include "error.h"
 #include "export/exporter.h"
+#include "io/checkpoint.h"
 #include "io/sharded_safetensors_writer.h"
 #include "quant/scheme_quantizer.h"
 #include "text.h"
 
 #include <ATen/core/Tensor.h>
 
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -23,6 +25,18 @@ inline PreparedTensor preparedFor(const PlannedTensor& tensor)
     PreparedTensor prepared;
     prepared.result.name = tensor.input.name;
     prepared.result.bytesIn = tensor.input.bytes;
+    return prepared;
+}
+
+// A tensor that stays as it is, byte for byte whatever its dtype (fp8 and other types libtorch
+// cannot hold included), in a payload with a `raw` member (Checkpoint::RawBytes).
+template <typename Payload> PreparedTensor preparedRaw(const PlannedTensor& tensor, const Checkpoint& source)
+{
+    PreparedTensor prepared = preparedFor(tensor);
+    auto payload = std::make_shared<Payload>();
+    payload->raw = source.raw(tensor.input.name);
+    prepared.result.bytesOut = payload->raw.size;
+    prepared.payload = payload;
     return prepared;
 }
 

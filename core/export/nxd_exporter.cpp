@@ -88,16 +88,11 @@ struct NxdPayload
 PreparedTensor NxdExporter::prepare(
     const PlannedTensor& tensor, const Checkpoint& source, const PrepareControl& control) const
 {
+    if (!tensor.quantize)
+        return preparedRaw<NxdPayload>(tensor, source);
     PreparedTensor prepared = preparedFor(tensor);
     TensorResult& result = prepared.result;
     auto payload = std::make_shared<NxdPayload>();
-    if (!tensor.quantize) {
-        // Byte for byte, whatever the dtype (fp8 and other types libtorch cannot hold included).
-        payload->raw = source.raw(tensor.input.name);
-        result.bytesOut = payload->raw.size;
-        prepared.payload = payload;
-        return prepared;
-    }
     const SchemeQuantized q = namingTensor(tensor, [&] {
         return quantizeWithScheme(
             source.load(tensor.input.name), m_options.schemeFor(tensor.input.name), quantizeOptionsFor(control));
