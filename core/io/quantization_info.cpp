@@ -82,6 +82,20 @@ int packedBitsOf(const nlohmann::json& q)
     return 4;
 }
 
+// The weights' group_size of the first config group, 0 when there is none.
+std::int64_t groupSizeOf(const nlohmann::json& q)
+{
+    if (q.contains("config_groups") && q["config_groups"].is_object()) {
+        for (const auto& [group, scheme] : q["config_groups"].items()) {
+            if (scheme.is_object() && scheme.contains("weights") && scheme["weights"].is_object()) {
+                const nlohmann::json& g = scheme["weights"].value("group_size", nlohmann::json());
+                return g.is_number_integer() && g.get<std::int64_t>() > 0 ? g.get<std::int64_t>() : 0;
+            }
+        }
+    }
+    return 0;
+}
+
 } // namespace
 
 QuantizationInfo detectQuantization(
@@ -102,6 +116,7 @@ QuantizationInfo detectQuantization(
         info.kind = "compressed-tensors";
         describeCompressedTensors(info, q);
         const int bits = packedBitsOf(q);
+        const std::int64_t groupSize = groupSizeOf(q);
         for (const auto& t : tensors) {
             if (endsWith(t.name, ".weight_packed") && has(stem(t.name, "_packed") + "_scale")) {
                 const std::string base = stem(t.name, ".weight_packed");
@@ -110,11 +125,13 @@ QuantizationInfo detectQuantization(
                     r.shape = base + ".weight_shape";
                 if (has(base + ".weight_zero_point"))
                     r.zeroPoint = base + ".weight_zero_point";
+                r.groupSize = groupSize;
                 info.recipes[t.name] = r;
             } else if (endsWith(t.name, ".weight") && !isFloatingPoint(t.dtype) && has(t.name + "_scale")) {
                 DequantRecipe r { t.name, t.name + "_scale", {}, {}, {}, 0, 1.0 };
                 if (has(t.name + "_zero_point"))
                     r.zeroPoint = t.name + "_zero_point";
+                r.groupSize = groupSize;
                 info.recipes[t.name] = r;
             } else if ((t.dtype == DType::F8_E4M3 || t.dtype == DType::F8_E5M2) && endsWith(t.name, ".weight")
                 && has(t.name + "_scale")) {

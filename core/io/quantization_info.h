@@ -22,6 +22,9 @@ struct DequantRecipe
     std::string smoothScale; // AIU SmoothQuant: the stored weight is W * s along inputs; divide by s
     int packedBits = 0; // pack-quantized: 4 or 8 bits per value in int32 words
     double scaleFactor = 1.0; // AIU: the stored value is a clip value; scale = clip / 127
+    // compressed-tensors per-group scales: the config's group_size, which places the groups when
+    // the last one is shorter (in features not a multiple of it); 0 when the config has none.
+    std::int64_t groupSize = 0;
 };
 
 // What an already-quantized checkpoint is, recognised from config.json and the tensor names:

@@ -22,9 +22,10 @@ at::Tensor unpack(const at::Tensor& words, int bits, std::int64_t columns)
     return unpackFromInt32(words.to(at::kInt), bits, columns).to(at::kFloat);
 }
 
-// `s` shaped to broadcast over an [out, in] weight: scalar, per row, or per group of columns.
-at::Tensor broadcastable(
-    const Checkpoint& c, const std::string& name, at::Tensor s, std::int64_t rows, std::int64_t columns)
+// `s` shaped to broadcast over an [out, in] weight: scalar, per row, or per group of columns
+// (groups of `groupSize` columns, the last one possibly shorter, when the recipe knows it).
+at::Tensor broadcastable(const Checkpoint& c, const std::string& name, at::Tensor s, std::int64_t rows,
+    std::int64_t columns, std::int64_t groupSize)
 {
     if (s.numel() == 1)
         return s.reshape({});
@@ -32,6 +33,8 @@ at::Tensor broadcastable(
         return s.unsqueeze(1);
     if (s.dim() == 2 && s.size(0) == rows && s.size(1) == 1)
         return s;
+    if (s.dim() == 2 && s.size(0) == rows && groupSize > 0 && s.size(1) == (columns + groupSize - 1) / groupSize)
+        return s.repeat_interleave(groupSize, 1).narrow(1, 0, columns);
     if (s.dim() == 2 && s.size(0) == rows && s.size(1) > 0 && columns % s.size(1) == 0)
         return s.repeat_interleave(columns / s.size(1), 1);
     fail(c, name,
@@ -69,11 +72,11 @@ at::Tensor dequantizeWeight(const Checkpoint& c, const DequantRecipe& r)
     const std::int64_t rows = codes.size(0);
     const std::int64_t columns = codes.size(1);
     if (!r.zeroPoint.empty())
-        codes = codes - broadcastable(c, r.zeroPoint, c.loadFloat(r.zeroPoint), rows, columns);
+        codes = codes - broadcastable(c, r.zeroPoint, c.loadFloat(r.zeroPoint), rows, columns, r.groupSize);
     at::Tensor scale = c.loadFloat(r.scale);
     if (r.scaleFactor != 1.0)
         scale = scale * r.scaleFactor;
-    at::Tensor values = codes * broadcastable(c, r.scale, scale, rows, columns);
+    at::Tensor values = codes * broadcastable(c, r.scale, scale, rows, columns, r.groupSize);
     if (!r.smoothScale.empty()) {
         const at::Tensor s = c.loadFloat(r.smoothScale);
         if (s.numel() != columns)

@@ -162,6 +162,36 @@ private Q_SLOTS:
         }
     }
 
+    // The demo's down_proj has 704 input features: groups of 128 leave a last group of 64. Our
+    // own W4A16 export of it reopens, each value within half a step of its own group's scale.
+    void packedExportWithARaggedLastGroupOpens()
+    {
+        writeDemoModel(path("demo-ragged"));
+        const Checkpoint demo = Checkpoint::open(path("demo-ragged"));
+        ConversionOptions options;
+        options.destination = path("demo-w4a16");
+        options.format = ExportFormat::CompressedTensors;
+        options.scheme = *findSchemePreset("vllm-w4a16");
+        NullProgress progress;
+        convertCheckpoint(demo, ModuleTree::build(demo.tensors(), demo.modelType()), options, progress);
+
+        const Checkpoint c = Checkpoint::open(path("demo-w4a16"));
+        const std::string module = "model.layers.0.mlp.down_proj";
+        const at::Tensor original = demo.loadFloat(module + ".weight");
+        QCOMPARE(original.size(1), std::int64_t { 704 });
+        const at::Tensor scale = c.loadFloat(module + ".weight_scale");
+        QCOMPARE(scale.sizes().vec(), (std::vector<std::int64_t> { original.size(0), 6 }));
+        const at::Tensor dequantized = c.loadDequantized(module + ".weight_packed");
+        QCOMPARE(dequantized.sizes().vec(), original.sizes().vec());
+        // Within half a step of the group's own scale (plus the bf16 rounding of the scale and
+        // of x / scale, as llm-compressor computes them).
+        const at::Tensor steps = (original - dequantized).abs() / scale.repeat_interleave(128, 1).narrow(1, 0, 704);
+        const double worst = steps.max().item<double>();
+        const double worstLast = steps.narrow(1, 640, 64).max().item<double>();
+        qInfo("worst error %.4f steps, %.4f in the last (64-column) group", worst, worstLast);
+        QVERIFY2(worst <= 0.55, qPrintable(QString::number(worst)));
+    }
+
     void nxdExportOpensAsQuantized()
     {
         writeDemoModel(path("demo"));
