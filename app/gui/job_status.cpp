@@ -38,6 +38,12 @@ JobStatus::JobStatus(JobController* jobs, QStatusBar* bar, QObject* parent)
         m_text->setText(
             text.isEmpty() ? m_jobs->title() + QStringLiteral("…") : m_jobs->title() + QStringLiteral(": ") + text);
     });
+    connect(m_jobs, &JobController::succeeded, this, [this](const QString& title) {
+        // A job whose result handler said nothing of its own ends with "done", not with its last
+        // progress line.
+        if (m_text->text().startsWith(title))
+            m_text->setText(tr("%1: done").arg(title));
+    });
     connect(m_jobs, &JobController::cancelled, this,
         [this](const QString& title) { m_text->setText(tr("%1: cancelled, nothing was written").arg(title)); });
     connect(m_jobs, &JobController::idle, this, [this] {

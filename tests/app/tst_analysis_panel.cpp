@@ -26,10 +26,12 @@
 #include <QAbstractItemModelTester>
 #include <QComboBox>
 #include <QElapsedTimer>
+#include <QLabel>
 #include <QSettings>
 #include <QSignalSpy>
 #include <QSortFilterProxyModel>
 #include <QSpinBox>
+#include <QStatusBar>
 #include <QTabWidget>
 #include <QTableView>
 #include <QTableWidget>
@@ -37,6 +39,8 @@
 #include <QTest>
 #include <QTimer>
 #include <QTreeView>
+
+#include <algorithm>
 
 using namespace qs;
 using qs::app::MainWindow;
@@ -162,6 +166,12 @@ private Q_SLOTS:
         w.measureLayers();
         QTRY_COMPARE_WITH_TIMEOUT(measured.count(), 1, 30000);
         QCOMPARE(measured.at(0).at(0).toInt(), 29);
+        // The status bar ends on the outcome, not on the job's last progress line.
+        auto statusSays = [&w](const QString& text) {
+            const auto labels = w.statusBar()->findChildren<QLabel*>();
+            return std::any_of(labels.begin(), labels.end(), [&](const QLabel* l) { return l->text() == text; });
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(statusSays(QStringLiteral("Measuring layers: done")), 5000);
         ui::LayerTable* table = w.layerTable();
         QAbstractItemModelTester tester(table->model(), QAbstractItemModelTester::FailureReportingMode::QtTest);
         QCOMPARE(table->model()->rowCount(), 29);
