@@ -157,7 +157,7 @@ QToolButton* addExportButton(QBoxLayout* layout, QCustomPlot* plot, std::functio
     button->setText(QObject::tr("Export…"));
     button->setToolTip(QObject::tr("Save this plot as a PNG image, an SVG drawing or a PDF document"));
     layout->addWidget(button);
-    QObject::connect(button, &QToolButton::clicked, plot, [button, plot, suggestedTitle] {
+    QObject::connect(button, &QToolButton::clicked, plot, [button, plot, suggestedTitle = std::move(suggestedTitle)] {
         QString folder = button->property("qsLastFolder").toString();
         if (folder.isEmpty())
             folder = QStandardPaths::writableLocation(QStandardPaths::PicturesLocation);

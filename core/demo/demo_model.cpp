@@ -168,6 +168,7 @@ void writeDemoModel(const fs::path& directory, bool overwrite)
 
     const auto tensors = demoTensors();
     std::vector<TensorSpec> specs;
+    specs.reserve(tensors.size());
     for (const auto& t : tensors)
         specs.push_back({ t.name, DType::BF16, t.shape });
     SafetensorsWriter writer(output.staging() / "model.safetensors", specs);

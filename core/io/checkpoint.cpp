@@ -48,9 +48,8 @@ at::Tensor viewOf(const std::shared_ptr<const MappedFile>& mapping, const Tensor
     }
     if (spanBytes >= (1u << 20))
         mapping->populate(info.offset, spanBytes); // the caller is about to read all of it
-    auto keepAlive = mapping;
     return at::from_blob(
-        data, info.shape, strides, [keepAlive](void*) {}, options);
+        data, info.shape, strides, [keepAlive = mapping](void*) {}, options);
 }
 
 // Copies a strided tensor's elements into row-major order, byte-wise (works for any dtype).

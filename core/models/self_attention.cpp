@@ -41,7 +41,7 @@ at::Tensor selfAttention(const at::Tensor& qIn, const at::Tensor& kIn, const at:
         see("attention.softmax_input", scaled.reshape({ -1 }), false);
         see("attention.probabilities", probabilities.reshape({ -1 }), false);
     }
-    const at::Tensor attended = at::matmul(probabilities, v).transpose(0, 1).reshape({ n, c.heads * c.headDim });
+    at::Tensor attended = at::matmul(probabilities, v).transpose(0, 1).reshape({ n, c.heads * c.headDim });
     see("attention.pv_output", attended);
     return attended;
 }

@@ -299,7 +299,10 @@ QuantScheme schemeFromJson(const nlohmann::ordered_json& j, const QuantScheme& b
     if (!j.is_object())
         throw UsageError("a scheme must be a JSON object");
     QuantScheme s = base;
-    for (const auto& [key, value] : j.items()) {
+    for (const auto& item : j.items()) {
+        // Named references, not a structured binding: the lambdas below capture them (C++17).
+        const std::string& key = item.key();
+        const nlohmann::ordered_json& value = item.value();
         auto text = [&, k = key](auto parse, const auto& table) {
             const auto parsed = value.is_string() ? parse(value.template get<std::string>()) : std::nullopt;
             if (!parsed)

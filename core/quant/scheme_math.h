@@ -134,6 +134,7 @@ inline QuantizedValue quantizeValue(const QuantScheme& s, const UnitParams& p, f
         const float xi = fl + (uniformAt(s.seed, index) < std::clamp(l - fl, 0.0f, 1.0f) ? 1.0f : 0.0f);
         const int code = static_cast<int>(x < 0 ? -xi : x > 0 ? xi : 0.0f);
         // With quirks, magnitudes above 127 wrap like the fork's int8 cast.
+        // NOLINTNEXTLINE(bugprone-signed-char-misuse): the wrap-around is the point
         const int stored = static_cast<std::int8_t>(static_cast<std::uint8_t>(code & 0xFF));
         return { int8Bits(stored), static_cast<float>(stored) * p.scale, false };
     }

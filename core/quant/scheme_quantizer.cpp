@@ -94,7 +94,8 @@ void remeasureFmsMo(const RowSource& source, SchemeQuantized& q, const QuantizeO
             histogram[i] += blockHistogram[i];
     });
     q.error = errorOf(total, nRows * cols);
-    q.clippedFraction = nRows * cols ? static_cast<double>(clipped) / static_cast<double>(nRows * cols) : 0;
+    const std::int64_t count = nRows * cols;
+    q.clippedFraction = count > 0 ? static_cast<double>(clipped) / static_cast<double>(count) : 0;
     if (options.codeHistogram) {
         q.codeHistogram.assign(255, 0); // fms-mo codes: -127..127
         for (int c = -127; c <= 127; ++c)

@@ -28,7 +28,7 @@ constexpr std::int64_t kLayoutVersion = 1;
 
 // --- writing ---------------------------------------------------------------------------------
 
-void floatDataset(hid_t group, const char* name, const std::vector<float>& values, std::vector<hsize_t> dims)
+void floatDataset(hid_t group, const char* name, const std::vector<float>& values, const std::vector<hsize_t>& dims)
 {
     if (!values.empty())
         writeDataset(group, name, values.data(), dims, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, sizeof(float));

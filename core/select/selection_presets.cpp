@@ -108,6 +108,7 @@ std::vector<SelectionRule> keepWorstPreset(
     const ModuleTree& tree, const std::map<int, double>& sqnrDb, double sqnrBelowDb, int worst)
 {
     std::vector<std::pair<double, int>> ranked;
+    ranked.reserve(sqnrDb.size());
     for (const auto& [m, db] : sqnrDb)
         ranked.emplace_back(db, m);
     std::sort(ranked.begin(), ranked.end());

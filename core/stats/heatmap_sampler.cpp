@@ -164,7 +164,7 @@ Heatmap reduceMatrix(
 Heatmap heatmapOfTensor(const Checkpoint& checkpoint, const std::string& tensorName, const HeatmapRequest& request,
     const QuantScheme& scheme, CancelToken cancel)
 {
-    const TensorInfo info = checkpoint.info(tensorName);
+    const TensorInfo& info = checkpoint.info(tensorName);
     const bool stored = checkpoint.quantization().recipes.count(tensorName) > 0;
     const bool fp8 = info.dtype == DType::F8_E4M3 || info.dtype == DType::F8_E5M2;
     const at::Tensor values = stored || fp8 ? checkpoint.loadDequantized(tensorName) : checkpoint.load(tensorName);

@@ -15,7 +15,7 @@ namespace {
 
 at::Tensor valuesOf(const Checkpoint& c, const std::string& name, std::string& stored)
 {
-    const TensorInfo info = c.info(name);
+    const TensorInfo& info = c.info(name);
     const bool quantized = c.quantization().recipes.count(name) > 0;
     const bool fp8 = info.dtype == DType::F8_E4M3 || info.dtype == DType::F8_E5M2;
     if (quantized)

@@ -65,7 +65,7 @@ class HeldStatus
 {
 public:
     template <class Call>
-    explicit HeldStatus(Call&& call)
+    explicit HeldStatus(const Call& call)
     {
         new (&m_u.status) Status(call());
     }

@@ -21,6 +21,9 @@
 #error "define QS_KERNEL_ISA before including row_kernels_impl.h"
 #endif
 
+// Included by exactly one translation unit per instruction set, so its definitions are no ODR
+// risk; the rules' separate branches document each consumer's formula even where two agree.
+// NOLINTBEGIN(misc-definitions-in-headers, bugprone-branch-clone)
 namespace qs::kernels::QS_KERNEL_ISA {
 namespace {
 
@@ -419,3 +422,4 @@ const Table& table()
 }
 
 } // namespace qs::kernels::QS_KERNEL_ISA
+// NOLINTEND(misc-definitions-in-headers, bugprone-branch-clone)
