@@ -307,7 +307,7 @@ void ModuleDetailsPanel::requestHeatmap(const ui::HeatmapWindow& window)
         [model, name, request, scheme](const CancelToken& cancel) {
             return heatmapOfTensor(model->checkpoint, name, request, scheme, cancel);
         },
-        [this, title, tensor](Heatmap h) {
+        [this, title, tensor](const Heatmap& h) {
             m_heatmap->setHeatmap(title, h);
             Q_EMIT heatmapShown(tensor);
         },

@@ -43,7 +43,7 @@ void RecentFiles::rebuildMenu()
     m_menu->clear();
     const QStringList list = entries();
     for (int i = 0; i < list.size(); ++i) {
-        const QString path = list[i];
+        const QString& path = list[i];
         auto* action
             = m_menu->addAction(QStringLiteral("&%1  %2").arg((i + 1) % 10).arg(QDir::toNativeSeparators(path)));
         action->setEnabled(QFileInfo::exists(path));

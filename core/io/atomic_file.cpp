@@ -70,7 +70,7 @@ void writeFileAtomically(const fs::path& path, const std::string& content)
     }
 }
 
-AtomicOutputDir::AtomicOutputDir(fs::path destination, bool overwrite)
+AtomicOutputDir::AtomicOutputDir(const fs::path& destination, bool overwrite)
     : m_destination(normalized(destination))
     , m_overwrite(overwrite)
 {

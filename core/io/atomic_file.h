@@ -16,7 +16,7 @@ void writeFileAtomically(const std::filesystem::path& path, const std::string& c
 class AtomicOutputDir
 {
 public:
-    AtomicOutputDir(std::filesystem::path destination, bool overwrite);
+    AtomicOutputDir(const std::filesystem::path& destination, bool overwrite);
     ~AtomicOutputDir();
 
     AtomicOutputDir(const AtomicOutputDir&) = delete;

@@ -65,7 +65,7 @@ std::uint8_t floatToFp8(Fp8Format format, float value)
 {
     const auto& table = format == Fp8Format::E4M3 ? tables().e4m3 : tables().e5m2;
     if (std::isnan(value))
-        return format == Fp8Format::E4M3 ? 0x7F : 0x7F;
+        return 0x7F; // E4M3's only NaN, and one of E5M2's
     const std::uint8_t sign = std::signbit(value) ? 0x80 : 0x00;
     const float magnitude = std::fabs(value);
     // Positive codes 0..maxCode are increasing; binary search for the nearest, ties to even code.

@@ -98,9 +98,10 @@ void remeasureFmsMo(const RowSource& source, SchemeQuantized& q, const QuantizeO
     q.clippedFraction = count > 0 ? static_cast<double>(clipped) / static_cast<double>(count) : 0;
     if (options.codeHistogram) {
         q.codeHistogram.assign(255, 0); // fms-mo codes: -127..127
-        for (int c = -127; c <= 127; ++c)
-            q.codeHistogram[static_cast<std::size_t>(c + 127)]
-                = histogram[static_cast<std::uint8_t>(static_cast<std::int8_t>(c))];
+        for (std::size_t i = 0; i < q.codeHistogram.size(); ++i) {
+            const int c = static_cast<int>(i) - 127;
+            q.codeHistogram[i] = histogram[static_cast<std::uint8_t>(static_cast<std::int8_t>(c))];
+        }
     }
 }
 
@@ -337,9 +338,10 @@ void storeResults(const SchemeRun& run, const CodeTotals& total, std::int64_t nu
             q.codeHistogram.assign(total.histogram.begin(), total.histogram.end());
         } else { // bins qmin..qmax; codes outside (the nanoGPT quirks' wrap-around) are not counted
             q.codeHistogram.assign(static_cast<std::size_t>(scheme.qmax() - scheme.qmin() + 1), 0);
-            for (int c = scheme.qmin(); c <= scheme.qmax(); ++c)
-                q.codeHistogram[static_cast<std::size_t>(c - scheme.qmin())]
-                    = total.histogram[static_cast<std::uint8_t>(static_cast<std::int8_t>(c))];
+            for (std::size_t i = 0; i < q.codeHistogram.size(); ++i) {
+                const int c = scheme.qmin() + static_cast<int>(i);
+                q.codeHistogram[i] = total.histogram[static_cast<std::uint8_t>(static_cast<std::int8_t>(c))];
+            }
         }
     }
     q.clippedFraction = numel ? static_cast<double>(total.clipped) / static_cast<double>(numel) : 0;

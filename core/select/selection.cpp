@@ -145,6 +145,7 @@ SelectionResult resolveSelection(const ModuleTree& tree, const std::vector<Selec
                 mixed = mixed || d->keep != found.front()->keep || d->scheme != found.front()->scheme;
             const bool partialKeep = std::any_of(found.begin(), found.end(), [](const auto* d) { return d->keep; });
             std::vector<std::string> names;
+            names.reserve(found.size());
             for (const auto* d : found)
                 names.push_back(tree.node(d->module).path);
             if (mixed) {

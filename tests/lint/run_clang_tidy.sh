@@ -19,8 +19,10 @@ import json, re, sys
 entries = json.load(open(sys.argv[1]))
 for e in entries:
     e["command"] = re.sub(r" -include \S+cmake_pch\.hxx| -Winvalid-pch", "", e["command"])
-json.dump([e for e in entries if "/tests/fuzz/" not in e["file"] and "_autogen/" not in e["file"]],
-          open(sys.argv[2], "w"), indent=1)
+# Left out: the fuzz targets (another compiler's project), generated moc files, and the kernel
+# dispatch, whose __builtin_cpu_supports("f16c") GCC knows and clang 14 does not.
+skip = ("/tests/fuzz/", "_autogen/", "/quant/kernels/row_kernels.cpp")
+json.dump([e for e in entries if not any(s in e["file"] for s in skip)], open(sys.argv[2], "w"), indent=1)
 PY
 log="$db/clang-tidy.log"
 run-clang-tidy -quiet -p "$db" -j "$(nproc)" -header-filter="^$root/(core|app|widgets)/" "$filter" > "$log" 2>&1 || true
