@@ -337,7 +337,8 @@ void storeResults(const SchemeRun& run, const CodeTotals& total, std::int64_t nu
         if (run.fp8) {
             q.codeHistogram.assign(total.histogram.begin(), total.histogram.end());
         } else { // bins qmin..qmax; codes outside (the nanoGPT quirks' wrap-around) are not counted
-            q.codeHistogram.assign(static_cast<std::size_t>(scheme.qmax() - scheme.qmin() + 1), 0);
+            const int levels = scheme.qmax() - scheme.qmin() + 1;
+            q.codeHistogram.assign(static_cast<std::size_t>(levels), 0);
             for (std::size_t i = 0; i < q.codeHistogram.size(); ++i) {
                 const int c = scheme.qmin() + static_cast<int>(i);
                 q.codeHistogram[i] = total.histogram[static_cast<std::uint8_t>(static_cast<std::int8_t>(c))];
