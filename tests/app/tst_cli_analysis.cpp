@@ -10,25 +10,12 @@
 #include <QTemporaryDir>
 #include <QTest>
 
-class TestCliAnalysis : public QObject
+class TestCliAnalysis : public CliTest
 {
     Q_OBJECT
 
-private:
-    using Run = CliRun;
-    static Run run(const QStringList& args) { return runCli(args); }
-
-    QTemporaryDir m_dir;
-    QString m_demo;
-
 private Q_SLOTS:
-    void initTestCase()
-    {
-        m_demo = m_dir.filePath(QStringLiteral("demo"));
-        const Run r = run({ QStringLiteral("demo"), QStringLiteral("-o"), m_demo });
-        QCOMPARE(r.exitCode, 0);
-        QVERIFY(QFile::exists(m_demo + QStringLiteral("/model.safetensors")));
-    }
+    void initTestCase() { writeDemo(); }
 
     void statsJson()
     {
