@@ -16,6 +16,7 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <optional>
 
@@ -24,7 +25,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Cancels after a given number of reports.
+// Cancels after a given number of reports. cancelled() is polled from the workers too (through
+// the conversion's CancelToken), so the count is atomic.
 class CancelAfter final : public Progress
 {
 public:
@@ -36,11 +38,11 @@ public:
         --m_left;
         m_last = u;
     }
-    bool cancelled() const override { return m_left <= 0; }
+    bool cancelled() const override { return m_left.load() <= 0; }
     ProgressUpdate m_last;
 
 private:
-    int m_left;
+    std::atomic<int> m_left;
 };
 
 // Records what was reported.
@@ -221,11 +223,16 @@ private Q_SLOTS:
         public:
             void report(const ProgressUpdate&) override
             {
-                if (!requested)
+                if (!requested) {
                     requested = std::chrono::steady_clock::now();
+                    m_cancelled.store(true); // after the time: the workers read only the flag
+                }
             }
-            bool cancelled() const override { return requested.has_value(); }
+            bool cancelled() const override { return m_cancelled.load(); }
             std::optional<std::chrono::steady_clock::time_point> requested;
+
+        private:
+            std::atomic<bool> m_cancelled { false };
         } progress;
         const Checkpoint c = Checkpoint::open(m_demo);
         ConversionOptions options;
