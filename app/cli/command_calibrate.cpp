@@ -9,6 +9,7 @@
 #include "quant/quant_scheme.h"
 #include "runtime/activation_store.h"
 #include "runtime/calibration.h"
+#include "runtime/memory.h"
 #include "terminal_progress.h"
 
 #include <nlohmann/json.hpp>
@@ -30,6 +31,8 @@ std::string calibrateUsage()
            "  histogram and the first rows, in OUT.h5 (/activations/<point>/...).\n"
            "  --data FILE      token ids (.json), JSON lines with \"text\", or text (the model's tokenizer)\n"
            "  --seq-len N      tokens per window (default 256); --samples N windows (default 16)\n"
+           "  --max-memory S   the resident memory to plan for (800M, 1.5G; default: 80% of what is\n"
+           "                   available); the model runs one layer at a time\n"
            "  --seed N         shuffle the windows with this seed (default 0: the first windows)\n"
            "  --sample-rows N  raw rows kept per point for heatmaps (default 256)\n"
            "  --linear-only    only the Linear inputs\n"
@@ -41,7 +44,7 @@ int runCalibrate(const std::vector<std::string>& raw)
 {
     OptionSpec spec;
     spec.flags = { "--json", "--linear-only", "--force" };
-    spec.values = { "--data", "--output", "--seq-len", "--samples", "--seed", "--sample-rows", "--bins" };
+    spec.values = { "--data", "--output", "--seq-len", "--samples", "--seed", "--sample-rows", "--bins", "--max-memory" };
     spec.aliases = { { "-o", "--output" } };
     const Arguments args = parseArguments("calibrate", raw, spec);
     if (args.positional.size() != 1)
@@ -55,6 +58,8 @@ int runCalibrate(const std::vector<std::string>& raw)
     request.data = args.value("--data");
     request.seqLen = static_cast<int>(args.integer("--seq-len", 256, 1, 1 << 20));
     request.samples = static_cast<int>(args.integer("--samples", 16, 1, 1 << 24));
+    if (!args.value("--max-memory").empty())
+        request.maxMemory = parseByteSize(args.value("--max-memory"), "--max-memory");
     request.seed = static_cast<std::uint64_t>(args.integer("--seed", 0, 0, (1LL << 62)));
     request.sampleRows = args.integer("--sample-rows", 256, 0, 1 << 20);
     request.histogramBins = static_cast<int>(args.integer("--bins", 2048, 4, 1 << 20));

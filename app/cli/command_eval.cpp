@@ -9,11 +9,15 @@
 #include "io/checkpoint.h"
 #include "keep_options.h"
 #include "model/module_tree.h"
-#include "models/language_model.h"
+#include "jobs/progress.h"
+#include "models/block.h"
 #include "models/model_config.h"
 #include "quant/quant_scheme.h"
+#include "runtime/block_runner.h"
 #include "runtime/eval_data.h"
 #include "runtime/evaluation.h"
+#include "runtime/generation.h"
+#include "runtime/memory.h"
 #include "runtime/perplexity.h"
 #include "scheme_option.h"
 #include "select/selection.h"
@@ -56,7 +60,7 @@ std::string evalUsage()
 {
     return "quantscope-cli eval MODEL --data FILE [--seq-len N] [--protocol overlap|blocks|masked]\n"
            "                    [--scheme PRESET [--activations MODE]] [keep options] [--max-windows N]\n"
-           "                    [--logits OUT.npy] [--generate N] [--json]\n"
+           "                    [--logits OUT.npy] [--generate N] [--max-memory SIZE] [--json]\n"
            "  Run the model natively (Llama family: llama, mistral, qwen2, granite, llama2.c; GPT-2 and\n"
            "  nanoGPT; BERT and RoBERTa) on the data and report its perplexity (masked-LM pseudo-perplexity\n"
            "  for an encoder). With --scheme, every Linear weight (but the kept ones) is quantized and\n"
@@ -78,12 +82,20 @@ std::string evalUsage()
            "  --max-windows N    evaluate only the first N windows\n"
            "  --logits OUT.npy   write the float logits of the first window ([T, vocab] float32)\n"
            "  --generate N       greedy decoding of N tokens from BOS (\"generated\" in the output)\n"
+           "  --max-memory SIZE  the resident memory to plan for (800M, 1.5G; default: 80% of what the\n"
+           "                     machine has available). The model runs block by block: one layer's weights\n"
+           "                     at a time, hidden states beyond the limit in a temporary file (--spill-dir\n"
+           "                     DIR, default the temporary folder)\n"
         + keepOptionsUsage()
         + "  --json             print {\"perplexity\", \"tokens\", \"mean_nll\", \"protocol\", \"seq_len\",\n"
           "                     \"windows\", \"seconds\", \"tokens_per_second\" (forward passes only), and with "
           "--scheme \"perplexity_float\", \"perplexity_change\",\n"
-          "                     \"kl_divergence\", \"top1_agreement\", \"scheme\", \"activations\", \"kept\"};\n"
-          "                     \"perplexity\" is the quantized model's when a scheme is given\n";
+          "                     \"kl_divergence\", \"top1_agreement\", \"scheme\", \"activations\", \"kept\",\n"
+          "                     \"blocks\": [{\"block\", \"name\", \"relative_mse\", \"cosine\"}] per layer and\n"
+          "                     \"modules\": [{\"name\", \"block\", \"own_relative_mse\", \"accumulated_relative_mse\"}]};\n"
+          "                     always \"peak_rss_bytes\", \"max_memory_bytes\", \"block_load_seconds\",\n"
+          "                     \"hidden_bytes\", \"spilled_bytes\". \"perplexity\" is the quantized model's\n"
+          "                     when a scheme is given\n";
 }
 
 // The evaluation the options ask for, checked before the model loads (but the keep rules).
@@ -105,6 +117,9 @@ EvaluationRequest evaluationRequest(const Arguments& args)
     request.calibrationSamples = static_cast<int>(args.integer("--calibration-samples", 8, 1, 1 << 20));
     request.maskToken = args.integer("--mask-token", -1, -1, std::int64_t(1) << 40);
     request.maskEvery = static_cast<int>(args.integer("--mask-every", 7, 1, 1 << 20));
+    if (!args.value("--max-memory").empty())
+        request.maxMemory = parseByteSize(args.value("--max-memory"), "--max-memory");
+    request.spillDirectory = args.value("--spill-dir");
     return request;
 }
 
@@ -112,9 +127,13 @@ EvaluationRequest evaluationRequest(const Arguments& args)
 void runFloatModel(const Arguments& args, const Checkpoint& checkpoint, const ModelConfig& config,
     const EvaluationRequest& request, int generate, nlohmann::ordered_json& out)
 {
-    const std::unique_ptr<LanguageModel> model = loadLanguageModel(checkpoint, config);
+    const std::unique_ptr<ModelBlocks> model = ModelBlocks::open(checkpoint, config);
+    NullProgress quiet;
     if (generate > 0) {
-        const std::vector<std::int64_t> ids = model->greedy({ config.bosToken }, generate);
+        GenerationOptions options;
+        options.steps = generate;
+        options.maxMemory = request.maxMemory;
+        const std::vector<std::int64_t> ids = generateGreedy(*model, { config.bosToken }, options, quiet);
         out["generated_ids"] = ids;
         if (!checkpoint.tokenizerFile().empty())
             out["generated"] = loadTokenizer(checkpoint.tokenizerFile(), config.vocabSize)->decode(ids);
@@ -125,7 +144,10 @@ void runFloatModel(const Arguments& args, const Checkpoint& checkpoint, const Mo
         const std::vector<std::int64_t> ids = loadEvalTokens(request.data, checkpoint, config.vocabSize);
         const std::vector<std::int64_t> first(
             ids.begin(), ids.begin() + std::min<std::size_t>(ids.size(), request.seqLen));
-        writeFileAtomically(args.value("--logits"), npy(model->forward(first)));
+        BlockRunOptions options;
+        options.maxMemory = request.maxMemory;
+        options.spillDirectory = request.spillDirectory;
+        writeFileAtomically(args.value("--logits"), npy(blockLogits(*model, { first }, options, quiet).front()));
     }
 }
 
@@ -141,6 +163,12 @@ void addReportJson(const EvaluationReport& report, const EvaluationRequest& requ
     out["seconds"] = report.seconds;
     out["tokens_per_second"]
         = number(static_cast<double>(report.forwardTokens) * (report.quantized ? 2 : 1) / report.seconds);
+    out["block_load_seconds"] = report.blockLoadSeconds;
+    out["max_memory_bytes"] = report.maxMemory;
+    out["hidden_bytes"] = report.hiddenBytes;
+    out["spilled_bytes"] = report.spilledBytes;
+    out["largest_block_bytes"] = report.largestBlockBytes;
+    out["peak_rss_bytes"] = report.peakRssBytes;
     if (report.quantized) {
         out["scheme"] = report.schemeName;
         out["activations"] = report.activations;
@@ -152,6 +180,17 @@ void addReportJson(const EvaluationReport& report, const EvaluationRequest& requ
         out["perplexity_change"] = number(report.perplexity / report.floatPerplexity - 1);
         out["kl_divergence"] = number(report.klDivergence);
         out["top1_agreement"] = number(report.top1Agreement);
+        nlohmann::ordered_json blocks = nlohmann::ordered_json::array();
+        for (std::size_t i = 0; i < report.blocks.size(); ++i)
+            blocks.push_back({ { "block", i }, { "name", report.blocks[i].name },
+                { "relative_mse", number(report.blocks[i].relativeMse) }, { "cosine", number(report.blocks[i].cosine) } });
+        out["blocks"] = std::move(blocks);
+        nlohmann::ordered_json modules = nlohmann::ordered_json::array();
+        for (const ModuleDivergence& m : report.modules)
+            modules.push_back({ { "name", m.module }, { "block", m.block },
+                { "own_relative_mse", number(m.ownRelativeMse) },
+                { "accumulated_relative_mse", number(m.accumulatedRelativeMse) } });
+        out["modules"] = std::move(modules);
     }
 }
 
@@ -167,6 +206,14 @@ void printReport(const EvaluationReport& report, const EvaluationRequest& reques
         std::printf("float %.4f (%+.3f%%), KL %.4g nats/token, top-1 agreement %.2f%% (%s, activations %s)\n",
             report.floatPerplexity, 100 * (report.perplexity / report.floatPerplexity - 1), report.klDivergence,
             100 * report.top1Agreement, report.schemeName.c_str(), report.activations.c_str());
+    if (!report.blocks.empty()) {
+        std::printf("hidden-state divergence from the float model, per layer (relative MSE):\n");
+        for (const BlockDivergence& b : report.blocks)
+            std::printf("  %-32s %.3e  cosine %.6f\n", b.name.c_str(), b.relativeMse, b.cosine);
+    }
+    std::printf("peak memory %s (limit %s; hidden states %s, %s spilled to disk)\n",
+        formatBytes(report.peakRssBytes).c_str(), formatBytes(report.maxMemory).c_str(),
+        formatBytes(report.hiddenBytes).c_str(), formatBytes(report.spilledBytes).c_str());
 }
 
 int runEval(const std::vector<std::string>& raw)
@@ -174,7 +221,8 @@ int runEval(const std::vector<std::string>& raw)
     OptionSpec spec;
     spec.flags = { "--json" };
     spec.values = { "--data", "--seq-len", "--protocol", "--scheme", "--logits", "--max-windows", "--generate",
-        "--activations", "--calibration-data", "--calibration-samples", "--mask-token", "--mask-every" };
+        "--activations", "--calibration-data", "--calibration-samples", "--mask-token", "--mask-every",
+        "--max-memory", "--spill-dir" };
     addKeepOptions(spec);
     const Arguments args = parseArguments("eval", raw, spec);
     if (args.positional.size() != 1)

@@ -54,8 +54,9 @@ public:
 
     // Greedy decoding (temperature 0): appends up to `steps` tokens to `prompt`, stopping early at
     // EOS (or BOS, which llama2.c emits between stories) or at the maximum context. UsageError for
-    // an encoder.
-    std::vector<std::int64_t> greedy(std::vector<std::int64_t> prompt, int steps) const;
+    // an encoder. This default runs the whole sequence again per token; the loaded models keep a
+    // KV cache instead.
+    virtual std::vector<std::int64_t> greedy(std::vector<std::int64_t> prompt, int steps) const;
 
     // The Linear modules of the output head ("lm_head"; BERT's cls.predictions.transform.dense
     // and .decoder): consumers keep their activations in float, so evaluation does too.
@@ -64,11 +65,14 @@ public:
 protected:
     // UsageError naming the id when a token lies outside [0, vocab).
     void checkTokens(const std::vector<std::int64_t>& tokens) const;
+    // Whether greedy decoding stops after `next`.
+    bool endsGeneration(std::int64_t next) const;
 };
 
-// The model the config describes (see modelConfigFromJson), its weights loaded as float32;
-// stored quantized and fp8 weights are dequantized. FormatError names a missing tensor or a
-// shape that does not fit the config.
+// The model the config describes (see modelConfigFromJson), every block loaded and resident
+// (models/block.h: the block runner streams them instead), weights as float32; stored quantized
+// and fp8 weights are dequantized, the embeddings and an untransformed head stay mapped.
+// FormatError names a missing tensor or a shape that does not fit the config.
 std::unique_ptr<LanguageModel> loadLanguageModel(
     const Checkpoint& checkpoint, const ModelConfig& config, const WeightTransform& transform = {});
 

@@ -18,13 +18,6 @@ at::Tensor layerNorm(const at::Tensor& x, const at::Tensor& weight, const at::Te
     return at::layer_norm(x, { x.size(-1) }, weight, bias, eps);
 }
 
-at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, const std::string& module,
-    const LinearInputHook& hook)
-{
-    const at::Tensor in = hook ? hook(module, x) : x;
-    return bias.defined() ? at::linear(in, weight, bias) : at::linear(in, weight);
-}
-
 namespace {
 
 bool tanhGelu(const std::string& name)

@@ -14,9 +14,6 @@ namespace qs::layers {
 at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& weight, double eps);
 // (x - mean) / sqrt(var + eps) * weight + bias (bias optional), over the last dimension.
 at::Tensor layerNorm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps);
-// x W^T (+ bias), the input first passed through `hook` with the module's path.
-at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, const std::string& module,
-    const LinearInputHook& hook);
 // The activation function a config names: "gelu" (erf), "gelu_new"/"gelu_pytorch_tanh"/
 // "gelu_fast" (tanh approximation), "relu", "silu"/"swish". UsageError for any other name.
 at::Tensor activation(const at::Tensor& x, const std::string& name);

@@ -39,14 +39,23 @@ at::Tensor WeightLoader::tensor(const std::string& name, const std::vector<std::
             ErrorContext { m_checkpoint.path().string(), name, {} });
     const bool stored = m_checkpoint.quantization().recipes.count(name) > 0;
     const bool fp8 = info->dtype == DType::F8_E4M3 || info->dtype == DType::F8_E5M2;
-    at::Tensor t = (stored || fp8 ? m_checkpoint.loadDequantized(name) : m_checkpoint.load(name))
-                       .to(at::kFloat)
-                       .contiguous()
-                       .clone();
-    if (t.sizes() != at::IntArrayRef(shape))
-        throw FormatError("shape does not fit the config (expected " + shapeText(shape) + ")",
+    auto misfit = [&] {
+        return FormatError("shape does not fit the config (expected " + shapeText(shape) + ")",
             ErrorContext { info->source, name, {} });
-    return t;
+    };
+    m_read.push_back(name);
+    if (stored || fp8) { // the stored shape may be packed: check what it decodes to
+        at::Tensor t = m_checkpoint.loadDequantized(name).to(at::kFloat).contiguous();
+        if (t.sizes() != at::IntArrayRef(shape))
+            throw misfit();
+        return t;
+    }
+    if (info->shape != shape)
+        throw misfit();
+    // One copy: a float32 view of the mapping is cloned, other types converted (which copies).
+    const at::Tensor view = m_checkpoint.load(name);
+    at::Tensor t = view.to(at::kFloat).contiguous();
+    return t.is_alias_of(view) ? t.clone() : t;
 }
 
 at::Tensor WeightLoader::optional(const std::string& name, const std::vector<std::int64_t>& shape) const

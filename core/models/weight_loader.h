@@ -30,11 +30,16 @@ public:
     at::Tensor conv1d(const std::string& module, std::int64_t in, std::int64_t out) const;
     // The transform applied to a weight that was read some other way (a slice of a fused one).
     at::Tensor transformed(const std::string& module, const at::Tensor& weight) const;
+    bool transforms() const { return static_cast<bool>(m_transform); }
+
+    // The tensors read so far, in order (what a block releases after loading).
+    const std::vector<std::string>& read() const { return m_read; }
 
 private:
     const Checkpoint& m_checkpoint;
     const ModelConfig& m_config;
     WeightTransform m_transform;
+    mutable std::vector<std::string> m_read;
 };
 
 } // namespace qs

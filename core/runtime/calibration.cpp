@@ -4,9 +4,10 @@
 #include "error.h"
 #include "io/checkpoint.h"
 #include "jobs/progress.h"
-#include "models/language_model.h"
+#include "models/block.h"
 #include "models/model_config.h"
 #include "runtime/activation_capture.h"
+#include "runtime/block_runner.h"
 #include "runtime/eval_data.h"
 
 #include <ATen/ATen.h>
@@ -25,7 +26,7 @@ CalibrationResult calibrate(const Checkpoint& checkpoint, const CalibrationReque
             + std::to_string(config.maxPositions));
     if (request.samples < 1)
         throw UsageError("calibration needs at least one sample");
-    const std::unique_ptr<LanguageModel> model = loadLanguageModel(checkpoint, config);
+    const std::unique_ptr<ModelBlocks> blocks = ModelBlocks::open(checkpoint, config);
     const std::vector<std::int64_t> ids = loadEvalTokens(request.data, checkpoint, config.vocabSize);
     if (ids.empty())
         throw UsageError("the calibration data holds no tokens");
@@ -44,21 +45,24 @@ CalibrationResult calibrate(const Checkpoint& checkpoint, const CalibrationReque
     options.sampleRows = request.sampleRows;
     options.histogramBins = request.histogramBins;
     ActivationCapture capture(options);
-    const LinearInputHook hook = capture.linearInputHook();
-    const ActivationObserver observer = request.namedPoints ? capture.observer() : ActivationObserver();
     CalibrationResult result;
     result.modelType = config.modelType;
-    ProgressUpdate update;
-    update.stepsTotal = static_cast<std::int64_t>(order.size());
+    std::vector<std::vector<std::int64_t>> windows, rows;
     for (std::int64_t w : order) {
-        progress.checkCancelled();
         const auto begin = ids.begin() + w * length;
-        model->forward(std::vector<std::int64_t>(begin, begin + length), hook, observer);
+        windows.emplace_back(begin, begin + length);
+        rows.emplace_back(); // the head's input is captured; no logits are needed
         result.tokens += length;
         ++result.windows;
-        ++update.stepsDone;
-        progress.report(update);
     }
+    BlockRunOptions runOptions;
+    runOptions.maxMemory = request.maxMemory;
+    BlockRunner runner(*blocks, runOptions);
+    const BlockHooks hooks { capture.linearInputHook(), request.namedPoints ? capture.observer() : ActivationObserver(),
+        {} };
+    runner.addStream({ runner.addWeights(), runner.addSequences(std::move(windows)), hooks, -1, true });
+    runner.run(progress);
+    runner.runHead(rows, {}, progress);
     result.points = capture.results();
     return result;
 }

@@ -23,6 +23,7 @@ struct CalibrationRequest
     bool namedPoints = true; // the twelve points per layer besides the Linear inputs
     std::int64_t sampleRows = 256;
     int histogramBins = 2048;
+    std::uint64_t maxMemory = 0; // the block runner's limit (0: what the machine can spare)
 };
 
 struct CalibrationResult
@@ -33,7 +34,8 @@ struct CalibrationResult
     std::string modelType;
 };
 
-// Progress counts windows; cancellation between windows. Data shorter than one window is one
+// Runs on the block runner (one layer's weights at a time); progress names the block,
+// cancellation stops within a block. Data shorter than one window is one
 // shorter window; UsageError when it holds no token.
 CalibrationResult calibrate(const Checkpoint& checkpoint, const CalibrationRequest& request, Progress& progress);
 

@@ -4,16 +4,20 @@
 #include "error.h"
 #include "io/checkpoint.h"
 #include "model/module_tree.h"
-#include "models/language_model.h"
+#include "models/block.h"
 #include "models/model_config.h"
+#include "runtime/block_runner.h"
+#include "runtime/chunked_scorer.h"
 #include "runtime/eval_data.h"
 #include "runtime/fake_quant.h"
+#include "runtime/memory.h"
 #include "runtime/perplexity.h"
 #include "tokenize/tokenizer.h"
 
 #include <ATen/ATen.h>
 
-#include <chrono>
+#include <cmath>
+#include <optional>
 
 namespace qs {
 namespace {
@@ -100,79 +104,146 @@ std::vector<std::vector<std::int64_t>> calibrationWindows(
     return windows;
 }
 
+// The scheme's weight transform, restricted to what an export quantizes: the tree's Linear
+// modules that are not kept (GPT-2's Conv1D modules, for one, stay float in every export, so they
+// do here). Counts them into the report.
+struct QuantizedModel
+{
+    QuantScheme scheme;
+    std::set<std::string> quantizable;
+    std::set<std::string> floatInputs; // kept modules and the output heads
+    WeightTransform weights;
+    bool headQuantized = false;
+};
+
+QuantizedModel quantizedModel(
+    const Checkpoint& checkpoint, const ModelBlocks& blocks, const EvaluationRequest& request, EvaluationReport& report)
+{
+    QuantizedModel q;
+    q.scheme = *request.scheme;
+    if (!request.activations.empty())
+        q.scheme.activations = request.activations;
+    q.scheme.validate();
+    const ModuleTree tree = ModuleTree::build(checkpoint.tensors(), checkpoint.modelType());
+    for (int m : tree.quantizable())
+        q.quantizable.insert(tree.node(m).path);
+    for (const auto& path : q.quantizable)
+        report.quantizedModules += request.kept.count(path) ? 0 : 1;
+    q.floatInputs = request.kept;
+    for (const std::string& head : blocks.headModules()) {
+        q.floatInputs.insert(head);
+        q.headQuantized = q.headQuantized || (q.quantizable.count(head) > 0 && request.kept.count(head) == 0);
+    }
+    const WeightTransform quantize = fakeQuantizeWeights(q.scheme, request.kept, request.moduleSchemes);
+    q.weights = [quantize, quantizable = q.quantizable](const std::string& module, const at::Tensor& w) {
+        return quantizable.count(module) ? quantize(module, w) : w;
+    };
+    return q;
+}
+
 } // namespace
 
 EvaluationReport evaluateCheckpoint(const Checkpoint& checkpoint, const EvaluationRequest& request, Progress& progress)
 {
     const ModelConfig config = modelConfigFromJson(checkpoint.config());
     const PerplexityOptions options = perplexityOptions(checkpoint, config, request);
-    const std::unique_ptr<LanguageModel> model = loadLanguageModel(checkpoint, config);
+    const std::unique_ptr<ModelBlocks> blocks = ModelBlocks::open(checkpoint, config);
     const std::vector<std::int64_t> ids = loadEvalTokens(request.data, checkpoint, config.vocabSize);
+    const std::vector<ScoredPass> passes = scoredPasses(config, ids, options);
 
     EvaluationReport report;
     report.modelType = config.modelType;
     report.protocol = perplexityProtocolName(options.protocol);
     report.dataTokens = static_cast<std::int64_t>(ids.size());
-    // Warm-up (thread pool, first-touch pages), left out of the timing.
-    model->forward(std::vector<std::int64_t>(ids.begin(), ids.begin() + std::min<std::size_t>(ids.size(), 2)));
-    if (!request.scheme) {
-        const auto started = std::chrono::steady_clock::now();
-        const PerplexityResult r = evaluatePerplexity(*model, ids, options, progress);
-        report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        report.tokens = r.tokens;
-        report.forwardTokens = r.forwardTokens;
-        report.windows = r.windows;
+    BlockRunOptions runOptions;
+    runOptions.maxMemory = request.maxMemory;
+    runOptions.spillDirectory = request.spillDirectory;
+    BlockRunner runner(*blocks, runOptions);
+    std::vector<std::vector<std::int64_t>> inputs, rows;
+    for (const ScoredPass& p : passes) {
+        inputs.push_back(p.input);
+        rows.push_back(p.rows);
+        report.forwardTokens += static_cast<std::int64_t>(p.input.size());
+    }
+    const int floatWeights = runner.addWeights();
+    std::optional<QuantizedModel> q;
+    if (request.scheme) {
+        q = quantizedModel(checkpoint, *blocks, request, report);
+        const int quantizedWeights = runner.addWeights(q->weights, q->headQuantized);
+        std::shared_ptr<ActivationRanges> ranges = std::make_shared<ActivationRanges>();
+        if (isStaticActivations(q->scheme.activations)) {
+            // Measured on the model with quantized weights, block by block, before the evaluation
+            // windows reach the block (sets run in the order they were added).
+            auto windows = calibrationWindows(checkpoint, config, request, ids);
+            report.calibrationWindows = static_cast<int>(windows.size());
+            const int calibration = runner.addSequences(std::move(windows));
+            runner.addStream({ quantizedWeights, calibration, { activationRangeObserver(ranges), {}, {} }, -1, false });
+        }
+        const int evaluation = runner.addSequences(inputs);
+        const LinearInputHook quantizeInputs = fakeQuantizeActivations(q->scheme, q->floatInputs, ranges);
+        LinearInputHook activations;
+        if (quantizeInputs) {
+            activations = [quantizeInputs, quantizable = q->quantizable](const std::string& module, const at::Tensor& x) {
+                return quantizable.count(module) ? quantizeInputs(module, x) : x;
+            };
+        }
+        const int reference = runner.addStream({ floatWeights, evaluation, {}, -1, true });
+        runner.addStream({ quantizedWeights, evaluation, { activations, {}, {} }, reference, true });
+    } else {
+        runner.addStream({ floatWeights, runner.addSequences(inputs), {}, -1, true });
+    }
+    runner.run(progress);
+
+    PerplexityResult r;
+    r.compared = q.has_value();
+    PerplexitySums sums;
+    std::vector<std::unique_ptr<ChunkedScorer>> scorers(passes.size());
+    runner.runHead(rows,
+        [&](std::size_t s, std::int64_t begin, const std::vector<at::Tensor>& logits) {
+            auto& scorer = scorers[s];
+            if (!scorer)
+                scorer = std::make_unique<ChunkedScorer>(passes[s].targets, r.compared);
+            // With a scheme: the float stream is the reference, the quantized one is scored.
+            if (r.compared)
+                scorer->add(begin, logits[1], logits[0]);
+            else
+                scorer->add(begin, logits[0]);
+            if (begin + logits[0].size(1) < config.vocabSize)
+                return;
+            sums.addChunked(passes[s], scorer->nll(), scorer->referenceNll(), scorer->kl(), scorer->agreements());
+            scorer.reset();
+        },
+        progress);
+    sums.finish(r);
+    for (std::size_t i = 0; i < passes.size(); ++i)
+        r.windows += i == 0 || passes[i].window != passes[i - 1].window ? 1 : 0;
+
+    const BlockRunStats& stats = runner.stats();
+    report.seconds = stats.seconds;
+    report.blockLoadSeconds = stats.loadSeconds;
+    report.maxMemory = stats.maxMemory;
+    report.hiddenBytes = stats.hiddenBytes;
+    report.spilledBytes = stats.spilledBytes;
+    report.largestBlockBytes = stats.largestBlockBytes;
+    report.tokens = r.tokens;
+    report.windows = r.windows;
+    if (!q) {
         report.floatPerplexity = r.perplexity;
         report.floatMeanNll = r.meanNll;
-        return report;
+    } else {
+        report.floatPerplexity = r.referencePerplexity;
+        report.floatMeanNll = std::log(r.referencePerplexity);
+        report.quantized = true;
+        report.schemeName = q->scheme.name;
+        report.activations = q->scheme.activations;
+        report.perplexity = r.perplexity;
+        report.meanNll = r.meanNll;
+        report.klDivergence = r.klDivergence;
+        report.top1Agreement = r.top1Agreement;
+        report.blocks = runner.blocks();
+        report.modules = runner.modules();
     }
-    QuantScheme scheme = *request.scheme;
-    if (!request.activations.empty())
-        scheme.activations = request.activations;
-    scheme.validate();
-    // Only what an export quantizes: the tree's Linear modules that are not kept (GPT-2's Conv1D
-    // modules, for one, stay float in every export, so they do here).
-    const ModuleTree tree = ModuleTree::build(checkpoint.tensors(), checkpoint.modelType());
-    std::set<std::string> floatModules = request.kept;
-    std::set<std::string> quantizable;
-    for (int m : tree.quantizable())
-        quantizable.insert(tree.node(m).path);
-    for (const auto& path : quantizable)
-        report.quantizedModules += request.kept.count(path) ? 0 : 1;
-    const WeightTransform quantize = fakeQuantizeWeights(scheme, request.kept, request.moduleSchemes);
-    const std::unique_ptr<LanguageModel> quantized
-        = loadLanguageModel(checkpoint, config, [&](const std::string& module, const at::Tensor& w) {
-              return quantizable.count(module) ? quantize(module, w) : w;
-          });
-    for (const std::string& head : quantized->headModules())
-        floatModules.insert(head);
-    ActivationRanges ranges;
-    if (isStaticActivations(scheme.activations)) {
-        const auto windows = calibrationWindows(checkpoint, config, request, ids);
-        ranges = measureActivationRanges(*quantized, windows, progress);
-        report.calibrationWindows = static_cast<int>(windows.size());
-    }
-    const LinearInputHook quantizeInputs = fakeQuantizeActivations(scheme, floatModules, std::move(ranges));
-    const LinearInputHook activations = !quantizeInputs
-        ? LinearInputHook()
-        : [&](const std::string& module, const at::Tensor& x) {
-              return quantizable.count(module) ? quantizeInputs(module, x) : x;
-          };
-    const auto started = std::chrono::steady_clock::now();
-    const PerplexityResult r = evaluatePerplexity(*quantized, ids, options, progress, activations, model.get());
-    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    report.tokens = r.tokens;
-    report.forwardTokens = r.forwardTokens;
-    report.windows = r.windows;
-    report.floatPerplexity = r.referencePerplexity;
-    report.floatMeanNll = std::log(r.referencePerplexity);
-    report.quantized = true;
-    report.schemeName = scheme.name;
-    report.activations = scheme.activations;
-    report.perplexity = r.perplexity;
-    report.meanNll = r.meanNll;
-    report.klDivergence = r.klDivergence;
-    report.top1Agreement = r.top1Agreement;
+    report.peakRssBytes = peakRssBytes();
     return report;
 }
 

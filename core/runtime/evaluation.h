@@ -5,6 +5,7 @@
 // scheme and keep selection: what the GUI's Evaluate tab and `quantscope-cli eval` run.
 // Plain data in and out (no libtorch in this header).
 #include "quant/quant_scheme.h"
+#include "runtime/divergence.h"
 
 #include <cstdint>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace qs {
 
@@ -39,6 +41,10 @@ struct EvaluationRequest
     // Masked-LM scoring: the mask token (-1: the tokenizer's) and the masking stride.
     std::int64_t maskToken = -1;
     int maskEvery = 7;
+    // The block runner's memory: resident bytes it plans for (0: what the machine can spare) and
+    // where hidden states beyond that go (empty: the temporary folder).
+    std::uint64_t maxMemory = 0;
+    std::filesystem::path spillDirectory;
 };
 
 struct EvaluationReport
@@ -51,7 +57,13 @@ struct EvaluationReport
     int windows = 0;
     double floatPerplexity = 0;
     double floatMeanNll = 0;
-    double seconds = 0; // the forward passes (both models with a scheme), after a warm-up
+    double seconds = 0; // the block runner's run: loading every block, the layers and the head
+    double blockLoadSeconds = 0; // of which reading, converting and quantizing block weights
+    std::uint64_t maxMemory = 0; // the limit the run planned for
+    std::uint64_t hiddenBytes = 0; // hidden states of every stream, and those spilled to disk
+    std::uint64_t spilledBytes = 0;
+    std::uint64_t largestBlockBytes = 0; // float32 weights of the largest layer
+    std::uint64_t peakRssBytes = 0; // of the process, at the end
     // With a scheme:
     bool quantized = false;
     std::string schemeName;
@@ -64,11 +76,16 @@ struct EvaluationReport
     double meanNll = 0;
     double klDivergence = 0; // KL(float || quantized) per predicted token
     double top1Agreement = 0;
+    // Per layer, in order, and per Linear module of the layers: see runtime/divergence.h.
+    std::vector<BlockDivergence> blocks;
+    std::vector<ModuleDivergence> modules;
 };
 
-// Loads the model, the data and runs both models window by window; progress counts windows
-// (calibration windows first when activations are static), cancellation is honoured between
-// windows. Errors name the file or tensor.
+// Runs the float model (and with a scheme the fake-quantized one beside it) on the data with the
+// block runner, in bounded memory: one layer's weights at a time, every window through it.
+// Static activation ranges are measured per block, on the calibration windows run through the
+// block's quantized weights, just before the evaluation windows. Progress names the block;
+// cancellation stops within a block. Errors name the file, tensor or block.
 EvaluationReport evaluateCheckpoint(const Checkpoint& checkpoint, const EvaluationRequest& request, Progress& progress);
 
 } // namespace qs

@@ -37,13 +37,8 @@ WeightTransform fakeQuantizeWeights(
 ActivationRanges measureActivationRanges(
     const LanguageModel& model, const std::vector<std::vector<std::int64_t>>& windows, Progress& progress)
 {
-    ActivationRanges ranges;
-    const LinearInputHook observe = [&ranges](const std::string& module, const at::Tensor& x) {
-        const float m = x.abs().max().item<float>();
-        float& r = ranges[module];
-        r = std::max(r, std::isfinite(m) ? m : r);
-        return x;
-    };
+    const auto ranges = std::make_shared<ActivationRanges>();
+    const LinearInputHook observe = activationRangeObserver(ranges);
     ProgressUpdate update;
     update.stepsTotal = static_cast<std::int64_t>(windows.size());
     for (const auto& w : windows) {
@@ -52,7 +47,17 @@ ActivationRanges measureActivationRanges(
         ++update.stepsDone;
         progress.report(update);
     }
-    return ranges;
+    return *ranges;
+}
+
+LinearInputHook activationRangeObserver(std::shared_ptr<ActivationRanges> ranges)
+{
+    return [ranges = std::move(ranges)](const std::string& module, const at::Tensor& x) {
+        const float m = x.abs().max().item<float>();
+        float& r = (*ranges)[module];
+        r = std::max(r, std::isfinite(m) ? m : r);
+        return x;
+    };
 }
 
 namespace {
@@ -77,7 +82,7 @@ at::Tensor staticFp8(const at::Tensor& x, float scale)
 }
 
 LinearInputHook staticActivations(
-    const QuantScheme& scheme, std::set<std::string> kept, ActivationRanges ranges)
+    const QuantScheme& scheme, std::set<std::string> kept, std::shared_ptr<const ActivationRanges> ranges)
 {
     const bool fp8 = scheme.activations == "fp8-tensor-static";
     const bool fmsMo = scheme.convention == ScaleConvention::FmsMo;
@@ -85,8 +90,8 @@ LinearInputHook staticActivations(
                const std::string& module, const at::Tensor& x) -> at::Tensor {
         if (kept.count(module) || module == "lm_head")
             return x;
-        const auto it = ranges.find(module);
-        if (it == ranges.end())
+        const auto it = ranges->find(module);
+        if (it == ranges->end())
             throw UsageError("static activation quantization: the calibration never reached the input of " + module);
         const float absMax = std::max(it->second, 1e-12F);
         if (fp8)
@@ -98,6 +103,13 @@ LinearInputHook staticActivations(
 } // namespace
 
 LinearInputHook fakeQuantizeActivations(const QuantScheme& scheme, std::set<std::string> kept, ActivationRanges ranges)
+{
+    return fakeQuantizeActivations(
+        scheme, std::move(kept), std::make_shared<const ActivationRanges>(std::move(ranges)));
+}
+
+LinearInputHook fakeQuantizeActivations(
+    const QuantScheme& scheme, std::set<std::string> kept, std::shared_ptr<const ActivationRanges> ranges)
 {
     if (scheme.activations.empty() || scheme.activations == "none")
         return {};

@@ -8,6 +8,7 @@
 #include "quant/quant_scheme.h"
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -27,6 +28,8 @@ using ActivationRanges = std::map<std::string, float>;
 // Runs the model on each window; progress counts windows, cancellation between windows.
 ActivationRanges measureActivationRanges(
     const LanguageModel& model, const std::vector<std::vector<std::int64_t>>& windows, Progress& progress);
+// The hook that measures them, passing each input on: into `ranges` as the model runs.
+LinearInputHook activationRangeObserver(std::shared_ptr<ActivationRanges> ranges);
 
 // The scheme's activations as the consumer quantizes them, on the input of every quantized
 // Linear: not the kept modules nor lm_head (pass the other output heads of a model,
@@ -37,5 +40,9 @@ ActivationRanges measureActivationRanges(
 // UsageError for an unknown mode, or static ranges missing a module's input.
 LinearInputHook fakeQuantizeActivations(
     const QuantScheme& scheme, std::set<std::string> kept, ActivationRanges ranges = {});
+// The same with ranges that fill in while the hook is in use (the block runner measures each
+// block's ranges just before the evaluation runs it).
+LinearInputHook fakeQuantizeActivations(
+    const QuantScheme& scheme, std::set<std::string> kept, std::shared_ptr<const ActivationRanges> ranges);
 
 } // namespace qs

@@ -63,54 +63,8 @@ std::vector<Window> windowsOf(std::int64_t n, const PerplexityOptions& o)
     return w;
 }
 
-// One forward pass's predictions: the model's logits at the scored rows and the targets.
-struct Scored
+void checkOptions(const ModelConfig& c, const PerplexityOptions& o)
 {
-    at::Tensor logits; // [k, vocab]
-    at::Tensor targets; // [k]
-    double weight = 1; // Blocks: each prediction counts length / predicted times
-};
-
-// Sums of the NLLs and of the comparison with the reference.
-class Accumulator
-{
-public:
-    void add(const Scored& s, const at::Tensor& referenceLogits)
-    {
-        // log-softmax in float32 (as PyTorch's cross-entropy), sums in double.
-        const at::Tensor logp = at::log_softmax(s.logits, -1);
-        const auto predicted = s.targets.size(0);
-        m_nll += -logp.gather(1, s.targets.unsqueeze(1)).sum(at::kDouble).item<double>() * s.weight;
-        m_counted += static_cast<double>(predicted) * s.weight;
-        m_tokens += predicted;
-        if (!referenceLogits.defined())
-            return;
-        const at::Tensor refLogp = at::log_softmax(referenceLogits, -1);
-        m_referenceNll += -refLogp.gather(1, s.targets.unsqueeze(1)).sum(at::kDouble).item<double>() * s.weight;
-        m_kl += (refLogp.exp() * (refLogp - logp)).sum(at::kDouble).item<double>();
-        m_agree += (refLogp.argmax(-1) == logp.argmax(-1)).sum().item<std::int64_t>();
-    }
-
-    void finish(PerplexityResult& r) const
-    {
-        r.tokens = m_tokens;
-        r.meanNll = m_nll / m_counted;
-        r.perplexity = std::exp(r.meanNll);
-        if (r.compared) {
-            r.referencePerplexity = std::exp(m_referenceNll / m_counted);
-            r.klDivergence = m_kl / static_cast<double>(m_tokens);
-            r.top1Agreement = static_cast<double>(m_agree) / static_cast<double>(m_tokens);
-        }
-    }
-
-private:
-    double m_nll = 0, m_referenceNll = 0, m_kl = 0, m_counted = 0;
-    std::int64_t m_tokens = 0, m_agree = 0;
-};
-
-void checkOptions(const LanguageModel& model, const PerplexityOptions& o)
-{
-    const ModelConfig& c = model.config();
     if (o.seqLen < 2)
         throw UsageError("the sequence length must be at least 2");
     if (o.seqLen > c.maxPositions)
@@ -134,81 +88,142 @@ void checkOptions(const LanguageModel& model, const PerplexityOptions& o)
 
 } // namespace
 
-PerplexityResult evaluatePerplexity(const LanguageModel& model, const std::vector<std::int64_t>& ids,
-    const PerplexityOptions& options, Progress& progress, const LinearInputHook& hook,
-    const LanguageModel* reference)
+void PerplexitySums::add(const ScoredPass& pass, const at::Tensor& logits, const at::Tensor& referenceLogits)
 {
-    checkOptions(model, options);
+    // log-softmax in float32 (as PyTorch's cross-entropy), sums in double.
+    const at::Tensor targets = at::tensor(pass.targets, at::kLong).unsqueeze(1);
+    const at::Tensor logp = at::log_softmax(logits, -1);
+    const auto predicted = static_cast<std::int64_t>(pass.targets.size());
+    m_nll += -logp.gather(1, targets).sum(at::kDouble).item<double>() * pass.weight;
+    m_counted += static_cast<double>(predicted) * pass.weight;
+    m_tokens += predicted;
+    if (!referenceLogits.defined())
+        return;
+    const at::Tensor refLogp = at::log_softmax(referenceLogits, -1);
+    m_referenceNll += -refLogp.gather(1, targets).sum(at::kDouble).item<double>() * pass.weight;
+    m_kl += (refLogp.exp() * (refLogp - logp)).sum(at::kDouble).item<double>();
+    m_agree += (refLogp.argmax(-1) == logp.argmax(-1)).sum().item<std::int64_t>();
+}
+
+void PerplexitySums::addChunked(const ScoredPass& pass, double nll, double referenceNll, double kl, std::int64_t agree)
+{
+    const auto predicted = static_cast<std::int64_t>(pass.targets.size());
+    m_nll += nll * pass.weight;
+    m_referenceNll += referenceNll * pass.weight;
+    m_counted += static_cast<double>(predicted) * pass.weight;
+    m_tokens += predicted;
+    m_kl += kl;
+    m_agree += agree;
+}
+
+void PerplexitySums::finish(PerplexityResult& r) const
+{
+    r.tokens = m_tokens;
+    r.meanNll = m_nll / m_counted;
+    r.perplexity = std::exp(r.meanNll);
+    if (r.compared) {
+        r.referencePerplexity = std::exp(m_referenceNll / m_counted);
+        r.klDivergence = m_kl / static_cast<double>(m_tokens);
+        r.top1Agreement = static_cast<double>(m_agree) / static_cast<double>(m_tokens);
+    }
+}
+
+namespace {
+
+// Masked scoring: the window between its sequence markers (unless the data already has them
+// there), one pass per masking offset.
+void maskedPasses(const std::vector<std::int64_t>& window, int index, const PerplexityOptions& o,
+    std::vector<ScoredPass>& passes)
+{
+    const std::vector<std::int64_t>& pre = o.windowPrefix;
+    const std::vector<std::int64_t>& post = o.windowSuffix;
+    const bool starts = window.size() >= pre.size() && std::equal(pre.begin(), pre.end(), window.begin());
+    const bool ends = window.size() >= post.size() && std::equal(post.rbegin(), post.rend(), window.rbegin());
+    std::vector<std::int64_t> original = starts ? std::vector<std::int64_t>() : pre;
+    const auto offset = static_cast<std::int64_t>(original.size());
+    const auto length = static_cast<std::int64_t>(window.size());
+    original.insert(original.end(), window.begin(), window.end());
+    if (!ends)
+        original.insert(original.end(), post.begin(), post.end());
+    for (int j = 0; j < o.maskEvery; ++j) {
+        ScoredPass pass;
+        pass.input = original;
+        pass.window = index;
+        for (std::int64_t p = offset + j; p < offset + length; p += o.maskEvery) {
+            const std::int64_t id = original[static_cast<std::size_t>(p)];
+            if (std::find(o.unscored.begin(), o.unscored.end(), id) != o.unscored.end())
+                continue;
+            pass.input[static_cast<std::size_t>(p)] = o.maskToken;
+            pass.rows.push_back(p);
+            pass.targets.push_back(id);
+        }
+        if (!pass.rows.empty())
+            passes.push_back(std::move(pass));
+    }
+}
+
+} // namespace
+
+std::vector<ScoredPass> scoredPasses(
+    const ModelConfig& config, const std::vector<std::int64_t>& ids, const PerplexityOptions& options)
+{
+    checkOptions(config, options);
     if (ids.size() < 2)
         throw UsageError("perplexity needs at least two tokens");
     const std::vector<Window> windows = windowsOf(static_cast<std::int64_t>(ids.size()), options);
     if (windows.empty())
         throw UsageError("the data holds fewer tokens than one block of " + std::to_string(options.seqLen));
-    PerplexityResult r;
-    r.compared = reference != nullptr;
-    Accumulator sums;
-    // The model's and the reference's logits at `rows` of one input.
-    auto score = [&](const std::vector<std::int64_t>& input, const at::Tensor& rows, Scored s) {
-        s.logits = model.forward(input, hook).index_select(0, rows);
-        r.forwardTokens += static_cast<std::int64_t>(input.size());
-        const at::Tensor ref = reference ? reference->forward(input).index_select(0, rows) : at::Tensor();
-        sums.add(s, ref);
-    };
-    ProgressUpdate update;
-    update.stepsTotal = static_cast<std::int64_t>(windows.size());
-    for (const Window& w : windows) {
-        progress.checkCancelled();
+    std::vector<ScoredPass> passes;
+    for (std::size_t i = 0; i < windows.size(); ++i) {
+        const Window& w = windows[i];
         const auto first = ids.begin() + w.begin;
         if (options.protocol == PerplexityProtocol::Masked) {
-            // The window between its sequence markers (unless the data already has them there).
-            const std::vector<std::int64_t> window(first, first + w.length);
-            const std::vector<std::int64_t>& pre = options.windowPrefix;
-            const std::vector<std::int64_t>& post = options.windowSuffix;
-            const bool starts = window.size() >= pre.size() && std::equal(pre.begin(), pre.end(), window.begin());
-            const bool ends = window.size() >= post.size() && std::equal(post.rbegin(), post.rend(), window.rbegin());
-            std::vector<std::int64_t> original = starts ? std::vector<std::int64_t>() : pre;
-            const auto offset = static_cast<std::int64_t>(original.size());
-            original.insert(original.end(), window.begin(), window.end());
-            if (!ends)
-                original.insert(original.end(), post.begin(), post.end());
-            for (int j = 0; j < options.maskEvery; ++j) {
-                std::vector<std::int64_t> input = original, rows, targets;
-                for (std::int64_t p = offset + j; p < offset + w.length; p += options.maskEvery) {
-                    const std::int64_t id = original[static_cast<std::size_t>(p)];
-                    if (std::find(options.unscored.begin(), options.unscored.end(), id) != options.unscored.end())
-                        continue;
-                    input[static_cast<std::size_t>(p)] = options.maskToken;
-                    rows.push_back(p);
-                    targets.push_back(id);
-                }
-                if (rows.empty())
-                    continue;
-                Scored s;
-                s.targets = at::tensor(targets, at::kLong);
-                score(input, at::tensor(rows, at::kLong), s);
-            }
-        } else {
-            // Overlap: run the first length - 1 tokens, predict the next; Blocks: run all, predict
-            // positions 1 .. length - 1 from 0 .. length - 2 (the last logit is unused), each
-            // prediction weighted so that the block counts length times its mean.
-            const bool overlap = options.protocol == PerplexityProtocol::Overlap;
-            const std::int64_t run = overlap ? w.length - 1 : w.length;
-            const std::vector<std::int64_t> input(first, first + run);
-            Scored s;
-            s.targets = at::tensor(std::vector<std::int64_t>(first + 1, first + w.length), at::kLong);
-            const std::int64_t predicted = w.length - 1;
-            s.weight = overlap ? 1.0 : static_cast<double>(w.length) / static_cast<double>(predicted);
-            score(input, at::arange(predicted, at::kLong), s);
+            maskedPasses(std::vector<std::int64_t>(first, first + w.length), static_cast<int>(i), options, passes);
+            continue;
         }
-        ++r.windows;
-        ++update.stepsDone;
-        progress.report(update);
+        // Overlap: run the first length - 1 tokens, predict the next; Blocks: run all, predict
+        // positions 1 .. length - 1 from 0 .. length - 2 (the last logit is unused), each
+        // prediction weighted so that the block counts length times its mean.
+        const bool overlap = options.protocol == PerplexityProtocol::Overlap;
+        ScoredPass pass;
+        pass.window = static_cast<int>(i);
+        pass.input.assign(first, first + (overlap ? w.length - 1 : w.length));
+        pass.targets.assign(first + 1, first + w.length);
+        const std::int64_t predicted = w.length - 1;
+        for (std::int64_t r = 0; r < predicted; ++r)
+            pass.rows.push_back(r);
+        pass.weight = overlap ? 1.0 : static_cast<double>(w.length) / static_cast<double>(predicted);
+        passes.push_back(std::move(pass));
     }
-    if (!(r.windows > 0))
-        throw UsageError("no window of the data holds a token to score");
-    sums.finish(r);
-    if (r.tokens == 0)
+    if (passes.empty())
         throw UsageError("no token of the data could be scored (all are special tokens)");
+    return passes;
+}
+
+PerplexityResult evaluatePerplexity(const LanguageModel& model, const std::vector<std::int64_t>& ids,
+    const PerplexityOptions& options, Progress& progress, const LinearInputHook& hook,
+    const LanguageModel* reference)
+{
+    const std::vector<ScoredPass> passes = scoredPasses(model.config(), ids, options);
+    PerplexityResult r;
+    r.compared = reference != nullptr;
+    PerplexitySums sums;
+    ProgressUpdate update;
+    update.stepsTotal = passes.back().window + 1;
+    for (std::size_t i = 0; i < passes.size(); ++i) {
+        progress.checkCancelled();
+        const ScoredPass& pass = passes[i];
+        const at::Tensor rows = at::tensor(pass.rows, at::kLong);
+        const at::Tensor logits = model.forward(pass.input, hook).index_select(0, rows);
+        r.forwardTokens += static_cast<std::int64_t>(pass.input.size());
+        sums.add(pass, logits, reference ? reference->forward(pass.input).index_select(0, rows) : at::Tensor());
+        if (i + 1 == passes.size() || passes[i + 1].window != pass.window) {
+            ++r.windows;
+            ++update.stepsDone;
+            progress.report(update);
+        }
+    }
+    sums.finish(r);
     return r;
 }
 

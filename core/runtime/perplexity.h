@@ -65,6 +65,36 @@ struct PerplexityResult
     double top1Agreement = 0;
 };
 
+// One forward pass of an evaluation: the tokens it runs and the rows of its logits it scores.
+struct ScoredPass
+{
+    std::vector<std::int64_t> input;
+    std::vector<std::int64_t> rows; // positions of `input` whose logits are scored
+    std::vector<std::int64_t> targets; // the token each scored row predicts
+    double weight = 1; // Blocks: each prediction counts length / predicted times
+    int window = 0; // the window it belongs to (masked scoring runs each window several times)
+};
+
+// The passes the protocol makes of the ids, after checking the options against the model (the
+// errors of evaluatePerplexity). Passes that score nothing are left out.
+std::vector<ScoredPass> scoredPasses(
+    const ModelConfig& config, const std::vector<std::int64_t>& ids, const PerplexityOptions& options);
+
+// Sums of NLLs (and of the comparison with a reference model) over scored rows, from whole
+// logits or vocabulary chunk by chunk (online log-sum-exp), into a PerplexityResult.
+class PerplexitySums
+{
+public:
+    // logits [rows, vocab] of the evaluated model and the reference's (or undefined).
+    void add(const ScoredPass& pass, const at::Tensor& logits, const at::Tensor& referenceLogits);
+    void addChunked(const ScoredPass& pass, double nll, double referenceNll, double kl, std::int64_t agree);
+    void finish(PerplexityResult& r) const;
+
+private:
+    double m_nll = 0, m_referenceNll = 0, m_kl = 0, m_counted = 0;
+    std::int64_t m_tokens = 0, m_agree = 0;
+};
+
 // `hook` runs on the inputs of the evaluated model's Linear modules (activation fake
 // quantization); the reference model runs without it. Progress counts windows; cancellation is
 // honoured between windows. UsageError when there are fewer than two ids or seqLen < 2, when the

@@ -6,7 +6,7 @@
 #include "error.h"
 #include "io/checkpoint.h"
 #include "jobs/progress.h"
-#include "models/llama_model.h"
+#include "models/language_model.h"
 #include "models/model_config.h"
 #include "quant/quant_scheme.h"
 #include "runtime/activation_capture.h"
@@ -61,8 +61,8 @@ private Q_SLOTS:
         const ModelConfig config = modelConfigFromJson(c.config());
         QVERIFY(config.ropeInterleaved);
         QCOMPARE(config.kvHeads, std::int64_t(4));
-        const LlamaModel model = LlamaModel::load(c, config);
-        const std::vector<std::int64_t> ids = model.greedy({ 1 }, 60);
+        const auto model = loadLanguageModel(c, config);
+        const std::vector<std::int64_t> ids = model->greedy({ 1 }, 60);
         QCOMPARE(ids.size(), std::size_t(61));
         const Llama2cTokenizer tok = Llama2cTokenizer::read(c.tokenizerFile(), 512);
         const std::string text = tok.decode(std::vector<int>(ids.begin(), ids.end()));
@@ -75,12 +75,12 @@ private Q_SLOTS:
     {
         const Checkpoint c = Checkpoint::open(kStories);
         const ModelConfig config = modelConfigFromJson(c.config());
-        const LlamaModel model = LlamaModel::load(c, config);
+        const auto model = loadLanguageModel(c, config);
         const std::vector<std::int64_t> ids = loadEvalTokens(kText, c, config.vocabSize);
         QCOMPARE(ids.size(), std::size_t(3361));
         PerplexityOptions o;
         o.seqLen = 256;
-        const PerplexityResult r = evaluatePerplexity(model, ids, o, m_progress);
+        const PerplexityResult r = evaluatePerplexity(*model, ids, o, m_progress);
         QCOMPARE(r.tokens, std::int64_t(3360));
         QCOMPARE(r.windows, 14);
         qInfo("stories260K: perplexity %.4f, mean NLL %.4f", r.perplexity, r.meanNll);
@@ -88,15 +88,15 @@ private Q_SLOTS:
 
         // fms-mo's block formula on the same data: 13 blocks of 256, 255 predictions each.
         o.protocol = PerplexityProtocol::Blocks;
-        const PerplexityResult b = evaluatePerplexity(model, ids, o, m_progress);
+        const PerplexityResult b = evaluatePerplexity(*model, ids, o, m_progress);
         QCOMPARE(b.windows, 13);
         QCOMPARE(b.tokens, std::int64_t(13 * 255));
         QVERIFY(b.perplexity > 3.5 && b.perplexity < 4.5);
 
         // int8 per-channel weights: less than 1% change; the comparison metrics make sense.
         o.protocol = PerplexityProtocol::Overlap;
-        const LlamaModel int8 = LlamaModel::load(c, config, fakeQuantizeWeights(preset("nxd-int8"), {}));
-        const PerplexityResult q = evaluatePerplexity(int8, ids, o, m_progress, {}, &model);
+        const auto int8 = loadLanguageModel(c, config, fakeQuantizeWeights(preset("nxd-int8"), {}));
+        const PerplexityResult q = evaluatePerplexity(*int8, ids, o, m_progress, {}, model.get());
         qInfo("int8 per-channel: perplexity %.4f (%+.3f%%), KL %.3g, top-1 %.4f", q.perplexity,
             100 * (q.perplexity / r.perplexity - 1), q.klDivergence, q.top1Agreement);
         QVERIFY(q.compared);
@@ -108,9 +108,9 @@ private Q_SLOTS:
         // W8A8 with dynamic per-token int8 activations, a kept module left alone.
         const QuantScheme w8a8 = preset("vllm-w8a8-int8");
         const std::set<std::string> kept { "model.layers.0.mlp.down_proj" };
-        const LlamaModel wq = LlamaModel::load(c, config, fakeQuantizeWeights(w8a8, kept));
+        const auto wq = loadLanguageModel(c, config, fakeQuantizeWeights(w8a8, kept));
         const PerplexityResult a
-            = evaluatePerplexity(wq, ids, o, m_progress, fakeQuantizeActivations(w8a8, kept), &model);
+            = evaluatePerplexity(*wq, ids, o, m_progress, fakeQuantizeActivations(w8a8, kept), model.get());
         qInfo("W8A8: perplexity %.4f, KL %.3g, top-1 %.4f", a.perplexity, a.klDivergence, a.top1Agreement);
         QVERIFY(a.klDivergence > q.klDivergence); // activations add error
         QVERIFY(a.top1Agreement > 0.9);
@@ -121,7 +121,7 @@ private Q_SLOTS:
             void report(const ProgressUpdate&) override { }
             bool cancelled() const override { return true; }
         } cancelled;
-        QVERIFY_THROWS_EXCEPTION(CancelledError, evaluatePerplexity(model, ids, o, cancelled));
+        QVERIFY_THROWS_EXCEPTION(CancelledError, evaluatePerplexity(*model, ids, o, cancelled));
     }
 
     // Calibration on stories260K: every Linear input and the twelve named points per layer,
@@ -171,10 +171,10 @@ private Q_SLOTS:
         }
         // Against a direct computation: the down_proj input of layer 2 in the first window.
         const ModelConfig config = modelConfigFromJson(c.config());
-        const LlamaModel model = LlamaModel::load(c, config);
+        const auto model = loadLanguageModel(c, config);
         const std::vector<std::int64_t> ids = loadEvalTokens(kText, c, 512);
         at::Tensor seen;
-        model.forward(
+        model->forward(
             std::vector<std::int64_t>(ids.begin(), ids.begin() + 64), [&](const std::string& m, const at::Tensor& x) {
                 if (m == "model.layers.2.mlp.down_proj")
                     seen = x.clone();

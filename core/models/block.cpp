@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "models/block.h"
+
+#include "error.h"
+#include "models/bert_blocks.h"
+#include "models/gpt2_blocks.h"
+#include "models/llama_blocks.h"
+
+#include <ATen/ATen.h>
+
+#include <malloc.h>
+
+namespace qs {
+
+at::Tensor project(const at::Tensor& x, const Projection& p, const BlockHooks& hooks)
+{
+    const at::Tensor in = hooks.input ? hooks.input(p.module, x) : x;
+    at::Tensor out = p.bias.defined() ? at::linear(in, p.weight, p.bias) : at::linear(in, p.weight);
+    if (hooks.output)
+        hooks.output(p.module, x, out);
+    return out;
+}
+
+std::int64_t KvCache::tokens() const
+{
+    return keys.defined() ? keys.size(0) : 0;
+}
+
+const Projection* Block::projection(const std::string& module) const
+{
+    for (const Projection* p : projections()) {
+        if (p->module == module)
+            return p;
+    }
+    return nullptr;
+}
+
+std::uint64_t Block::bytes() const
+{
+    std::uint64_t total = 0;
+    auto add = [&total](const at::Tensor& t) {
+        if (t.defined())
+            total += static_cast<std::uint64_t>(t.numel()) * t.element_size();
+    };
+    for (const Projection* p : projections()) {
+        add(p->weight);
+        add(p->bias);
+    }
+    for (const at::Tensor& t : m_others)
+        add(t);
+    return total;
+}
+
+at::Tensor HeadChunk::logits(const at::Tensor& h) const
+{
+    at::Tensor out = bias.defined() ? at::linear(h, weight, bias) : at::linear(h, weight);
+    return divisor != 1 ? out / divisor : out;
+}
+
+std::int64_t Head::chunkRows(std::uint64_t bytes) const
+{
+    const auto rowBytes = static_cast<std::uint64_t>(std::max<std::int64_t>(hidden(), 1)) * sizeof(float);
+    return std::clamp<std::int64_t>(static_cast<std::int64_t>(bytes / rowBytes), 1, std::max<std::int64_t>(vocab(), 1));
+}
+
+std::unique_ptr<ModelBlocks> ModelBlocks::open(const Checkpoint& checkpoint, const ModelConfig& config)
+{
+    switch (config.family) {
+    case ModelFamily::Llama:
+        return std::make_unique<LlamaBlocks>(checkpoint, config);
+    case ModelFamily::Gpt2:
+        return std::make_unique<Gpt2Blocks>(checkpoint, config);
+    case ModelFamily::Bert:
+        return std::make_unique<BertBlocks>(checkpoint, config);
+    }
+    throw UsageError("no runtime for model type '" + config.modelType + "'");
+}
+
+ModelBlocks::ModelBlocks(const Checkpoint& checkpoint, ModelConfig config)
+    : m_checkpoint(checkpoint)
+    , m_config(std::move(config))
+{
+}
+
+void ModelBlocks::checkTokens(const std::vector<std::int64_t>& tokens) const
+{
+    const std::int64_t vocab = m_config.vocabSize;
+    for (auto t : tokens) {
+        if (t < 0 || t >= vocab)
+            throw UsageError(
+                "token id " + std::to_string(t) + " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
+    }
+}
+
+at::Tensor ModelBlocks::rows(const std::string& tensor, const at::Tensor& ids) const
+{
+    const TensorInfo* info = m_checkpoint.find(tensor);
+    if (!info)
+        throw FormatError("the model has no tensor '" + tensor + "', which a " + m_config.modelType + " model needs",
+            ErrorContext { m_checkpoint.path().string(), tensor, {} });
+    const bool decoded = m_checkpoint.quantization().recipes.count(tensor) > 0 || info->dtype == DType::F8_E4M3
+        || info->dtype == DType::F8_E5M2;
+    const at::Tensor table = decoded ? m_checkpoint.loadDequantized(tensor) : m_checkpoint.load(tensor);
+    if (table.dim() != 2 || table.size(1) != m_config.hidden)
+        throw FormatError("shape does not fit the config (expected rows of " + std::to_string(m_config.hidden) + ")",
+            ErrorContext { info->source, tensor, {} });
+    return table.index_select(0, ids).to(at::kFloat).contiguous();
+}
+
+std::uint64_t ModelBlocks::layerBytes(std::int64_t layer) const
+{
+    const std::string prefix = layerName(layer) + ".";
+    std::uint64_t total = 0;
+    for (const TensorInfo& t : m_checkpoint.tensors()) {
+        if (t.name.compare(0, prefix.size(), prefix) == 0)
+            total += static_cast<std::uint64_t>(t.numel()) * sizeof(float);
+    }
+    return total;
+}
+
+void ModelBlocks::release(const Block& block) const
+{
+    for (const std::string& t : block.tensors())
+        m_checkpoint.release(t);
+    ::malloc_trim(0);
+}
+
+void ModelBlocks::releaseEmbeddings() const
+{
+    for (const std::string& t : m_embeddingTensors)
+        m_checkpoint.release(t);
+}
+
+} // namespace qs
