@@ -31,7 +31,7 @@ std::uint64_t spanElements(const TensorInfo& info)
     return last + 1;
 }
 
-at::Tensor viewOf(const std::shared_ptr<const MappedFile>& mapping, const TensorInfo& info)
+at::Tensor viewOf(const std::shared_ptr<const MappedFile>& mapping, const TensorInfo& info, bool populate = true)
 {
     const auto type = toScalarType(info.dtype);
     const auto options = at::TensorOptions().dtype(type).device(at::kCPU);
@@ -46,7 +46,7 @@ at::Tensor viewOf(const std::shared_ptr<const MappedFile>& mapping, const Tensor
         std::memcpy(copy.data_ptr(), data, spanBytes);
         return copy.as_strided(info.shape, strides);
     }
-    if (spanBytes >= (1u << 20))
+    if (populate && spanBytes >= (1u << 20))
         mapping->populate(info.offset, spanBytes); // the caller is about to read all of it
     return at::from_blob(
         data, info.shape, strides, [keepAlive = mapping](void*) {}, options);
@@ -174,6 +174,28 @@ at::Tensor Checkpoint::load(std::string_view name) const
     } catch (const FormatError& e) {
         throw FormatError(e.reason(), ErrorContext { t->source, t->name, t->offset });
     }
+}
+
+at::Tensor Checkpoint::loadLazy(std::string_view name) const
+{
+    const auto [t, mapping] = m_impl->locate(name);
+    try {
+        return viewOf(mapping, *t, false);
+    } catch (const FormatError& e) {
+        throw FormatError(e.reason(), ErrorContext { t->source, t->name, t->offset });
+    }
+}
+
+at::Tensor Checkpoint::loadRows(std::string_view name, std::int64_t begin, std::int64_t end) const
+{
+    const auto [t, mapping] = m_impl->locate(name);
+    const at::Tensor rows = loadLazy(name).slice(0, begin, end);
+    if (t->isContiguous() && !t->shape.empty() && t->shape[0] > 0) {
+        const std::uint64_t rowBytes = t->bytes / static_cast<std::uint64_t>(t->shape[0]);
+        mapping->populate(t->offset + static_cast<std::uint64_t>(begin) * rowBytes,
+            static_cast<std::uint64_t>(end - begin) * rowBytes);
+    }
+    return rows;
 }
 
 Checkpoint::RawBytes Checkpoint::raw(std::string_view name) const

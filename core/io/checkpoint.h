@@ -67,6 +67,10 @@ public:
     // strided views keep their strides). Do not write into it; transformations return new
     // tensors. fp8 tensors have no libtorch type here: use loadFloat() or raw().
     at::Tensor load(std::string_view name) const;
+    // The same view without reading its pages ahead: for gathering a few rows of a large table.
+    at::Tensor loadLazy(std::string_view name) const;
+    // Rows begin .. end - 1 of the first dimension, those pages read ahead (a chunk of a head).
+    at::Tensor loadRows(std::string_view name, std::int64_t begin, std::int64_t end) const;
     // The values as a float32 tensor (a copy): fp8 decoded, other types converted.
     at::Tensor loadFloat(std::string_view name) const;
 

@@ -100,7 +100,7 @@ at::Tensor ModelBlocks::rows(const std::string& tensor, const at::Tensor& ids) c
             ErrorContext { m_checkpoint.path().string(), tensor, {} });
     const bool decoded = m_checkpoint.quantization().recipes.count(tensor) > 0 || info->dtype == DType::F8_E4M3
         || info->dtype == DType::F8_E5M2;
-    const at::Tensor table = decoded ? m_checkpoint.loadDequantized(tensor) : m_checkpoint.load(tensor);
+    const at::Tensor table = decoded ? m_checkpoint.loadDequantized(tensor) : m_checkpoint.loadLazy(tensor);
     if (table.dim() != 2 || table.size(1) != m_config.hidden)
         throw FormatError("shape does not fit the config (expected rows of " + std::to_string(m_config.hidden) + ")",
             ErrorContext { info->source, tensor, {} });
@@ -122,7 +122,14 @@ void ModelBlocks::release(const Block& block) const
 {
     for (const std::string& t : block.tensors())
         m_checkpoint.release(t);
-    ::malloc_trim(0);
+}
+
+void returnFreedMemory(std::uint64_t blockBytes)
+{
+    // Worth a system call (and the page faults of re-growing the heap) only for large blocks,
+    // whose freed conversion buffers would otherwise stay resident.
+    if (blockBytes >= (std::uint64_t(64) << 20))
+        ::malloc_trim(0);
 }
 
 void ModelBlocks::releaseEmbeddings() const

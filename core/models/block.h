@@ -105,6 +105,10 @@ public:
     virtual void release() const = 0;
 };
 
+// Returns freed heap memory to the system after a block of `blockBytes` was dropped (only
+// for blocks large enough that it matters).
+void returnFreedMemory(std::uint64_t blockBytes);
+
 // A family's blocks over one checkpoint. Holds no weights: everything is read when asked for.
 class ModelBlocks
 {
@@ -132,7 +136,7 @@ public:
 
     // The float32 bytes a layer's weights take once loaded, from the catalog (nothing is read).
     std::uint64_t layerBytes(std::int64_t layer) const;
-    // Drops the mapped pages of the tensors a block read, and returns freed heap to the system.
+    // Drops the mapped pages of the tensors a block read.
     void release(const Block& block) const;
     void releaseEmbeddings() const;
 

@@ -41,7 +41,7 @@ HeadChunk VocabHead::chunk(std::int64_t begin, std::int64_t end) const
     HeadChunk c;
     c.begin = begin;
     c.weight = m_whole.defined() ? m_whole.slice(0, begin, end)
-                                 : m_checkpoint.load(m_tensor).slice(0, begin, end).to(at::kFloat).contiguous();
+                                 : m_checkpoint.loadRows(m_tensor, begin, end).to(at::kFloat).contiguous();
     if (m_bias.defined())
         c.bias = m_bias.slice(0, begin, end);
     c.divisor = m_divisor;

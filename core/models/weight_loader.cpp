@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "io/checkpoint.h"
+#include "quant/prefaulted_tensor.h"
 
 #include <ATen/ATen.h>
 
@@ -52,10 +53,11 @@ at::Tensor WeightLoader::tensor(const std::string& name, const std::vector<std::
     }
     if (info->shape != shape)
         throw misfit();
-    // One copy: a float32 view of the mapping is cloned, other types converted (which copies).
+    // One copy, into memory mapped in one call (no page fault per page), converted on the way.
     const at::Tensor view = m_checkpoint.load(name);
-    at::Tensor t = view.to(at::kFloat).contiguous();
-    return t.is_alias_of(view) ? t.clone() : t;
+    at::Tensor t = emptyPrefaulted(view.sizes(), at::kFloat);
+    t.copy_(view);
+    return t;
 }
 
 at::Tensor WeightLoader::optional(const std::string& name, const std::vector<std::int64_t>& shape) const

@@ -8,8 +8,6 @@
 
 #include <ATen/ATen.h>
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -66,6 +64,14 @@ BlockRunner::~BlockRunner() = default;
 
 int BlockRunner::addWeights(WeightTransform transform, bool head)
 {
+    if (transform) { // timed apart from reading
+        transform = [inner = std::move(transform), this](const std::string& module, const at::Tensor& w) {
+            const auto started = std::chrono::steady_clock::now();
+            at::Tensor out = inner(module, w);
+            m_stats.transformSeconds += secondsSince(started);
+            return out;
+        };
+    }
     m_variants.push_back({ std::move(transform), head });
     return static_cast<int>(m_variants.size()) - 1;
 }
@@ -138,6 +144,8 @@ void BlockRunner::plan()
             + " besides (this process " + formatBytes(base) + ", activations of a sequence of " + std::to_string(longest)
             + " tokens " + formatBytes(work) + "); allow at least " + formatBytes(needed + hiddenBytes / 8));
     m_hiddenBudget = m_stats.maxMemory - needed;
+    if (m_options.hiddenMemory > 0)
+        m_hiddenBudget = std::min(m_hiddenBudget, m_options.hiddenMemory);
     m_stats.hiddenBytes = hiddenBytes;
     m_states.clear();
     for (const RunnerStream& s : m_streams) {
@@ -158,6 +166,8 @@ void BlockRunner::plan()
 
 void BlockRunner::run(Progress& progress)
 {
+    // Start the thread pools outside the timing (a first parallel matmul spawns them).
+    at::linear(at::ones({ 64, 256 }), at::ones({ 256, 256 })).sum().item<float>();
     const auto started = std::chrono::steady_clock::now();
     if (m_streams.empty())
         throw UsageError("the block runner has no stream to run");
@@ -190,6 +200,7 @@ void BlockRunner::runLayer(std::int64_t layer, Progress& progress, ProgressUpdat
     progress.report(update);
     progress.checkCancelled();
     const auto loading = std::chrono::steady_clock::now();
+    const double transformedBefore = m_stats.transformSeconds;
     std::vector<std::unique_ptr<Block>> loaded(m_variants.size());
     for (const RunnerStream& s : m_streams) {
         auto& block = loaded[static_cast<std::size_t>(s.weights)];
@@ -198,7 +209,7 @@ void BlockRunner::runLayer(std::int64_t layer, Progress& progress, ProgressUpdat
             m_model.release(*block);
         }
     }
-    m_stats.loadSeconds += secondsSince(loading);
+    m_stats.loadSeconds += secondsSince(loading) - (m_stats.transformSeconds - transformedBefore);
     Sums sums;
     for (std::size_t set = 0; set < m_sets.size(); ++set) {
         for (std::size_t s = 0; s < m_sets[set].size(); ++s) {
@@ -208,8 +219,11 @@ void BlockRunner::runLayer(std::int64_t layer, Progress& progress, ProgressUpdat
     }
     if (sums.tokens > 0)
         reportBlock(update.current, sums);
+    std::uint64_t bytes = 0;
+    for (const auto& block : loaded)
+        bytes += block ? block->bytes() : 0;
     loaded.clear();
-    ::malloc_trim(0);
+    returnFreedMemory(bytes);
     ++update.stepsDone;
     progress.report(update);
 }
@@ -350,6 +364,7 @@ void BlockRunner::runHead(
     }
     ++update.stepsDone;
     progress.report(update);
+    m_stats.headSeconds += secondsSince(started);
     m_stats.seconds += secondsSince(started);
 }
 

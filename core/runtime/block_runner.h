@@ -29,6 +29,9 @@ struct BlockRunOptions
     std::uint64_t maxMemory = 0; // resident bytes the process may reach; 0: defaultMemoryLimit()
     std::filesystem::path spillDirectory; // for hidden states beyond it; empty: the temporary folder
     std::uint64_t headChunkBytes = std::uint64_t(64) << 20; // float32 head rows per chunk
+    // At most this many bytes of hidden states in memory, whatever the limit leaves (0: no cap);
+    // the rest spills. For tests and for machines whose memory other programs need.
+    std::uint64_t hiddenMemory = 0;
 };
 
 struct BlockRunStats
@@ -37,7 +40,9 @@ struct BlockRunStats
     std::uint64_t hiddenBytes = 0; // hidden states of every stream
     std::uint64_t spilledBytes = 0; // of which in the temporary file
     std::uint64_t largestBlockBytes = 0; // float32 weights of the largest layer, one variant
-    double loadSeconds = 0; // reading, converting and transforming block weights
+    double loadSeconds = 0; // reading and converting block weights to float32
+    double transformSeconds = 0; // applying the variants' transforms to them (fake quantization)
+    double headSeconds = 0; // the head: prologue, vocabulary projection and what consumes its logits
     double seconds = 0; // the whole run, head included
 };
 

@@ -22,12 +22,14 @@ void ChunkedScorer::Stream::init(std::int64_t rows)
 at::Tensor ChunkedScorer::Stream::add(
     std::int64_t begin, const at::Tensor& logits, const at::Tensor& targets, at::Tensor* rescale)
 {
-    const at::Tensor l = logits.to(at::kDouble);
-    const auto [chunkMax, chunkArg] = l.max(1);
+    // exp in float32 (as PyTorch's log-softmax), sums in double.
+    const at::Tensor& l = logits;
+    const auto [chunkMaxFloat, chunkArg] = l.max(1);
+    const at::Tensor chunkMax = chunkMaxFloat.to(at::kDouble);
     const at::Tensor newMax = at::maximum(max, chunkMax);
     const at::Tensor factor = at::exp(max - newMax); // 0 for the first chunk (exp(-inf))
-    const at::Tensor e = at::exp(l - newMax.unsqueeze(1));
-    sum = sum * factor + e.sum(1);
+    const at::Tensor e = at::exp(l - newMax.to(at::kFloat).unsqueeze(1));
+    sum = sum * factor + e.sum(1, false, at::kDouble);
     if (rescale)
         *rescale = factor;
     max = newMax;
@@ -38,7 +40,7 @@ at::Tensor ChunkedScorer::Stream::add(
     const at::Tensor inside = (targets >= begin).logical_and(targets < end);
     if (inside.any().item<bool>()) {
         const at::Tensor local = at::where(inside, targets - begin, at::zeros_like(targets));
-        target = at::where(inside, l.gather(1, local.unsqueeze(1)).squeeze(1), target);
+        target = at::where(inside, l.gather(1, local.unsqueeze(1)).squeeze(1).to(at::kDouble), target);
     }
     return e;
 }
@@ -69,8 +71,7 @@ void ChunkedScorer::add(std::int64_t begin, const at::Tensor& logits, const at::
         throw UsageError("a compared score needs the reference's logits of every chunk");
     at::Tensor factor;
     const at::Tensor e = m_reference.add(begin, referenceLogits, m_targets, &factor);
-    const at::Tensor difference = referenceLogits.to(at::kDouble) - logits.to(at::kDouble);
-    m_klTerm = m_klTerm * factor + (e * difference).sum(1);
+    m_klTerm = m_klTerm * factor + (e * (referenceLogits - logits)).sum(1, false, at::kDouble);
 }
 
 double ChunkedScorer::nll() const

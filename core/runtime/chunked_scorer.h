@@ -33,7 +33,7 @@ private:
     {
         at::Tensor max, sum, target, best, bestIndex; // [rows]: double, double, double, double, long
         void init(std::int64_t rows);
-        // Adds the chunk; returns the chunk's exp(logits - new max) (double) for the KL term.
+        // Adds the chunk; returns the chunk's exp(logits - new max) (float) for the KL term.
         at::Tensor add(std::int64_t begin, const at::Tensor& logits, const at::Tensor& targets, at::Tensor* rescale);
         at::Tensor logSumExp() const;
     };

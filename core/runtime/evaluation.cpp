@@ -221,6 +221,8 @@ EvaluationReport evaluateCheckpoint(const Checkpoint& checkpoint, const Evaluati
     const BlockRunStats& stats = runner.stats();
     report.seconds = stats.seconds;
     report.blockLoadSeconds = stats.loadSeconds;
+    report.quantizeSeconds = stats.transformSeconds;
+    report.headSeconds = stats.headSeconds;
     report.maxMemory = stats.maxMemory;
     report.hiddenBytes = stats.hiddenBytes;
     report.spilledBytes = stats.spilledBytes;

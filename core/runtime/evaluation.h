@@ -58,7 +58,9 @@ struct EvaluationReport
     double floatPerplexity = 0;
     double floatMeanNll = 0;
     double seconds = 0; // the block runner's run: loading every block, the layers and the head
-    double blockLoadSeconds = 0; // of which reading, converting and quantizing block weights
+    double blockLoadSeconds = 0; // of which reading and converting block weights
+    double quantizeSeconds = 0; // and fake-quantizing them (with a scheme)
+    double headSeconds = 0; // the head and the scores
     std::uint64_t maxMemory = 0; // the limit the run planned for
     std::uint64_t hiddenBytes = 0; // hidden states of every stream, and those spilled to disk
     std::uint64_t spilledBytes = 0;

@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+// Small random models of each family the runtime runs, written as Hugging Face folders
+// (config.json + model.safetensors): for tests of the runtime's mechanics.
+#include <cstdint>
+#include <filesystem>
+#include <set>
+#include <string>
+
+namespace qs::test {
+
+struct GeneratedModel
+{
+    std::string family = "llama"; // "llama", "gpt2" (Hugging Face, Conv1D) or "bert"
+    int layers = 2;
+    std::int64_t hidden = 64;
+    std::int64_t intermediate = 176;
+    std::int64_t heads = 4;
+    std::int64_t kvHeads = 2; // llama only
+    std::int64_t vocab = 96;
+    bool bf16 = false;
+    std::uint64_t seed = 1;
+    std::set<std::string> omit; // tensors left out (a damaged checkpoint)
+};
+
+// Writes the model into `folder` (created). Weights N(0, 0.05), norms around 1.
+void writeGeneratedModel(const std::filesystem::path& folder, const GeneratedModel& model);
+
+} // namespace qs::test
