@@ -78,7 +78,7 @@ int runCalibrate(const std::vector<std::string>& raw)
     if (args.has("--json")) {
         const nlohmann::ordered_json j { { "file", output.string() }, { "points", result.points.size() },
             { "tokens", result.tokens }, { "windows", result.windows }, { "seq_len", request.seqLen },
-            { "model_type", result.modelType } };
+            { "model_type", result.modelType }, { "peak_rss_bytes", peakRssBytes() } };
         std::cout << j.dump(2) << "\n";
     } else {
         std::printf("wrote %s: %zu capture points over %lld tokens (%d windows of %d)\n", output.string().c_str(),
