@@ -2,6 +2,7 @@
 #include "eval_panel.h"
 
 #include "csv_export.h"
+#include "divergence_view.h"
 #include "format.h"
 
 #include <QComboBox>
@@ -14,6 +15,7 @@
 #include <QMessageBox>
 #include <QPushButton>
 #include <QSpinBox>
+#include <QSplitter>
 #include <QTableWidget>
 #include <QVBoxLayout>
 
@@ -36,6 +38,7 @@ EvalPanel::EvalPanel(QWidget* parent)
 
     , m_status(new QLabel(this))
     , m_table(new QTableWidget(0, 7, this))
+    , m_divergence(new ui::DivergenceView(this))
 {
     m_file->setPlaceholderText(tr("token ids (.json), JSON lines with \"text\" (.jsonl), or plain text"));
     m_seqLen->setRange(2, 1 << 20);
@@ -91,7 +94,12 @@ EvalPanel::EvalPanel(QWidget* parent)
         this));
     layout->addLayout(form);
     layout->addLayout(buttons);
-    layout->addWidget(m_table, 1);
+    auto* results = new QSplitter(Qt::Vertical, this);
+    results->addWidget(m_table);
+    results->addWidget(m_divergence);
+    results->setStretchFactor(0, 1);
+    results->setStretchFactor(1, 3);
+    layout->addWidget(results, 1);
 
     connect(m_browse, &QPushButton::clicked, this, [this] {
         const QString path = QFileDialog::getOpenFileName(

@@ -11,6 +11,10 @@ class QPushButton;
 class QSpinBox;
 class QTableWidget;
 
+namespace qs::ui {
+class DivergenceView;
+}
+
 namespace qs::app {
 
 // The "Evaluate" tab: a data file (token ids, JSON lines or text), the window length, the
@@ -56,6 +60,8 @@ public:
     void addResult(const Row& row);
     void clearResults();
     QTableWidget* table() const { return m_table; }
+    // The per-layer divergence of the last run with a scheme, under the table.
+    ui::DivergenceView* divergence() const { return m_divergence; }
     // The results table as CSV (what the table shows); false with `error` on failure.
     bool exportCsv(const QString& path, QString* error) const;
 
@@ -79,6 +85,7 @@ private:
     QString m_resultsKey;
     QLabel* m_status = nullptr;
     QTableWidget* m_table = nullptr;
+    ui::DivergenceView* m_divergence = nullptr;
 };
 
 } // namespace qs::app

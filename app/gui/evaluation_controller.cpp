@@ -5,7 +5,9 @@
 #include "eval_panel.h"
 #include "job_controller.h"
 #include "models/model_config.h"
+#include "divergence_view.h"
 #include "runtime/evaluation.h"
+#include "runtime/memory.h"
 #include "selection_editor.h"
 
 #include <QChar>
@@ -23,6 +25,7 @@ EvaluationController::EvaluationController(JobContext context, EvalPanel* view, 
     , m_view(view)
 {
     connect(m_view, &EvalPanel::runRequested, this, &EvaluationController::evaluate);
+    connect(m_view->divergence(), &ui::DivergenceView::moduleActivated, this, &EvaluationController::moduleActivated);
 }
 
 void EvaluationController::onModelChanged()
@@ -31,6 +34,8 @@ void EvaluationController::onModelChanged()
     // runtime does not run says why before anyone presses Evaluate.
     m_view->clearResults();
     m_view->setResultsKey({});
+    m_view->divergence()->showMessage(tr("Evaluate with a scheme to see, layer by layer, how far the quantized "
+                                         "model's hidden states move from the float model's."));
     const LoadedModelPtr model = m_context.model();
     if (!model)
         return;
@@ -108,6 +113,8 @@ void EvaluationController::showReport(const EvaluationReport& report, const QStr
     q.top1 = report.top1Agreement;
     q.kept = kept;
     m_view->addResult(q);
+    m_view->divergence()->setDivergence(
+        tr("Error along the depth: %1").arg(QString::fromStdString(report.schemeName)), report.blocks, report.modules);
     QString status = tr("%1 %2 tokens scored in %3 windows (%4 tokens of data, %5 protocol).")
                          .arg(report.protocol == "masked" ? tr("Masked-LM pseudo-perplexity:") : QString())
                          .arg(report.tokens)
@@ -119,6 +126,13 @@ void EvaluationController::showReport(const EvaluationReport& report, const QStr
                      "(GPT-2's Conv1D modules stay in full precision), or all are kept.");
     if (report.calibrationWindows > 0)
         status += tr(" Static activation ranges from %1 calibration windows.").arg(report.calibrationWindows);
+    status += tr(" Ran layer by layer in %1 s (peak memory %2, %3 of hidden states%4).")
+                  .arg(report.seconds, 0, 'f', 1)
+                  .arg(QString::fromStdString(formatBytes(report.peakRssBytes)))
+                  .arg(QString::fromStdString(formatBytes(report.hiddenBytes)))
+                  .arg(report.spilledBytes > 0
+                          ? tr(", %1 spilled to disk").arg(QString::fromStdString(formatBytes(report.spilledBytes)))
+                          : QString());
     m_view->setStatus(status.trimmed());
 }
 

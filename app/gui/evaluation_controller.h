@@ -28,6 +28,8 @@ public:
 
 Q_SIGNALS:
     void evaluated();
+    // A module of the divergence table was clicked: select it in the tree.
+    void moduleActivated(const QString& path);
     // A run that cannot start (no data file chosen): for the window's error display.
     void error(const QString& title, const QString& message);
 

@@ -173,6 +173,7 @@ void MainWindow::connectControllers()
     });
     connect(m_compare, &CompareController::failed, this, [this](const QString& message) { m_lastError = message; });
     connect(m_evaluation, &EvaluationController::evaluated, this, &MainWindow::evaluated);
+    connect(m_evaluation, &EvaluationController::moduleActivated, this, &MainWindow::selectModule);
     connect(m_evaluation, &EvaluationController::error, this,
         [this](const QString& title, const QString& message) { showError(title, message); });
     connect(m_capture, &ActivationCaptureController::captured, this, &MainWindow::activationsCaptured);

@@ -80,6 +80,7 @@ public:
     ui::LayerTable* layerTable() const { return m_tabs->layers(); }
     ComparePanel* comparePanel() const { return m_tabs->compare(); }
     EvalPanel* evalPanel() const { return m_tabs->eval(); }
+    ModuleTreePane* treePane() const { return m_pane; }
     ActivationPanel* activationPanel() const { return m_tabs->activations(); }
     ui::SchemePanel* schemePanel() const { return m_schemePanel; }
     QDockWidget* schemeDock() const { return m_schemeDock; }

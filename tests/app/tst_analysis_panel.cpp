@@ -9,6 +9,7 @@
 #include "code_histogram_plot.h"
 #include "compare_panel.h"
 #include "demo/demo_model.h"
+#include "divergence_view.h"
 #include "eval_panel.h"
 #include "heatmap_view.h"
 #include "histogram_plot.h"
@@ -18,9 +19,11 @@
 #include "main_window.h"
 #include "module_details_panel.h"
 #include "module_tree_model.h"
-#include "statistics_box.h"
+#include "module_tree_pane.h"
+#include "qcustomplot_include.h"
 #include "quant/quant_scheme.h"
 #include "scheme_panel.h"
+#include "statistics_box.h"
 #include "test_support.h"
 
 #include <QAbstractItemModelTester>
@@ -247,6 +250,20 @@ private Q_SLOTS:
         QCOMPARE(table->item(1, 0)->text(), QStringLiteral("nxd-int8"));
         QVERIFY(table->item(1, 1)->text().toDouble() > 1);
         QCOMPARE(table->item(1, 5)->text(), QStringLiteral("200")); // 4 windows of 64 predict every token
+        // The same run drew where the error builds up, layer by layer, with every module's errors;
+        // clicking a module selects it in the tree.
+        ui::DivergenceView* divergence = w.evalPanel()->divergence();
+        QVERIFY(divergence->hasData());
+        QCOMPARE(divergence->table()->rowCount(), 4 * 7);
+        QCOMPARE(divergence->plot()->graph(0)->dataCount(), 4);
+        QCOMPARE(divergence->table()->item(6, 0)->text(), QStringLiteral("mlp.down_proj"));
+        QCOMPARE(divergence->table()->item(6, 1)->text(), QStringLiteral("0"));
+        QTest::mouseClick(divergence->table()->viewport(), Qt::LeftButton, {},
+            divergence->table()->visualItemRect(divergence->table()->item(6, 0)).center());
+        const std::vector<int> selected = w.treePane()->selectedModules();
+        QCOMPARE(selected.size(), std::size_t(1));
+        QCOMPARE(QString::fromStdString(w.model()->tree.node(selected.front()).path),
+            QStringLiteral("model.layers.0.mlp.down_proj"));
         QString csvError;
         QVERIFY2(w.evalPanel()->exportCsv(dir.filePath("ppl.csv"), &csvError), qPrintable(csvError));
         const std::string csv = test::readFile(dir.filePath("ppl.csv").toStdString());
