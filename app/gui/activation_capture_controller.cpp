@@ -2,6 +2,7 @@
 #include "activation_capture_controller.h"
 
 #include "activation_panel.h"
+#include "error.h"
 #include "eval_panel.h"
 #include "job_controller.h"
 #include "runtime/calibration.h"
@@ -38,6 +39,12 @@ void ActivationCaptureController::capture()
     request.seqLen = m_settings->seqLen();
     request.samples = m_settings->samples();
     request.seed = static_cast<std::uint64_t>(m_settings->calibrationSeed());
+    try {
+        request.maxMemory = m_settings->memoryLimit();
+    } catch (const Error& e) {
+        Q_EMIT error(tr("Capture"), QString::fromUtf8(e.what()));
+        return;
+    }
     auto result = std::make_shared<CalibrationResult>();
     m_settings->setStatus(tr("Capturing activations on %1 windows …").arg(request.samples));
     m_context.jobs->start(

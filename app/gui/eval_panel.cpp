@@ -4,6 +4,7 @@
 #include "csv_export.h"
 #include "divergence_view.h"
 #include "format.h"
+#include "runtime/memory.h"
 
 #include <QComboBox>
 #include <QFileDialog>
@@ -34,6 +35,7 @@ EvalPanel::EvalPanel(QWidget* parent)
     , m_csv(new QPushButton(tr("Export CSV…"), this))
     , m_samples(new QSpinBox(this))
     , m_seed(new QSpinBox(this))
+    , m_memory(new QLineEdit(this))
     , m_protocol(new QComboBox(this))
 
     , m_status(new QLabel(this))
@@ -56,6 +58,9 @@ EvalPanel::EvalPanel(QWidget* parent)
     m_seed->setSpecialValueText(tr("in order"));
     m_seed->setToolTip(tr("Capture Activations: shuffle the calibration windows with this seed (in order: the first "
                           "windows of the data). Static activation ranges always use the first windows."));
+    m_memory->setPlaceholderText(tr("automatic: 80% of the memory available"));
+    m_memory->setToolTip(tr("The model runs one layer at a time: the memory the run may use (800M, 1.5G, 12G); "
+                            "hidden states beyond it wait in a temporary file"));
     m_protocol->addItem(tr("Automatic (overlap for decoders, masked for encoders)"), QString());
     m_protocol->addItem(tr("Overlapping windows: every token after the first predicted once"), QStringLiteral("overlap"));
     m_protocol->addItem(tr("fms-mo blocks: disjoint windows, fms-mo's formula"), QStringLiteral("blocks"));
@@ -83,6 +88,7 @@ EvalPanel::EvalPanel(QWidget* parent)
     form->addRow(tr("Scoring:"), m_protocol);
     form->addRow(tr("Calibration samples:"), m_samples);
     form->addRow(tr("Calibration order:"), m_seed);
+    form->addRow(tr("Memory limit:"), m_memory);
     auto* buttons = new QHBoxLayout;
     buttons->addWidget(m_run);
     buttons->addWidget(m_capture);
@@ -178,6 +184,17 @@ void EvalPanel::setResultsKey(const QString& key)
 int EvalPanel::samples() const
 {
     return m_samples->value();
+}
+
+std::uint64_t EvalPanel::memoryLimit() const
+{
+    const QString text = m_memory->text().trimmed();
+    return text.isEmpty() ? 0 : parseByteSize(text.toStdString(), tr("Memory limit").toStdString());
+}
+
+void EvalPanel::setMemoryLimit(const QString& text)
+{
+    m_memory->setText(text);
 }
 
 void EvalPanel::setRunEnabled(bool enabled)

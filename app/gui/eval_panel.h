@@ -2,6 +2,8 @@
 #pragma once
 
 #include <QString>
+
+#include <cstdint>
 #include <QWidget>
 
 class QComboBox;
@@ -66,6 +68,10 @@ public:
     bool exportCsv(const QString& path, QString* error) const;
 
     int samples() const;
+    // The block runner's memory limit in bytes, 0 for automatic (what the machine can spare).
+    // UsageError naming the field when the text is not a size.
+    std::uint64_t memoryLimit() const;
+    void setMemoryLimit(const QString& text);
 
 Q_SIGNALS:
     void runRequested();
@@ -81,6 +87,7 @@ private:
     QPushButton* m_csv = nullptr;
     QSpinBox* m_samples = nullptr;
     QSpinBox* m_seed = nullptr;
+    QLineEdit* m_memory = nullptr;
     QComboBox* m_protocol = nullptr;
     QString m_resultsKey;
     QLabel* m_status = nullptr;

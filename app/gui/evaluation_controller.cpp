@@ -73,6 +73,12 @@ void EvaluationController::evaluate()
     for (const auto& path : m_context.selection->keptModules())
         request.kept.insert(path.toStdString());
     request.moduleSchemes = m_context.selection->moduleSchemes();
+    try {
+        request.maxMemory = m_view->memoryLimit();
+    } catch (const Error& e) {
+        Q_EMIT error(tr("Evaluate"), QString::fromUtf8(e.what()));
+        return;
+    }
     // Runs on the same data, windows and protocol add their scheme's row to the table.
     const QString key = QStringList { m_context.modelPath(), m_view->dataFile(), QString::number(request.seqLen),
         QString::number(request.maxWindows), m_view->protocol() }

@@ -10,6 +10,7 @@
 #include "compare_panel.h"
 #include "demo/demo_model.h"
 #include "divergence_view.h"
+#include "error.h"
 #include "eval_panel.h"
 #include "heatmap_view.h"
 #include "histogram_plot.h"
@@ -241,6 +242,10 @@ private Q_SLOTS:
         test::writeFile(dir.filePath("ids.json").toStdString(), (ids + QStringLiteral("]")).toStdString());
         w.evalPanel()->setDataFile(dir.filePath("ids.json"));
         w.evalPanel()->setSeqLen(64);
+        w.evalPanel()->setMemoryLimit(QStringLiteral("lots"));
+        QVERIFY_THROWS_EXCEPTION(UsageError, w.evalPanel()->memoryLimit());
+        w.evalPanel()->setMemoryLimit(QStringLiteral("900M"));
+        QCOMPARE(w.evalPanel()->memoryLimit(), std::uint64_t(900) << 20);
         QSignalSpy done(&w, &MainWindow::evaluated);
         w.evaluate();
         QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 60000);
