@@ -52,11 +52,11 @@ DivergenceView::DivergenceView(QWidget* parent)
     m_title = new QCPTextElement(m_plot, QString(), QFont(font().family(), font().pointSize() + 1, QFont::Bold));
     m_plot->plotLayout()->addElement(0, 0, m_title);
     m_stream = m_plot->addGraph();
-    m_stream->setName(tr("hidden states: quantized vs float stream"));
+    m_stream->setName(tr("hidden states vs float"));
     m_stream->setPen(QPen(QColor(214, 39, 40), 2));
     m_stream->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 6));
     m_own = m_plot->addGraph();
-    m_own->setName(tr("mean own error of the layer's modules"));
+    m_own->setName(tr("own error (mean of the layer)"));
     m_own->setPen(QPen(QColor(31, 119, 180), 1.5, Qt::DashLine));
     m_own->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssSquare, 5));
     m_plot->xAxis->setLabel(tr("layer"));
@@ -69,9 +69,16 @@ DivergenceView::DivergenceView(QWidget* parent)
     layers->setTickStep(1);
     layers->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
     m_plot->xAxis->setTicker(layers);
+    // The legend in a row under the plot, where it covers no point.
     m_plot->legend->setVisible(true);
-    m_plot->legend->setBrush(QBrush(QColor(255, 255, 255, 220)));
-    m_plot->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
+    m_plot->axisRect()->insetLayout()->take(m_plot->legend);
+    auto* legendRow = new QCPLayoutGrid;
+    m_plot->plotLayout()->addElement(2, 0, legendRow);
+    legendRow->setMargins(QMargins(5, 0, 5, 5));
+    legendRow->addElement(0, 0, m_plot->legend);
+    m_plot->legend->setFillOrder(QCPLegend::foColumnsFirst);
+    m_plot->legend->setBorderPen(Qt::NoPen);
+    m_plot->plotLayout()->setRowStretchFactor(2, 0.001);
 
     m_table->setHorizontalHeaderLabels({ tr("Module"), tr("Layer"), tr("Own error"), tr("Accumulated") });
     m_table->horizontalHeaderItem(2)->setToolTip(
@@ -167,8 +174,8 @@ void DivergenceView::setDivergence(
     m_stream->setData(x, stream, true);
     m_own->setData(ownX, ownMean, true);
     m_plot->xAxis->setRange(-0.5, static_cast<double>(blocks.size()) - 0.5);
-    if (hi > 0)
-        m_plot->yAxis->setRange(lo / 2, hi * 2);
+    if (hi > 0) // whole decades, so that the log axis labels read 10^k
+        m_plot->yAxis->setRange(std::pow(10.0, std::floor(std::log10(lo))), std::pow(10.0, std::ceil(std::log10(hi) + 1e-9)));
     else
         m_plot->yAxis->setRange(1e-9, 1);
     m_plot->replot();
