@@ -88,14 +88,16 @@ std::string evalUsage()
            "                     DIR, default the temporary folder)\n"
         + keepOptionsUsage()
         + "  --json             print {\"perplexity\", \"tokens\", \"mean_nll\", \"protocol\", \"seq_len\",\n"
-          "                     \"windows\", \"seconds\", \"tokens_per_second\" (forward passes only), and with "
-          "--scheme \"perplexity_float\", \"perplexity_change\",\n"
-          "                     \"kl_divergence\", \"top1_agreement\", \"scheme\", \"activations\", \"kept\",\n"
-          "                     \"blocks\": [{\"block\", \"name\", \"relative_mse\", \"cosine\"}] per layer and\n"
-          "                     \"modules\": [{\"name\", \"block\", \"own_relative_mse\", \"accumulated_relative_mse\"}]};\n"
-          "                     always \"peak_rss_bytes\", \"max_memory_bytes\", \"block_load_seconds\",\n"
-          "                     \"hidden_bytes\", \"spilled_bytes\". \"perplexity\" is the quantized model's\n"
-          "                     when a scheme is given\n";
+          "                     \"windows\", \"seconds\" (the whole run), \"forward_seconds\",\n"
+          "                     \"tokens_per_second\" (forward passes only), \"block_load_seconds\",\n"
+          "                     \"quantize_seconds\", \"head_seconds\", \"peak_rss_bytes\",\n"
+          "                     \"max_memory_bytes\", \"hidden_bytes\", \"spilled_bytes\",\n"
+          "                     \"largest_block_bytes\"} and with --scheme \"perplexity_float\",\n"
+          "                     \"perplexity_change\", \"kl_divergence\", \"top1_agreement\", \"scheme\",\n"
+          "                     \"activations\", \"kept\", \"blocks\": [{\"block\", \"name\", \"relative_mse\",\n"
+          "                     \"cosine\"}] (per layer) and \"modules\": [{\"name\", \"block\",\n"
+          "                     \"own_relative_mse\", \"accumulated_relative_mse\"}]; \"perplexity\" is\n"
+          "                     the quantized model's when a scheme is given\n";
 }
 
 // The evaluation the options ask for, checked before the model loads (but the keep rules).

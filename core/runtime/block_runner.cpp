@@ -326,6 +326,7 @@ void BlockRunner::runHead(
     }
     // The projection's input of the scored rows, per stream (replacing the layers' states).
     std::vector<std::int64_t> counts;
+    counts.reserve(rows.size());
     for (const auto& r : rows)
         counts.push_back(static_cast<std::int64_t>(r.size()));
     std::vector<std::unique_ptr<HiddenStates>> inputs(m_streams.size());
@@ -354,6 +355,7 @@ void BlockRunner::runHead(
             for (std::size_t s = 0; s < sequences.size(); ++s) {
                 progress.checkCancelled();
                 std::vector<at::Tensor> logits;
+                logits.reserve(streams.size());
                 for (std::size_t i : streams)
                     logits.push_back(chunks[m_streams[i].weights].logits(inputs[i]->get(s)));
                 consume(s, begin, logits);

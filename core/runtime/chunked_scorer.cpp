@@ -28,7 +28,7 @@ at::Tensor ChunkedScorer::Stream::add(
     const at::Tensor chunkMax = chunkMaxFloat.to(at::kDouble);
     const at::Tensor newMax = at::maximum(max, chunkMax);
     const at::Tensor factor = at::exp(max - newMax); // 0 for the first chunk (exp(-inf))
-    const at::Tensor e = at::exp(l - newMax.to(at::kFloat).unsqueeze(1));
+    at::Tensor e = at::exp(l - newMax.to(at::kFloat).unsqueeze(1));
     sum = sum * factor + e.sum(1, false, at::kDouble);
     if (rescale)
         *rescale = factor;
