@@ -5,6 +5,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <mutex>
 #include <vector>
 
@@ -37,8 +38,8 @@ public:
     {
         {
             std::lock_guard<std::mutex> lock(m_mutex);
-            if (bytes <= kCacheBytes) {
-                while (!m_free.empty() && m_total + bytes > kCacheBytes) { // drop the oldest
+            if (bytes <= m_limit) {
+                while (!m_free.empty() && m_total + bytes > m_limit) { // drop the oldest
                     ::munmap(m_free.front().first, m_free.front().second);
                     m_total -= m_free.front().second;
                     m_free.erase(m_free.begin());
@@ -60,10 +61,24 @@ public:
         m_total = 0;
     }
 
+    std::size_t setLimit(std::size_t bytes)
+    {
+        std::lock_guard<std::mutex> lock(m_mutex);
+        const std::size_t old = m_limit;
+        m_limit = std::max(bytes, kCacheBytes);
+        while (!m_free.empty() && m_total > m_limit) {
+            ::munmap(m_free.front().first, m_free.front().second);
+            m_total -= m_free.front().second;
+            m_free.erase(m_free.begin());
+        }
+        return old;
+    }
+
 private:
     std::mutex m_mutex;
     std::vector<std::pair<void*, std::size_t>> m_free;
     std::size_t m_total = 0;
+    std::size_t m_limit = kCacheBytes;
 };
 
 MappingCache& cache()
@@ -97,6 +112,11 @@ at::Tensor emptyPrefaulted(at::IntArrayRef sizes, at::ScalarType type)
     }
     return at::from_blob(
         p, sizes, [bytes](void* data) { cache().give(data, bytes); }, at::TensorOptions().dtype(type));
+}
+
+std::size_t setPrefaultedCacheLimit(std::size_t bytes)
+{
+    return cache().setLimit(bytes);
 }
 
 void releaseCachedOutputs()

@@ -5,6 +5,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <cstddef>
+
 namespace qs {
 
 // An uninitialised CPU tensor whose memory is mapped before it is returned: large ones get
@@ -14,5 +16,10 @@ namespace qs {
 // such a tensor is freed its mapping is kept (up to 256 MB in all) for the next tensor of the
 // same size, as the layers of a model repeat a few shapes.
 at::Tensor emptyPrefaulted(at::IntArrayRef sizes, at::ScalarType type);
+
+// How many bytes of freed mappings are kept for reuse (never below the default 256 MB); returns
+// the previous limit. The block runner raises it to a block's weights, so that each layer loads
+// into the pages of the one before instead of having the kernel clear fresh ones.
+std::size_t setPrefaultedCacheLimit(std::size_t bytes);
 
 } // namespace qs

@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "jobs/progress.h"
+#include "quant/prefaulted_tensor.h"
 #include "runtime/hidden_states.h"
 #include "runtime/memory.h"
 
@@ -172,6 +173,13 @@ void BlockRunner::run(Progress& progress)
     if (m_streams.empty())
         throw UsageError("the block runner has no stream to run");
     plan();
+    // Each layer loads into the pages the previous one freed (restored when the run ends).
+    struct CacheLimit
+    {
+        std::size_t previous;
+        ~CacheLimit() { setPrefaultedCacheLimit(previous); }
+    } cacheLimit { setPrefaultedCacheLimit(
+        static_cast<std::size_t>(m_stats.largestBlockBytes * m_variants.size() + (std::uint64_t(64) << 20))) };
     ProgressUpdate update;
     update.stepsTotal = m_model.layerCount() + 2;
     update.current = "embeddings";
