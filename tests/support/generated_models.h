@@ -7,13 +7,20 @@
 #include <filesystem>
 #include <set>
 #include <string>
+#include <utility>
 
 namespace qs::test {
 
 struct GeneratedModel
 {
-    std::string family = "llama"; // "llama", "gpt2" (Hugging Face, Conv1D) or "bert"
-    int layers = 2;
+    GeneratedModel(std::string family = "llama", int layers = 2)
+        : family(std::move(family))
+        , layers(layers)
+    {
+    }
+
+    std::string family; // "llama", "gpt2" (Hugging Face, Conv1D) or "bert"
+    int layers;
     std::int64_t hidden = 64;
     std::int64_t intermediate = 176;
     std::int64_t heads = 4;
