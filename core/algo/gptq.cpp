@@ -5,7 +5,11 @@
 
 #include <ATen/ATen.h>
 
+#include <ATen/Parallel.h>
+
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace qs {
 
@@ -142,6 +146,82 @@ at::Tensor inverseFactor(const at::Tensor& h, double dampening)
     return info2.item<std::int64_t>() != 0 ? at::Tensor() : upper;
 }
 
+// The reference GPTQ's groups: each group's scales from the weight as the earlier blocks left it,
+// for the groups that start in [i1, i2).
+void recomputeGroups(Problem& p, const QuantScheme& scheme, std::int64_t i1, std::int64_t i2, std::int64_t groupSize)
+{
+    const std::int64_t cols = p.w.size(1);
+    QuantScheme channel = scheme;
+    channel.granularity = Granularity::Channel;
+    channel.groupSize = 0;
+    for (std::int64_t j = (i1 + groupSize - 1) / groupSize * groupSize; j < i2; j += groupSize) {
+        const SchemeQuantized g
+            = quantizeWithScheme(p.w.slice(1, j, std::min(j + groupSize, cols)).contiguous(), channel, plainOptions());
+        const ColumnScales gs = scalesOf(g, p.w.size(0));
+        const std::int64_t u = p.scales.unit[j].item<std::int64_t>();
+        p.scales.scale.select(1, u).copy_(gs.scale.select(1, 0));
+        p.scales.zero.select(1, u).copy_(gs.zero.select(1, 0));
+    }
+}
+
+// One block of columns, transposed: w1/err1/q [count, rows], hinv1 [count, count].
+struct BlockLoop
+{
+    at::Tensor w1, err1, q, hinv1, scale, zero; // scale/zero [units, rows]
+    const std::vector<std::int64_t>& units;
+    std::int64_t first, rows;
+    double qmin, qmax;
+};
+
+// Every row of the weight goes through the block on its own (the updates never mix rows), so
+// the rows are split over threads; within a row the columns run in order, each quantized with
+// its scale, its error divided by Hinv_ii and spread over the block's later columns.
+double runBlock(BlockLoop& b)
+{
+    const std::int64_t count = b.w1.size(0), rows = b.rows;
+    float* w = b.w1.data_ptr<float>();
+    float* err = b.err1.data_ptr<float>();
+    float* q = b.q.data_ptr<float>(); // a slice of rows of a contiguous [cols, rows]
+    const float* h = b.hinv1.data_ptr<float>();
+    const float* scale = b.scale.data_ptr<float>();
+    const float* zero = b.zero.data_ptr<float>();
+    const auto qmin = static_cast<float>(b.qmin), qmax = static_cast<float>(b.qmax);
+    std::vector<double> losses(static_cast<std::size_t>(at::get_num_threads()) + 1, 0.0);
+    at::parallel_for(0, rows, 64, [&](std::int64_t r0, std::int64_t r1) {
+        double loss = 0;
+        for (std::int64_t i = 0; i < count; ++i) {
+            const std::int64_t u = b.units[static_cast<std::size_t>(b.first + i)];
+            const float* s = scale + u * rows;
+            const float* z = zero + u * rows;
+            const float d = h[i * count + i];
+            float* wi = w + i * rows;
+            float* ei = err + i * rows;
+            float* qi = q + i * rows;
+            for (std::int64_t r = r0; r < r1; ++r) {
+                const float code = std::clamp(std::nearbyint(wi[r] / s[r]) + z[r], qmin, qmax);
+                const float deq = (code - z[r]) * s[r];
+                qi[r] = deq;
+                const float e = (wi[r] - deq) / d;
+                ei[r] = e;
+                loss += static_cast<double>(e) * e;
+            }
+            for (std::int64_t k = i + 1; k < count; ++k) {
+                const float hk = h[i * count + k];
+                float* wk = w + k * rows;
+                for (std::int64_t r = r0; r < r1; ++r) {
+                    const float step = hk * ei[r];
+                    wk[r] -= step;
+                }
+            }
+        }
+        losses[static_cast<std::size_t>(at::get_thread_num())] += loss;
+    });
+    double total = 0;
+    for (double l : losses)
+        total += l;
+    return total / 2;
+}
+
 } // namespace
 
 GptqResult gptqQuantize(
@@ -176,49 +256,29 @@ GptqResult gptqQuantize(
         hinv = at::eye(cols, at::kFloat);
     }
 
-    const ColumnScales& cs = p.scales;
+    ColumnScales& cs = p.scales;
     const std::int64_t groupSize = scheme.granularity == Granularity::Group ? scheme.groupSize : cols;
-    auto quantizeColumn = [&](const at::Tensor& w, std::int64_t j) {
-        const std::int64_t u = cs.unit[j].item<std::int64_t>();
-        const at::Tensor s = cs.scale.select(1, u);
-        const at::Tensor z = cs.zero.select(1, u);
-        return (at::clamp(at::round(w / s) + z, qmin, qmax) - z) * s;
-    };
-    at::Tensor q = at::zeros_like(p.w);
+    const at::Tensor unitTensor = cs.unit.contiguous();
+    const std::vector<std::int64_t> units(unitTensor.data_ptr<std::int64_t>(), unitTensor.data_ptr<std::int64_t>() + cols);
+    at::Tensor q = at::empty({ cols, rows }, at::kFloat); // transposed: a column is a contiguous row
     double loss = 0;
     for (std::int64_t i1 = 0; i1 < cols; i1 += o.blockSize) {
         o.cancel.throwIfCancelled();
         const std::int64_t i2 = std::min(i1 + o.blockSize, cols);
-        const std::int64_t count = i2 - i1;
-        at::Tensor w1 = p.w.slice(1, i1, i2).clone();
-        at::Tensor err1 = at::zeros({ rows, count }, at::kFloat);
-        const at::Tensor hinv1 = hinv.slice(0, i1, i2).slice(1, i1, i2);
-        for (std::int64_t i = 0; i < count; ++i) {
-            const std::int64_t j = i1 + i;
-            if (!o.staticGroups && scheme.granularity == Granularity::Group && j % groupSize == 0) {
-                // The reference GPTQ: this group's scales from the weight as updated so far.
-                QuantScheme channel = scheme;
-                channel.granularity = Granularity::Channel;
-                channel.groupSize = 0;
-                const SchemeQuantized g = quantizeWithScheme(
-                    p.w.slice(1, j, std::min(j + groupSize, cols)).contiguous(), channel, plainOptions());
-                const ColumnScales gs = scalesOf(g, rows);
-                const std::int64_t u = cs.unit[j].item<std::int64_t>();
-                cs.scale.select(1, u).copy_(gs.scale.select(1, 0));
-                cs.zero.select(1, u).copy_(gs.zero.select(1, 0));
-            }
-            const at::Tensor w = w1.select(1, i);
-            const double d = hinv1[i][i].item<double>();
-            const at::Tensor qc = quantizeColumn(w, j);
-            q.select(1, j).copy_(qc);
-            const at::Tensor e = (w - qc) / d;
-            loss += e.pow(2).sum(at::kDouble).item<double>() / 2;
-            w1.slice(1, i).sub_(at::outer(e, hinv1[i].slice(0, i)));
-            err1.select(1, i).copy_(e);
-        }
+        if (!o.staticGroups && scheme.granularity == Granularity::Group)
+            recomputeGroups(p, scheme, i1, i2, groupSize);
+        // Columns as rows, and the scales per unit as rows, so that every inner loop is contiguous.
+        const at::Tensor scaleT = cs.scale.t().contiguous();
+        const at::Tensor zeroT = cs.zero.t().contiguous();
+        at::Tensor w1 = p.w.slice(1, i1, i2).t().contiguous();
+        at::Tensor err1 = at::empty_like(w1);
+        const at::Tensor hinv1 = hinv.slice(0, i1, i2).slice(1, i1, i2).contiguous();
+        BlockLoop loop { w1, err1, q.slice(0, i1, i2), hinv1, scaleT, zeroT, units, i1, rows, qmin, qmax };
+        loss += runBlock(loop);
         if (i2 < cols)
-            p.w.slice(1, i2).sub_(at::matmul(err1, hinv.slice(0, i1, i2).slice(1, i2)));
+            p.w.slice(1, i2).sub_(at::matmul(err1.t(), hinv.slice(0, i1, i2).slice(1, i2)));
     }
+    q = q.t();
     r.loss = loss;
 
     // Back to storage order, and the codes of the result with the scales it used.
