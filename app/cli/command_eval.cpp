@@ -79,6 +79,12 @@ std::string evalUsage()
            "                     fp8-token-dynamic, int8-tensor-static, fp8-tensor-static (static ranges are\n"
            "                     measured on --calibration-samples N windows (default 8) of\n"
            "                     --calibration-data FILE, by default the evaluation data)\n"
+           "  --gptq             quantize the weights with GPTQ (llm-compressor's GPTQModifier) instead of\n"
+           "                     rounding, layer by layer on the calibration windows (--calibration-data,\n"
+           "                     --calibration-samples N (default 8), --calibration-seq-len N (default\n"
+           "                     --seq-len)); --gptq-block-size N (128), --gptq-dampening F (0.01),\n"
+           "                     --gptq-actorder static|none (static); --no-propagate-error feeds each\n"
+           "                     layer the float model's outputs instead of the GPTQ'd ones\n"
            "  --max-windows N    evaluate only the first N windows\n"
            "  --logits OUT.npy   write the float logits of the first window ([T, vocab] float32)\n"
            "  --generate N       greedy decoding of N tokens from BOS (\"generated\" in the output)\n"
@@ -100,6 +106,21 @@ std::string evalUsage()
           "                     the quantized model's when a scheme is given\n";
 }
 
+// A number in [0, 1), or UsageError naming the option.
+double fraction(const std::string& text, const std::string& option)
+{
+    std::size_t used = 0;
+    double v = -1;
+    try {
+        v = std::stod(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used != text.size() || !(v >= 0 && v < 1))
+        throw UsageError(option + ": '" + text + "' is not a number in [0, 1)");
+    return v;
+}
+
 // The evaluation the options ask for, checked before the model loads (but the keep rules).
 EvaluationRequest evaluationRequest(const Arguments& args)
 {
@@ -117,6 +138,16 @@ EvaluationRequest evaluationRequest(const Arguments& args)
         throw UsageError("--activations goes with --scheme");
     request.calibrationData = args.value("--calibration-data");
     request.calibrationSamples = static_cast<int>(args.integer("--calibration-samples", 8, 1, 1 << 20));
+    request.calibrationSeqLen = static_cast<int>(args.integer("--calibration-seq-len", 0, 0, 1 << 20));
+    request.gptq = args.has("--gptq");
+    request.gptqBlockSize = static_cast<int>(args.integer("--gptq-block-size", 128, 1, 1 << 20));
+    if (!args.value("--gptq-dampening").empty())
+        request.gptqDampening = fraction(args.value("--gptq-dampening"), "--gptq-dampening");
+    if (!args.value("--gptq-actorder").empty())
+        request.gptqActOrder = args.value("--gptq-actorder");
+    request.propagateError = !args.has("--no-propagate-error");
+    if (request.gptq && !request.scheme)
+        throw UsageError("--gptq goes with --scheme (an int scheme: GPTQ chooses its codes)");
     request.maskToken = args.integer("--mask-token", -1, -1, std::int64_t(1) << 40);
     request.maskEvery = static_cast<int>(args.integer("--mask-every", 7, 1, 1 << 20));
     if (!args.value("--max-memory").empty())
@@ -193,11 +224,18 @@ void addReportJson(const EvaluationReport& report, const EvaluationRequest& requ
                 { "relative_mse", number(report.blocks[i].relativeMse) }, { "cosine", number(report.blocks[i].cosine) } });
         out["blocks"] = std::move(blocks);
         nlohmann::ordered_json modules = nlohmann::ordered_json::array();
-        for (const ModuleDivergence& m : report.modules)
-            modules.push_back({ { "name", m.module }, { "block", m.block },
+        for (const ModuleDivergence& m : report.modules) {
+            nlohmann::ordered_json entry { { "name", m.module }, { "block", m.block },
                 { "own_relative_mse", number(m.ownRelativeMse) },
-                { "accumulated_relative_mse", number(m.accumulatedRelativeMse) } });
+                { "accumulated_relative_mse", number(m.accumulatedRelativeMse) } };
+            if (const auto loss = report.gptqLoss.find(m.module); loss != report.gptqLoss.end())
+                entry["gptq_loss"] = number(loss->second);
+            modules.push_back(std::move(entry));
+        }
         out["modules"] = std::move(modules);
+        out["algorithms"] = report.algorithms;
+        if (!report.warnings.empty())
+            out["warnings"] = report.warnings;
     }
 }
 
@@ -226,10 +264,11 @@ void printReport(const EvaluationReport& report, const EvaluationRequest& reques
 int runEval(const std::vector<std::string>& raw)
 {
     OptionSpec spec;
-    spec.flags = { "--json" };
+    spec.flags = { "--json", "--gptq", "--no-propagate-error" };
     spec.values = { "--data", "--seq-len", "--protocol", "--scheme", "--logits", "--max-windows", "--generate",
         "--activations", "--calibration-data", "--calibration-samples", "--mask-token", "--mask-every",
-        "--max-memory", "--spill-dir" };
+        "--max-memory", "--spill-dir", "--calibration-seq-len", "--gptq-block-size", "--gptq-dampening",
+        "--gptq-actorder" };
     addKeepOptions(spec);
     const Arguments args = parseArguments("eval", raw, spec);
     if (args.positional.size() != 1)

@@ -56,9 +56,7 @@ at::Tensor HessianAccumulator::hessian() const
     return m_sum / static_cast<double>(m_sequences);
 }
 
-namespace {
-
-void checkScheme(const QuantScheme& s)
+void checkGptqScheme(const QuantScheme& s)
 {
     if (s.format != QuantFormat::Int)
         throw UsageError("GPTQ quantizes to integers; scheme '" + s.name + "' is not an int scheme");
@@ -70,6 +68,8 @@ void checkScheme(const QuantScheme& s)
     if (s.axis != 0)
         throw UsageError("GPTQ quantizes along the output channels (axis 0)");
 }
+
+namespace {
 
 // Scales and zero points per (row, scale column) of the weight in the loop's column order.
 struct ColumnScales
@@ -227,7 +227,7 @@ double runBlock(BlockLoop& b)
 GptqResult gptqQuantize(
     const at::Tensor& weight, const at::Tensor& hessian, const QuantScheme& scheme, const GptqOptions& o)
 {
-    checkScheme(scheme);
+    checkGptqScheme(scheme);
     if (weight.dim() != 2 || hessian.dim() != 2 || hessian.size(0) != weight.size(1) || hessian.size(1) != weight.size(1))
         throw UsageError("GPTQ needs a [out, in] weight and an [in, in] Hessian");
     if (o.blockSize < 1 || !(o.dampening >= 0))

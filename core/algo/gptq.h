@@ -75,6 +75,9 @@ struct GptqResult
     std::string warning;
 };
 
+// UsageError unless GPTQ can quantize with the scheme (see gptqQuantize).
+void checkGptqScheme(const QuantScheme& scheme);
+
 // `weight` [out, in] (any float type) and `hessian` [in, in] float32 from a HessianAccumulator.
 // Int formats with Tensor, Channel or Group granularity, symmetric or not, round to nearest;
 // UsageError for other schemes (fp8, ternary, stochastic rounding) or mismatched shapes.

@@ -35,6 +35,16 @@ const Projection* Block::projection(const std::string& module) const
     return nullptr;
 }
 
+void Block::replaceWeight(const std::string& module, const at::Tensor& weight)
+{
+    const Projection* p = projection(module);
+    if (!p)
+        throw UsageError("block " + m_name + " has no Linear module " + module);
+    if (p->weight.sizes() != weight.sizes())
+        throw UsageError("the new weight of " + module + " has another shape");
+    const_cast<Projection*>(p)->weight = weight.to(at::kFloat).contiguous(); // the block owns its projections
+}
+
 std::uint64_t Block::bytes() const
 {
     std::uint64_t total = 0;

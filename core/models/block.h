@@ -63,6 +63,9 @@ public:
     // Its Linear modules, in the order they run.
     virtual std::vector<const Projection*> projections() const = 0;
     const Projection* projection(const std::string& module) const;
+    // Replaces a Linear module's weight (same shape; an algorithm's result). UsageError when the
+    // block has no such module or the shape differs.
+    void replaceWeight(const std::string& module, const at::Tensor& weight);
 
     const std::string& name() const { return m_name; } // "model.layers.3"
     std::uint64_t bytes() const; // the float32 weights it holds

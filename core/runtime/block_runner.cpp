@@ -96,16 +96,26 @@ int BlockRunner::addStream(RunnerStream stream)
     return index;
 }
 
+std::set<int> BlockRunner::usedVariants() const
+{
+    std::set<int> used;
+    for (const RunnerStream& s : m_streams) {
+        used.insert(s.weights);
+        if (s.calibration)
+            used.insert(s.calibration->floatWeights);
+    }
+    return used;
+}
+
 void BlockRunner::plan()
 {
     const ModelConfig& c = m_model.config();
     m_stats.maxMemory = m_options.maxMemory > 0 ? m_options.maxMemory : defaultMemoryLimit();
-    std::set<int> used;
+    const std::set<int> used = usedVariants();
     bool compared = false;
     std::int64_t longest = 0;
     std::uint64_t hiddenBytes = 0;
     for (const RunnerStream& s : m_streams) {
-        used.insert(s.weights);
         compared = compared || s.reference >= 0;
         for (const auto& seq : m_sets[static_cast<std::size_t>(s.sequences)]) {
             longest = std::max<std::int64_t>(longest, static_cast<std::int64_t>(seq.size()));
@@ -125,7 +135,11 @@ void BlockRunner::plan()
     const auto n = static_cast<std::uint64_t>(longest);
     const auto width = static_cast<std::uint64_t>(4 * c.hidden + 3 * c.intermediate);
     const std::uint64_t tensor = static_cast<std::uint64_t>(std::max(c.intermediate, c.hidden) * c.hidden) * 4;
-    const std::uint64_t blocks = m_stats.largestBlockBytes * used.size() + 3 * tensor;
+    std::uint64_t blocks = m_stats.largestBlockBytes * used.size() + 3 * tensor;
+    for (const RunnerStream& s : m_streams) {
+        if (s.calibration) // GPTQ's Hessians: [in, in] float32 per module of a layer
+            blocks += static_cast<std::uint64_t>(6 * c.hidden * c.hidden + c.intermediate * c.intermediate) * 4;
+    }
     const std::uint64_t work = n * width * 4 * (compared ? 4 : 2)
         + static_cast<std::uint64_t>(c.heads) * n * n * 4 * 3;
     std::uint64_t head = 2 * m_options.headChunkBytes;
@@ -210,14 +224,15 @@ void BlockRunner::runLayer(std::int64_t layer, Progress& progress, ProgressUpdat
     const auto loading = std::chrono::steady_clock::now();
     const double transformedBefore = m_stats.transformSeconds;
     std::vector<std::unique_ptr<Block>> loaded(m_variants.size());
-    for (const RunnerStream& s : m_streams) {
-        auto& block = loaded[static_cast<std::size_t>(s.weights)];
-        if (!block) {
-            block = m_model.loadLayer(layer, m_variants[static_cast<std::size_t>(s.weights)].transform);
-            m_model.release(*block);
-        }
+    for (int v : usedVariants()) {
+        loaded[static_cast<std::size_t>(v)] = m_model.loadLayer(layer, m_variants[static_cast<std::size_t>(v)].transform);
+        m_model.release(*loaded[static_cast<std::size_t>(v)]);
     }
     m_stats.loadSeconds += secondsSince(loading) - (m_stats.transformSeconds - transformedBefore);
+    for (std::size_t i = 0; i < m_streams.size(); ++i) {
+        if (m_streams[i].calibration)
+            calibrateLayer(loaded, i, progress);
+    }
     Sums sums;
     for (std::size_t set = 0; set < m_sets.size(); ++set) {
         for (std::size_t s = 0; s < m_sets[set].size(); ++s) {
@@ -236,13 +251,36 @@ void BlockRunner::runLayer(std::int64_t layer, Progress& progress, ProgressUpdat
     progress.report(update);
 }
 
+void BlockRunner::calibrateLayer(std::vector<std::unique_ptr<Block>>& loaded, std::size_t index, Progress& progress)
+{
+    const RunnerStream& stream = m_streams[index];
+    const LayerCalibration& c = *stream.calibration;
+    const auto& floatLayer = loaded[static_cast<std::size_t>(c.floatWeights)];
+    const auto& set = m_sets[static_cast<std::size_t>(stream.sequences)];
+    HiddenStates& states = *m_states[index];
+    for (std::size_t s = 0; s < set.size(); ++s) {
+        progress.checkCancelled();
+        floatLayer->forward(states.get(s), 0, c.collect);
+    }
+    if (c.calibrate) {
+        const auto started = std::chrono::steady_clock::now();
+        c.calibrate(*floatLayer, *loaded[static_cast<std::size_t>(stream.weights)]);
+        m_stats.calibrateSeconds += secondsSince(started);
+    }
+    const Block& next = c.propagateError ? *loaded[static_cast<std::size_t>(stream.weights)] : *floatLayer;
+    for (std::size_t s = 0; s < set.size(); ++s) {
+        progress.checkCancelled();
+        states.put(s, next.forward(states.get(s), 0, stream.hooks));
+    }
+}
+
 void BlockRunner::runSequence(const std::vector<std::unique_ptr<Block>>& loaded, int set, std::size_t sequence, Sums& sums)
 {
     std::map<std::string, at::Tensor> stash; // the reference stream's module outputs
     std::vector<at::Tensor> outputs(m_streams.size());
     for (std::size_t i = 0; i < m_streams.size(); ++i) {
         const RunnerStream& stream = m_streams[i];
-        if (stream.sequences != set)
+        if (stream.sequences != set || stream.calibration)
             continue;
         std::vector<std::size_t> comparers;
         for (std::size_t j = i + 1; j < m_streams.size(); ++j) {
@@ -390,7 +428,7 @@ std::vector<at::Tensor> blockLogits(const ModelBlocks& model, const std::vector<
     const BlockRunOptions& options, Progress& progress, const BlockHooks& hooks)
 {
     BlockRunner runner(model, options);
-    runner.addStream({ runner.addWeights(), runner.addSequences(sequences), hooks, -1, true });
+    runner.addStream({ runner.addWeights(), runner.addSequences(sequences), hooks, -1, true, nullptr });
     runner.run(progress);
     std::vector<std::vector<std::int64_t>> rows;
     std::vector<at::Tensor> out;

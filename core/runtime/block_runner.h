@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,8 +43,22 @@ struct BlockRunStats
     std::uint64_t largestBlockBytes = 0; // float32 weights of the largest layer, one variant
     double loadSeconds = 0; // reading and converting block weights to float32
     double transformSeconds = 0; // applying the variants' transforms to them (fake quantization)
+    double calibrateSeconds = 0; // the calibration streams' algorithms (GPTQ), their forwards not included
     double headSeconds = 0; // the head: prologue, vocabulary projection and what consumes its logits
     double seconds = 0; // the whole run, head included
+};
+
+// Sequential calibration (llm-compressor's pipeline): per layer, the stream's sequences first run
+// through the `floatWeights` layer with the `collect` hooks (what the algorithm needs: Hessians,
+// ranges), then `calibrate` may change the stream's own layer (its weights variant: GPTQ replaces
+// the fake-quantized weights), then the sequences run through that layer with the stream's hooks
+// and keep its outputs for the next layer (propagate_error; otherwise the float layer's outputs).
+struct LayerCalibration
+{
+    int floatWeights = 0;
+    BlockHooks collect;
+    std::function<void(const Block& floatLayer, Block& layer)> calibrate;
+    bool propagateError = true;
 };
 
 struct RunnerStream
@@ -53,6 +68,8 @@ struct RunnerStream
     BlockHooks hooks; // input hook and observer (the runner adds its own output observer)
     int reference = -1; // an earlier stream on the same sequences to compare with
     bool toHead = true; // runs the head (otherwise its states are dropped after the last layer)
+    // A calibration stream (see LayerCalibration): runs before every other stream of the layer.
+    std::shared_ptr<LayerCalibration> calibration;
 };
 
 class BlockRunner
@@ -100,7 +117,9 @@ private:
     struct Sums;
 
     void plan();
+    std::set<int> usedVariants() const; // the weight variants some stream (or calibration) runs
     void runLayer(std::int64_t layer, Progress& progress, ProgressUpdate& update);
+    void calibrateLayer(std::vector<std::unique_ptr<Block>>& loaded, std::size_t stream, Progress& progress);
     void runSequence(const std::vector<std::unique_ptr<Block>>& loaded, int set, std::size_t sequence, Sums& sums);
     void reportBlock(const std::string& name, const Sums& sums);
 

@@ -60,7 +60,7 @@ CalibrationResult calibrate(const Checkpoint& checkpoint, const CalibrationReque
     BlockRunner runner(*blocks, runOptions);
     const BlockHooks hooks { capture.linearInputHook(), request.namedPoints ? capture.observer() : ActivationObserver(),
         {} };
-    runner.addStream({ runner.addWeights(), runner.addSequences(std::move(windows)), hooks, -1, true });
+    runner.addStream({ runner.addWeights(), runner.addSequences(std::move(windows)), hooks, -1, true, nullptr });
     runner.run(progress);
     runner.runHead(rows, {}, progress);
     result.points = capture.results();

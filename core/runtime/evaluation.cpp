@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "io/checkpoint.h"
+#include "jobs/progress.h"
 #include "model/module_tree.h"
 #include "models/block.h"
 #include "models/model_config.h"
@@ -10,6 +11,7 @@
 #include "runtime/chunked_scorer.h"
 #include "runtime/eval_data.h"
 #include "runtime/fake_quant.h"
+#include "runtime/gptq_calibration.h"
 #include "runtime/memory.h"
 #include "runtime/perplexity.h"
 #include "tokenize/tokenizer.h"
@@ -84,7 +86,7 @@ PerplexityOptions perplexityOptions(
     return o;
 }
 
-// The first `samples` windows of seqLen tokens of the calibration data.
+// The first `samples` windows of calibrationSeqLen (default seqLen) tokens of the calibration data.
 std::vector<std::vector<std::int64_t>> calibrationWindows(
     const Checkpoint& checkpoint, const ModelConfig& config, const EvaluationRequest& request,
     const std::vector<std::int64_t>& evalIds)
@@ -93,9 +95,10 @@ std::vector<std::vector<std::int64_t>> calibrationWindows(
         ? evalIds
         : loadEvalTokens(request.calibrationData, checkpoint, config.vocabSize);
     std::vector<std::vector<std::int64_t>> windows;
+    const auto length = static_cast<std::size_t>(request.calibrationSeqLen > 0 ? request.calibrationSeqLen : request.seqLen);
     for (std::size_t begin = 0; begin < ids.size() && static_cast<int>(windows.size()) < request.calibrationSamples;
-         begin += static_cast<std::size_t>(request.seqLen)) {
-        const std::size_t end = std::min(ids.size(), begin + static_cast<std::size_t>(request.seqLen));
+         begin += length) {
+        const std::size_t end = std::min(ids.size(), begin + length);
         windows.emplace_back(ids.begin() + static_cast<std::ptrdiff_t>(begin),
             ids.begin() + static_cast<std::ptrdiff_t>(end));
     }
@@ -141,6 +144,65 @@ QuantizedModel quantizedModel(
     return q;
 }
 
+// The calibration windows a scheme needs (static activation ranges, GPTQ), or none.
+std::vector<std::vector<std::int64_t>> calibrationInput(const Checkpoint& checkpoint, const ModelConfig& config,
+    const EvaluationRequest& request, const std::vector<std::int64_t>& ids)
+{
+    if (!request.scheme)
+        return {};
+    const std::string mode = request.activations.empty() ? request.scheme->activations : request.activations;
+    if (!request.gptq && !isStaticActivations(mode))
+        return {};
+    return calibrationWindows(checkpoint, config, request, ids);
+}
+
+// The quantized stream beside the float one (its reference), and before them, when the scheme
+// needs one, the calibration stream: static activation ranges measured on the quantized weights,
+// and with GPTQ each layer's modules replaced by GPTQ's on the calibration samples first.
+void addQuantizedStreams(BlockRunner& runner, int floatWeights, const QuantizedModel& q,
+    const std::vector<std::vector<std::int64_t>>& inputs, std::vector<std::vector<std::int64_t>> calibration,
+    const EvaluationRequest& request, const std::shared_ptr<GptqOutcome>& gptq, CancelToken cancel,
+    EvaluationReport& report)
+{
+    const int quantizedWeights = runner.addWeights(q.weights, q.headQuantized);
+    auto ranges = std::make_shared<ActivationRanges>();
+    const LinearInputHook quantizeInputs = fakeQuantizeActivations(q.scheme, q.floatInputs, ranges);
+    LinearInputHook activations;
+    if (quantizeInputs) {
+        activations = [quantizeInputs, quantizable = q.quantizable](const std::string& module, const at::Tensor& x) {
+            return quantizable.count(module) ? quantizeInputs(module, x) : x;
+        };
+    }
+    const bool ranged = isStaticActivations(q.scheme.activations);
+    if (!calibration.empty()) {
+        report.calibrationWindows = static_cast<int>(calibration.size());
+        const int set = runner.addSequences(std::move(calibration));
+        RunnerStream stream { quantizedWeights, set, {}, -1, false, nullptr };
+        // Static ranges are measured on the quantized weights with float inputs; otherwise the
+        // calibration runs the quantized model as it will be evaluated.
+        stream.hooks.input = ranged ? activationRangeObserver(ranges) : activations;
+        if (request.gptq) {
+            std::set<std::string> modules;
+            for (const std::string& m : q.quantizable) {
+                if (!request.kept.count(m) && !q.floatInputs.count(m))
+                    modules.insert(m);
+            }
+            GptqSettings settings;
+            settings.blockSize = request.gptqBlockSize;
+            settings.dampening = request.gptqDampening;
+            settings.actOrder = request.gptqActOrder;
+            stream.calibration = gptqCalibration(
+                floatWeights, q.scheme, request.moduleSchemes, std::move(modules), settings, gptq, cancel);
+            stream.calibration->propagateError = request.propagateError;
+            report.algorithms.emplace_back("gptq");
+        }
+        runner.addStream(std::move(stream));
+    }
+    const int evaluation = runner.addSequences(inputs);
+    const int reference = runner.addStream({ floatWeights, evaluation, {}, -1, true, nullptr });
+    runner.addStream({ quantizedWeights, evaluation, { activations, {}, {} }, reference, true, nullptr });
+}
+
 } // namespace
 
 EvaluationReport evaluateCheckpoint(const Checkpoint& checkpoint, const EvaluationRequest& request, Progress& progress)
@@ -167,30 +229,13 @@ EvaluationReport evaluateCheckpoint(const Checkpoint& checkpoint, const Evaluati
     }
     const int floatWeights = runner.addWeights();
     std::optional<QuantizedModel> q;
+    auto gptq = std::make_shared<GptqOutcome>();
     if (request.scheme) {
         q = quantizedModel(checkpoint, *blocks, request, report);
-        const int quantizedWeights = runner.addWeights(q->weights, q->headQuantized);
-        std::shared_ptr<ActivationRanges> ranges = std::make_shared<ActivationRanges>();
-        if (isStaticActivations(q->scheme.activations)) {
-            // Measured on the model with quantized weights, block by block, before the evaluation
-            // windows reach the block (sets run in the order they were added).
-            auto windows = calibrationWindows(checkpoint, config, request, ids);
-            report.calibrationWindows = static_cast<int>(windows.size());
-            const int calibration = runner.addSequences(std::move(windows));
-            runner.addStream({ quantizedWeights, calibration, { activationRangeObserver(ranges), {}, {} }, -1, false });
-        }
-        const int evaluation = runner.addSequences(inputs);
-        const LinearInputHook quantizeInputs = fakeQuantizeActivations(q->scheme, q->floatInputs, ranges);
-        LinearInputHook activations;
-        if (quantizeInputs) {
-            activations = [quantizeInputs, quantizable = q->quantizable](const std::string& module, const at::Tensor& x) {
-                return quantizable.count(module) ? quantizeInputs(module, x) : x;
-            };
-        }
-        const int reference = runner.addStream({ floatWeights, evaluation, {}, -1, true });
-        runner.addStream({ quantizedWeights, evaluation, { activations, {}, {} }, reference, true });
+        addQuantizedStreams(runner, floatWeights, *q, inputs, calibrationInput(checkpoint, config, request, ids),
+            request, gptq, progress.token(), report);
     } else {
-        runner.addStream({ floatWeights, runner.addSequences(inputs), {}, -1, true });
+        runner.addStream({ floatWeights, runner.addSequences(inputs), {}, -1, true, nullptr });
     }
     runner.run(progress);
 
@@ -244,6 +289,8 @@ EvaluationReport evaluateCheckpoint(const Checkpoint& checkpoint, const Evaluati
         report.top1Agreement = r.top1Agreement;
         report.blocks = runner.blocks();
         report.modules = runner.modules();
+        report.gptqLoss = gptq->loss;
+        report.warnings = gptq->warnings;
     }
     report.peakRssBytes = peakRssBytes();
     return report;

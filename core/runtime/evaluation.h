@@ -38,6 +38,16 @@ struct EvaluationRequest
     // with quantized weights (for an encoder, on the windows as they are, without masks).
     std::filesystem::path calibrationData;
     int calibrationSamples = 8;
+    int calibrationSeqLen = 0; // tokens per calibration window; 0: seqLen
+    // GPTQ (llm-compressor's GPTQModifier) on the calibration windows before evaluating, layer
+    // by layer: block size, dampening fraction, activation order (static, none); with
+    // propagateError the calibration samples go on through the GPTQ'd layers (llm-compressor's
+    // default), otherwise through the float ones.
+    bool gptq = false;
+    int gptqBlockSize = 128;
+    double gptqDampening = 0.01;
+    std::string gptqActOrder = "static";
+    bool propagateError = true;
     // Masked-LM scoring: the mask token (-1: the tokenizer's) and the masking stride.
     std::int64_t maskToken = -1;
     int maskEvery = 7;
@@ -78,6 +88,9 @@ struct EvaluationReport
     double meanNll = 0;
     double klDivergence = 0; // KL(float || quantized) per predicted token
     double top1Agreement = 0;
+    std::vector<std::string> algorithms; // what ran before the evaluation: "gptq"
+    std::map<std::string, double> gptqLoss; // per module GPTQ quantized
+    std::vector<std::string> warnings; // modules GPTQ had to round to nearest, and why
     // Per layer, in order, and per Linear module of the layers: see runtime/divergence.h.
     std::vector<BlockDivergence> blocks;
     std::vector<ModuleDivergence> modules;

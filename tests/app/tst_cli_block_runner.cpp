@@ -156,6 +156,50 @@ private Q_SLOTS:
         QVERIFY2(bad.err.contains(QStringLiteral("--max-memory")), qPrintable(bad.err));
     }
 
+    void evalWithGptq()
+    {
+        const QString data = writeIds(m_dir.filePath(QStringLiteral("ids.json")), 130, 512);
+        const QStringList base { QStringLiteral("eval"), m_demo, QStringLiteral("--data"), data, QStringLiteral("--seq-len"),
+            QStringLiteral("64") };
+        const Run r = run(base
+            + QStringList { QStringLiteral("--scheme"), QStringLiteral("vllm-w4a16"), QStringLiteral("--keep"),
+                QStringLiteral("lm_head"), QStringLiteral("--gptq"), QStringLiteral("--calibration-samples"),
+                QStringLiteral("3"), QStringLiteral("--calibration-seq-len"), QStringLiteral("32"),
+                QStringLiteral("--json") });
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const QJsonObject j = json(r);
+        QCOMPARE(j.value(QStringLiteral("algorithms")).toArray(), QJsonArray { QStringLiteral("gptq") });
+        QCOMPARE(j.value(QStringLiteral("calibration_windows")).toInt(), 3);
+        const QJsonArray modules = j.value(QStringLiteral("modules")).toArray();
+        QCOMPARE(modules.size(), 4 * 7);
+        for (const auto& m : modules)
+            QVERIFY(m.toObject().value(QStringLiteral("gptq_loss")).toDouble() > 0);
+        QVERIFY(j.value(QStringLiteral("perplexity")).toDouble() > 1);
+        // Without GPTQ nothing ran before the evaluation.
+        const Run plain = run(base
+            + QStringList { QStringLiteral("--scheme"), QStringLiteral("vllm-w4a16"), QStringLiteral("--json") });
+        QVERIFY2(plain.exitCode == 0, qPrintable(plain.err));
+        QCOMPARE(json(plain).value(QStringLiteral("algorithms")).toArray().size(), 0);
+        // Bad settings fail before any work, naming what is wrong.
+        const Run noScheme = run(base + QStringList { QStringLiteral("--gptq") });
+        QCOMPARE(noScheme.exitCode, 2);
+        QVERIFY2(noScheme.err.contains(QStringLiteral("--gptq goes with --scheme")), qPrintable(noScheme.err));
+        const Run order = run(base
+            + QStringList { QStringLiteral("--scheme"), QStringLiteral("vllm-w4a16"), QStringLiteral("--gptq"),
+                QStringLiteral("--gptq-actorder"), QStringLiteral("sideways") });
+        QCOMPARE(order.exitCode, 2);
+        QVERIFY2(order.err.contains(QStringLiteral("sideways")), qPrintable(order.err));
+        const Run damp = run(base
+            + QStringList { QStringLiteral("--scheme"), QStringLiteral("vllm-w4a16"), QStringLiteral("--gptq"),
+                QStringLiteral("--gptq-dampening"), QStringLiteral("2") });
+        QCOMPARE(damp.exitCode, 2);
+        QVERIFY2(damp.err.contains(QStringLiteral("--gptq-dampening")), qPrintable(damp.err));
+        const Run fp8 = run(base
+            + QStringList { QStringLiteral("--scheme"), QStringLiteral("vllm-fp8-dynamic"), QStringLiteral("--gptq") });
+        QCOMPARE(fp8.exitCode, 2);
+        QVERIFY2(fp8.err.contains(QStringLiteral("GPTQ")), qPrintable(fp8.err));
+    }
+
     void calibrateRunsOnTheBlockRunner()
     {
         const QString data = writeIds(m_dir.filePath(QStringLiteral("ids.json")), 130, 512);

@@ -213,6 +213,44 @@ private Q_SLOTS:
         QVERIFY(q.klDivergence > 0 && q.top1Agreement > 0.5);
     }
 
+    // GPTQ on the block runner, as llm-compressor's sequential pipeline: calibrated on the last
+    // stories of the sample, evaluated on the first ones, int4 GPTQ beats int4 rounding.
+    void gptqBeatsRoundingOnStories()
+    {
+        if (!fs::exists(kStories))
+            QSKIP("../shared/models/stories260K is absent");
+        std::ifstream in(kText);
+        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const std::size_t half = text.size() / 2;
+        const fs::path dir = m_dir.path().toStdString();
+        std::ofstream(dir / "eval.txt") << text.substr(0, half);
+        std::ofstream(dir / "calibration.txt") << text.substr(half);
+        const Checkpoint c = Checkpoint::open(kStories);
+        EvaluationRequest request;
+        request.data = dir / "eval.txt";
+        request.calibrationData = dir / "calibration.txt";
+        request.calibrationSamples = 6;
+        request.scheme = preset("vllm-w4a16");
+        const EvaluationReport rtn = evaluateCheckpoint(c, request, m_progress);
+        QVERIFY(rtn.algorithms.empty() && rtn.gptqLoss.empty());
+        request.gptq = true;
+        const EvaluationReport gptq = evaluateCheckpoint(c, request, m_progress);
+        qInfo("float %.4f, int4 g128 RTN %.4f, GPTQ %.4f", rtn.floatPerplexity, rtn.perplexity, gptq.perplexity);
+        QCOMPARE(gptq.algorithms, std::vector<std::string> { "gptq" });
+        QCOMPARE(gptq.gptqLoss.size(), std::size_t(5 * 7));
+        QCOMPARE(gptq.floatPerplexity, rtn.floatPerplexity);
+        QVERIFY(gptq.perplexity < rtn.perplexity);
+        QVERIFY(gptq.klDivergence < rtn.klDivergence);
+        QCOMPARE(gptq.calibrationWindows, 6);
+        // Feeding each layer the float model's outputs instead is another (worse here or not) run.
+        request.propagateError = false;
+        const EvaluationReport floatInputs = evaluateCheckpoint(c, request, m_progress);
+        QVERIFY(floatInputs.perplexity != gptq.perplexity);
+        QVERIFY(floatInputs.perplexity < rtn.perplexity);
+        request.gptqActOrder = "group";
+        QVERIFY_THROWS_EXCEPTION(UsageError, evaluateCheckpoint(c, request, m_progress));
+    }
+
     void divergenceIsZeroWhenEveryModuleIsKept()
     {
         const fs::path path = model("llama4", { "llama", 4 });
@@ -289,7 +327,7 @@ private Q_SLOTS:
         };
         BlockRunner runner(*blocks);
         std::vector<std::vector<std::int64_t>> sequences(5, randomIds(12, 96, 7));
-        runner.addStream({ runner.addWeights(), runner.addSequences(sequences), hooks, -1, true });
+        runner.addStream({ runner.addWeights(), runner.addSequences(sequences), hooks, -1, true, nullptr });
         QVERIFY_THROWS_EXCEPTION(CancelledError, runner.run(progress));
         QCOMPARE(progress.current, std::string("model.layers.1"));
         QVERIFY(seen.count("model.layers.1") == 1 && seen.count("model.layers.2") == 0);
