@@ -1,13 +1,18 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
+#include "algorithm_options.h"
 #include "arguments.h"
 #include "commands.h"
 #include "error.h"
 #include "io/checkpoint.h"
 #include "jobs/conversion_job.h"
+#include "jobs/conversion_plan.h"
 #include "jobs/conversion_report.h"
 #include "keep_options.h"
 #include "model/module_tree.h"
+#include "quant/calibrated_tensors.h"
 #include "quant/quant_scheme.h"
+#include "runtime/export_calibration.h"
+#include "runtime/memory.h"
 #include "select/keep_list_io.h"
 #include "select/selection.h"
 #include "terminal_progress.h"
@@ -138,7 +143,17 @@ std::string convertUsage()
           "  --max-shard-size S   shard size such as 10GB (default) or 500MB\n"
           "  --workers N          tensors quantized at once (default: one per core)\n"
           "  --memory-budget S    bound on the input bytes in flight, such as 2GiB (default)\n"
-          "  --json               print a report with per-tensor errors\n";
+          "  --json               print a report with per-tensor errors (and with a calibration\n"
+          "                       \"calibration\": {\"algorithms\", \"samples\", \"tokens\", ...} and per\n"
+          "                       tensor \"gptq_loss\")\n"
+          "Calibration (llm-compressor's oneshot, layer by layer in bounded memory):\n"
+        + algorithmOptionsUsage()
+        + "  --activations M      override the scheme's activations; int8-tensor-static and\n"
+          "                       fp8-tensor-static write each module's input_scale (compressed-tensors)\n"
+          "  --calibration-data FILE  token ids or text (as eval's --data) for the calibration\n"
+          "  --calibration-samples N  samples (default 64) of --calibration-seq-len N tokens (default 512)\n"
+          "  --max-memory SIZE    the calibration's resident memory (default: 80% of what is available)\n"
+          "  --spill-dir DIR      where hidden states beyond it go\n";
 }
 
 // How the output is written: --nxd-keep-shape, --hdf5-gzip, --max-shard-size, --memory-budget
@@ -192,6 +207,73 @@ std::vector<std::string> setSelection(const Arguments& args, const Checkpoint& c
     return warnings;
 }
 
+// Calibration options that do not fit the format or the rest, refused before anything loads.
+void checkCalibration(const Arguments& args, ExportFormat format, const AlgorithmSettings& a, bool calibrating)
+{
+    if (calibrating && args.value("--calibration-data").empty())
+        throw UsageError(std::string(a.any() ? "SmoothQuant and GPTQ" : "static activation scales")
+            + " calibrate on data: give --calibration-data FILE");
+    if (!calibrating && !args.value("--calibration-data").empty())
+        throw UsageError("--calibration-data goes with --smoothquant, --gptq or a static activation scheme");
+    if (a.gptq && (format == ExportFormat::Hdf5 || format == ExportFormat::NxdFp8Rescale))
+        throw UsageError("--gptq writes its codes into nxd, compressed-tensors or aiu checkpoints");
+    if (a.gptq && a.gptqActOrder == "group")
+        throw UsageError("--gptq-actorder group needs a g_idx in the checkpoint, which is not written yet: use "
+                         "static (the default) or none");
+    if (a.smoothQuant && format == ExportFormat::Aiu)
+        throw UsageError("--smoothquant with --format aiu: fms-mo's SmoothQuant (smoothq_scale in the checkpoint) is "
+                         "not written yet; llm-compressor's folded SmoothQuant goes to nxd or compressed-tensors");
+}
+
+ExportCalibrationRequest calibrationRequest(
+    const Arguments& args, const ModuleTree& tree, const ConversionOptions& options, const AlgorithmSettings& a)
+{
+    ExportCalibrationRequest r;
+    r.scheme = options.scheme;
+    r.moduleSchemes = options.moduleSchemes;
+    r.algorithms = a;
+    const std::set<int> kept = resolveKeptModules(tree, options.keptModules);
+    for (int m : tree.quantizable()) {
+        if (!kept.count(m))
+            r.quantized.insert(tree.node(m).path);
+    }
+    r.data = args.value("--calibration-data");
+    r.samples = static_cast<int>(args.integer("--calibration-samples", 64, 1, 1 << 20));
+    r.seqLen = static_cast<int>(args.integer("--calibration-seq-len", 512, 1, 1 << 20));
+    if (!args.value("--max-memory").empty())
+        r.maxMemory = qs::parseByteSize(args.value("--max-memory"), "--max-memory");
+    r.spillDirectory = args.value("--spill-dir");
+    return r;
+}
+
+std::string joined(const std::vector<std::string>& items)
+{
+    std::string out;
+    for (const auto& i : items)
+        out += (out.empty() ? "" : ", ") + i;
+    return out;
+}
+
+void addCalibrationJson(nlohmann::ordered_json& out, const ExportCalibrationReport& c)
+{
+    nlohmann::ordered_json j { { "algorithms", c.algorithms }, { "samples", c.samples }, { "tokens", c.tokens },
+        { "smoothed_norms", c.smoothedNorms }, { "gptq_modules", c.gptqLoss.size() }, { "input_scales", c.inputScales },
+        { "seconds", c.seconds }, { "peak_rss_bytes", c.peakRssBytes } };
+    if (!c.warnings.empty())
+        j["warnings"] = c.warnings;
+    out["calibration"] = std::move(j);
+    out["algorithms"] = c.algorithms;
+    if (out.contains("tensors")) {
+        for (auto& t : out["tensors"]) {
+            const std::string name = t.value("name", std::string());
+            const std::string module = name.size() > 7 ? name.substr(0, name.size() - 7) : name;
+            if (const auto it = c.gptqLoss.find(module); it != c.gptqLoss.end() && name.size() > 7
+                && name.compare(name.size() - 7, 7, ".weight") == 0)
+                t["gptq_loss"] = it->second;
+        }
+    }
+}
+
 void printReport(const Checkpoint& checkpoint, const ConversionReport& report, const QuantScheme& scheme)
 {
     std::printf("converted %s -> %s (%s)\n", checkpoint.path().string().c_str(), report.destination.string().c_str(),
@@ -208,10 +290,13 @@ int runConvert(const std::vector<std::string>& raw)
 {
     OptionSpec spec;
     spec.values = { "--output", "--format", "--max-shard-size", "--hdf5-gzip", "--nxd-keep-shape", "--scheme", "--bits",
-        "--granularity", "--group-size", "--rounding", "--fp8-max", "--seed", "--workers", "--memory-budget" };
+        "--granularity", "--group-size", "--rounding", "--fp8-max", "--seed", "--workers", "--memory-budget",
+        "--activations", "--calibration-data", "--calibration-samples", "--calibration-seq-len", "--max-memory",
+        "--spill-dir" };
     spec.flags = { "--force", "--json", "--symmetric", "--affine", "--recompute-narrow-weights", "--float32-math",
         "--hdf5-original" };
     addKeepOptions(spec);
+    addAlgorithmOptions(spec);
     spec.aliases = { { "-o", "--output" } };
     const Arguments args = parseArguments("convert", raw, spec);
     if (args.positional.size() != 1)
@@ -227,10 +312,17 @@ int runConvert(const std::vector<std::string>& raw)
         throw UsageError(
             "unknown --format '" + formatName + "'; available: nxd, compressed-tensors, aiu, hdf5, nxd-fp8-rescale");
 
-    const QuantScheme scheme = schemeFromArguments(args,
+    QuantScheme scheme = schemeFromArguments(args,
         *format == ExportFormat::CompressedTensors ? "vllm-w8a8-int8"
             : *format == ExportFormat::Aiu         ? "aiu-int8"
                                                    : "nxd-int8");
+    if (!args.value("--activations").empty()) {
+        scheme.activations = args.value("--activations");
+        scheme.validate();
+    }
+    const AlgorithmSettings algorithms = algorithmSettings(args);
+    const bool calibrating = exportNeedsCalibration(scheme, algorithms);
+    checkCalibration(args, *format, algorithms, calibrating);
     const Checkpoint checkpoint = Checkpoint::open(args.positional.front());
     const ModuleTree tree = ModuleTree::build(checkpoint.tensors(), checkpoint.modelType());
 
@@ -247,14 +339,31 @@ int runConvert(const std::vector<std::string>& raw)
         std::fprintf(stderr, "warning: %s\n", w.c_str());
 
     TerminalProgress progress;
-    const ConversionReport report = convertCheckpoint(checkpoint, tree, options, progress);
+    std::shared_ptr<CalibratedTensors> calibrated;
+    ExportCalibrationReport calibration;
+    if (calibrating) {
+        calibrated = std::make_shared<CalibratedTensors>(args.value("--spill-dir"));
+        calibration = calibrateForExport(checkpoint, calibrationRequest(args, tree, options, algorithms), *calibrated, progress);
+        options.calibrated = calibrated;
+        options.algorithms = algorithms;
+        options.algorithms.smoothQuantMappings = calibration.mappings;
+    }
+    const ConversionReport report
+        = convertCheckpoint(calibrated ? calibrated->apply(checkpoint) : checkpoint, tree, options, progress);
     progress.finish();
 
     if (args.has("--json")) {
-        std::cout << conversionReportJson(report, scheme, warnings).dump(2) << "\n";
+        nlohmann::ordered_json out = conversionReportJson(report, scheme, warnings);
+        if (calibrating)
+            addCalibrationJson(out, calibration);
+        std::cout << out.dump(2) << "\n";
         return 0;
     }
     printReport(checkpoint, report, scheme);
+    if (calibrating)
+        std::printf("  calibrated on %d samples (%lld tokens): %s; peak memory %s\n", calibration.samples,
+            static_cast<long long>(calibration.tokens), joined(calibration.algorithms).c_str(),
+            formatBytes(calibration.peakRssBytes).c_str());
     return 0;
 }
 

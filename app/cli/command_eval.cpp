@@ -2,6 +2,7 @@
 // `quantscope-cli eval MODEL --data FILE [--scheme PRESET] [--seq-len N] [--json]`: runs the
 // model natively on the data and reports its perplexity; with a scheme, the fake-quantized
 // model against the float one (KL divergence, top-1 agreement).
+#include "algorithm_options.h"
 #include "arguments.h"
 #include "commands.h"
 #include "error.h"
@@ -85,6 +86,9 @@ std::string evalUsage()
            "                     --seq-len)); --gptq-block-size N (128), --gptq-dampening F (0.01),\n"
            "                     --gptq-actorder static|none (static); --no-propagate-error feeds each\n"
            "                     layer the float model's outputs instead of the GPTQ'd ones\n"
+           "  --smoothquant A    SmoothQuant (llm-compressor's SmoothQuantModifier, smoothing strength A in\n"
+           "                     [0, 1], 0.8 in its W8A8 example) before GPTQ and the static ranges: the\n"
+           "                     family's norm -> Linear mappings, ranges from the calibration windows\n"
            "  --max-windows N    evaluate only the first N windows\n"
            "  --logits OUT.npy   write the float logits of the first window ([T, vocab] float32)\n"
            "  --generate N       greedy decoding of N tokens from BOS (\"generated\" in the output)\n"
@@ -106,21 +110,6 @@ std::string evalUsage()
           "                     the quantized model's when a scheme is given\n";
 }
 
-// A number in [0, 1), or UsageError naming the option.
-double fraction(const std::string& text, const std::string& option)
-{
-    std::size_t used = 0;
-    double v = -1;
-    try {
-        v = std::stod(text, &used);
-    } catch (const std::exception&) {
-        used = 0;
-    }
-    if (used != text.size() || !(v >= 0 && v < 1))
-        throw UsageError(option + ": '" + text + "' is not a number in [0, 1)");
-    return v;
-}
-
 // The evaluation the options ask for, checked before the model loads (but the keep rules).
 EvaluationRequest evaluationRequest(const Arguments& args)
 {
@@ -139,15 +128,17 @@ EvaluationRequest evaluationRequest(const Arguments& args)
     request.calibrationData = args.value("--calibration-data");
     request.calibrationSamples = static_cast<int>(args.integer("--calibration-samples", 8, 1, 1 << 20));
     request.calibrationSeqLen = static_cast<int>(args.integer("--calibration-seq-len", 0, 0, 1 << 20));
-    request.gptq = args.has("--gptq");
-    request.gptqBlockSize = static_cast<int>(args.integer("--gptq-block-size", 128, 1, 1 << 20));
-    if (!args.value("--gptq-dampening").empty())
-        request.gptqDampening = fraction(args.value("--gptq-dampening"), "--gptq-dampening");
-    if (!args.value("--gptq-actorder").empty())
-        request.gptqActOrder = args.value("--gptq-actorder");
-    request.propagateError = !args.has("--no-propagate-error");
+    const AlgorithmSettings algorithms = algorithmSettings(args);
+    request.gptq = algorithms.gptq;
+    request.gptqBlockSize = algorithms.gptqBlockSize;
+    request.gptqDampening = algorithms.gptqDampening;
+    request.gptqActOrder = algorithms.gptqActOrder;
+    request.propagateError = algorithms.propagateError;
+    request.smoothQuant = algorithms.smoothQuant;
     if (request.gptq && !request.scheme)
         throw UsageError("--gptq goes with --scheme (an int scheme: GPTQ chooses its codes)");
+    if (request.smoothQuant && !request.scheme)
+        throw UsageError("--smoothquant goes with --scheme (it prepares the model for quantized activations)");
     request.maskToken = args.integer("--mask-token", -1, -1, std::int64_t(1) << 40);
     request.maskEvery = static_cast<int>(args.integer("--mask-every", 7, 1, 1 << 20));
     if (!args.value("--max-memory").empty())
@@ -234,6 +225,9 @@ void addReportJson(const EvaluationReport& report, const EvaluationRequest& requ
         }
         out["modules"] = std::move(modules);
         out["algorithms"] = report.algorithms;
+        if (request.smoothQuant)
+            out["smoothquant"] = { { "alpha", report.smoothQuantAlpha }, { "smoothed_norms", report.smoothedNorms },
+                { "balance_layers", report.smoothedModules } };
         if (!report.warnings.empty())
             out["warnings"] = report.warnings;
     }
@@ -264,11 +258,11 @@ void printReport(const EvaluationReport& report, const EvaluationRequest& reques
 int runEval(const std::vector<std::string>& raw)
 {
     OptionSpec spec;
-    spec.flags = { "--json", "--gptq", "--no-propagate-error" };
+    spec.flags = { "--json" };
     spec.values = { "--data", "--seq-len", "--protocol", "--scheme", "--logits", "--max-windows", "--generate",
         "--activations", "--calibration-data", "--calibration-samples", "--mask-token", "--mask-every",
-        "--max-memory", "--spill-dir", "--calibration-seq-len", "--gptq-block-size", "--gptq-dampening",
-        "--gptq-actorder" };
+        "--max-memory", "--spill-dir", "--calibration-seq-len" };
+    addAlgorithmOptions(spec);
     addKeepOptions(spec);
     const Arguments args = parseArguments("eval", raw, spec);
     if (args.positional.size() != 1)

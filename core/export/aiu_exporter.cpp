@@ -106,7 +106,10 @@ PreparedTensor AiuExporter::prepare(
     namingTensor(tensor, [&] {
         const at::Tensor value = source.loadFloat(tensor.input.name);
         if (tensor.quantize && isAiuQuantized(tensor.input.name)) {
-            SchemeQuantized q = quantizeWithScheme(value, m_options.scheme, quantizeOptionsFor(control));
+            std::optional<SchemeQuantized> calibrated
+                = m_options.calibrated ? m_options.calibrated->quantized(tensor.input.name) : std::nullopt;
+            SchemeQuantized q = calibrated ? std::move(*calibrated)
+                                           : quantizeWithScheme(value, m_options.scheme, quantizeOptionsFor(control));
             result.error = q.error;
             result.quantized = true;
             payload->tensor = q.codes.reshape(tensor.input.shape);

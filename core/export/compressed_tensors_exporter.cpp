@@ -56,18 +56,19 @@ json weightArgs(const QuantScheme& s)
 
 json activationArgs(const QuantScheme& s)
 {
-    if (s.activations != "int8-token-dynamic" && s.activations != "fp8-token-dynamic")
+    const bool isStatic = isStaticActivations(s.activations);
+    if (s.activations != "int8-token-dynamic" && s.activations != "fp8-token-dynamic" && !isStatic)
         return nullptr;
     json a;
     a["num_bits"] = 8;
-    a["type"] = s.activations == "fp8-token-dynamic" ? "float" : "int";
+    a["type"] = s.activations.rfind("fp8", 0) == 0 ? "float" : "int";
     a["symmetric"] = true;
     a["group_size"] = nullptr;
-    a["strategy"] = "token";
+    a["strategy"] = isStatic ? "tensor" : "token";
     a["block_structure"] = nullptr;
-    a["dynamic"] = true;
+    a["dynamic"] = !isStatic;
     a["actorder"] = nullptr;
-    a["observer"] = nullptr;
+    a["observer"] = isStatic ? json("minmax") : json(nullptr);
     a["observer_kwargs"] = json::object();
     return a;
 }
@@ -93,10 +94,11 @@ CompressedTensorsExporter::CompressedTensorsExporter(ExportOptions options)
 {
     const QuantScheme& s = m_options.scheme;
     s.validate();
-    if (isStaticActivations(s.activations))
+    if (isStaticActivations(s.activations) && !m_options.calibrated)
         throw UsageError("scheme '" + s.name + "': static activation scales (" + s.activations
-            + ") come from calibration, and export does not calibrate yet; evaluate with them, export with dynamic "
-              "per-token activations");
+            + ") come from calibration: give calibration data (--calibration-data) to measure them");
+    if (s.activations == "fp8-tensor-static" && s.format != QuantFormat::Fp8E4M3)
+        throw UsageError("compressed-tensors: static fp8 activations go with fp8 weights");
     const bool intOk = s.format == QuantFormat::Int && (s.bits == 4 || s.bits == 8);
     if (s.convention != ScaleConvention::CompressedTensors || !(intOk || s.format == QuantFormat::Fp8E4M3)
         || s.rounding != Rounding::NearestEven
@@ -158,6 +160,8 @@ std::vector<TensorSpec> CompressedTensorsExporter::outputsFor(const PlannedTenso
     }
     out.push_back({ in.name, s.format == QuantFormat::Fp8E4M3 ? DType::F8_E4M3 : DType::I8, in.shape });
     out.push_back({ module + ".weight_scale", scaleDType(in.dtype), scaleShape });
+    if (isStaticActivations(s.activations))
+        out.push_back({ module + ".input_scale", scaleDType(in.dtype), { 1 } });
     if (!s.symmetric)
         out.push_back({ module + ".weight_zero_point", DType::I8, scaleShape });
     return out;
@@ -184,7 +188,7 @@ PreparedTensor CompressedTensorsExporter::prepare(
     auto payload = std::make_shared<CtPayload>();
     const QuantScheme& s = m_options.scheme;
     namingTensor(tensor, [&] {
-        SchemeQuantized q = quantizeWithScheme(source.load(tensor.input.name), s, quantizeOptionsFor(control));
+        SchemeQuantized q = quantizeForExport(tensor, source, s, m_options, control);
         result.error = q.error;
         const at::ScalarType scaleType = toScalarType(scaleDType(tensor.input.dtype));
         const std::int64_t rows = tensor.input.shape.at(0);
@@ -224,6 +228,15 @@ void CompressedTensorsExporter::commit(const PlannedTensor& tensor, PreparedTens
             writeTensor(*m_writer, module + ".weight_scale", payload.scale);
             if (payload.zeroPoint.defined())
                 writeTensor(*m_writer, module + ".weight_zero_point", payload.zeroPoint);
+            if (isStaticActivations(m_options.scheme.activations)) {
+                const std::optional<float> scale = m_options.calibrated->inputScale(module);
+                if (!scale)
+                    throw FormatError("the calibration measured no input of this module, so it has no static input "
+                                      "scale",
+                        ErrorContext { tensor.input.source, tensor.input.name, {} });
+                writeTensor(*m_writer, module + ".input_scale",
+                    at::full({ 1 }, *scale, at::kFloat).to(toScalarType(scaleDType(tensor.input.dtype))));
+            }
         }
     }
     prepared.payload.reset();
@@ -270,7 +283,8 @@ void CompressedTensorsExporter::finish()
         = "# Written by QuantScope: the quantization this checkpoint holds, as an llm-compressor recipe.\n"
           "# scheme: "
         + s.name + " (convention " + std::string(conventionName(s.convention)) + ")\n";
-    recipe += writeRecipeYaml(m_options.keptModulePaths, flow(weightArgs(s)), flow(activationArgs(s)));
+    recipe += writeRecipeYaml(
+        m_options.keptModulePaths, flow(weightArgs(s)), flow(activationArgs(s)), m_options.algorithms);
     writeFileAtomically(m_directory / "recipe.yaml", recipe);
     m_files.push_back("recipe.yaml");
 }

@@ -8,6 +8,7 @@
 #include "export/exporter.h"
 #include "io/checkpoint.h"
 #include "io/sharded_safetensors_writer.h"
+#include "quant/calibrated_tensors.h"
 #include "quant/scheme_quantizer.h"
 #include "text.h"
 
@@ -49,6 +50,19 @@ inline QuantizeOptions quantizeOptionsFor(const PrepareControl& control)
     options.parallel = control.parallel;
     options.cancel = control.cancel;
     return options;
+}
+
+// A weight's codes: those a calibration chose (GPTQ), else the scheme's rounding of the source's
+// values (as stored, or as float32 with `asFloat`).
+inline SchemeQuantized quantizeForExport(const PlannedTensor& tensor, const Checkpoint& source,
+    const QuantScheme& scheme, const ExportOptions& options, const PrepareControl& control, bool asFloat = false)
+{
+    if (options.calibrated) {
+        if (auto q = options.calibrated->quantized(tensor.input.name))
+            return std::move(*q);
+    }
+    return quantizeWithScheme(
+        asFloat ? source.loadFloat(tensor.input.name) : source.load(tensor.input.name), scheme, quantizeOptionsFor(control));
 }
 
 // Runs `work`; an Error becomes a FormatError that names the tensor and its file (a cancel

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "algo/algorithm_settings.h"
 #include "jobs/conversion_plan.h"
 #include "jobs/progress.h"
 #include "quant/error_metrics.h"
@@ -18,6 +19,7 @@
 namespace qs {
 
 class Checkpoint;
+class CalibratedTensors;
 
 enum class ExportFormat
 {
@@ -61,6 +63,10 @@ struct ExportOptions
     QuantScheme scheme;
     // Per-module exceptions (full module path -> scheme), from quantize rules with a scheme.
     std::map<std::string, QuantScheme> moduleSchemes;
+    // What a calibration computed (GPTQ's codes, static input scales), and the algorithms it ran
+    // for the recipe an export writes. None: round to nearest, and static schemes are refused.
+    std::shared_ptr<const CalibratedTensors> calibrated;
+    AlgorithmSettings algorithms;
 
     // The scheme of the weight `tensorName` ("<module>.weight").
     const QuantScheme& schemeFor(const std::string& tensorName) const;

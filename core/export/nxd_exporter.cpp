@@ -94,8 +94,7 @@ PreparedTensor NxdExporter::prepare(
     TensorResult& result = prepared.result;
     auto payload = std::make_shared<NxdPayload>();
     const SchemeQuantized q = namingTensor(tensor, [&] {
-        return quantizeWithScheme(
-            source.load(tensor.input.name), m_options.schemeFor(tensor.input.name), quantizeOptionsFor(control));
+        return quantizeForExport(tensor, source, m_options.schemeFor(tensor.input.name), m_options, control);
     });
     result.error = q.error;
     payload->codes = q.codes;

@@ -243,6 +243,34 @@ at::Tensor Checkpoint::loadDequantized(std::string_view name) const
     return dequantizeWeight(*this, it->second);
 }
 
+Checkpoint Checkpoint::withReplacedTensors(const fs::path& file, const std::vector<TensorInfo>& replaced) const
+{
+    auto impl = std::make_shared<Impl>(*m_impl);
+    impl->mappings.push_back(MappedFile::open(file));
+    const std::size_t index = impl->mappings.size() - 1; // not a data file of the model (dataFiles())
+    for (const TensorInfo& r : replaced) {
+        const auto it = impl->byName.find(r.name);
+        if (it == impl->byName.end())
+            throw UsageError("a replacement for a tensor the checkpoint does not have", ErrorContext { path().string(), r.name, {} });
+        TensorInfo& t = impl->tensors[it->second];
+        if (t.dtype != r.dtype || t.shape != r.shape)
+            throw UsageError("a replacement of another dtype or shape (" + formatShape(r.shape) + " instead of "
+                    + formatShape(t.shape) + ")",
+                ErrorContext { path().string(), r.name, {} });
+        if (r.offset + r.bytes > impl->mappings[index]->size())
+            throw FormatError("the replacement runs past the end of its file", ErrorContext { file.string(), r.name, r.offset });
+        t.source = file.string();
+        t.offset = r.offset;
+        t.bytes = r.bytes;
+        t.strides.clear();
+        t.aliasOf.clear();
+        impl->fileOf[it->second] = index;
+    }
+    Checkpoint out;
+    out.m_impl = std::move(impl);
+    return out;
+}
+
 void Checkpoint::release(std::string_view name) const
 {
     if (find(name)) {

@@ -100,6 +100,12 @@ public:
     // has finished with it). Views still alive stay valid; their pages are re-read on access.
     void release(std::string_view name) const;
 
+    // This checkpoint with some tensors read from another file instead (an algorithm's result:
+    // SmoothQuant's smoothed norms and weights): each of `replaced` names a tensor of this
+    // checkpoint with the same dtype and shape, stored contiguously at its offset in `file`.
+    // UsageError for an unknown name or another dtype or shape. The original is not touched.
+    Checkpoint withReplacedTensors(const std::filesystem::path& file, const std::vector<TensorInfo>& replaced) const;
+
     struct Impl; // defined in checkpoint.cpp
 
 private:

@@ -71,6 +71,8 @@ ExportOptions exportOptionsFor(const Checkpoint& checkpoint, const ModuleTree& t
     exportOptions.hdf5IncludeOriginal = options.hdf5IncludeOriginal;
     exportOptions.nxdKeepShape = options.nxdKeepShape;
     exportOptions.hdf5Gzip = options.hdf5Gzip;
+    exportOptions.calibrated = options.calibrated;
+    exportOptions.algorithms = options.algorithms;
     if (fs::is_regular_file(checkpoint.folder() / "config.json")) {
         std::ifstream in(checkpoint.folder() / "config.json", std::ios::binary);
         exportOptions.sourceConfigJson.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());

@@ -38,6 +38,10 @@ struct ConversionOptions
     // the tensors in flight (one tensor is always allowed, however large).
     int workers = 0;
     std::uint64_t memoryBudgetBytes = 2ULL << 30;
+    // A calibration's results (see ExportOptions); the checkpoint given to convertCheckpoint is
+    // then the calibrated one (CalibratedTensors::apply).
+    std::shared_ptr<const CalibratedTensors> calibrated;
+    AlgorithmSettings algorithms;
 };
 
 struct ConversionReport

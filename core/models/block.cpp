@@ -45,6 +45,23 @@ void Block::replaceWeight(const std::string& module, const at::Tensor& weight)
     const_cast<Projection*>(p)->weight = weight.to(at::kFloat).contiguous(); // the block owns its projections
 }
 
+void Block::divideNorm(const std::string& module, const at::Tensor& divisor)
+{
+    for (const NormWeights* n : smoothableNorms()) {
+        if (n->module != module)
+            continue;
+        if (divisor.numel() != n->weight.numel())
+            throw UsageError("the divisor of " + module + " has " + std::to_string(divisor.numel()) + " values, the norm "
+                + std::to_string(n->weight.numel()));
+        auto* norm = const_cast<NormWeights*>(n); // the block owns its norms
+        norm->weight = (norm->weight / divisor).contiguous();
+        if (norm->bias.defined())
+            norm->bias = (norm->bias / divisor).contiguous();
+        return;
+    }
+    throw UsageError("block " + m_name + " has no norm " + module + " that feeds only Linear modules");
+}
+
 std::uint64_t Block::bytes() const
 {
     std::uint64_t total = 0;

@@ -40,6 +40,15 @@ struct Projection
 // x W^T (+ bias) through the hooks: the input hook first, the output observer after.
 at::Tensor project(const at::Tensor& x, const Projection& p, const BlockHooks& hooks);
 
+// A norm whose output only the Linear modules right after it read (no residual, no other use):
+// SmoothQuant's smooth layer. Dividing its weight and bias per channel by s and multiplying those
+// modules' weight columns by s leaves the block's function unchanged.
+struct NormWeights
+{
+    std::string module; // "model.layers.3.input_layernorm"
+    at::Tensor weight, bias; // [hidden]; bias undefined for RMSNorm
+};
+
 // The keys and values a causal layer has attended to (greedy generation): [tokens, kvHeads * headDim],
 // Llama's keys after the rotation.
 struct KvCache
@@ -66,6 +75,11 @@ public:
     // Replaces a Linear module's weight (same shape; an algorithm's result). UsageError when the
     // block has no such module or the shape differs.
     void replaceWeight(const std::string& module, const at::Tensor& weight);
+    // The norms that feed only Linear modules (pre-norm layers: Llama's two, GPT-2's ln_1 and
+    // ln_2); none for post-norm layers (BERT), whose norm outputs also feed the residual.
+    virtual std::vector<const NormWeights*> smoothableNorms() const { return {}; }
+    // weight / divisor and bias / divisor of one of them; UsageError when the block has no such norm.
+    void divideNorm(const std::string& module, const at::Tensor& divisor);
 
     const std::string& name() const { return m_name; } // "model.layers.3"
     std::uint64_t bytes() const; // the float32 weights it holds

@@ -12,15 +12,13 @@
 namespace qs {
 namespace {
 
-struct Norm
-{
-    at::Tensor weight, bias;
-};
+using Norm = NormWeights;
 
 Norm loadNorm(const WeightLoader& w, const ModelConfig& c, const std::string& module, NormKind kind)
 {
     const std::int64_t h = c.hidden;
     Norm n;
+    n.module = module;
     if (kind == NormKind::RmsNorm) {
         n.weight = w.tensor(module + ".gain", { h });
         return n;
@@ -80,6 +78,7 @@ public:
             return { &m_qkv, &m_proj, &m_fc, &m_down };
         return { &m_q, &m_k, &m_v, &m_proj, &m_fc, &m_down };
     }
+    std::vector<const NormWeights*> smoothableNorms() const override { return { &m_norm1, &m_norm2 }; }
 
     at::Tensor forward(const at::Tensor& input, std::int64_t, const BlockHooks& hooks, KvCache* cache) const override
     {

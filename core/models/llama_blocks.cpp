@@ -46,8 +46,8 @@ public:
         const std::int64_t h = c.hidden;
         const std::int64_t q = c.heads * c.headDim;
         const std::int64_t kv = c.kvHeads * c.headDim;
-        m_inputNorm = w.tensor(p + "input_layernorm.weight", { h });
-        m_postNorm = w.tensor(p + "post_attention_layernorm.weight", { h });
+        m_inputNorm = { p + "input_layernorm", w.tensor(p + "input_layernorm.weight", { h }), {} };
+        m_postNorm = { p + "post_attention_layernorm", w.tensor(p + "post_attention_layernorm.weight", { h }), {} };
         auto linear = [&](Projection& out, const std::string& module, std::int64_t rows, std::int64_t cols,
                           std::int64_t bias = 0) {
             out.module = p + module;
@@ -63,7 +63,7 @@ public:
         linear(m_up, "mlp.up_proj", c.intermediate, h);
         linear(m_down, "mlp.down_proj", h, c.intermediate);
         m_inverse = inverseFrequencies(c);
-        m_others = { m_inputNorm, m_postNorm };
+        m_others = { m_inputNorm.weight, m_postNorm.weight };
         m_tensors = w.read();
     }
 
@@ -71,6 +71,7 @@ public:
     {
         return { &m_q, &m_k, &m_v, &m_o, &m_gate, &m_up, &m_down };
     }
+    std::vector<const NormWeights*> smoothableNorms() const override { return { &m_inputNorm, &m_postNorm }; }
 
     at::Tensor forward(const at::Tensor& input, std::int64_t position, const BlockHooks& hooks,
         KvCache* cache) const override
@@ -87,7 +88,7 @@ public:
         const at::Tensor cos = angles.cos().unsqueeze(1);
         const at::Tensor sin = angles.sin().unsqueeze(1);
 
-        const at::Tensor a = layers::rmsNorm(input, m_inputNorm, c.normEps);
+        const at::Tensor a = layers::rmsNorm(input, m_inputNorm.weight, c.normEps);
         see("attention.input", a);
         const at::Tensor q = rotary(project(a, m_q, hooks).view({ n, c.heads, c.headDim }), cos, sin);
         at::Tensor k = rotary(project(a, m_k, hooks).view({ n, c.kvHeads, c.headDim }), cos, sin).reshape({ n, -1 });
@@ -100,7 +101,7 @@ public:
             out = out * c.residualMultiplier;
         at::Tensor x = input + out;
 
-        const at::Tensor b = layers::rmsNorm(x, m_postNorm, c.normEps);
+        const at::Tensor b = layers::rmsNorm(x, m_postNorm.weight, c.normEps);
         see("mlp.input", b);
         const at::Tensor gate = project(b, m_gate, hooks);
         see("mlp.activation_input", gate);
@@ -130,7 +131,8 @@ private:
     }
 
     const ModelConfig& m_config;
-    at::Tensor m_inputNorm, m_postNorm, m_inverse;
+    NormWeights m_inputNorm, m_postNorm;
+    at::Tensor m_inverse;
     Projection m_q, m_k, m_v, m_o, m_gate, m_up, m_down;
 };
 

@@ -57,7 +57,7 @@ struct LayerCalibration
 {
     int floatWeights = 0;
     BlockHooks collect;
-    std::function<void(const Block& floatLayer, Block& layer)> calibrate;
+    std::function<void(Block& floatLayer, Block& layer)> calibrate; // may change both (SmoothQuant)
     bool propagateError = true;
 };
 
@@ -106,6 +106,7 @@ public:
     const std::vector<BlockDivergence>& blocks() const { return m_blocks; }
     const std::vector<ModuleDivergence>& modules() const { return m_modules; }
     const BlockRunStats& stats() const { return m_stats; }
+    const ModelBlocks& model() const { return m_model; }
 
 private:
     struct Variant

@@ -14,6 +14,7 @@
 #include "runtime/gptq_calibration.h"
 #include "runtime/memory.h"
 #include "runtime/perplexity.h"
+#include "runtime/smoothquant_calibration.h"
 #include "tokenize/tokenizer.h"
 
 #include <ATen/ATen.h>
@@ -103,7 +104,8 @@ std::vector<std::vector<std::int64_t>> calibrationWindows(
             ids.begin() + static_cast<std::ptrdiff_t>(end));
     }
     if (windows.empty())
-        throw UsageError("static activations need calibration data, and it holds no tokens");
+        throw UsageError("the calibration (static activations, SmoothQuant, GPTQ) needs calibration data, and it holds "
+                         "no tokens");
     return windows;
 }
 
@@ -151,18 +153,23 @@ std::vector<std::vector<std::int64_t>> calibrationInput(const Checkpoint& checkp
     if (!request.scheme)
         return {};
     const std::string mode = request.activations.empty() ? request.scheme->activations : request.activations;
-    if (!request.gptq && !isStaticActivations(mode))
+    if (!request.gptq && !request.smoothQuant && !isStaticActivations(mode))
         return {};
     return calibrationWindows(checkpoint, config, request, ids);
 }
+
+struct Outcomes
+{
+    std::shared_ptr<GptqOutcome> gptq = std::make_shared<GptqOutcome>();
+    std::shared_ptr<SmoothQuantOutcome> smoothQuant = std::make_shared<SmoothQuantOutcome>();
+};
 
 // The quantized stream beside the float one (its reference), and before them, when the scheme
 // needs one, the calibration stream: static activation ranges measured on the quantized weights,
 // and with GPTQ each layer's modules replaced by GPTQ's on the calibration samples first.
 void addQuantizedStreams(BlockRunner& runner, int floatWeights, const QuantizedModel& q,
     const std::vector<std::vector<std::int64_t>>& inputs, std::vector<std::vector<std::int64_t>> calibration,
-    const EvaluationRequest& request, const std::shared_ptr<GptqOutcome>& gptq, CancelToken cancel,
-    EvaluationReport& report)
+    const EvaluationRequest& request, const Outcomes& outcomes, CancelToken cancel, EvaluationReport& report)
 {
     const int quantizedWeights = runner.addWeights(q.weights, q.headQuantized);
     auto ranges = std::make_shared<ActivationRanges>();
@@ -177,6 +184,18 @@ void addQuantizedStreams(BlockRunner& runner, int floatWeights, const QuantizedM
     if (!calibration.empty()) {
         report.calibrationWindows = static_cast<int>(calibration.size());
         const int set = runner.addSequences(std::move(calibration));
+        if (request.smoothQuant) {
+            SmoothQuantSettings settings;
+            settings.alpha = *request.smoothQuant;
+            settings.mappings = request.smoothQuantMappings;
+            settings.ignore = request.smoothQuantIgnore;
+            RunnerStream smooth { quantizedWeights, set, {}, -1, false, nullptr };
+            smooth.calibration = smoothQuantCalibration(floatWeights, q.weights,
+                checkedSmoothQuantSettings(runner.model(), std::move(settings)), outcomes.smoothQuant);
+            runner.addStream(std::move(smooth));
+            report.algorithms.emplace_back("smoothquant");
+            report.smoothQuantAlpha = *request.smoothQuant;
+        }
         RunnerStream stream { quantizedWeights, set, {}, -1, false, nullptr };
         // Static ranges are measured on the quantized weights with float inputs; otherwise the
         // calibration runs the quantized model as it will be evaluated.
@@ -192,7 +211,7 @@ void addQuantizedStreams(BlockRunner& runner, int floatWeights, const QuantizedM
             settings.dampening = request.gptqDampening;
             settings.actOrder = request.gptqActOrder;
             stream.calibration = gptqCalibration(
-                floatWeights, q.scheme, request.moduleSchemes, std::move(modules), settings, gptq, cancel);
+                floatWeights, q.scheme, request.moduleSchemes, std::move(modules), settings, outcomes.gptq, cancel);
             stream.calibration->propagateError = request.propagateError;
             report.algorithms.emplace_back("gptq");
         }
@@ -207,6 +226,8 @@ void addQuantizedStreams(BlockRunner& runner, int floatWeights, const QuantizedM
 
 EvaluationReport evaluateCheckpoint(const Checkpoint& checkpoint, const EvaluationRequest& request, Progress& progress)
 {
+    if ((request.gptq || request.smoothQuant) && !request.scheme)
+        throw UsageError("SmoothQuant and GPTQ prepare a model for a quantization scheme: give one");
     const ModelConfig config = modelConfigFromJson(checkpoint.config());
     const PerplexityOptions options = perplexityOptions(checkpoint, config, request);
     const std::unique_ptr<ModelBlocks> blocks = ModelBlocks::open(checkpoint, config);
@@ -229,11 +250,11 @@ EvaluationReport evaluateCheckpoint(const Checkpoint& checkpoint, const Evaluati
     }
     const int floatWeights = runner.addWeights();
     std::optional<QuantizedModel> q;
-    auto gptq = std::make_shared<GptqOutcome>();
+    Outcomes outcomes;
     if (request.scheme) {
         q = quantizedModel(checkpoint, *blocks, request, report);
         addQuantizedStreams(runner, floatWeights, *q, inputs, calibrationInput(checkpoint, config, request, ids),
-            request, gptq, progress.token(), report);
+            request, outcomes, progress.token(), report);
     } else {
         runner.addStream({ floatWeights, runner.addSequences(inputs), {}, -1, true, nullptr });
     }
@@ -289,8 +310,10 @@ EvaluationReport evaluateCheckpoint(const Checkpoint& checkpoint, const Evaluati
         report.top1Agreement = r.top1Agreement;
         report.blocks = runner.blocks();
         report.modules = runner.modules();
-        report.gptqLoss = gptq->loss;
-        report.warnings = gptq->warnings;
+        report.gptqLoss = outcomes.gptq->loss;
+        report.warnings = outcomes.gptq->warnings;
+        report.smoothedNorms = static_cast<int>(outcomes.smoothQuant->scales.size());
+        report.smoothedModules = static_cast<int>(outcomes.smoothQuant->smoothOf.size());
     }
     report.peakRssBytes = peakRssBytes();
     return report;

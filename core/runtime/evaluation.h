@@ -4,6 +4,7 @@
 // One evaluation of a checkpoint on a data file, float and (optionally) fake-quantized with a
 // scheme and keep selection: what the GUI's Evaluate tab and `quantscope-cli eval` run.
 // Plain data in and out (no libtorch in this header).
+#include "algo/smoothquant_mapping.h"
 #include "quant/quant_scheme.h"
 #include "runtime/divergence.h"
 
@@ -48,6 +49,12 @@ struct EvaluationRequest
     double gptqDampening = 0.01;
     std::string gptqActOrder = "static";
     bool propagateError = true;
+    // SmoothQuant (llm-compressor's SmoothQuantModifier) with this smoothing strength (alpha),
+    // layer by layer on the calibration windows before GPTQ and the static ranges; mappings
+    // empty: the family's defaults. Off when unset.
+    std::optional<double> smoothQuant;
+    std::vector<SmoothQuantMapping> smoothQuantMappings;
+    std::vector<std::string> smoothQuantIgnore;
     // Masked-LM scoring: the mask token (-1: the tokenizer's) and the masking stride.
     std::int64_t maskToken = -1;
     int maskEvery = 7;
@@ -88,7 +95,10 @@ struct EvaluationReport
     double meanNll = 0;
     double klDivergence = 0; // KL(float || quantized) per predicted token
     double top1Agreement = 0;
-    std::vector<std::string> algorithms; // what ran before the evaluation: "gptq"
+    std::vector<std::string> algorithms; // what ran before the evaluation: "smoothquant", "gptq"
+    double smoothQuantAlpha = 0;
+    int smoothedNorms = 0; // norms SmoothQuant folded scales into (and their balance layers)
+    int smoothedModules = 0;
     std::map<std::string, double> gptqLoss; // per module GPTQ quantized
     std::vector<std::string> warnings; // modules GPTQ had to round to nearest, and why
     // Per layer, in order, and per Linear module of the layers: see runtime/divergence.h.

@@ -52,6 +52,8 @@ std::shared_ptr<LayerCalibration> gptqCalibration(int floatWeights, const QuantS
                 const GptqResult r = gptqQuantize(
                     p->weight, h->second.hessian(), own != moduleSchemes.end() ? own->second : scheme, options);
                 layer.replaceWeight(p->module, r.weight);
+                if (outcome->keep)
+                    outcome->keep(p->module, r, p->weight);
                 outcome->loss[p->module] = r.loss;
                 ++outcome->modules;
                 if (!r.warning.empty())

@@ -5,9 +5,11 @@
 // it: per layer, the calibration samples go through the float layer while each quantized
 // module's Hessian accumulates, GPTQ replaces the module's fake-quantized weight, and the samples
 // go on through the GPTQ'd layer to the next.
+#include "algo/gptq.h"
 #include "quant/quant_scheme.h"
 #include "runtime/block_runner.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -30,6 +32,9 @@ struct GptqOutcome
     std::map<std::string, double> loss; // per module
     std::vector<std::string> warnings; // modules rounded to nearest, naming the reason
     int modules = 0;
+    // Called with each module's result and the float weight it started from (an export keeps the
+    // codes).
+    std::function<void(const std::string& module, const GptqResult& result, const at::Tensor& floatWeight)> keep;
 };
 
 // The calibration for the modules in `modules` (the quantized ones), each with its own scheme

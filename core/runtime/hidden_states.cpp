@@ -2,6 +2,7 @@
 #include "runtime/hidden_states.h"
 
 #include "error.h"
+#include "io/anonymous_file.h"
 
 #include <ATen/ATen.h>
 
@@ -12,26 +13,6 @@
 #include <cstdlib>
 
 namespace qs {
-namespace {
-
-// An anonymous file in `folder`: O_TMPFILE, or a named one unlinked at once.
-int openSpillFile(const std::filesystem::path& folder)
-{
-#ifdef O_TMPFILE
-    const int fd = ::open(folder.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd >= 0)
-        return fd;
-#endif
-    std::string name = (folder / "quantscope-hidden-XXXXXX").string();
-    const int named = ::mkstemp(name.data());
-    if (named < 0)
-        throw IoError::fromErrno("creating a file for the hidden states that do not fit in memory", folder.string(),
-            errno);
-    ::unlink(name.c_str());
-    return named;
-}
-
-} // namespace
 
 HiddenStates::HiddenStates(const std::vector<std::int64_t>& lengths, std::int64_t hidden, std::uint64_t memoryBudget,
     const std::filesystem::path& spillDirectory)
@@ -54,7 +35,7 @@ HiddenStates::HiddenStates(const std::vector<std::int64_t>& lengths, std::int64_
     }
     m_spilledBytes = fileBytes;
     if (fileBytes > 0)
-        m_fd = openSpillFile(m_folder);
+        m_fd = openAnonymousFile(m_folder, "the hidden states that do not fit in memory");
 }
 
 HiddenStates::~HiddenStates()
@@ -69,14 +50,8 @@ at::Tensor HiddenStates::get(std::size_t slot) const
     if (!s.spilled)
         return s.states;
     at::Tensor x = at::empty({ s.tokens, m_hidden }, at::kFloat);
-    auto* data = static_cast<char*>(x.data_ptr());
-    const auto bytes = static_cast<std::size_t>(x.numel()) * sizeof(float);
-    for (std::size_t done = 0; done < bytes;) {
-        const ssize_t n = ::pread(m_fd, data + done, bytes - done, static_cast<off_t>(s.offset + done));
-        if (n <= 0)
-            throw IoError::fromErrno("reading back spilled hidden states", m_folder.string(), n < 0 ? errno : EIO);
-        done += static_cast<std::size_t>(n);
-    }
+    readAt(m_fd, x.data_ptr(), static_cast<std::size_t>(x.numel()) * sizeof(float), s.offset,
+        "spilled hidden states (" + m_folder.string() + ")");
     return x;
 }
 
@@ -90,15 +65,8 @@ void HiddenStates::put(std::size_t slot, const at::Tensor& input)
         s.states = x;
         return;
     }
-    const auto* data = static_cast<const char*>(x.data_ptr());
-    const auto bytes = static_cast<std::size_t>(x.numel()) * sizeof(float);
-    for (std::size_t done = 0; done < bytes;) {
-        const ssize_t n = ::pwrite(m_fd, data + done, bytes - done, static_cast<off_t>(s.offset + done));
-        if (n <= 0)
-            throw IoError::fromErrno("spilling hidden states to a temporary file (is the disk full?)",
-                m_folder.string(), n < 0 ? errno : ENOSPC);
-        done += static_cast<std::size_t>(n);
-    }
+    writeAt(m_fd, x.data_ptr(), static_cast<std::size_t>(x.numel()) * sizeof(float), s.offset,
+        "hidden states that do not fit in memory (" + m_folder.string() + ")");
 }
 
 } // namespace qs

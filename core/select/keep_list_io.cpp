@@ -276,16 +276,43 @@ std::string writeTextList(const std::vector<std::string>& names)
     return out;
 }
 
-std::string writeRecipeYaml(
-    const std::vector<std::string>& names, const std::string& weights, const std::string& activations)
+std::string writeRecipeYaml(const std::vector<std::string>& names, const std::string& weights,
+    const std::string& activations, const AlgorithmSettings& algorithms)
 {
     YAML::Emitter y;
     y << YAML::BeginMap << YAML::Key << "quant_stage" << YAML::Value << YAML::BeginMap << YAML::Key << "quant_modifiers"
-      << YAML::Value << YAML::BeginMap << YAML::Key << "QuantizationModifier" << YAML::Value << YAML::BeginMap;
+      << YAML::Value << YAML::BeginMap;
+    if (algorithms.smoothQuant) {
+        y << YAML::Key << "SmoothQuantModifier" << YAML::Value << YAML::BeginMap << YAML::Key << "smoothing_strength"
+          << YAML::Value << *algorithms.smoothQuant;
+        if (!algorithms.smoothQuantMappings.empty()) {
+            y << YAML::Key << "mappings" << YAML::Value << YAML::BeginSeq;
+            for (const SmoothQuantMapping& m : algorithms.smoothQuantMappings) {
+                y << YAML::Flow << YAML::BeginSeq << YAML::Flow << YAML::BeginSeq;
+                for (const auto& b : m.balance)
+                    y << YAML::DoubleQuoted << b;
+                y << YAML::EndSeq << YAML::DoubleQuoted << m.smooth << YAML::EndSeq;
+            }
+            y << YAML::EndSeq;
+        }
+        if (!algorithms.smoothQuantIgnore.empty()) {
+            y << YAML::Key << "ignore" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+            for (const auto& n : algorithms.smoothQuantIgnore)
+                y << YAML::DoubleQuoted << n;
+            y << YAML::EndSeq;
+        }
+        y << YAML::EndMap;
+    }
+    y << YAML::Key << (algorithms.gptq ? "GPTQModifier" : "QuantizationModifier") << YAML::Value << YAML::BeginMap;
     y << YAML::Key << "ignore" << YAML::Value << YAML::Flow << YAML::BeginSeq;
     for (const auto& n : names)
         y << YAML::DoubleQuoted << n;
     y << YAML::EndSeq;
+    if (algorithms.gptq) {
+        y << YAML::Key << "block_size" << YAML::Value << algorithms.gptqBlockSize;
+        y << YAML::Key << "dampening_frac" << YAML::Value << algorithms.gptqDampening;
+        y << YAML::Key << "actorder" << YAML::Value << algorithms.gptqActOrder;
+    }
     y << YAML::Key << "config_groups" << YAML::Value << YAML::BeginMap << YAML::Key << "group_0" << YAML::Value
       << YAML::BeginMap << YAML::Key << "targets" << YAML::Value << YAML::Flow << YAML::BeginSeq << "Linear"
       << YAML::EndSeq;

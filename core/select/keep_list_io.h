@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "algo/algorithm_settings.h"
+
 // Keep lists in the formats of the source systems, read into rules and written from a
 // resolved selection in the style each target expects.
 #include "select/selection_rule.h"
@@ -61,7 +63,10 @@ std::string writeTextList(const std::vector<std::string>& names);
 // An llm-compressor recipe with a QuantizationModifier whose `ignore` is `names` and whose
 // single config group targets Linear with `weights` / `activations` as YAML flow mappings
 // (e.g. "{num_bits: 8, type: int, symmetric: true, strategy: channel}"; empty: omitted).
-std::string writeRecipeYaml(
-    const std::vector<std::string>& names, const std::string& weights, const std::string& activations);
+// With `algorithms`, the modifiers that were applied: SmoothQuantModifier (smoothing_strength,
+// mappings, ignore) first, and GPTQModifier (block_size, dampening_frac, actorder) in place of
+// QuantizationModifier.
+std::string writeRecipeYaml(const std::vector<std::string>& names, const std::string& weights,
+    const std::string& activations, const AlgorithmSettings& algorithms = {});
 
 } // namespace qs

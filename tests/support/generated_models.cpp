@@ -20,7 +20,8 @@ public:
     {
     }
 
-    void add(const std::string& name, std::vector<std::int64_t> shape, float scale = 0.05F, float offset = 0)
+    void add(const std::string& name, std::vector<std::int64_t> shape, float scale = 0.05F, float offset = 0,
+        const std::vector<std::int64_t>& outliers = {}, float outlierFactor = 1)
     {
         if (m_model.omit.count(name))
             return;
@@ -30,9 +31,21 @@ public:
         std::vector<float> v = randomNormal(n, ++m_seed);
         for (float& x : v)
             x = offset + scale * x;
+        for (std::int64_t c : outliers) {
+            if (static_cast<std::size_t>(c) < v.size())
+                v[static_cast<std::size_t>(c)] *= outlierFactor;
+        }
         m_tensors.push_back(m_model.bf16 ? bf16Tensor(name, std::move(shape), v) : f32Tensor(name, std::move(shape), v));
     }
     void norm(const std::string& name, std::int64_t h) { add(name, { h }, 0.1F, 1.0F); }
+    // A layer's norm, with the model's outlier channels.
+    void layerNorm(const std::string& name, std::int64_t h)
+    {
+        if (m_model.normOutliers > 0)
+            add(name, { h }, 0.1F, 1.0F, { 3, 17, 40 }, m_model.normOutliers);
+        else
+            add(name, { h }, 0.1F, 1.0F);
+    }
     void bias(const std::string& name, std::int64_t n) { add(name, { n }, 0.02F); }
 
     const std::vector<RawTensor>& tensors() const { return m_tensors; }
@@ -49,12 +62,12 @@ nlohmann::json llama(const GeneratedModel& m, Writer& w)
     w.add("model.embed_tokens.weight", { m.vocab, h }, 0.5F);
     for (int i = 0; i < m.layers; ++i) {
         const std::string p = "model.layers." + std::to_string(i) + ".";
-        w.norm(p + "input_layernorm.weight", h);
+        w.layerNorm(p + "input_layernorm.weight", h);
         w.add(p + "self_attn.q_proj.weight", { h, h });
         w.add(p + "self_attn.k_proj.weight", { kv, h });
         w.add(p + "self_attn.v_proj.weight", { kv, h });
         w.add(p + "self_attn.o_proj.weight", { h, h });
-        w.norm(p + "post_attention_layernorm.weight", h);
+        w.layerNorm(p + "post_attention_layernorm.weight", h);
         w.add(p + "mlp.gate_proj.weight", { m.intermediate, h });
         w.add(p + "mlp.up_proj.weight", { m.intermediate, h });
         w.add(p + "mlp.down_proj.weight", { h, m.intermediate });
@@ -74,13 +87,13 @@ nlohmann::json gpt2(const GeneratedModel& m, Writer& w)
     w.add("transformer.wpe.weight", { 512, h }, 0.1F);
     for (int i = 0; i < m.layers; ++i) {
         const std::string p = "transformer.h." + std::to_string(i) + ".";
-        w.norm(p + "ln_1.weight", h);
+        w.layerNorm(p + "ln_1.weight", h);
         w.bias(p + "ln_1.bias", h);
         w.add(p + "attn.c_attn.weight", { h, 3 * h }); // Conv1D: [in, out]
         w.bias(p + "attn.c_attn.bias", 3 * h);
         w.add(p + "attn.c_proj.weight", { h, h });
         w.bias(p + "attn.c_proj.bias", h);
-        w.norm(p + "ln_2.weight", h);
+        w.layerNorm(p + "ln_2.weight", h);
         w.bias(p + "ln_2.bias", h);
         w.add(p + "mlp.c_fc.weight", { h, m.intermediate });
         w.bias(p + "mlp.c_fc.bias", m.intermediate);

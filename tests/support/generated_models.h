@@ -28,6 +28,10 @@ struct GeneratedModel
     std::int64_t vocab = 96;
     bool bf16 = false;
     std::uint64_t seed = 1;
+    // > 0: the layers' norms (input_layernorm and post_attention_layernorm, ln_1 and ln_2) carry
+    // this factor on channels 3, 17 and 40, so their outputs have the activation outlier
+    // channels of real LLMs.
+    float normOutliers = 0;
     std::set<std::string> omit; // tensors left out (a damaged checkpoint)
 };
 

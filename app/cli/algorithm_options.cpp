@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "algorithm_options.h"
+
+#include "error.h"
+
+namespace qs::cli {
+
+void addAlgorithmOptions(OptionSpec& spec)
+{
+    spec.flags.insert({ "--gptq", "--no-propagate-error" });
+    spec.values.insert({ "--smoothquant", "--gptq-block-size", "--gptq-dampening", "--gptq-actorder" });
+}
+
+double fractionOption(const std::string& text, const std::string& option, bool closed)
+{
+    std::size_t used = 0;
+    double v = -1;
+    try {
+        v = std::stod(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used != text.size() || !(v >= 0 && (closed ? v <= 1 : v < 1)))
+        throw UsageError(option + ": '" + text + "' is not a number in [0, 1" + (closed ? "]" : ")"));
+    return v;
+}
+
+AlgorithmSettings algorithmSettings(const Arguments& args)
+{
+    AlgorithmSettings a;
+    if (!args.value("--smoothquant").empty())
+        a.smoothQuant = fractionOption(args.value("--smoothquant"), "--smoothquant", true);
+    a.gptq = args.has("--gptq");
+    a.gptqBlockSize = static_cast<int>(args.integer("--gptq-block-size", 128, 1, 1 << 20));
+    if (!args.value("--gptq-dampening").empty())
+        a.gptqDampening = fractionOption(args.value("--gptq-dampening"), "--gptq-dampening");
+    if (!args.value("--gptq-actorder").empty()) {
+        a.gptqActOrder = args.value("--gptq-actorder");
+        if (a.gptqActOrder != "static" && a.gptqActOrder != "group" && a.gptqActOrder != "none")
+            throw UsageError("--gptq-actorder: '" + a.gptqActOrder + "'; orders: static, group, none");
+    }
+    if (!a.gptq
+        && (args.values.count("--gptq-block-size") || args.values.count("--gptq-dampening")
+            || args.values.count("--gptq-actorder")))
+        throw UsageError("--gptq-block-size, --gptq-dampening and --gptq-actorder go with --gptq");
+    a.propagateError = !args.has("--no-propagate-error");
+    return a;
+}
+
+std::string algorithmOptionsUsage()
+{
+    return "  --smoothquant A      SmoothQuant (llm-compressor's SmoothQuantModifier) with smoothing\n"
+           "                       strength A in [0, 1] (0.8 in its W8A8 example): the family's norm ->\n"
+           "                       Linear mappings, ranges from the calibration samples\n"
+           "  --gptq               GPTQ (llm-compressor's GPTQModifier) instead of rounding, layer by\n"
+           "                       layer on the calibration samples: --gptq-block-size N (128),\n"
+           "                       --gptq-dampening F (0.01), --gptq-actorder static|group|none (static)\n"
+           "  --no-propagate-error feed each layer the float model's outputs instead of the calibrated\n"
+           "                       ones\n";
+}
+
+} // namespace qs::cli

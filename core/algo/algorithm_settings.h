@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+// The calibration algorithms an export runs before quantizing, as an llm-compressor recipe names
+// them: SmoothQuantModifier, then GPTQModifier (otherwise QuantizationModifier, round to nearest).
+// Plain data.
+#include "algo/smoothquant_mapping.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qs {
+
+struct AlgorithmSettings
+{
+    std::optional<double> smoothQuant; // smoothing_strength (alpha); unset: no SmoothQuant
+    std::vector<SmoothQuantMapping> smoothQuantMappings; // empty: the family's defaults
+    std::vector<std::string> smoothQuantIgnore;
+    bool gptq = false;
+    int gptqBlockSize = 128;
+    double gptqDampening = 0.01; // dampening_frac
+    std::string gptqActOrder = "static"; // static, group, none
+    // The calibration samples go on through the quantized layers (llm-compressor's default) or
+    // through the float ones.
+    bool propagateError = true;
+
+    bool any() const { return smoothQuant.has_value() || gptq; }
+};
+
+} // namespace qs

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "runtime/export_calibration.h"
+
+#include "error.h"
+#include "io/checkpoint.h"
+#include "jobs/progress.h"
+#include "models/block.h"
+#include "models/model_config.h"
+#include "quant/calibrated_tensors.h"
+#include "runtime/block_runner.h"
+#include "runtime/eval_data.h"
+#include "runtime/fake_quant.h"
+#include "runtime/gptq_calibration.h"
+#include "runtime/memory.h"
+#include "runtime/smoothquant_calibration.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cfloat>
+#include <chrono>
+
+namespace qs {
+namespace {
+
+std::vector<std::vector<std::int64_t>> samplesOf(
+    const Checkpoint& checkpoint, const ModelConfig& config, const ExportCalibrationRequest& request)
+{
+    if (request.seqLen < 1 || request.samples < 1)
+        throw UsageError("the calibration needs at least one sample of at least one token");
+    const std::vector<std::int64_t> ids = loadEvalTokens(request.data, checkpoint, config.vocabSize);
+    const auto length = static_cast<std::size_t>(request.seqLen);
+    if (ids.size() < length)
+        throw UsageError("the calibration data holds " + std::to_string(ids.size())
+                + " tokens, fewer than one sample of " + std::to_string(length) + " (--calibration-seq-len)",
+            ErrorContext { request.data.string(), {}, {} });
+    std::vector<std::vector<std::int64_t>> samples;
+    for (std::size_t begin = 0; begin + length <= ids.size() && static_cast<int>(samples.size()) < request.samples;
+         begin += length)
+        samples.emplace_back(ids.begin() + static_cast<std::ptrdiff_t>(begin),
+            ids.begin() + static_cast<std::ptrdiff_t>(begin + length));
+    return samples;
+}
+
+// The name under which the checkpoint stores a norm's weight (nanoGPT's fork: `gain`).
+const TensorInfo* normTensor(const Checkpoint& c, const std::string& module)
+{
+    if (const TensorInfo* t = c.find(module + ".weight"))
+        return t;
+    return c.find(module + ".gain");
+}
+
+// SmoothQuant's stream, keeping the smoothed norms and balance weights of each layer.
+std::shared_ptr<LayerCalibration> keptSmoothing(const Checkpoint& checkpoint, int floatWeights,
+    const WeightTransform& quantize, SmoothQuantSettings settings, CalibratedTensors& out, int& smoothedNorms)
+{
+    auto outcome = std::make_shared<SmoothQuantOutcome>();
+    std::shared_ptr<LayerCalibration> c = smoothQuantCalibration(floatWeights, quantize, std::move(settings), outcome);
+    auto inner = c->calibrate;
+    c->calibrate = [inner, outcome, &checkpoint, &out, &smoothedNorms](Block& floatLayer, Block& layer) {
+        inner(floatLayer, layer);
+        for (const NormWeights* n : floatLayer.smoothableNorms()) {
+            if (!outcome->scales.count(n->module))
+                continue;
+            const TensorInfo* w = normTensor(checkpoint, n->module);
+            if (!w)
+                throw FormatError("a smoothed norm whose weight the checkpoint does not name",
+                    ErrorContext { checkpoint.path().string(), n->module, {} });
+            out.replace(*w, n->weight);
+            if (const TensorInfo* b = checkpoint.find(n->module + ".bias"); b && n->bias.defined())
+                out.replace(*b, n->bias);
+            ++smoothedNorms;
+        }
+        for (const Projection* p : floatLayer.projections()) {
+            if (outcome->smoothOf.count(p->module))
+                out.replace(checkpoint.info(p->module + ".weight"), p->weight);
+        }
+        outcome->scales.clear();
+        outcome->smoothOf.clear();
+    };
+    return c;
+}
+
+// What the consumer divides the input by: abs-max over the calibration tokens / 127.5 (int8,
+// compressed-tensors' symmetric min-max observer; / 127 under fms-mo's convention) or / 448 (fp8
+// e4m3; 240 on Neuron).
+float inputScaleOf(const QuantScheme& scheme, float absMax)
+{
+    float divisor = 127.5F;
+    if (scheme.activations == "fp8-tensor-static")
+        divisor = scheme.convention == ScaleConvention::Nxd ? 240.0F : 448.0F;
+    else if (scheme.convention == ScaleConvention::FmsMo)
+        divisor = 127.0F;
+    return std::max(absMax / divisor, FLT_EPSILON);
+}
+
+} // namespace
+
+bool exportNeedsCalibration(const QuantScheme& scheme, const AlgorithmSettings& algorithms)
+{
+    return algorithms.any() || isStaticActivations(scheme.activations);
+}
+
+ExportCalibrationReport calibrateForExport(
+    const Checkpoint& checkpoint, const ExportCalibrationRequest& request, CalibratedTensors& out, Progress& progress)
+{
+    const auto started = std::chrono::steady_clock::now();
+    const ModelConfig config = modelConfigFromJson(checkpoint.config());
+    const std::unique_ptr<ModelBlocks> blocks = ModelBlocks::open(checkpoint, config);
+    const AlgorithmSettings& a = request.algorithms;
+    ExportCalibrationReport report;
+    std::vector<std::vector<std::int64_t>> samples = samplesOf(checkpoint, config, request);
+    report.samples = static_cast<int>(samples.size());
+    for (const auto& s : samples)
+        report.tokens += static_cast<std::int64_t>(s.size());
+
+    BlockRunOptions runOptions;
+    runOptions.maxMemory = request.maxMemory;
+    runOptions.spillDirectory = request.spillDirectory;
+    BlockRunner runner(*blocks, runOptions);
+    const int floatWeights = runner.addWeights();
+    const WeightTransform fakeQuantize = fakeQuantizeWeights(request.scheme, {}, request.moduleSchemes);
+    const WeightTransform quantize = [fakeQuantize, quantized = request.quantized](
+                                         const std::string& module, const at::Tensor& w) {
+        return quantized.count(module) ? fakeQuantize(module, w) : w;
+    };
+    const int quantizedWeights = runner.addWeights(quantize);
+    const int set = runner.addSequences(std::move(samples));
+    if (a.smoothQuant) {
+        SmoothQuantSettings settings;
+        settings.alpha = *a.smoothQuant;
+        settings.mappings = a.smoothQuantMappings;
+        settings.ignore = a.smoothQuantIgnore;
+        settings = checkedSmoothQuantSettings(*blocks, std::move(settings));
+        report.mappings = settings.mappings;
+        RunnerStream smooth { quantizedWeights, set, {}, -1, false, nullptr };
+        smooth.calibration
+            = keptSmoothing(checkpoint, floatWeights, quantize, std::move(settings), out, report.smoothedNorms);
+        runner.addStream(std::move(smooth));
+        report.algorithms.emplace_back("smoothquant");
+    }
+    const bool ranged = isStaticActivations(request.scheme.activations);
+    auto ranges = std::make_shared<ActivationRanges>();
+    auto gptq = std::make_shared<GptqOutcome>();
+    if (a.gptq || ranged) {
+        RunnerStream stream { quantizedWeights, set, {}, -1, false, nullptr };
+        if (ranged)
+            stream.hooks.input = activationRangeObserver(ranges);
+        if (a.gptq) {
+            GptqSettings settings;
+            settings.blockSize = a.gptqBlockSize;
+            settings.dampening = a.gptqDampening;
+            settings.actOrder = a.gptqActOrder;
+            gptq->keep = [&out](const std::string& module, const GptqResult& r, const at::Tensor& floatWeight) {
+                out.setQuantized(module + ".weight", r.quantized, floatWeight);
+            };
+            stream.calibration = gptqCalibration(
+                floatWeights, request.scheme, request.moduleSchemes, request.quantized, settings, gptq, progress.token());
+            stream.calibration->propagateError = a.propagateError;
+            report.algorithms.emplace_back("gptq");
+        }
+        runner.addStream(std::move(stream));
+    }
+    runner.run(progress);
+    if (ranged) {
+        for (const std::string& module : request.quantized) {
+            const auto it = ranges->find(module);
+            if (it != ranges->end()) {
+                out.setInputScale(module, inputScaleOf(request.scheme, it->second));
+                ++report.inputScales;
+            }
+        }
+        report.algorithms.emplace_back("static_activations");
+    }
+    report.gptqLoss = gptq->loss;
+    report.warnings = gptq->warnings;
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    report.peakRssBytes = peakRssBytes();
+    return report;
+}
+
+} // namespace qs

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "runtime/smoothquant_calibration.h"
+
+#include "error.h"
+#include "models/model_config.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <set>
+
+namespace qs {
+namespace {
+
+std::string familyName(ModelFamily f)
+{
+    switch (f) {
+    case ModelFamily::Llama:
+        return "llama";
+    case ModelFamily::Gpt2:
+        return "gpt2";
+    case ModelFamily::Bert:
+        break;
+    }
+    return "bert";
+}
+
+bool anyMatches(const std::vector<std::string>& targets, const std::string& path)
+{
+    for (const std::string& t : targets) {
+        if (smoothQuantTargetMatches(t, path))
+            return true;
+    }
+    return false;
+}
+
+std::string describe(const SmoothQuantMapping& m)
+{
+    std::string out = "[[";
+    for (std::size_t i = 0; i < m.balance.size(); ++i)
+        out += (i ? ", \"" : "\"") + m.balance[i] + "\"";
+    return out + "], \"" + m.smooth + "\"]";
+}
+
+} // namespace
+
+SmoothQuantSettings checkedSmoothQuantSettings(const ModelBlocks& model, SmoothQuantSettings settings)
+{
+    if (!(settings.alpha >= 0 && settings.alpha <= 1))
+        throw UsageError("SmoothQuant's smoothing strength (alpha) must lie in [0, 1], not " + std::to_string(settings.alpha));
+    if (settings.mappings.empty())
+        settings.mappings = defaultSmoothQuantMappings(familyName(model.config().family));
+    else if (model.config().family == ModelFamily::Bert)
+        defaultSmoothQuantMappings("bert"); // the same error: a post-norm model has nothing to smooth into
+    // Module paths of the checkpoint's 1-D (norm) and 2-D (Linear) weights.
+    std::set<std::string> norms, linears;
+    for (const TensorInfo& t : model.checkpoint().tensors()) {
+        const auto dot = t.name.rfind('.');
+        if (dot == std::string::npos)
+            continue;
+        const std::string module = t.name.substr(0, dot), param = t.name.substr(dot + 1);
+        if ((param == "weight" || param == "gain") && t.shape.size() == 1)
+            norms.insert(module);
+        else if (param == "weight" && t.shape.size() == 2)
+            linears.insert(module);
+    }
+    for (const SmoothQuantMapping& m : settings.mappings) {
+        if (m.balance.empty())
+            throw UsageError("the SmoothQuant mapping " + describe(m) + " names no balance layers");
+        bool smooth = false, balance = false;
+        for (const std::string& n : norms)
+            smooth = smooth || smoothQuantTargetMatches(m.smooth, n);
+        for (const std::string& l : linears)
+            balance = balance || anyMatches(m.balance, l);
+        if (!smooth)
+            throw UsageError("the SmoothQuant mapping " + describe(m) + ": its smooth layer matches no norm of "
+                + model.checkpoint().path().string());
+        if (!balance)
+            throw UsageError("the SmoothQuant mapping " + describe(m) + ": its balance layers match no Linear module of "
+                + model.checkpoint().path().string());
+    }
+    return settings;
+}
+
+std::shared_ptr<LayerCalibration> smoothQuantCalibration(int floatWeights, WeightTransform quantize,
+    SmoothQuantSettings settings, std::shared_ptr<SmoothQuantOutcome> outcome)
+{
+    auto ranges = std::make_shared<std::map<std::string, ChannelRange>>();
+    std::vector<std::string> balanceTargets;
+    for (const SmoothQuantMapping& m : settings.mappings)
+        balanceTargets.insert(balanceTargets.end(), m.balance.begin(), m.balance.end());
+    auto c = std::make_shared<LayerCalibration>();
+    c->floatWeights = floatWeights;
+    c->propagateError = false; // the float layer's outputs: SmoothQuant's own pass is on the float model
+    // The norm's output is what its balance layers read (before any input quantization).
+    c->collect.input = [ranges, balanceTargets](const std::string& module, const at::Tensor& x) {
+        if (anyMatches(balanceTargets, module))
+            (*ranges)[module].add(x);
+        return x;
+    };
+    c->calibrate = [ranges, quantize = std::move(quantize), settings = std::move(settings), outcome](
+                       Block& floatLayer, Block& layer) {
+        for (const SmoothQuantMapping& m : settings.mappings) {
+            std::vector<const NormWeights*> smooth;
+            for (const NormWeights* n : floatLayer.smoothableNorms()) {
+                if (smoothQuantTargetMatches(m.smooth, n->module) && !anyMatches(settings.ignore, n->module))
+                    smooth.push_back(n);
+            }
+            std::vector<const Projection*> balance;
+            for (const Projection* p : floatLayer.projections()) {
+                if (anyMatches(m.balance, p->module))
+                    balance.push_back(p);
+            }
+            if (smooth.empty() || balance.empty())
+                continue;
+            if (smooth.size() > 1)
+                throw UsageError("the SmoothQuant mapping " + describe(m) + " matches " + std::to_string(smooth.size())
+                    + " norms of " + floatLayer.name() + " (" + smooth[0]->module + ", " + smooth[1]->module
+                    + "); a mapping has one smooth layer");
+            const auto range = ranges->find(balance[0]->module);
+            if (range == ranges->end() || range->second.empty())
+                throw UsageError("SmoothQuant: no calibration token reached " + balance[0]->module);
+            std::vector<at::Tensor> weights;
+            for (const Projection* p : balance)
+                weights.push_back(p->weight);
+            const std::string norm = smooth[0]->module;
+            const at::Tensor s
+                = smoothQuantScales(range->second.maximum() - range->second.minimum(), weights, settings.alpha);
+            floatLayer.divideNorm(norm, s);
+            if (&layer != &floatLayer)
+                layer.divideNorm(norm, s);
+            for (const Projection* p : balance) {
+                const std::string module = p->module;
+                const at::Tensor smoothed = (p->weight * s.reshape({ 1, -1 })).contiguous();
+                if (&layer != &floatLayer)
+                    layer.replaceWeight(module, quantize ? quantize(module, smoothed) : smoothed);
+                floatLayer.replaceWeight(module, smoothed);
+                outcome->smoothOf[module] = norm;
+            }
+            outcome->scales[norm] = s;
+        }
+        ranges->clear();
+    };
+    return c;
+}
+
+} // namespace qs
