@@ -280,6 +280,7 @@ std::string writeRecipeYaml(const std::vector<std::string>& names, const std::st
     const std::string& activations, const AlgorithmSettings& algorithms)
 {
     YAML::Emitter y;
+    y.SetDoublePrecision(10); // 0.8, not 0.80000000000000004
     y << YAML::BeginMap << YAML::Key << "quant_stage" << YAML::Value << YAML::BeginMap << YAML::Key << "quant_modifiers"
       << YAML::Value << YAML::BeginMap;
     if (algorithms.smoothQuant) {

@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Interop check of a calibrated compressed-tensors export, from the other side (numpy only).
+
+Converts the demo model with the llm-compressor W8A8 recipe of the seed document
+(SmoothQuantModifier(smoothing_strength=0.8), then GPTQModifier(targets="Linear", scheme="W8A8",
+ignore=["lm_head"])), once with dynamic per-token activations and once with static per-tensor
+ones, and checks:
+  - quantization_config as vLLM reads it: int-quantized, activations dynamic per token or static
+    per tensor (observer minmax); ignore = ["lm_head"]; recipe.yaml names SmoothQuantModifier with
+    its strength and mappings, then GPTQModifier with block_size, dampening_frac and actorder;
+  - static: every quantized Linear has input_scale [1] in the model's dtype, positive, the same for
+    q/k/v and for gate/up (they read the same input); dynamic: none;
+  - SmoothQuant folded exactly: per layer, s = old norm weight / new norm weight, and every balance
+    weight dequantized and divided by s (per input column) is the source weight within the int8
+    quantization noise, while the undivided one is not;
+  - the GPTQ'd codes are int8 in [-128, 127] and not all equal to rounding the smoothed weight;
+  - errors before any work, nothing written: calibration data shorter than one sample, SmoothQuant
+    for the AIU export, --gptq without calibration data.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import interop_common  # noqa: E402
+import safetensors_numpy as st  # noqa: E402
+from interop_common import fail  # noqa: E402
+
+
+def convert(cli, src, out, extra):
+    cmd = [cli, "convert", src, "-o", out, "--format", "compressed-tensors", "--scheme", "vllm-w8a8-int8",
+           "--keep", "lm_head", "--smoothquant", "0.8", "--gptq", "--json"] + extra
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        fail(f"{' '.join(cmd)}: {r.stderr.strip()}")
+    return json.loads(r.stdout)
+
+
+def tensors(path):
+    _, t = st.read(os.path.join(path, "model.safetensors"))
+    return {name: st.to_numpy(*entry).astype(np.float32) for name, entry in t.items()}, t
+
+
+def check_export(src, out, static, report):
+    with open(os.path.join(out, "config.json")) as f:
+        q = json.load(f)["quantization_config"]
+    g = q["config_groups"]["group_0"]
+    a = g["input_activations"]
+    if q["format"] != "int-quantized" or q["ignore"] != ["lm_head"]:
+        fail(f"{out}: format {q['format']}, ignore {q['ignore']}")
+    if static and (a["dynamic"] or a["strategy"] != "tensor" or a["observer"] != "minmax"):
+        fail(f"{out}: static activations written as {a}")
+    if not static and (not a["dynamic"] or a["strategy"] != "token"):
+        fail(f"{out}: dynamic activations written as {a}")
+    with open(os.path.join(out, "recipe.yaml")) as f:
+        recipe = f.read()
+    for needle in ("SmoothQuantModifier:", "smoothing_strength: 0.8", '"re:.*input_layernorm"', "GPTQModifier:",
+                   "block_size: 128", "dampening_frac: 0.01", "actorder: static"):
+        if needle not in recipe:
+            fail(f"{out}/recipe.yaml lacks {needle!r}:\n{recipe}")
+    if recipe.index("SmoothQuantModifier") > recipe.index("GPTQModifier"):
+        fail("recipe.yaml: SmoothQuant must come before GPTQ")
+    if report["calibration"]["algorithms"][:2] != ["smoothquant", "gptq"]:
+        fail(f"calibration report: {report['calibration']}")
+    if not any("gptq_loss" in t for t in report["tensors"]):
+        fail("convert --json reports no gptq_loss")
+
+    before, _ = tensors(src)
+    after, raw = tensors(out)
+    layers = sorted({n.split(".")[2] for n in before if n.startswith("model.layers.")}, key=int)
+    checked = 0
+    for i in layers:
+        p = f"model.layers.{i}."
+        groups = [("input_layernorm", ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"]),
+                  ("post_attention_layernorm", ["mlp.gate_proj", "mlp.up_proj"])]
+        for norm, balance in groups:
+            old, new = before[p + norm + ".weight"], after[p + norm + ".weight"]
+            if np.allclose(old, new):
+                fail(f"{p}{norm} was not smoothed")
+            s = old / new
+            scales = []
+            for b in balance:
+                m = p + b
+                codes = after[m + ".weight"]
+                if raw[m + ".weight"][0] != "I8" or codes.min() < -128 or codes.max() > 127:
+                    fail(f"{m}: codes are not int8")
+                scale = after[m + ".weight_scale"]
+                deq = codes * scale
+                w = before[m + ".weight"]
+                folded = np.abs(deq / s[None, :] - w).max() / np.abs(w).max()
+                unfolded = np.abs(deq - w).max() / np.abs(w).max()
+                if folded > 0.05 or unfolded < 5 * folded:
+                    fail(f"{m}: dequantized / s is {folded:.3g} from the source (undivided {unfolded:.3g})")
+                rtn = np.clip(np.round((w * s[None, :]) / scale), -128, 127)
+                if np.array_equal(rtn, codes):
+                    fail(f"{m}: the codes are plain rounding, not GPTQ's")
+                if static:
+                    name = m + ".input_scale"
+                    if name not in raw or raw[name][0] != raw[p + norm + ".weight"][0] or raw[name][1] != (1,):
+                        fail(f"{name}: {raw.get(name, ('missing',))[:2]}")
+                    scales.append(float(after[name][0]))
+                elif m + ".input_scale" in raw:
+                    fail(f"{m}: input_scale written for dynamic activations")
+                checked += 1
+            if static and (min(scales) <= 0 or max(scales) != min(scales)):
+                fail(f"{p}{norm}: the modules reading it have input scales {scales}")
+        if static:
+            for m in ("self_attn.o_proj", "mlp.down_proj"):
+                if p + m + ".input_scale" not in raw:
+                    fail(f"{p}{m}: no input_scale")
+    return checked
+
+
+def refused(cli, src, out, extra, words):
+    r = subprocess.run([cli, "convert", src, "-o", out] + extra, capture_output=True, text=True)
+    if r.returncode != 2 or words not in r.stderr or os.path.exists(out):
+        fail(f"{extra}: exit {r.returncode}, {r.stderr.strip()!r}, output {'written' if os.path.exists(out) else 'absent'}")
+
+
+def main():
+    args, src = interop_common.setup()
+    rng = np.random.default_rng(3)
+    data = os.path.join(args.workdir, "calibration.json")
+    with open(data, "w") as f:
+        json.dump([int(x) for x in rng.integers(0, 512, 1200)], f)
+    calibration = ["--calibration-data", data, "--calibration-samples", "8", "--calibration-seq-len", "128"]
+    for static in (False, True):
+        out = os.path.join(args.workdir, "static" if static else "dynamic")
+        extra = calibration + (["--activations", "int8-tensor-static"] if static else [])
+        report = convert(args.cli, src, out, extra)
+        n = check_export(src, out, static, report)
+        print(f"OK: W8A8 {'static' if static else 'dynamic'} SmoothQuant + GPTQ: {n} balance layers folded exactly"
+              + (", input scales shared" if static else ""))
+    short = os.path.join(args.workdir, "short.json")
+    with open(short, "w") as f:
+        json.dump([1, 2, 3], f)
+    bad = os.path.join(args.workdir, "bad")
+    refused(args.cli, src, bad, ["--format", "compressed-tensors", "--gptq", "--calibration-data", short],
+            "fewer than one sample")
+    refused(args.cli, src, bad, ["--format", "aiu", "--smoothquant", "0.65", "--calibration-data", data], "aiu")
+    refused(args.cli, src, bad, ["--format", "compressed-tensors", "--gptq"], "--calibration-data")
+    refused(args.cli, src, bad, ["--format", "compressed-tensors", "--activations", "int8-tensor-static"],
+            "--calibration-data")
+    print("OK: bad calibration input refused before any work, nothing written")
+
+
+if __name__ == "__main__":
+    main()
