@@ -8,7 +8,24 @@ namespace qs::cli {
 void addAlgorithmOptions(OptionSpec& spec)
 {
     spec.flags.insert({ "--gptq", "--no-propagate-error" });
-    spec.values.insert({ "--smoothquant", "--gptq-block-size", "--gptq-dampening", "--gptq-actorder" });
+    spec.values.insert({ "--smoothquant", "--gptq-block-size", "--gptq-dampening", "--gptq-actorder", "--recipe" });
+}
+
+std::optional<Recipe> recipeOption(const Arguments& args)
+{
+    if (args.value("--recipe").empty())
+        return std::nullopt;
+    for (const char* o : { "--scheme", "--smoothquant", "--gptq-block-size", "--gptq-dampening", "--gptq-actorder" }) {
+        if (args.values.count(o))
+            throw UsageError(std::string("--recipe gives the scheme and the algorithms: drop ") + o);
+    }
+    if (args.has("--gptq"))
+        throw UsageError("--recipe gives the scheme and the algorithms: drop --gptq");
+    Recipe r = readRecipe(args.value("--recipe"));
+    if (!r.scheme)
+        throw UsageError("the recipe's quantizing modifier names no scheme (scheme: W8A8, or config_groups)",
+            ErrorContext { args.value("--recipe"), {}, {} });
+    return r;
 }
 
 double fractionOption(const std::string& text, const std::string& option, bool closed)
@@ -27,6 +44,11 @@ double fractionOption(const std::string& text, const std::string& option, bool c
 
 AlgorithmSettings algorithmSettings(const Arguments& args)
 {
+    if (const std::optional<Recipe> recipe = recipeOption(args)) {
+        AlgorithmSettings a = recipe->algorithms;
+        a.propagateError = !args.has("--no-propagate-error");
+        return a;
+    }
     AlgorithmSettings a;
     if (!args.value("--smoothquant").empty())
         a.smoothQuant = fractionOption(args.value("--smoothquant"), "--smoothquant", true);
@@ -56,7 +78,11 @@ std::string algorithmOptionsUsage()
            "                       layer on the calibration samples: --gptq-block-size N (128),\n"
            "                       --gptq-dampening F (0.01), --gptq-actorder static|group|none (static)\n"
            "  --no-propagate-error feed each layer the float model's outputs instead of the calibrated\n"
-           "                       ones\n";
+           "                       ones\n"
+           "  --recipe FILE        an llm-compressor recipe (YAML): SmoothQuantModifier, GPTQModifier or\n"
+           "                       QuantizationModifier with their arguments give the scheme, the\n"
+           "                       algorithms and the ignore list (instead of --scheme, --smoothquant,\n"
+           "                       --gptq)\n";
 }
 
 } // namespace qs::cli

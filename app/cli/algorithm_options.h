@@ -5,13 +5,19 @@
 // --gptq with --gptq-block-size/--gptq-dampening/--gptq-actorder, --no-propagate-error.
 #include "algo/algorithm_settings.h"
 #include "arguments.h"
+#include "select/recipe.h"
 
+#include <optional>
 #include <string>
 
 namespace qs::cli {
 
 void addAlgorithmOptions(OptionSpec& spec);
-// UsageError naming the option for a value out of range.
+// --recipe FILE (an llm-compressor recipe), when given. UsageError when options it sets (the
+// scheme, the algorithms) are given beside it, or for what readRecipe refuses.
+std::optional<Recipe> recipeOption(const Arguments& args);
+// The recipe's algorithms (with --no-propagate-error) or the options'. UsageError naming the
+// option for a value out of range.
 AlgorithmSettings algorithmSettings(const Arguments& args);
 std::string algorithmOptionsUsage();
 

@@ -312,10 +312,12 @@ int runConvert(const std::vector<std::string>& raw)
         throw UsageError(
             "unknown --format '" + formatName + "'; available: nxd, compressed-tensors, aiu, hdf5, nxd-fp8-rescale");
 
-    QuantScheme scheme = schemeFromArguments(args,
-        *format == ExportFormat::CompressedTensors ? "vllm-w8a8-int8"
-            : *format == ExportFormat::Aiu         ? "aiu-int8"
-                                                   : "nxd-int8");
+    const std::optional<Recipe> recipe = recipeOption(args);
+    QuantScheme scheme = recipe ? *recipe->scheme
+                                : schemeFromArguments(args,
+                                    *format == ExportFormat::CompressedTensors ? "vllm-w8a8-int8"
+                                        : *format == ExportFormat::Aiu         ? "aiu-int8"
+                                                                               : "nxd-int8");
     if (!args.value("--activations").empty()) {
         scheme.activations = args.value("--activations");
         scheme.validate();

@@ -89,6 +89,8 @@ std::string evalUsage()
            "  --smoothquant A    SmoothQuant (llm-compressor's SmoothQuantModifier, smoothing strength A in\n"
            "                     [0, 1], 0.8 in its W8A8 example) before GPTQ and the static ranges: the\n"
            "                     family's norm -> Linear mappings, ranges from the calibration windows\n"
+           "  --recipe FILE      an llm-compressor recipe (YAML) instead of --scheme, --smoothquant and\n"
+           "                     --gptq: its modifiers' scheme, algorithms and ignore list\n"
            "  --max-windows N    evaluate only the first N windows\n"
            "  --logits OUT.npy   write the float logits of the first window ([T, vocab] float32)\n"
            "  --generate N       greedy decoding of N tokens from BOS (\"generated\" in the output)\n"
@@ -121,7 +123,8 @@ EvaluationRequest evaluationRequest(const Arguments& args)
     if (!request.protocol.empty() && request.protocol != "overlap" && request.protocol != "blocks"
         && request.protocol != "masked")
         throw UsageError("--protocol: '" + request.protocol + "'; protocols: overlap, blocks, masked");
-    request.scheme = schemeOption(args);
+    const std::optional<Recipe> recipe = recipeOption(args);
+    request.scheme = recipe ? recipe->scheme : schemeOption(args);
     request.activations = args.value("--activations");
     if (!request.activations.empty() && !request.scheme)
         throw UsageError("--activations goes with --scheme");
@@ -135,6 +138,8 @@ EvaluationRequest evaluationRequest(const Arguments& args)
     request.gptqActOrder = algorithms.gptqActOrder;
     request.propagateError = algorithms.propagateError;
     request.smoothQuant = algorithms.smoothQuant;
+    request.smoothQuantMappings = algorithms.smoothQuantMappings;
+    request.smoothQuantIgnore = algorithms.smoothQuantIgnore;
     if (request.gptq && !request.scheme)
         throw UsageError("--gptq goes with --scheme (an int scheme: GPTQ chooses its codes)");
     if (request.smoothQuant && !request.scheme)

@@ -5,6 +5,7 @@
 #include "model/module_tree.h"
 #include "quant/quant_scheme.h"
 #include "select/keep_list_io.h"
+#include "select/recipe.h"
 #include "select/selection.h"
 #include "select/selection_presets.h"
 #include "stats/module_errors.h"
@@ -59,6 +60,10 @@ std::vector<SelectionRule> keepRulesFromArguments(
         const auto sqnr = measureModuleSqnr(checkpoint, tree, scheme, progress);
         progress.finish();
         for (auto& r : keepWorstPreset(tree, sqnr, threshold, count))
+            rules.push_back(std::move(r));
+    }
+    for (const auto& file : args.all("--recipe")) { // the quantizing modifier's ignore
+        for (auto& r : readRecipe(file).keep)
             rules.push_back(std::move(r));
     }
     for (const auto& p : args.all("--keep"))

@@ -135,6 +135,33 @@ def main():
         n = check_export(src, out, static, report)
         print(f"OK: W8A8 {'static' if static else 'dynamic'} SmoothQuant + GPTQ: {n} balance layers folded exactly"
               + (", input scales shared" if static else ""))
+    # The same recipe as an llm-compressor YAML gives the same checkpoint, byte for byte.
+    recipe = os.path.join(args.workdir, "recipe.yaml")
+    with open(recipe, "w") as f:
+        f.write("quant_stage:\n  quant_modifiers:\n    SmoothQuantModifier:\n      smoothing_strength: 0.8\n"
+                "    GPTQModifier:\n      targets: [\"Linear\"]\n      scheme: \"W8A8\"\n      ignore: [\"lm_head\"]\n")
+    from_recipe = os.path.join(args.workdir, "from_recipe")
+    r = subprocess.run([args.cli, "convert", src, "-o", from_recipe, "--format", "compressed-tensors", "--recipe", recipe]
+                       + calibration, capture_output=True, text=True)
+    if r.returncode != 0:
+        fail(f"convert --recipe: {r.stderr.strip()}")
+    for name in ("model.safetensors", "recipe.yaml"):
+        with open(os.path.join(from_recipe, name), "rb") as a, open(os.path.join(args.workdir, "dynamic", name), "rb") as b:
+            if a.read() != b.read():
+                fail(f"convert --recipe wrote another {name} than the same options")
+    print("OK: the seed recipe as YAML (--recipe) gives the same checkpoint and recipe.yaml")
+    r = subprocess.run([args.cli, "eval", src, "--data", data, "--seq-len", "64", "--max-windows", "4", "--recipe",
+                        recipe, "--calibration-samples", "4", "--json"], capture_output=True, text=True)
+    if r.returncode != 0:
+        fail(f"eval --recipe: {r.stderr.strip()}")
+    e = json.loads(r.stdout)
+    if e["algorithms"] != ["smoothquant", "gptq"] or e["smoothquant"]["alpha"] != 0.8 or e["kept"] != ["lm_head"] \
+            or e["smoothquant"]["balance_layers"] != 20 or not any("gptq_loss" in m for m in e["modules"]):
+        fail(f"eval --recipe reports {e['algorithms']}, {e.get('smoothquant')}, kept {e['kept']}")
+    print(f"OK: eval --recipe: perplexity {e['perplexity']:.2f} against float {e['perplexity_float']:.2f}")
+    awq = os.path.join(args.workdir, "awq.yaml")
+    with open(awq, "w") as f:
+        f.write("stage:\n  modifiers:\n    AWQModifier:\n      scheme: W4A16\n")
     short = os.path.join(args.workdir, "short.json")
     with open(short, "w") as f:
         json.dump([1, 2, 3], f)
@@ -145,6 +172,10 @@ def main():
     refused(args.cli, src, bad, ["--format", "compressed-tensors", "--gptq"], "--calibration-data")
     refused(args.cli, src, bad, ["--format", "compressed-tensors", "--activations", "int8-tensor-static"],
             "--calibration-data")
+    refused(args.cli, src, bad, ["--format", "compressed-tensors", "--recipe", awq, "--calibration-data", data],
+            "AWQModifier is not implemented")
+    refused(args.cli, src, bad, ["--format", "compressed-tensors", "--recipe", recipe, "--scheme", "vllm-w4a16"],
+            "drop --scheme")
     print("OK: bad calibration input refused before any work, nothing written")
 
 
