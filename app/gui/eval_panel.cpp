@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "eval_panel.h"
 
+#include "algorithms_box.h"
 #include "csv_export.h"
 #include "divergence_view.h"
 #include "format.h"
@@ -37,6 +38,7 @@ EvalPanel::EvalPanel(QWidget* parent)
     , m_seed(new QSpinBox(this))
     , m_memory(new QLineEdit(this))
     , m_protocol(new QComboBox(this))
+    , m_algorithms(new AlgorithmsBox(this))
 
     , m_status(new QLabel(this))
     , m_table(new QTableWidget(0, 7, this))
@@ -53,7 +55,8 @@ EvalPanel::EvalPanel(QWidget* parent)
     m_samples->setRange(1, 1 << 20);
     m_samples->setValue(16);
     m_samples->setToolTip(tr("Calibration windows of the sequence length (disjoint, from the start of the data): "
-                             "for Capture Activations, and for the ranges of static activation schemes"));
+                             "for Capture Activations, the ranges of static activation schemes, SmoothQuant and "
+                             "GPTQ"));
     m_seed->setRange(0, 1 << 30);
     m_seed->setSpecialValueText(tr("in order"));
     m_seed->setToolTip(tr("Capture Activations: shuffle the calibration windows with this seed (in order: the first "
@@ -99,6 +102,8 @@ EvalPanel::EvalPanel(QWidget* parent)
                                     "BERT/RoBERTa), float and with the current scheme and keep selection."),
         this));
     layout->addLayout(form);
+    m_algorithms->setGroupOrderAllowed(false); // fake-quantized weights carry no g_idx
+    layout->addWidget(m_algorithms);
     layout->addLayout(buttons);
     auto* results = new QSplitter(Qt::Vertical, this);
     results->addWidget(m_table);

@@ -19,6 +19,8 @@ class DivergenceView;
 
 namespace qs::app {
 
+class AlgorithmsBox;
+
 // The "Evaluate" tab: a data file (token ids, JSON lines or text), the window length, the
 // scoring protocol, the calibration windows (static activation ranges, captures), and a table of results: the float model's
 // perplexity and, per run, the current scheme's fake-quantized model against it (KL
@@ -68,6 +70,8 @@ public:
     bool exportCsv(const QString& path, QString* error) const;
 
     int samples() const;
+    // SmoothQuant and GPTQ before the fake-quantized run (on the calibration samples).
+    AlgorithmsBox* algorithms() const { return m_algorithms; }
     // The block runner's memory limit in bytes, 0 for automatic (what the machine can spare).
     // UsageError naming the field when the text is not a size.
     std::uint64_t memoryLimit() const;
@@ -89,6 +93,7 @@ private:
     QSpinBox* m_seed = nullptr;
     QLineEdit* m_memory = nullptr;
     QComboBox* m_protocol = nullptr;
+    AlgorithmsBox* m_algorithms = nullptr;
     QString m_resultsKey;
     QLabel* m_status = nullptr;
     QTableWidget* m_table = nullptr;

@@ -2,6 +2,7 @@
 #include "evaluation_controller.h"
 
 #include "error.h"
+#include "algorithms_box.h"
 #include "eval_panel.h"
 #include "job_controller.h"
 #include "models/model_config.h"
@@ -18,6 +19,17 @@
 #include <memory>
 
 namespace qs::app {
+namespace {
+
+std::string joinedNames(const std::vector<std::string>& names)
+{
+    std::string out;
+    for (const auto& n : names)
+        out += (out.empty() ? "" : ", ") + n;
+    return out;
+}
+
+} // namespace
 
 EvaluationController::EvaluationController(JobContext context, EvalPanel* view, QObject* parent)
     : QObject(parent)
@@ -73,6 +85,13 @@ void EvaluationController::evaluate()
     for (const auto& path : m_context.selection->keptModules())
         request.kept.insert(path.toStdString());
     request.moduleSchemes = m_context.selection->moduleSchemes();
+    const AlgorithmSettings algorithms = m_view->algorithms()->settings();
+    request.smoothQuant = algorithms.smoothQuant;
+    request.gptq = algorithms.gptq;
+    request.gptqActOrder = algorithms.gptqActOrder;
+    request.gptqDampening = algorithms.gptqDampening;
+    request.gptqBlockSize = algorithms.gptqBlockSize;
+    request.propagateError = algorithms.propagateError;
     try {
         request.maxMemory = m_view->memoryLimit();
     } catch (const Error& e) {
@@ -89,15 +108,16 @@ void EvaluationController::evaluate()
         tr("Evaluating"),
         [model, request, report](
             Progress& progress) { *report = evaluateCheckpoint(model->checkpoint, request, progress); },
-        [this, model, report, key, kept = static_cast<int>(request.kept.size())] {
+        [this, model, report, key, kept = static_cast<int>(request.kept.size()), algorithms = m_view->algorithms()->summary()] {
             if (model != m_context.model()) // another checkpoint was opened meanwhile: a stale result
                 return;
-            showReport(*report, key, kept);
+            showReport(*report, key, kept, algorithms);
             Q_EMIT evaluated();
         });
 }
 
-void EvaluationController::showReport(const EvaluationReport& report, const QString& key, int kept)
+void EvaluationController::showReport(
+    const EvaluationReport& report, const QString& key, int kept, const QString& algorithms)
 {
     if (!m_view->hasFloatRow(key)) {
         m_view->clearResults();
@@ -112,6 +132,8 @@ void EvaluationController::showReport(const EvaluationReport& report, const QStr
     q.model = QString::fromStdString(report.schemeName);
     if (report.activations != "none")
         q.model += QStringLiteral(" · %1").arg(QString::fromStdString(report.activations));
+    if (!algorithms.isEmpty())
+        q.model += QStringLiteral(" · %1").arg(algorithms);
     q.perplexity = report.perplexity;
     q.tokens = report.tokens;
     q.change = report.perplexity / report.floatPerplexity - 1;
@@ -131,7 +153,12 @@ void EvaluationController::showReport(const EvaluationReport& report, const QStr
         status += tr(" No Linear module is quantized: this model has none that an export converts "
                      "(GPT-2's Conv1D modules stay in full precision), or all are kept.");
     if (report.calibrationWindows > 0)
-        status += tr(" Static activation ranges from %1 calibration windows.").arg(report.calibrationWindows);
+        status += tr(" Calibrated (%1) on %2 windows.")
+                      .arg(report.algorithms.empty() ? tr("static activation ranges")
+                                                     : QString::fromStdString(joinedNames(report.algorithms)))
+                      .arg(report.calibrationWindows);
+    for (const std::string& w : report.warnings)
+        status += tr(" Warning: %1.").arg(QString::fromStdString(w));
     status += tr(" Ran layer by layer in %1 s (peak memory %2, %3 of hidden states%4).")
                   .arg(report.seconds, 0, 'f', 1)
                   .arg(QString::fromStdString(formatBytes(report.peakRssBytes)))

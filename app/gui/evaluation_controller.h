@@ -34,7 +34,7 @@ Q_SIGNALS:
     void error(const QString& title, const QString& message);
 
 private:
-    void showReport(const EvaluationReport& report, const QString& key, int kept);
+    void showReport(const EvaluationReport& report, const QString& key, int kept, const QString& algorithms);
 
     JobContext m_context;
     EvalPanel* m_view;

@@ -6,6 +6,8 @@
 #include "format.h"
 #include "job_controller.h"
 #include "jobs/conversion_job.h"
+#include "jobs/conversion_plan.h"
+#include "quant/calibrated_tensors.h"
 #include "select/keep_list_io.h"
 #include "selection_editor.h"
 
@@ -29,6 +31,12 @@ QString ExportController::problemFor(const QString& format) const
 {
     ExportOptions options;
     options.scheme = m_context.scheme();
+    // Static input scales come from the calibration the dialog asks for.
+    if (isStaticActivations(options.scheme.activations))
+        options.scheme.activations = options.scheme.format == QuantFormat::Fp8E4M3 ? "fp8-token-dynamic"
+                                                                                   : "int8-token-dynamic";
+    if (format == QStringLiteral("aiu") && isStaticActivations(m_context.scheme().activations))
+        options.scheme = m_context.scheme();
     options.modelType = m_context.model()->checkpoint.modelType();
     try {
         makeExporter(*exportFormatFromName(format.toStdString()), options);
@@ -65,11 +73,21 @@ void ExportController::showDialog()
         dialog.setFormat(QStringLiteral("compressed-tensors"));
     else if (scheme.convention == ScaleConvention::FmsMo)
         dialog.setFormat(QStringLiteral("aiu"));
-    if (dialog.exec() == QDialog::Accepted)
-        exportTo(dialog.destination(), dialog.overwrite(), dialog.format());
+    dialog.setNeedsCalibration(isStaticActivations(scheme.activations));
+    if (dialog.exec() != QDialog::Accepted)
+        return;
+    ExportCalibrationRequest calibration;
+    if (dialog.calibrating()) {
+        calibration.algorithms = dialog.algorithms();
+        calibration.data = dialog.calibrationData().toStdString();
+        calibration.samples = dialog.calibrationSamples();
+        calibration.seqLen = dialog.calibrationSeqLen();
+    }
+    exportTo(dialog.destination(), dialog.overwrite(), dialog.format(), calibration);
 }
 
-void ExportController::exportTo(const QString& destination, bool overwrite, const QString& format)
+void ExportController::exportTo(
+    const QString& destination, bool overwrite, const QString& format, const ExportCalibrationRequest& calibration)
 {
     const LoadedModelPtr model = m_context.model();
     if (!model)
@@ -85,10 +103,31 @@ void ExportController::exportTo(const QString& destination, bool overwrite, cons
     options.scheme = m_context.scheme();
     options.moduleSchemes = selection.moduleSchemes(); // quantize rules with their own scheme
     auto report = std::make_shared<ConversionReport>();
+    ExportCalibrationRequest request = calibration;
+    if (!request.data.empty()) {
+        request.scheme = options.scheme;
+        request.moduleSchemes = options.moduleSchemes;
+        const std::set<int> kept = resolveKeptModules(model->tree, options.keptModules);
+        for (int m : model->tree.quantizable()) {
+            if (!kept.count(m))
+                request.quantized.insert(model->tree.node(m).path);
+        }
+    }
     m_context.jobs->start(
         tr("Exporting to %1").arg(QFileInfo(destination).fileName()),
-        [model, options, report](
-            Progress& progress) { *report = convertCheckpoint(model->checkpoint, model->tree, options, progress); },
+        [model, options, report, request](Progress& progress) mutable {
+            if (request.data.empty()) {
+                *report = convertCheckpoint(model->checkpoint, model->tree, options, progress);
+                return;
+            }
+            // One job: the calibration layer by layer, then the export of its results.
+            auto calibrated = std::make_shared<CalibratedTensors>();
+            const ExportCalibrationReport c = calibrateForExport(model->checkpoint, request, *calibrated, progress);
+            options.calibrated = calibrated;
+            options.algorithms = request.algorithms;
+            options.algorithms.smoothQuantMappings = c.mappings;
+            *report = convertCheckpoint(calibrated->apply(model->checkpoint), model->tree, options, progress);
+        },
         [this, report, destination] {
             Q_EMIT exported(destination,
                 tr("Exported to %1: %2 quantized, %3 kept · %4 → %5")

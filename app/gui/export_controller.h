@@ -2,6 +2,7 @@
 #pragma once
 
 #include "job_context.h"
+#include "runtime/export_calibration.h"
 
 #include <QObject>
 #include <QString>
@@ -21,7 +22,10 @@ public:
     ExportController(JobContext context, QWidget* dialogParent, QObject* parent = nullptr);
 
     void showDialog();
-    void exportTo(const QString& destination, bool overwrite, const QString& format);
+    // With `calibration` (its data set), the calibration runs first in the same job: SmoothQuant,
+    // GPTQ, static input scales (see runtime/export_calibration.h).
+    void exportTo(const QString& destination, bool overwrite, const QString& format,
+        const ExportCalibrationRequest& calibration = {});
 
 Q_SIGNALS:
     // The checkpoint is complete at `destination`; `summary` says what was written.

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "export_dialog.h"
 
+#include "algorithms_box.h"
+
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDialogButtonBox>
@@ -12,6 +14,7 @@
 #include <QLineEdit>
 #include <QPlainTextEdit>
 #include <QPushButton>
+#include <QSpinBox>
 #include <QVBoxLayout>
 
 namespace qs::app {
@@ -28,6 +31,10 @@ ExportDialog::ExportDialog(const QString& suggestedDestination, int quantizedCou
     , m_keepList(new QPlainTextEdit(this))
     , m_destination(new QLineEdit(suggestedDestination, this))
     , m_overwrite(new QCheckBox(tr("Replace the folder if it exists"), this))
+    , m_algorithms(new AlgorithmsBox(this))
+    , m_data(new QLineEdit(this))
+    , m_samples(new QSpinBox(this))
+    , m_seqLen(new QSpinBox(this))
     , m_problem(new QLabel(this))
     , m_buttons(new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, this))
 {
@@ -55,12 +62,32 @@ ExportDialog::ExportDialog(const QString& suggestedDestination, int quantizedCou
     m_problem->setStyleSheet(QStringLiteral("color: #b00020"));
     m_problem->setWordWrap(true);
 
+    m_algorithms->setGroupOrderAllowed(false); // no g_idx is written yet
+    m_data->setPlaceholderText(tr("calibration data: token ids (.json), JSON lines with \"text\", or text"));
+    auto* dataBrowse = new QPushButton(tr("Browse…"), this);
+    auto* dataRow = new QHBoxLayout;
+    dataRow->addWidget(m_data, 1);
+    dataRow->addWidget(dataBrowse);
+    m_samples->setRange(1, 1 << 20);
+    m_samples->setValue(64);
+    m_samples->setSuffix(tr(" samples"));
+    m_seqLen->setRange(1, 1 << 20);
+    m_seqLen->setValue(512);
+    m_seqLen->setSuffix(tr(" tokens each"));
+    auto* sampleRow = new QHBoxLayout;
+    sampleRow->addWidget(m_samples);
+    sampleRow->addWidget(m_seqLen);
+    sampleRow->addStretch(1);
+
     auto* form = new QFormLayout;
     form->addRow(tr("Format:"), m_format);
     form->addRow(tr("Destination folder:"), destinationRow);
     form->addRow(QString(), m_overwrite);
     form->addRow(tr("Summary:"), summary);
     form->addRow(m_keepLabel, m_keepList);
+    form->addRow(m_algorithms);
+    form->addRow(tr("Calibration data:"), dataRow);
+    form->addRow(tr("Calibration:"), sampleRow);
 
     auto* layout = new QVBoxLayout(this);
     layout->addLayout(form);
@@ -71,6 +98,14 @@ ExportDialog::ExportDialog(const QString& suggestedDestination, int quantizedCou
     connect(browse, &QPushButton::clicked, this, &ExportDialog::browse);
     connect(m_destination, &QLineEdit::textChanged, this, &ExportDialog::validate);
     connect(m_overwrite, &QCheckBox::toggled, this, &ExportDialog::validate);
+    connect(m_data, &QLineEdit::textChanged, this, &ExportDialog::validate);
+    connect(m_algorithms, &AlgorithmsBox::changed, this, &ExportDialog::validate);
+    connect(dataBrowse, &QPushButton::clicked, this, [this] {
+        const QString path = QFileDialog::getOpenFileName(
+            this, tr("Calibration data"), m_data->text(), tr("Data (*.json *.jsonl *.txt);;All files (*)"));
+        if (!path.isEmpty())
+            m_data->setText(path);
+    });
     connect(m_format, &QComboBox::currentIndexChanged, this, [this] {
         showKeepList();
         validate();
@@ -113,6 +148,42 @@ bool ExportDialog::overwrite() const
     return m_overwrite->isChecked();
 }
 
+AlgorithmSettings ExportDialog::algorithms() const
+{
+    return m_algorithms->settings();
+}
+
+QString ExportDialog::calibrationData() const
+{
+    return m_data->text().trimmed();
+}
+
+int ExportDialog::calibrationSamples() const
+{
+    return m_samples->value();
+}
+
+int ExportDialog::calibrationSeqLen() const
+{
+    return m_seqLen->value();
+}
+
+void ExportDialog::setCalibrationData(const QString& path)
+{
+    m_data->setText(path);
+}
+
+void ExportDialog::setNeedsCalibration(bool needed)
+{
+    m_needsCalibration = needed;
+    validate();
+}
+
+bool ExportDialog::calibrating() const
+{
+    return m_needsCalibration || m_algorithms->settings().any();
+}
+
 void ExportDialog::browse()
 {
     const QString parent = QFileDialog::getExistingDirectory(
@@ -128,8 +199,19 @@ void ExportDialog::validate()
         problem = tr("Choose a destination folder.");
     else if (QFileInfo::exists(destination()) && !overwrite())
         problem = tr("%1 already exists. Choose another name or allow replacing it.").arg(destination());
+    else if (calibrating() && calibrationData().isEmpty())
+        problem = m_algorithms->settings().any()
+            ? tr("SmoothQuant and GPTQ calibrate on data: choose a calibration data file.")
+            : tr("The scheme's static activation scales are measured on data: choose a calibration data file.");
+    else if (m_algorithms->settings().smoothQuant && format() == QStringLiteral("aiu"))
+        problem = tr("fms-mo's SmoothQuant (smoothq_scale in the AIU checkpoint) is not written yet; "
+                     "llm-compressor's folded SmoothQuant goes to NxD or compressed-tensors.");
     else if (m_problemFor)
         problem = m_problemFor(format());
+    const bool calibrate = calibrating();
+    m_data->setEnabled(calibrate);
+    m_samples->setEnabled(calibrate);
+    m_seqLen->setEnabled(calibrate);
     m_problem->setText(problem);
     m_problem->setVisible(!problem.isEmpty());
     m_buttons->button(QDialogButtonBox::Ok)->setEnabled(problem.isEmpty());

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "algo/algorithm_settings.h"
+
 #include <QDialog>
 #include <QStringList>
 
@@ -12,8 +14,11 @@ class QDialogButtonBox;
 class QLabel;
 class QLineEdit;
 class QPlainTextEdit;
+class QSpinBox;
 
 namespace qs::app {
+
+class AlgorithmsBox;
 
 // Asks where and how to export: target format, destination folder, overwrite, and shows
 // what will happen (modules quantized and kept, the keep list as it will be written).
@@ -32,6 +37,15 @@ public:
     QString format() const; // "nxd" or "compressed-tensors"
     void setFormat(const QString& format);
     bool overwrite() const;
+    // The calibration before the export: SmoothQuant and GPTQ, on samples of the data file (also
+    // what static activation scales are measured on: setNeedsCalibration).
+    AlgorithmSettings algorithms() const;
+    QString calibrationData() const;
+    int calibrationSamples() const;
+    int calibrationSeqLen() const;
+    void setCalibrationData(const QString& path);
+    void setNeedsCalibration(bool needed); // the scheme's static activation scales
+    bool calibrating() const;
 
 private:
     void browse();
@@ -47,6 +61,11 @@ private:
     QPlainTextEdit* m_keepList = nullptr;
     QLineEdit* m_destination = nullptr;
     QCheckBox* m_overwrite = nullptr;
+    AlgorithmsBox* m_algorithms = nullptr;
+    QLineEdit* m_data = nullptr;
+    QSpinBox* m_samples = nullptr;
+    QSpinBox* m_seqLen = nullptr;
+    bool m_needsCalibration = false;
     QLabel* m_problem = nullptr;
     QDialogButtonBox* m_buttons = nullptr;
 };

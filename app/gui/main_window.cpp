@@ -239,9 +239,10 @@ void MainWindow::setLoadedModel(LoadedModelPtr model, const QString& path)
     Q_EMIT modelOpened(m_modelPath);
 }
 
-void MainWindow::exportTo(const QString& destination, bool overwrite, const QString& format)
+void MainWindow::exportTo(
+    const QString& destination, bool overwrite, const QString& format, const ExportCalibrationRequest& calibration)
 {
-    m_export->exportTo(destination, overwrite, format);
+    m_export->exportTo(destination, overwrite, format, calibration);
 }
 
 void MainWindow::measureLayers()

@@ -3,6 +3,7 @@
 
 #include "analysis_tabs.h"
 #include "loaded_model.h"
+#include "runtime/export_calibration.h"
 
 #include <QMainWindow>
 #include <QString>
@@ -59,7 +60,9 @@ public:
     void openPath(const QString& path);
     void openDemo();
     // Exports the open model with the current keep selection and the scheme panel's scheme.
-    void exportTo(const QString& destination, bool overwrite = false, const QString& format = QStringLiteral("nxd"));
+    // With calibration data in `calibration`, SmoothQuant, GPTQ and static input scales run first.
+    void exportTo(const QString& destination, bool overwrite = false, const QString& format = QStringLiteral("nxd"),
+        const ExportCalibrationRequest& calibration = {});
     // Selects a module in the tree by its full path; false when there is none.
     bool selectModule(const QString& path);
     // Fills the layer table: every quantizable module measured with the current scheme (a job).

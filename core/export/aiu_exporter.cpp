@@ -46,8 +46,8 @@ AiuExporter::AiuExporter(ExportOptions options, std::string modelType)
     s.validate();
     if (isStaticActivations(s.activations))
         throw UsageError("scheme '" + s.name + "': static activation scales (" + s.activations
-            + ") come from calibration, and export does not calibrate yet; evaluate with them, export with dynamic "
-              "per-token activations");
+            + "): the AIU export writes fms-mo's per-token dynamic activations; static input scales are written for "
+              "compressed-tensors");
     if (s.convention != ScaleConvention::FmsMo || s.format != QuantFormat::Int || s.bits != 8 || !s.symmetric
         || s.rounding != Rounding::NearestEven
         || !(s.granularity == Granularity::Tensor || (s.granularity == Granularity::Channel && s.axis == 0)))

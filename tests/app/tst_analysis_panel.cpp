@@ -5,6 +5,7 @@
 // module, the compare tab overlays an export, and the GUI thread keeps turning while a
 // 45M-element weight is analysed.
 #include "activation_panel.h"
+#include "algorithms_box.h"
 #include "channel_plot.h"
 #include "code_histogram_plot.h"
 #include "compare_panel.h"
@@ -282,10 +283,21 @@ private Q_SLOTS:
         QCOMPARE(table->rowCount(), 3);
         QCOMPARE(table->item(2, 0)->text(), QStringLiteral("vllm-w8a8-int8 · int8-tensor-static"));
         QVERIFY(table->item(2, 3)->text().toDouble() > 0); // KL
+        // SmoothQuant and GPTQ from the algorithm section run in the same job, on the calibration samples.
+        AlgorithmSettings algorithms;
+        algorithms.smoothQuant = 0.8;
+        algorithms.gptq = true;
+        w.evalPanel()->algorithms()->setSettings(algorithms);
+        QCOMPARE(w.evalPanel()->algorithms()->settings().smoothQuant.value_or(0), 0.8);
+        w.evaluate();
+        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 3, 60000);
+        QCOMPARE(table->rowCount(), 4);
+        QCOMPARE(table->item(3, 0)->text(), QStringLiteral("vllm-w8a8-int8 · int8-tensor-static · SmoothQuant 0.8 + GPTQ"));
+        w.evalPanel()->algorithms()->setSettings({});
         // Other windows start a new table.
         w.evalPanel()->setSeqLen(32);
         w.evaluate();
-        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 3, 60000);
+        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 4, 60000);
         QCOMPARE(table->rowCount(), 2);
         // Capturing activations on the same data fills the Activations tab.
         QSignalSpy captured(&w, &MainWindow::activationsCaptured);

@@ -307,6 +307,37 @@ private Q_SLOTS:
         QVERIFY(ok->isEnabled());
         dialog.setFormat(QStringLiteral("compressed-tensors"));
         QVERIFY(!ok->isEnabled());
+        // Calibrating needs data: the dialog says so until a file is chosen.
+        dialog.setFormat(QStringLiteral("nxd"));
+        dialog.setNeedsCalibration(true);
+        QVERIFY(!ok->isEnabled());
+        dialog.setCalibrationData(m_dir.filePath(QStringLiteral("ids.json")));
+        QVERIFY(ok->isEnabled());
+
+        // The llm-compressor W8A8 recipe with static activations from the GUI: calibration and
+        // export in one job, input scales and the recipe that was applied in the checkpoint.
+        QString ids = QStringLiteral("[1");
+        for (int i = 0; i < 300; ++i)
+            ids += QStringLiteral(", %1").arg((i * 37 + 11) % 512);
+        test::writeFile(m_dir.filePath(QStringLiteral("ids.json")).toStdString(), (ids + QStringLiteral("]")).toStdString());
+        QuantScheme w8a8 = *findSchemePreset("vllm-w8a8-int8");
+        w8a8.activations = "int8-tensor-static";
+        w.schemePanel()->setScheme(w8a8);
+        ExportCalibrationRequest calibration;
+        calibration.algorithms.smoothQuant = 0.8;
+        calibration.algorithms.gptq = true;
+        calibration.data = m_dir.filePath(QStringLiteral("ids.json")).toStdString();
+        calibration.samples = 4;
+        calibration.seqLen = 64;
+        const QString calibrated = m_dir.filePath(QStringLiteral("gui-ct-calibrated"));
+        w.exportTo(calibrated, false, QStringLiteral("compressed-tensors"), calibration);
+        QTRY_COMPARE_WITH_TIMEOUT(exported.count(), 3, 60000);
+        QVERIFY2(w.lastError().isEmpty(), qPrintable(w.lastError()));
+        const Checkpoint c8 = Checkpoint::open(calibrated.toStdString());
+        QCOMPARE(c8.info("model.layers.0.self_attn.q_proj.input_scale").shape, std::vector<std::int64_t> { 1 });
+        const std::string recipe = test::readFile((calibrated + QStringLiteral("/recipe.yaml")).toStdString());
+        QVERIFY2(recipe.find("SmoothQuantModifier") != std::string::npos && recipe.find("GPTQModifier") != std::string::npos,
+            recipe.c_str());
     }
 
     void opensPyTorchFilesWithSummaryAndDetailedErrors()
