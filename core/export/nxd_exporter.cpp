@@ -38,6 +38,14 @@ NxdExporter::NxdExporter(ExportOptions options)
     check(m_options.scheme);
     for (const auto& [module, scheme] : m_options.moduleSchemes)
         check(scheme);
+    if (isStaticActivations(m_options.scheme.activations) && !m_options.calibrated)
+        throw UsageError("scheme '" + m_options.scheme.name + "': static activation scales ("
+            + m_options.scheme.activations + ") come from calibration: give calibration data (--calibration-data)");
+}
+
+bool NxdExporter::staticInputs() const
+{
+    return isStaticActivations(m_options.scheme.activations);
 }
 
 NxdExporter::~NxdExporter() = default;
@@ -56,10 +64,14 @@ std::vector<TensorSpec> NxdExporter::outputsFor(const PlannedTensor& tensor) con
     std::vector<std::int64_t> scaleShape { in.shape.at(0), 1 };
     if (s.granularity == Granularity::Tensor)
         scaleShape = codes == DType::I8 ? std::vector<std::int64_t> { 1 } : std::vector<std::int64_t> {};
-    return {
+    std::vector<TensorSpec> out {
         TensorSpec { in.name, codes, in.shape },
         TensorSpec { scaleName(in.name), DType::F32, scaleShape },
     };
+    // NxD Inference (since 2.28) reads a static per-tensor input scale next to `.scale`.
+    if (staticInputs())
+        out.push_back({ moduleOf(in.name) + ".input_scale", DType::F32, { 1 } });
+    return out;
 }
 
 void NxdExporter::begin(const ConversionPlan& plan, const std::filesystem::path& directory)
@@ -114,6 +126,13 @@ void NxdExporter::commit(const PlannedTensor& tensor, PreparedTensor& prepared)
     } else {
         writeTensor(*m_writer, tensor.input.name, payload.codes);
         writeTensor(*m_writer, scaleName(tensor.input.name), payload.scale);
+        if (staticInputs()) {
+            const std::optional<float> scale = m_options.calibrated->inputScale(moduleOf(tensor.input.name));
+            if (!scale)
+                throw FormatError("the calibration measured no input of this module, so it has no static input scale",
+                    ErrorContext { tensor.input.source, tensor.input.name, {} });
+            writeTensor(*m_writer, moduleOf(tensor.input.name) + ".input_scale", at::full({ 1 }, *scale, at::kFloat));
+        }
     }
     prepared.payload.reset(); // the codes (or the mapping reference) are no longer needed
 }

@@ -32,6 +32,7 @@ public:
     std::vector<TensorSpec> outputsFor(const PlannedTensor& tensor) const;
 
 private:
+    bool staticInputs() const; // the scheme's activations are static: input_scale per module
     ExportOptions m_options;
     std::filesystem::path m_directory;
     std::unique_ptr<ShardedSafetensorsWriter> m_writer;

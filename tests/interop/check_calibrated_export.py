@@ -162,6 +162,21 @@ def main():
     awq = os.path.join(args.workdir, "awq.yaml")
     with open(awq, "w") as f:
         f.write("stage:\n  modifiers:\n    AWQModifier:\n      scheme: W4A16\n")
+    # NxD: GPTQ'd int8 codes with float32 scales, and the static input scale NxD Inference reads.
+    nxd = os.path.join(args.workdir, "nxd")
+    r = subprocess.run([args.cli, "convert", src, "-o", nxd, "--format", "nxd", "--gptq", "--activations",
+                        "int8-tensor-static", "--keep", "lm_head"] + calibration, capture_output=True, text=True)
+    if r.returncode != 0:
+        fail(f"convert --format nxd --gptq: {r.stderr.strip()}")
+    _, out = st.read(os.path.join(nxd, "model.safetensors"))
+    scales = [n for n in out if n.endswith(".input_scale")]
+    if len(scales) != 28 or any(out[n][0] != "F32" or out[n][1] != (1,) for n in scales):
+        fail(f"nxd input_scale: {len(scales)} tensors, {[out[n][:2] for n in scales[:3]]}")
+    q = st.to_numpy(*out["model.layers.0.self_attn.q_proj.input_scale"])[0]
+    k = st.to_numpy(*out["model.layers.0.self_attn.k_proj.input_scale"])[0]
+    if not (q > 0 and q == k) or out["model.layers.0.self_attn.q_proj.weight"][0] != "I8":
+        fail(f"nxd: q/k input scales {q}, {k}")
+    print(f"OK: NxD GPTQ int8 with static input_scale [1] float32 on {len(scales)} modules")
     short = os.path.join(args.workdir, "short.json")
     with open(short, "w") as f:
         json.dump([1, 2, 3], f)
