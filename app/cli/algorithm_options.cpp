@@ -73,7 +73,9 @@ std::string algorithmOptionsUsage()
 {
     return "  --smoothquant A      SmoothQuant (llm-compressor's SmoothQuantModifier) with smoothing\n"
            "                       strength A in [0, 1] (0.8 in its W8A8 example): the family's norm ->\n"
-           "                       Linear mappings, ranges from the calibration samples\n"
+           "                       Linear mappings, ranges from the calibration samples; with --format\n"
+           "                       aiu fms-mo's DQ SmoothQuant instead (0.65 its default): smoothq_scale\n"
+           "                       per smoothed layer, its weight quantized as W * s\n"
            "  --gptq               GPTQ (llm-compressor's GPTQModifier) instead of rounding, layer by\n"
            "                       layer on the calibration samples: --gptq-block-size N (128),\n"
            "                       --gptq-dampening F (0.01), --gptq-actorder static|group|none (static)\n"

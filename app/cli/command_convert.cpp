@@ -220,9 +220,9 @@ void checkCalibration(const Arguments& args, ExportFormat format, const Algorith
     if (a.gptq && a.gptqActOrder == "group")
         throw UsageError("--gptq-actorder group needs a g_idx in the checkpoint, which is not written yet: use "
                          "static (the default) or none");
-    if (a.smoothQuant && format == ExportFormat::Aiu)
-        throw UsageError("--smoothquant with --format aiu: fms-mo's SmoothQuant (smoothq_scale in the checkpoint) is "
-                         "not written yet; llm-compressor's folded SmoothQuant goes to nxd or compressed-tensors");
+    if (a.smoothQuant && a.gptq && format == ExportFormat::Aiu)
+        throw UsageError("--smoothquant with --format aiu is fms-mo's SmoothQuant (smoothq_scale), which rounds W * s: "
+                         "drop --gptq");
 }
 
 ExportCalibrationRequest calibrationRequest(
@@ -243,6 +243,7 @@ ExportCalibrationRequest calibrationRequest(
     if (!args.value("--max-memory").empty())
         r.maxMemory = qs::parseByteSize(args.value("--max-memory"), "--max-memory");
     r.spillDirectory = args.value("--spill-dir");
+    r.fmsMoSmoothQuant = options.format == ExportFormat::Aiu;
     return r;
 }
 
@@ -257,7 +258,7 @@ std::string joined(const std::vector<std::string>& items)
 void addCalibrationJson(nlohmann::ordered_json& out, const ExportCalibrationReport& c)
 {
     nlohmann::ordered_json j { { "algorithms", c.algorithms }, { "samples", c.samples }, { "tokens", c.tokens },
-        { "smoothed_norms", c.smoothedNorms }, { "gptq_modules", c.gptqLoss.size() }, { "input_scales", c.inputScales },
+        { "smoothed_norms", c.smoothedNorms }, { "smoothed_modules", c.smoothedModules }, { "gptq_modules", c.gptqLoss.size() }, { "input_scales", c.inputScales },
         { "seconds", c.seconds }, { "peak_rss_bytes", c.peakRssBytes } };
     if (!c.warnings.empty())
         j["warnings"] = c.warnings;

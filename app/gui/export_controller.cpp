@@ -107,6 +107,7 @@ void ExportController::exportTo(
     if (!request.data.empty()) {
         request.scheme = options.scheme;
         request.moduleSchemes = options.moduleSchemes;
+        request.fmsMoSmoothQuant = options.format == ExportFormat::Aiu;
         const std::set<int> kept = resolveKeptModules(model->tree, options.keptModules);
         for (int m : model->tree.quantizable()) {
             if (!kept.count(m))

@@ -203,9 +203,9 @@ void ExportDialog::validate()
         problem = m_algorithms->settings().any()
             ? tr("SmoothQuant and GPTQ calibrate on data: choose a calibration data file.")
             : tr("The scheme's static activation scales are measured on data: choose a calibration data file.");
-    else if (m_algorithms->settings().smoothQuant && format() == QStringLiteral("aiu"))
-        problem = tr("fms-mo's SmoothQuant (smoothq_scale in the AIU checkpoint) is not written yet; "
-                     "llm-compressor's folded SmoothQuant goes to NxD or compressed-tensors.");
+    else if (m_algorithms->settings().smoothQuant && m_algorithms->settings().gptq && format() == QStringLiteral("aiu"))
+        problem = tr("For IBM AIU, SmoothQuant is fms-mo's (smoothq_scale in the checkpoint), which rounds W·s: "
+                     "turn GPTQ off.");
     else if (m_problemFor)
         problem = m_problemFor(format());
     const bool calibrate = calibrating();

@@ -37,6 +37,17 @@ std::vector<std::string> aiuQuantizedLinearNames(const std::string& modelType)
     return {};
 }
 
+std::vector<std::string> aiuSmoothQuantLayerNames(const std::string& modelType)
+{
+    if (modelType == "llama" || modelType == "granite")
+        return { "k_proj", "v_proj", "gate_proj", "up_proj" };
+    if (modelType == "gpt_bigcode")
+        return { "c_attn", "c_fc" };
+    if (modelType == "bert" || modelType == "roberta")
+        return { "attention.self.query", "attention.self.key", "attention.self.value", "intermediate.dense" };
+    return {};
+}
+
 AiuExporter::AiuExporter(ExportOptions options, std::string modelType)
     : m_options(std::move(options))
     , m_modelType(std::move(modelType))
@@ -62,6 +73,11 @@ AiuExporter::AiuExporter(ExportOptions options, std::string modelType)
 }
 
 AiuExporter::~AiuExporter() = default;
+
+bool AiuExporter::smoothed(const std::string& module) const
+{
+    return m_options.calibrated && m_options.calibrated->hasSmoothScale(module);
+}
 
 bool AiuExporter::isAiuQuantized(const std::string& name) const
 {
@@ -89,6 +105,8 @@ void AiuExporter::begin(const ConversionPlan& plan, const std::filesystem::path&
             };
             specs.push_back({ moduleOf(t.input.name) + ".quantize_weight.clip_val", DType::F16, clipShape, {} });
             specs.push_back({ moduleOf(t.input.name) + ".quantize_weight.clip_valn", DType::F16, clipShape, {} });
+            if (smoothed(moduleOf(t.input.name)))
+                specs.push_back({ moduleOf(t.input.name) + ".smoothq_scale", DType::F16, { t.input.shape.at(1) }, {} });
         }
     }
     for (const auto& kept : m_options.keptModulePaths)
@@ -142,6 +160,11 @@ void AiuExporter::commit(const PlannedTensor& tensor, PreparedTensor& prepared)
             module + ".quantize_weight.clip_val", clip.data_ptr(), static_cast<std::uint64_t>(clip.numel() * 2));
         m_writer->write(
             module + ".quantize_weight.clip_valn", clipn.data_ptr(), static_cast<std::uint64_t>(clipn.numel() * 2));
+        if (smoothed(module)) {
+            // As fms-mo saves it: s [in] in float16, what the AIU divides the input by.
+            const at::Tensor s = m_options.calibrated->smoothScale(module).to(at::kHalf).contiguous();
+            m_writer->write(module + ".smoothq_scale", s.data_ptr(), static_cast<std::uint64_t>(s.numel() * 2));
+        }
     }
     prepared.payload.reset();
 }
@@ -157,8 +180,12 @@ void AiuExporter::finish()
     nlohmann::ordered_json q;
     q["qa_mode"] = s.activations == "int8-token-dynamic" ? "pertokenmax" : "fp16";
     q["qw_mode"] = s.granularity == Granularity::Tensor ? "max" : "maxperCh";
-    q["smoothq"] = false;
-    q["smoothq_scale_layers"] = nlohmann::ordered_json::array();
+    const bool smoothQuant = m_options.calibrated && !m_options.calibrated->smoothedModules().empty();
+    q["smoothq"] = smoothQuant;
+    q["smoothq_scale_layers"]
+        = smoothQuant ? nlohmann::ordered_json(aiuSmoothQuantLayerNames(m_modelType)) : nlohmann::ordered_json::array();
+    if (smoothQuant)
+        q["smoothq_alpha"] = m_options.algorithms.smoothQuant.value_or(0.65);
     q["qskip_layer_name"] = m_skipped;
     q["qskip_large_mag_layers"] = false;
     q["recompute_narrow_weights"] = s.recomputeNarrowWeights;

@@ -32,6 +32,7 @@ public:
 
     // Whether fms-mo treats this weight as a quantized layer's (by its model-type fragments).
     bool isAiuQuantized(const std::string& weightName) const;
+    bool smoothed(const std::string& module) const; // fms-mo's SmoothQuant gave it a smoothq_scale
 
 private:
     ExportOptions m_options;
@@ -45,5 +46,9 @@ private:
 
 // fms-mo's `get_quantized_linear_names(model_type)`; empty for unsupported types.
 std::vector<std::string> aiuQuantizedLinearNames(const std::string& modelType);
+// The name fragments of the layers fms-mo's DQ flow smooths (config_quantize_smooth_layers:
+// smoothq_scale_layers): k/v/gate/up for Llama and Granite, query/key/value/intermediate.dense for
+// BERT and RoBERTa, c_attn/c_fc for gpt_bigcode.
+std::vector<std::string> aiuSmoothQuantLayerNames(const std::string& modelType);
 
 } // namespace qs

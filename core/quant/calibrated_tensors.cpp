@@ -136,6 +136,25 @@ std::optional<SchemeQuantized> CalibratedTensors::quantized(const std::string& w
     return q;
 }
 
+void CalibratedTensors::setSmoothScale(const std::string& module, const at::Tensor& scale)
+{
+    m_smoothScales[module] = store(scale.to(at::kFloat).reshape({ -1 }));
+}
+
+at::Tensor CalibratedTensors::smoothScale(const std::string& module) const
+{
+    const auto it = m_smoothScales.find(module);
+    return it == m_smoothScales.end() ? at::Tensor() : load(it->second);
+}
+
+std::vector<std::string> CalibratedTensors::smoothedModules() const
+{
+    std::vector<std::string> out;
+    for (const auto& [module, stored] : m_smoothScales)
+        out.push_back(module);
+    return out;
+}
+
 std::optional<float> CalibratedTensors::inputScale(const std::string& module) const
 {
     const auto it = m_inputScales.find(module);

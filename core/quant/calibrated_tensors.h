@@ -37,12 +37,18 @@ public:
     void setQuantized(const std::string& weightName, const SchemeQuantized& q, const at::Tensor& reference);
     // The static activation scale of a module's input (float32, what the consumer divides by).
     void setInputScale(const std::string& module, float scale) { m_inputScales[module] = scale; }
+    // fms-mo's SmoothQuant: the factors s [in] the module's input is divided by at run time (its
+    // weight's columns were multiplied by them before quantizing).
+    void setSmoothScale(const std::string& module, const at::Tensor& scale);
 
     // The checkpoint with the replaced tensors read from here.
     Checkpoint apply(const Checkpoint& checkpoint) const;
     std::optional<SchemeQuantized> quantized(const std::string& weightName) const;
     std::optional<float> inputScale(const std::string& module) const;
     const std::map<std::string, float>& inputScales() const { return m_inputScales; }
+    at::Tensor smoothScale(const std::string& module) const; // undefined when none
+    bool hasSmoothScale(const std::string& module) const { return m_smoothScales.count(module) > 0; }
+    std::vector<std::string> smoothedModules() const;
     std::size_t replacedCount() const { return m_replaced.size(); }
     std::size_t quantizedCount() const { return m_quantized.size(); }
     std::uint64_t fileBytes() const { return m_size; }
@@ -69,6 +75,7 @@ private:
     std::vector<TensorInfo> m_replaced;
     std::map<std::string, Quantized> m_quantized;
     std::map<std::string, float> m_inputScales;
+    std::map<std::string, Stored> m_smoothScales;
 };
 
 } // namespace qs

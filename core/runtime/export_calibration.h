@@ -31,6 +31,10 @@ struct ExportCalibrationRequest
     std::filesystem::path data; // see loadEvalTokens
     int samples = 64; // calibration samples of seqLen tokens, from the data's start
     int seqLen = 512;
+    // SmoothQuant as fms-mo's DQ flow does it for the AIU export instead of llm-compressor's
+    // folding: per smoothed layer s = absmax(x)^alpha / max_o|W|^(1-alpha), the weight quantized as
+    // W * s and s kept for the checkpoint's smoothq_scale (the AIU divides the input by it).
+    bool fmsMoSmoothQuant = false;
     std::uint64_t maxMemory = 0; // the block runner's (0: what the machine can spare)
     std::filesystem::path spillDirectory;
 };
@@ -42,6 +46,7 @@ struct ExportCalibrationReport
     std::vector<std::string> algorithms; // "smoothquant", "gptq", "static_activations"
     std::vector<SmoothQuantMapping> mappings; // SmoothQuant's, as applied (the family's defaults when none were given)
     int smoothedNorms = 0;
+    int smoothedModules = 0; // fms-mo's SmoothQuant: layers with a smoothq_scale
     std::map<std::string, double> gptqLoss; // per module
     std::vector<std::string> warnings;
     int inputScales = 0;

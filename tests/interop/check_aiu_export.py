@@ -51,6 +51,7 @@ def roberta(folder, layers=2, hidden=256, inter=1024, vocab=100):
         t[name + ".bias"] = rng.normal(0, 0.01, (out,))
     t["roberta.embeddings.word_embeddings.weight"] = rng.normal(0, 0.02, (vocab, hidden))
     t["roberta.embeddings.position_embeddings.weight"] = rng.normal(0, 0.02, (130, hidden))
+    t["roberta.embeddings.token_type_embeddings.weight"] = rng.normal(0, 0.02, (1, hidden))
     t["roberta.embeddings.LayerNorm.weight"] = np.ones(hidden)
     t["roberta.embeddings.LayerNorm.bias"] = np.zeros(hidden)
     for i in range(layers):
@@ -74,7 +75,9 @@ def roberta(folder, layers=2, hidden=256, inter=1024, vocab=100):
     write_safetensors(os.path.join(folder, "model.safetensors"), t)
     with open(os.path.join(folder, "config.json"), "w") as f:
         json.dump({"model_type": "roberta", "architectures": ["RobertaForCausalLM"], "hidden_size": hidden,
-                   "num_hidden_layers": layers, "intermediate_size": inter, "vocab_size": vocab}, f)
+                   "num_hidden_layers": layers, "intermediate_size": inter, "vocab_size": vocab,
+                   "num_attention_heads": 4, "max_position_embeddings": 130, "type_vocab_size": 1,
+                   "layer_norm_eps": 1e-5, "pad_token_id": 1, "hidden_act": "gelu"}, f)
     return t
 
 
@@ -136,6 +139,55 @@ def main():
     assert qcfg["qw_mode"] == "maxperCh" and qcfg["qa_mode"] == "pertokenmax" and qcfg["recompute_narrow_weights"]
     assert "lm_head.decoder" in qcfg["qskip_layer_name"] and "lm_head.dense" in qcfg["qskip_layer_name"]
     print(f"OK: {quantized} int8 layers; {share:.0%} of per-channel stds above 20; the rest float16")
+    check_smoothquant(args, src, source)
+
+
+SMOOTHQ_LAYERS = ["attention.self.query", "attention.self.key", "attention.self.value", "intermediate.dense"]
+
+
+def check_smoothquant(args, src, source):
+    """fms-mo's DQ flow with SmoothQuant on (smoothq_alpha 0.65, its default): smoothq_scale float16 [in]
+    on exactly the SmoothQuant layers, their int8 codes the rounding of W * s against clip/127, and
+    qcfg.json saying so; the document's validation snippet still holds."""
+    data = os.path.join(args.workdir, "calibration.json")
+    rng = np.random.default_rng(1)
+    with open(data, "w") as f:
+        json.dump([int(x) for x in rng.integers(5, 100, 600)], f)
+    out = os.path.join(args.workdir, "aiu-smoothq")
+    r = subprocess.run([args.cli, "convert", src, "-o", out, "--format", "aiu", "--smoothquant", "0.65",
+                        "--calibration-data", data, "--calibration-samples", "4", "--calibration-seq-len", "64",
+                        "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert report["calibration"]["smoothed_modules"] == 2 * 4, report["calibration"]
+    sd = torch.load(os.path.join(out, "qmodel_for_aiu.pt"), weights_only=True)
+    assert all(v.dtype == torch.int8 for k, v in sd.items()
+               if any(n in k for n in ROBERTA_QLAYERS) and k.endswith(".weight"))
+    assert all(v.dtype == torch.float16 for k, v in sd.items()
+               if all(n not in k for n in ROBERTA_QLAYERS) or not k.endswith(".weight"))
+    scaled = [k for k in sd if k.endswith(".smoothq_scale")]
+    assert len(scaled) == 8 and all(any(n in k for n in SMOOTHQ_LAYERS) for k in scaled), scaled
+    for k in scaled:
+        layer = k[:-len(".smoothq_scale")]
+        s = sd[k]
+        w = torch.from_numpy(source[layer + ".weight"].astype(np.float32))
+        assert s.dtype == torch.float16 and s.shape == (w.shape[1],), (k, s.dtype, s.shape)
+        # fms-mo: s = a^alpha / max_o|W|^(1-alpha); a > 0, so s is not 1 everywhere.
+        assert bool((s > 0).all()) and float(s.float().std()) > 0, k
+        cv = sd[layer + ".quantize_weight.clip_val"].float().unsqueeze(1)
+        ws = w * s.float().unsqueeze(0)
+        expected = torch.clamp(127 / cv * ws, -127, 127).round()
+        # s is stored in float16 while fms-mo rounds W * s with the float32 s: a code step at most.
+        assert int((expected - sd[layer + ".weight"].float()).abs().max()) <= 1, layer
+        assert torch.allclose(cv.squeeze(1), ws.abs().amax(1), rtol=2e-3), layer  # maxperCh of W * s
+    for k in sd:
+        if k.endswith(".weight") and any(n in k for n in ROBERTA_QLAYERS) and not any(n in k for n in SMOOTHQ_LAYERS):
+            assert k[:-len(".weight")] + ".smoothq_scale" not in sd, k
+    with open(os.path.join(out, "qcfg.json")) as f:
+        qcfg = json.load(f)
+    assert qcfg["smoothq"] is True and qcfg["smoothq_alpha"] == 0.65, qcfg
+    assert qcfg["smoothq_scale_layers"] == SMOOTHQ_LAYERS, qcfg["smoothq_scale_layers"]
+    print(f"OK: fms-mo SmoothQuant: smoothq_scale float16 on {len(scaled)} layers, codes of W * s, qcfg smoothq true")
 
 
 if __name__ == "__main__":
