@@ -72,6 +72,13 @@ void LayerTableModel::setKept(const QSet<QString>& modules)
         Q_EMIT dataChanged(index(0, 0), index(rowCount() - 1, ColumnCount - 1));
 }
 
+void LayerTableModel::setCalibration(const QHash<QString, CalibrationCells>& cells)
+{
+    m_calibration = cells;
+    if (!m_rows.empty())
+        Q_EMIT dataChanged(index(0, RtnOutputErrorColumn), index(rowCount() - 1, GptqLossColumn));
+}
+
 bool LayerTableModel::isKept(int row) const
 {
     const LayerError* e = this->row(row);
@@ -183,6 +190,17 @@ QVariant LayerTableModel::rawValue(const LayerError& e, int column, bool kept) c
         return hasCodeStd(e) ? QVariant(e.minCodeStd) : QVariant();
     case NarrowChannelsColumn:
         return hasCodeStd(e) ? QVariant(static_cast<qlonglong>(e.narrowChannels)) : QVariant();
+    case RtnOutputErrorColumn:
+    case CalibratedOutputErrorColumn:
+    case GptqLossColumn: {
+        const auto it = m_calibration.find(qstr(e.module));
+        if (it == m_calibration.end())
+            return {};
+        const double v = column == RtnOutputErrorColumn ? it->rtnError
+            : column == CalibratedOutputErrorColumn     ? it->calibratedError
+                                                        : it->gptqLoss;
+        return std::isfinite(v) ? QVariant(v) : QVariant();
+    }
     }
     return {};
 }
@@ -212,6 +230,12 @@ QVariant LayerTableModel::displayValue(const LayerError& e, int column, bool kep
         return hasCodeStd(e) ? formatNumber(e.minCodeStd) : QStringLiteral("—");
     case NarrowChannelsColumn:
         return hasCodeStd(e) ? QString::number(e.narrowChannels) : QStringLiteral("—");
+    case RtnOutputErrorColumn:
+    case CalibratedOutputErrorColumn:
+    case GptqLossColumn: {
+        const QVariant v = rawValue(e, column, kept);
+        return v.isValid() ? formatNumber(v.toDouble()) : QStringLiteral("—");
+    }
     }
     return {};
 }
@@ -290,6 +314,12 @@ QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, i
             return tr("Min code std");
         case NarrowChannelsColumn:
             return tr("Narrow channels");
+        case RtnOutputErrorColumn:
+            return tr("Output error");
+        case CalibratedOutputErrorColumn:
+            return tr("Calibrated error");
+        case GptqLossColumn:
+            return tr("GPTQ loss");
         }
     }
     if (role == Qt::ToolTipRole) {
@@ -321,6 +351,13 @@ QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, i
                 .arg(formatNumber(m_stdThreshold));
         case NarrowChannelsColumn:
             return tr("Channels whose code std is below %1").arg(formatNumber(kNarrowStdThreshold));
+        case RtnOutputErrorColumn:
+            return tr("The module's output error (relative MSE on the float model's inputs) in the last Evaluate "
+                      "run with the scheme rounded to nearest");
+        case CalibratedOutputErrorColumn:
+            return tr("The same in the last Evaluate run with SmoothQuant or GPTQ: compare with the column before");
+        case GptqLossColumn:
+            return tr("GPTQ's loss for the module, Σ (w − q)² / Hinv_ii² / 2, as llm-compressor logs it");
         }
     }
     return {};

@@ -8,6 +8,7 @@
 #include <QSet>
 #include <QString>
 
+#include <limits>
 #include <vector>
 
 namespace qs::ui {
@@ -34,6 +35,9 @@ public:
         OutlierChannelsColumn,
         MinCodeStdColumn,
         NarrowChannelsColumn,
+        RtnOutputErrorColumn, // from the Evaluate tab's runs: the module's output error (relative MSE)
+        CalibratedOutputErrorColumn, // ... with SmoothQuant / GPTQ
+        GptqLossColumn,
         ColumnCount
     };
     enum Role
@@ -42,12 +46,25 @@ public:
         NodeRole, // the ModuleTree node of the row (int)
     };
 
+    // What the Evaluate tab measured per module: its output's relative MSE on the float model's
+    // inputs with the scheme rounded to nearest and with the calibration algorithms, and GPTQ's
+    // loss. NaN where a run did not measure it.
+    struct CalibrationCells
+    {
+        double rtnError = std::numeric_limits<double>::quiet_NaN();
+        double calibratedError = std::numeric_limits<double>::quiet_NaN();
+        double gptqLoss = std::numeric_limits<double>::quiet_NaN();
+    };
+
     explicit LayerTableModel(QObject* parent = nullptr);
 
     void setRows(std::vector<LayerError> rows);
     const std::vector<LayerError>& rows() const { return m_rows; }
     // Module paths kept in full precision.
     void setKept(const QSet<QString>& modules);
+    // Keyed by module path; replaces what was there. Survives setRows (the runs do not depend on it).
+    void setCalibration(const QHash<QString, CalibrationCells>& cells);
+    const QHash<QString, CalibrationCells>& calibration() const { return m_calibration; }
     const QSet<QString>& kept() const { return m_kept; }
     bool isKept(int row) const;
     void setSqnrThreshold(double db); // 30 dB by default
@@ -74,6 +91,7 @@ private:
 
     std::vector<LayerError> m_rows;
     QSet<QString> m_kept;
+    QHash<QString, CalibrationCells> m_calibration;
     QHash<int, int> m_rowOfNode;
     double m_sqnrThreshold = 30.0;
     double m_stdThreshold;

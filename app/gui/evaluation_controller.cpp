@@ -15,6 +15,7 @@
 #include <QStringList>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <memory>
 
@@ -45,6 +46,8 @@ void EvaluationController::onModelChanged()
     // What the Evaluate tab can run: the window fits the model's positions; a model the
     // runtime does not run says why before anyone presses Evaluate.
     m_view->clearResults();
+    m_moduleErrors.clear();
+    Q_EMIT moduleErrorsMeasured(m_moduleErrors);
     m_view->setResultsKey({});
     m_view->divergence()->showMessage(tr("Evaluate with a scheme to see, layer by layer, how far the quantized "
                                          "model's hidden states move from the float model's."));
@@ -141,6 +144,17 @@ void EvaluationController::showReport(
     q.top1 = report.top1Agreement;
     q.kept = kept;
     m_view->addResult(q);
+    for (const ModuleDivergence& m : report.modules) {
+        auto& cells = m_moduleErrors[QString::fromStdString(m.module)];
+        if (report.algorithms.empty()) {
+            cells.rtnError = m.ownRelativeMse;
+        } else {
+            cells.calibratedError = m.ownRelativeMse;
+            const auto loss = report.gptqLoss.find(m.module);
+            cells.gptqLoss = loss != report.gptqLoss.end() ? loss->second : std::nan("");
+        }
+    }
+    Q_EMIT moduleErrorsMeasured(m_moduleErrors);
     m_view->divergence()->setDivergence(
         tr("Error along the depth: %1").arg(QString::fromStdString(report.schemeName)), report.blocks, report.modules);
     QString status = tr("%1 %2 tokens scored in %3 windows (%4 tokens of data, %5 protocol).")

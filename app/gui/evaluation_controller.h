@@ -2,6 +2,7 @@
 #pragma once
 
 #include "job_context.h"
+#include "layer_table_model.h"
 
 #include <QObject>
 #include <QString>
@@ -32,12 +33,16 @@ Q_SIGNALS:
     void moduleActivated(const QString& path);
     // A run that cannot start (no data file chosen): for the window's error display.
     void error(const QString& title, const QString& message);
+    // Per module, the output errors the runs measured with the scheme rounded to nearest and with
+    // SmoothQuant/GPTQ, and GPTQ's loss (for the layer table).
+    void moduleErrorsMeasured(const QHash<QString, ui::LayerTableModel::CalibrationCells>& cells);
 
 private:
     void showReport(const EvaluationReport& report, const QString& key, int kept, const QString& algorithms);
 
     JobContext m_context;
     EvalPanel* m_view;
+    QHash<QString, ui::LayerTableModel::CalibrationCells> m_moduleErrors;
 };
 
 } // namespace qs::app

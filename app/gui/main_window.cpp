@@ -11,6 +11,7 @@
 #include "job_controller.h"
 #include "job_status.h"
 #include "keep_list_controller.h"
+#include "layer_table.h"
 #include "layer_table_controller.h"
 #include "measured_preset_controller.h"
 #include "module_tree_model.h"
@@ -166,6 +167,10 @@ void MainWindow::connectControllers()
         updateSummary();
     });
     connect(m_layerTable, &LayerTableController::measured, this, &MainWindow::layersMeasured);
+    connect(m_evaluation, &EvaluationController::moduleErrorsMeasured, this,
+        [this](const QHash<QString, ui::LayerTableModel::CalibrationCells>& cells) {
+            m_tabs->layers()->model()->setCalibration(cells);
+        });
     connect(m_layerTable, &LayerTableController::moduleSelected, this, &MainWindow::selectModule);
     connect(m_layerTable, &LayerTableController::moduleActivated, this, [this](const QString& path) {
         selectModule(path);

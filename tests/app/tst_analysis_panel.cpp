@@ -293,6 +293,10 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(done.count(), 3, 60000);
         QCOMPARE(table->rowCount(), 4);
         QCOMPARE(table->item(3, 0)->text(), QStringLiteral("vllm-w8a8-int8 · int8-tensor-static · SmoothQuant 0.8 + GPTQ"));
+        // The layer table shows, per module, the error before and after the algorithms and GPTQ's loss.
+        const auto cells = w.analysisTabs()->layers()->model()->calibration().value(
+            QStringLiteral("model.layers.0.self_attn.q_proj"));
+        QVERIFY(cells.rtnError > 0 && cells.calibratedError > 0 && cells.gptqLoss > 0);
         w.evalPanel()->algorithms()->setSettings({});
         // Other windows start a new table.
         w.evalPanel()->setSeqLen(32);

@@ -161,7 +161,7 @@ private Q_SLOTS:
         QVERIFY(lines.last().isEmpty());
         QCOMPARE(lines[0],
             QStringLiteral("Module,Shape,Kept,MSE,SQNR (dB),Cosine,Max |error|,Kurtosis,Outlier channels,"
-                           "Min code std,Narrow channels"));
+                           "Min code std,Narrow channels,Output error,Calibrated error,GPTQ loss"));
         QVERIFY2(lines[4].startsWith(QStringLiteral("\"model.layers.1.odd,name \"\"x\"\"\",64x32,false,")),
             qPrintable(lines[4]));
         QVERIFY(lines[3].startsWith(QStringLiteral("model.embed_tokens,64x32,true,")));

@@ -249,6 +249,20 @@ private Q_SLOTS:
         QVERIFY(floatInputs.perplexity < rtn.perplexity);
         request.gptqActOrder = "group";
         QVERIFY_THROWS_EXCEPTION(UsageError, evaluateCheckpoint(c, request, m_progress));
+        // int4 per output channel, where rounding hurts most: GPTQ again lower.
+        request.gptqActOrder = "static";
+        request.propagateError = true;
+        QuantScheme channel = preset("vllm-w4a16");
+        channel.granularity = Granularity::Channel;
+        channel.groupSize = 0;
+        channel.validate();
+        request.scheme = channel;
+        request.gptq = false;
+        const EvaluationReport channelRtn = evaluateCheckpoint(c, request, m_progress);
+        request.gptq = true;
+        const EvaluationReport channelGptq = evaluateCheckpoint(c, request, m_progress);
+        qInfo("int4 per channel: RTN %.4f, GPTQ %.4f", channelRtn.perplexity, channelGptq.perplexity);
+        QVERIFY(channelGptq.perplexity < channelRtn.perplexity);
     }
 
     void divergenceIsZeroWhenEveryModuleIsKept()
