@@ -108,8 +108,10 @@ std::string evalUsage()
           "                     \"perplexity_change\", \"kl_divergence\", \"top1_agreement\", \"scheme\",\n"
           "                     \"activations\", \"kept\", \"blocks\": [{\"block\", \"name\", \"relative_mse\",\n"
           "                     \"cosine\"}] (per layer) and \"modules\": [{\"name\", \"block\",\n"
-          "                     \"own_relative_mse\", \"accumulated_relative_mse\"}]; \"perplexity\" is\n"
-          "                     the quantized model's when a scheme is given\n";
+          "                     \"own_relative_mse\", \"accumulated_relative_mse\" (and \"gptq_loss\")}],\n"
+          "                     \"algorithms\" ([\"smoothquant\", \"gptq\"] as run), \"smoothquant\":\n"
+          "                     {\"alpha\", \"smoothed_norms\", \"balance_layers\"}, \"warnings\"; \"perplexity\"\n"
+          "                     is the quantized model's when a scheme is given\n";
 }
 
 // The evaluation the options ask for, checked before the model loads (but the keep rules).
