@@ -217,9 +217,9 @@ void checkCalibration(const Arguments& args, ExportFormat format, const Algorith
         throw UsageError("--calibration-data goes with --smoothquant, --gptq or a static activation scheme");
     if (a.gptq && (format == ExportFormat::Hdf5 || format == ExportFormat::NxdFp8Rescale))
         throw UsageError("--gptq writes its codes into nxd, compressed-tensors or aiu checkpoints");
-    if (a.gptq && a.gptqActOrder == "group")
-        throw UsageError("--gptq-actorder group needs a g_idx in the checkpoint, which is not written yet: use "
-                         "static (the default) or none");
+    if (a.gptq && a.gptqActOrder == "group" && format != ExportFormat::CompressedTensors)
+        throw UsageError("--gptq-actorder group needs the g_idx that only compressed-tensors writes (weight_g_idx): "
+                         "use static (the default) or none for this format");
     if (a.smoothQuant && a.gptq && format == ExportFormat::Aiu)
         throw UsageError("--smoothquant with --format aiu is fms-mo's SmoothQuant (smoothq_scale), which rounds W * s: "
                          "drop --gptq");

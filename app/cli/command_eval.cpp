@@ -84,7 +84,7 @@ std::string evalUsage()
            "                     rounding, layer by layer on the calibration windows (--calibration-data,\n"
            "                     --calibration-samples N (default 8), --calibration-seq-len N (default\n"
            "                     --seq-len)); --gptq-block-size N (128), --gptq-dampening F (0.01),\n"
-           "                     --gptq-actorder static|none (static); --no-propagate-error feeds each\n"
+           "                     --gptq-actorder static|group|none (static); --no-propagate-error feeds each\n"
            "                     layer the float model's outputs instead of the GPTQ'd ones\n"
            "  --smoothquant A    SmoothQuant (llm-compressor's SmoothQuantModifier, smoothing strength A in\n"
            "                     [0, 1], 0.8 in its W8A8 example) before GPTQ and the static ranges: the\n"

@@ -35,7 +35,7 @@ struct CtPayload
 };
 
 // The QuantizationArgs of the weights, with only the fields every vLLM release accepts.
-json weightArgs(const QuantScheme& s)
+json weightArgs(const QuantScheme& s, const char* actorder = nullptr)
 {
     const bool fp8 = s.format == QuantFormat::Fp8E4M3;
     json a;
@@ -48,7 +48,7 @@ json weightArgs(const QuantScheme& s)
     a["strategy"] = std::string(granularityName(s.granularity));
     a["block_structure"] = nullptr;
     a["dynamic"] = false;
-    a["actorder"] = nullptr;
+    a["actorder"] = actorder ? json(actorder) : json(nullptr);
     a["observer"] = "minmax";
     a["observer_kwargs"] = json::object();
     return a;
@@ -115,6 +115,14 @@ CompressedTensorsExporter::CompressedTensorsExporter(ExportOptions options)
         throw UsageError("asymmetric pack-quantized weights are not written yet; use a symmetric scheme");
     if (!m_options.moduleSchemes.empty())
         throw UsageError("compressed-tensors: per-module schemes (mixed-precision configs) are not written yet");
+    if (groupOrder() && s.granularity != Granularity::Group)
+        throw UsageError("GPTQ's group activation order is for group scales (weight_g_idx), not " +
+            std::string(granularityName(s.granularity)) + " ones: use static or none");
+}
+
+bool CompressedTensorsExporter::groupOrder() const
+{
+    return m_options.algorithms.gptq && m_options.algorithms.gptqActOrder == "group";
 }
 
 CompressedTensorsExporter::~CompressedTensorsExporter() = default;
@@ -156,10 +164,14 @@ std::vector<TensorSpec> CompressedTensorsExporter::outputsFor(const PlannedTenso
         out.push_back({ module + ".weight_packed", DType::I32, { rows, words } });
         out.push_back({ module + ".weight_scale", scaleDType(in.dtype), scaleShape });
         out.push_back({ module + ".weight_shape", DType::I64, { 2 } });
+        if (groupOrder())
+            out.push_back({ module + ".weight_g_idx", DType::I32, { cols } });
         return out;
     }
     out.push_back({ in.name, s.format == QuantFormat::Fp8E4M3 ? DType::F8_E4M3 : DType::I8, in.shape });
     out.push_back({ module + ".weight_scale", scaleDType(in.dtype), scaleShape });
+    if (groupOrder())
+        out.push_back({ module + ".weight_g_idx", DType::I32, { cols } });
     if (isStaticActivations(s.activations))
         out.push_back({ module + ".input_scale", scaleDType(in.dtype), { 1 } });
     if (!s.symmetric)
@@ -223,11 +235,15 @@ void CompressedTensorsExporter::commit(const PlannedTensor& tensor, PreparedTens
             const at::Tensor shape = at::tensor(
                 { rows, tensor.input.numel() / std::max<std::int64_t>(rows, 1) }, at::TensorOptions().dtype(at::kLong));
             writeTensor(*m_writer, module + ".weight_shape", shape);
+            if (groupOrder())
+                writeGroupIndex(tensor);
         } else {
             writeTensor(*m_writer, tensor.input.name, payload.weight);
             writeTensor(*m_writer, module + ".weight_scale", payload.scale);
             if (payload.zeroPoint.defined())
                 writeTensor(*m_writer, module + ".weight_zero_point", payload.zeroPoint);
+            if (groupOrder())
+                writeGroupIndex(tensor);
             if (isStaticActivations(m_options.scheme.activations)) {
                 const std::optional<float> scale = m_options.calibrated->inputScale(module);
                 if (!scale)
@@ -242,6 +258,15 @@ void CompressedTensorsExporter::commit(const PlannedTensor& tensor, PreparedTens
     prepared.payload.reset();
 }
 
+void CompressedTensorsExporter::writeGroupIndex(const PlannedTensor& tensor)
+{
+    const at::Tensor g = m_options.calibrated->groupIndex(tensor.input.name);
+    if (!g.defined())
+        throw FormatError("GPTQ's group order left this weight without a g_idx",
+            ErrorContext { tensor.input.source, tensor.input.name, {} });
+    writeTensor(*m_writer, moduleOf(tensor.input.name) + ".weight_g_idx", g.to(at::kInt));
+}
+
 void CompressedTensorsExporter::finish()
 {
     m_writer->finish();
@@ -251,7 +276,7 @@ void CompressedTensorsExporter::finish()
     const QuantScheme& s = m_options.scheme;
     json group;
     group["targets"] = json::array({ "Linear" });
-    group["weights"] = weightArgs(s);
+    group["weights"] = weightArgs(s, groupOrder() ? "group" : nullptr);
     group["input_activations"] = activationArgs(s);
     group["output_activations"] = nullptr;
     group["format"] = format();
@@ -283,8 +308,7 @@ void CompressedTensorsExporter::finish()
         = "# Written by QuantScope: the quantization this checkpoint holds, as an llm-compressor recipe.\n"
           "# scheme: "
         + s.name + " (convention " + std::string(conventionName(s.convention)) + ")\n";
-    recipe += writeRecipeYaml(
-        m_options.keptModulePaths, flow(weightArgs(s)), flow(activationArgs(s)), m_options.algorithms);
+    recipe += writeRecipeYaml(m_options.keptModulePaths, flow(weightArgs(s, groupOrder() ? "group" : nullptr)), flow(activationArgs(s)), m_options.algorithms);
     writeFileAtomically(m_directory / "recipe.yaml", recipe);
     m_files.push_back("recipe.yaml");
 }

@@ -38,6 +38,8 @@ public:
     std::string format() const;
 
 private:
+    bool groupOrder() const; // GPTQ's group activation order: weight_g_idx per module
+    void writeGroupIndex(const PlannedTensor& tensor);
     bool packed() const;
 
     ExportOptions m_options;

@@ -100,18 +100,20 @@ void CalibratedTensors::replace(const TensorInfo& original, const at::Tensor& va
     m_replaced.push_back(std::move(t));
 }
 
-void CalibratedTensors::setQuantized(const std::string& weightName, const SchemeQuantized& q, const at::Tensor& reference)
+void CalibratedTensors::setQuantized(const std::string& weightName, const SchemeQuantized& q,
+    const at::Tensor& reference, const at::Tensor& dequantized, const at::Tensor& groupIndex)
 {
     Quantized e;
     e.meta.scheme = q.scheme;
     e.meta.shape = q.shape;
     e.meta.codeType = q.codeType;
     e.meta.clippedFraction = q.clippedFraction;
-    e.meta.error = errorOf(reference, dequantizeScheme(q));
+    e.meta.error = errorOf(reference, dequantized.defined() ? dequantized : dequantizeScheme(q));
     e.codes = store(q.codes);
     e.scale = store(q.scale);
     e.zeroPoint = store(q.zeroPoint);
     e.clip = store(q.clip);
+    e.groupIndex = store(groupIndex.defined() ? groupIndex.to(at::kInt) : groupIndex);
     m_quantized[weightName] = std::move(e);
 }
 
@@ -153,6 +155,12 @@ std::vector<std::string> CalibratedTensors::smoothedModules() const
     for (const auto& [module, stored] : m_smoothScales)
         out.push_back(module);
     return out;
+}
+
+at::Tensor CalibratedTensors::groupIndex(const std::string& weightName) const
+{
+    const auto it = m_quantized.find(weightName);
+    return it == m_quantized.end() ? at::Tensor() : load(it->second.groupIndex);
 }
 
 std::optional<float> CalibratedTensors::inputScale(const std::string& module) const

@@ -32,9 +32,13 @@ public:
     // New values for a tensor of the checkpoint (converted to its dtype, in its shape; a Conv1D
     // weight given as [out, in] is stored transposed as the checkpoint holds it).
     void replace(const TensorInfo& original, const at::Tensor& values);
-    // A weight's codes and scales, with the error of their reconstruction against `reference`
-    // (the float weight the algorithm started from).
-    void setQuantized(const std::string& weightName, const SchemeQuantized& q, const at::Tensor& reference);
+    // A weight's codes and scales, with the error of their reconstruction (`dequantized`, or
+    // dequantizeScheme(q)) against `reference` (the float weight the algorithm started from);
+    // `groupIndex` [in] int32: each input column's group when the groups are not contiguous
+    // (GPTQ's group activation order, compressed-tensors' weight_g_idx).
+    void setQuantized(const std::string& weightName, const SchemeQuantized& q, const at::Tensor& reference,
+        const at::Tensor& dequantized = {}, const at::Tensor& groupIndex = {});
+    at::Tensor groupIndex(const std::string& weightName) const; // undefined when contiguous
     // The static activation scale of a module's input (float32, what the consumer divides by).
     void setInputScale(const std::string& module, float scale) { m_inputScales[module] = scale; }
     // fms-mo's SmoothQuant: the factors s [in] the module's input is divided by at run time (its
@@ -64,7 +68,7 @@ private:
     struct Quantized
     {
         SchemeQuantized meta; // everything but the tensors
-        Stored codes, scale, zeroPoint, clip;
+        Stored codes, scale, zeroPoint, clip, groupIndex;
     };
     Stored store(const at::Tensor& t);
     at::Tensor load(const Stored& s) const;

@@ -216,7 +216,7 @@ ExportCalibrationReport calibrateForExport(
             settings.dampening = a.gptqDampening;
             settings.actOrder = a.gptqActOrder;
             gptq->keep = [&out](const std::string& module, const GptqResult& r, const at::Tensor& floatWeight) {
-                out.setQuantized(module + ".weight", r.quantized, floatWeight);
+                out.setQuantized(module + ".weight", r.quantized, floatWeight, r.weight, r.groupIndex);
             };
             stream.calibration = gptqCalibration(
                 floatWeights, request.scheme, request.moduleSchemes, request.quantized, settings, gptq, progress.token());

@@ -18,9 +18,6 @@ std::shared_ptr<LayerCalibration> gptqCalibration(int floatWeights, const QuantS
     options.actOrder = gptqActOrderFromName(settings.actOrder);
     options.staticGroups = settings.staticGroups;
     options.cancel = cancel;
-    if (options.actOrder == GptqActOrder::Group)
-        throw UsageError("GPTQ's group activation order needs a g_idx that the evaluation's fake-quantized weights "
-                         "do not carry: use static (the default) or none");
     checkGptqScheme(scheme);
     for (const auto& [module, own] : moduleSchemes) {
         try {

@@ -15,8 +15,12 @@ ones, and checks:
     weight dequantized and divided by s (per input column) is the source weight within the int8
     quantization noise, while the undivided one is not;
   - the GPTQ'd codes are int8 in [-128, 127] and not all equal to rounding the smoothed weight;
-  - errors before any work, nothing written: calibration data shorter than one sample, SmoothQuant
-    for the AIU export, --gptq without calibration data.
+  - GPTQ W4A16 with the group order: weight_g_idx int32 [K] per module, groups of 128 in the
+    permuted order, the codes read through it near the source weight (and not without it);
+  - NxD: GPTQ'd int8 codes and input_scale [1] float32 per module;
+  - errors before any work, nothing written: calibration data shorter than one sample, GPTQ with
+    fms-mo's SmoothQuant (AIU), the group order where no g_idx is written, --gptq or a static scheme
+    without calibration data, an unimplemented recipe modifier, --recipe beside --scheme.
 """
 import json
 import os
@@ -115,6 +119,60 @@ def check_export(src, out, static, report):
     return checked
 
 
+def unpack(words, bits, cols):
+    """compressed-tensors unpack: element c at bit c*bits of the row's little-endian stream, minus 2^(bits-1)."""
+    per = 32 // bits
+    u = words.astype(np.int64) & 0xFFFFFFFF
+    shifts = np.arange(per, dtype=np.int64) * bits
+    vals = (u[:, :, None] >> shifts[None, None, :]) & ((1 << bits) - 1)
+    return vals.reshape(words.shape[0], -1)[:, :cols] - (1 << (bits - 1))
+
+
+def check_group_order(args, src, calibration):
+    """GPTQ W4A16 with actorder group: weight_g_idx int32 [K] per module, groups of 128 columns in the
+    permuted order, and codes * scale[:, g_idx] close to the source weight."""
+    out = os.path.join(args.workdir, "w4a16-group")
+    r = subprocess.run([args.cli, "convert", src, "-o", out, "--format", "compressed-tensors", "--scheme", "vllm-w4a16",
+                        "--keep", "lm_head", "--gptq", "--gptq-actorder", "group"] + calibration,
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        fail(f"convert --gptq-actorder group: {r.stderr.strip()}")
+    with open(os.path.join(out, "config.json")) as f:
+        w = json.load(f)["quantization_config"]["config_groups"]["group_0"]["weights"]
+    if w["actorder"] != "group" or w["strategy"] != "group":
+        fail(f"group order written as {w}")
+    before, _ = tensors(src)
+    _, raw = st.read(os.path.join(out, "model.safetensors"))
+    checked = 0
+    for name, (dtype, shape, data) in raw.items():
+        if not name.endswith(".weight_packed"):
+            continue
+        m = name[:-len(".weight_packed")]
+        n, k = (int(x) for x in st.to_numpy(*raw[m + ".weight_shape"]))
+        g_dtype, g_shape, _ = raw[m + ".weight_g_idx"]
+        g = st.to_numpy(*raw[m + ".weight_g_idx"]).astype(np.int64)
+        if g_dtype != "I32" or g_shape != (k,):
+            fail(f"{m}.weight_g_idx: {g_dtype} {g_shape}")
+        counts = np.bincount(g, minlength=-(-k // 128))
+        if sorted(counts.tolist(), reverse=True)[:-1] != [128] * (len(counts) - 1) or counts.min() < 1:
+            fail(f"{m}: group sizes {counts.tolist()}")
+        if np.array_equal(g, np.arange(k) // 128):
+            fail(f"{m}: g_idx is the storage order")
+        codes = unpack(st.to_numpy(dtype, shape, data), 4, k).astype(np.float32)
+        scale = st.to_numpy(*raw[m + ".weight_scale"]).astype(np.float32)
+        deq = codes * scale[:, g]
+        ref = before[m + ".weight"]
+        rel = np.linalg.norm(deq - ref) / np.linalg.norm(ref)
+        # Read without g_idx (groups in storage order) the codes mean something else.
+        ignored = np.linalg.norm(codes * scale[:, np.arange(k) // 128] - ref) / np.linalg.norm(ref)
+        if rel > 0.5 or not rel < 0.8 * ignored:
+            fail(f"{m}: the dequantized weight is {rel:.3f} from the source ({ignored:.3f} without g_idx)")
+        checked += 1
+    if checked != 28:
+        fail(f"{checked} pack-quantized modules with g_idx")
+    print(f"OK: GPTQ W4A16 group order: weight_g_idx on {checked} modules, codes * scale[:, g_idx] near the source")
+
+
 def refused(cli, src, out, extra, words):
     r = subprocess.run([cli, "convert", src, "-o", out] + extra, capture_output=True, text=True)
     if r.returncode != 2 or words not in r.stderr or os.path.exists(out):
@@ -177,13 +235,17 @@ def main():
     if not (q > 0 and q == k) or out["model.layers.0.self_attn.q_proj.weight"][0] != "I8":
         fail(f"nxd: q/k input scales {q}, {k}")
     print(f"OK: NxD GPTQ int8 with static input_scale [1] float32 on {len(scales)} modules")
+    check_group_order(args, src, calibration)
     short = os.path.join(args.workdir, "short.json")
     with open(short, "w") as f:
         json.dump([1, 2, 3], f)
     bad = os.path.join(args.workdir, "bad")
     refused(args.cli, src, bad, ["--format", "compressed-tensors", "--gptq", "--calibration-data", short],
             "fewer than one sample")
-    refused(args.cli, src, bad, ["--format", "aiu", "--smoothquant", "0.65", "--calibration-data", data], "aiu")
+    refused(args.cli, src, bad, ["--format", "aiu", "--smoothquant", "0.65", "--gptq", "--calibration-data", data],
+            "drop --gptq")
+    refused(args.cli, src, bad, ["--format", "nxd", "--gptq", "--gptq-actorder", "group", "--calibration-data", data],
+            "g_idx")
     refused(args.cli, src, bad, ["--format", "compressed-tensors", "--gptq"], "--calibration-data")
     refused(args.cli, src, bad, ["--format", "compressed-tensors", "--activations", "int8-tensor-static"],
             "--calibration-data")

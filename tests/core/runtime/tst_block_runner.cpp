@@ -247,7 +247,12 @@ private Q_SLOTS:
         const EvaluationReport floatInputs = evaluateCheckpoint(c, request, m_progress);
         QVERIFY(floatInputs.perplexity != gptq.perplexity);
         QVERIFY(floatInputs.perplexity < rtn.perplexity);
+        // The group order (contiguous groups in the permuted order): the fake-quantized weights are exact
+        // without a g_idx.
         request.gptqActOrder = "group";
+        const EvaluationReport groupOrder = evaluateCheckpoint(c, request, m_progress);
+        QVERIFY(groupOrder.perplexity < rtn.perplexity);
+        request.gptqActOrder = "sideways";
         QVERIFY_THROWS_EXCEPTION(UsageError, evaluateCheckpoint(c, request, m_progress));
         // int4 per output channel, where rounding hurts most: GPTQ again lower.
         request.gptqActOrder = "static";
