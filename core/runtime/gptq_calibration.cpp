@@ -26,23 +26,46 @@ std::shared_ptr<LayerCalibration> gptqCalibration(int floatWeights, const QuantS
             throw UsageError("GPTQ of " + module + ": " + e.reason());
         }
     }
-    auto hessians = std::make_shared<std::map<std::string, HessianAccumulator>>();
+    // Modules that read the very same input (q/k/v after the norm, gate/up) share one Hessian:
+    // the sums would be equal, so it is accumulated once.
+    struct Hessians
+    {
+        std::map<std::string, HessianAccumulator> sums;
+        std::map<std::string, std::string> sameAs; // module -> the module whose sum it uses
+        at::Tensor lastInput;
+        std::string lastModule;
+    };
+    auto hessians = std::make_shared<Hessians>();
     auto c = std::make_shared<LayerCalibration>();
     c->floatWeights = floatWeights;
     c->collect.input = [hessians, modules](const std::string& module, const at::Tensor& x) {
-        if (modules.count(module)) {
-            auto it = hessians->find(module);
-            if (it == hessians->end())
-                it = hessians->emplace(module, HessianAccumulator(x.size(-1))).first;
-            it->second.add(x);
+        if (!modules.count(module))
+            return x;
+        Hessians& h = *hessians;
+        const bool same = h.lastInput.defined() && h.lastInput.is_same(x);
+        const auto alias = h.sameAs.find(module);
+        if (alias != h.sameAs.end() || (same && !h.sums.count(module))) {
+            if (!same || (alias != h.sameAs.end() && alias->second != h.lastModule))
+                throw UsageError("GPTQ: " + module + " read another input than in the first calibration sample");
+            h.sameAs[module] = h.lastModule;
+            return x;
         }
+        auto it = h.sums.find(module);
+        if (it == h.sums.end())
+            it = h.sums.emplace(module, HessianAccumulator(x.size(-1))).first;
+        it->second.add(x);
+        h.lastInput = x;
+        h.lastModule = module;
         return x;
     };
     c->calibrate = [hessians, scheme, moduleSchemes = std::move(moduleSchemes), options, outcome](
                        const Block& floatLayer, Block& layer) {
+        Hessians& hs = *hessians;
+        hs.lastInput = at::Tensor();
         for (const Projection* p : floatLayer.projections()) {
-            const auto h = hessians->find(p->module);
-            if (h == hessians->end())
+            const auto alias = hs.sameAs.find(p->module);
+            const auto h = hs.sums.find(alias != hs.sameAs.end() ? alias->second : p->module);
+            if (h == hs.sums.end())
                 continue;
             const auto own = moduleSchemes.find(p->module);
             try {
@@ -58,8 +81,9 @@ std::shared_ptr<LayerCalibration> gptqCalibration(int floatWeights, const QuantS
             } catch (const UsageError& e) {
                 throw UsageError("GPTQ of " + p->module + ": " + e.reason());
             }
-            hessians->erase(h);
         }
+        hs.sums.clear();
+        hs.sameAs.clear();
     };
     return c;
 }
