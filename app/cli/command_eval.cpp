@@ -89,6 +89,8 @@ std::string evalUsage()
            "  --smoothquant A    SmoothQuant (llm-compressor's SmoothQuantModifier, smoothing strength A in\n"
            "                     [0, 1], 0.8 in its W8A8 example) before GPTQ and the static ranges: the\n"
            "                     family's norm -> Linear mappings, ranges from the calibration windows\n"
+           "                     (with an fms-mo scheme, aiu-int8: fms-mo's SmoothQuant as the AIU export\n"
+           "                     writes it, W * s quantized and the input divided by s)\n"
            "  --recipe FILE      an llm-compressor recipe (YAML) instead of --scheme, --smoothquant and\n"
            "                     --gptq: its modifiers' scheme, algorithms and ignore list\n"
            "  --max-windows N    evaluate only the first N windows\n"

@@ -15,6 +15,7 @@
 #include "runtime/memory.h"
 #include "runtime/perplexity.h"
 #include "runtime/smoothquant_calibration.h"
+#include "quant/scheme_quantizer.h"
 #include "tokenize/tokenizer.h"
 
 #include <ATen/ATen.h>
@@ -158,6 +159,17 @@ std::vector<std::vector<std::int64_t>> calibrationInput(const Checkpoint& checkp
     return calibrationWindows(checkpoint, config, request, ids);
 }
 
+// `hook` on the input divided by the module's factors, for the modules that have them (fms-mo's
+// SmoothQuant); the factors fill in as the layers calibrate.
+LinearInputHook dividing(LinearInputHook hook, std::shared_ptr<const std::map<std::string, at::Tensor>> divisors)
+{
+    return [hook = std::move(hook), divisors = std::move(divisors)](const std::string& module, const at::Tensor& x) {
+        const auto it = divisors->find(module);
+        const at::Tensor y = it == divisors->end() ? x : x / it->second;
+        return hook ? hook(module, y) : y;
+    };
+}
+
 struct Outcomes
 {
     std::shared_ptr<GptqOutcome> gptq = std::make_shared<GptqOutcome>();
@@ -181,10 +193,35 @@ void addQuantizedStreams(BlockRunner& runner, int floatWeights, const QuantizedM
         };
     }
     const bool ranged = isStaticActivations(q.scheme.activations);
+    // fms-mo's SmoothQuant (an fms-mo scheme) is not folded: its layers divide their input by s.
+    const bool fmsMo = request.smoothQuant && q.scheme.convention == ScaleConvention::FmsMo;
+    auto divisors = std::make_shared<std::map<std::string, at::Tensor>>();
+    if (fmsMo) {
+        if (request.gptq)
+            throw UsageError("fms-mo's SmoothQuant (an fms-mo scheme) goes without GPTQ: its DQ flow rounds W * s");
+        activations = dividing(activations, divisors);
+    }
     if (!calibration.empty()) {
         report.calibrationWindows = static_cast<int>(calibration.size());
         const int set = runner.addSequences(std::move(calibration));
-        if (request.smoothQuant) {
+        if (fmsMo) {
+            std::set<std::string> modules;
+            for (const std::string& m : q.quantizable) {
+                if (!q.floatInputs.count(m))
+                    modules.insert(m);
+            }
+            RunnerStream smooth { quantizedWeights, set, {}, -1, false, nullptr };
+            smooth.calibration = fmsMoSmoothQuantCalibration(floatWeights, runner.model().checkpoint().modelType(),
+                std::move(modules), q.scheme, *request.smoothQuant,
+                [divisors, outcome = outcomes.smoothQuant](Block& layer, const FmsMoSmoothing& f) {
+                    layer.replaceWeight(f.module, dequantizeScheme(f.quantized).reshape(f.scaledWeight.sizes()));
+                    (*divisors)[f.module] = f.scale;
+                    outcome->smoothOf[f.module] = "input / s";
+                });
+            runner.addStream(std::move(smooth));
+            report.algorithms.emplace_back("smoothquant");
+            report.smoothQuantAlpha = *request.smoothQuant;
+        } else if (request.smoothQuant) {
             SmoothQuantSettings settings;
             settings.alpha = *request.smoothQuant;
             settings.mappings = request.smoothQuantMappings;
@@ -199,7 +236,7 @@ void addQuantizedStreams(BlockRunner& runner, int floatWeights, const QuantizedM
         RunnerStream stream { quantizedWeights, set, {}, -1, false, nullptr };
         // Static ranges are measured on the quantized weights with float inputs; otherwise the
         // calibration runs the quantized model as it will be evaluated.
-        stream.hooks.input = ranged ? activationRangeObserver(ranges) : activations;
+        stream.hooks.input = ranged ? dividing(activationRangeObserver(ranges), divisors) : activations;
         if (request.gptq) {
             std::set<std::string> modules;
             for (const std::string& m : q.quantizable) {

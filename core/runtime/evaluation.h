@@ -51,7 +51,9 @@ struct EvaluationRequest
     bool propagateError = true;
     // SmoothQuant (llm-compressor's SmoothQuantModifier) with this smoothing strength (alpha),
     // layer by layer on the calibration windows before GPTQ and the static ranges; mappings
-    // empty: the family's defaults. Off when unset.
+    // empty: the family's defaults. With an fms-mo scheme (aiu-int8), fms-mo's SmoothQuant as the
+    // AIU export writes it instead (the weight quantized as W * s, the input divided by s). Off
+    // when unset.
     std::optional<double> smoothQuant;
     std::vector<SmoothQuantMapping> smoothQuantMappings;
     std::vector<std::string> smoothQuantIgnore;

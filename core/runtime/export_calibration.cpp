@@ -2,7 +2,6 @@
 #include "runtime/export_calibration.h"
 
 #include "error.h"
-#include "export/aiu_exporter.h"
 #include "io/checkpoint.h"
 #include "jobs/progress.h"
 #include "models/block.h"
@@ -14,7 +13,6 @@
 #include "runtime/gptq_calibration.h"
 #include "runtime/memory.h"
 #include "runtime/smoothquant_calibration.h"
-#include "quant/scheme_quantizer.h"
 
 #include <ATen/ATen.h>
 
@@ -83,61 +81,6 @@ std::shared_ptr<LayerCalibration> keptSmoothing(const Checkpoint& checkpoint, in
     return c;
 }
 
-// fms-mo's SmoothQuant for the AIU export: a float pass recording the per-channel abs-max of each
-// smoothed layer's input (get_act_scales), then per layer s = a^alpha / clamp(max_o|W|, 1e-5)^(1 -
-// alpha) and the codes of W * s (process_smoothquant); layers whose inputs are all zero keep no
-// scale, as fms-mo skips them.
-std::shared_ptr<LayerCalibration> fmsMoSmoothing(const Checkpoint& checkpoint, int floatWeights,
-    const ExportCalibrationRequest& request, CalibratedTensors& out, ExportCalibrationReport& report)
-{
-    const std::vector<std::string> fragments = aiuSmoothQuantLayerNames(checkpoint.modelType());
-    if (fragments.empty())
-        throw UsageError("fms-mo's SmoothQuant has no layer list for model type '" + checkpoint.modelType() + "'");
-    auto smoothed = [fragments, quantized = request.quantized](const std::string& module) {
-        if (!quantized.count(module))
-            return false;
-        return std::any_of(fragments.begin(), fragments.end(),
-            [&](const std::string& f) { return module.find(f) != std::string::npos; });
-    };
-    auto absMax = std::make_shared<std::map<std::string, at::Tensor>>();
-    auto c = std::make_shared<LayerCalibration>();
-    c->floatWeights = floatWeights;
-    c->propagateError = false;
-    c->collect.input = [absMax, smoothed](const std::string& module, const at::Tensor& x) {
-        if (smoothed(module)) {
-            const at::Tensor a = x.reshape({ -1, x.size(-1) }).abs().amax(0).to(at::kFloat);
-            at::Tensor& m = (*absMax)[module];
-            m = m.defined() ? at::maximum(m, a) : a;
-        }
-        return x;
-    };
-    QuantScheme scheme = request.scheme;
-    // fms-mo refuses narrow-weight recomputation on a smoothed layer (its issue #112); they are quantized without it.
-    scheme.recomputeNarrowWeights = false;
-    const double alpha = request.algorithms.smoothQuant.value_or(0.65);
-    if (request.scheme.recomputeNarrowWeights)
-        report.warnings.push_back("narrow-weight recomputation is not applied to the SmoothQuant layers (fms-mo refuses "
-                                  "the combination)");
-    c->calibrate = [absMax, smoothed, scheme, alpha, &out, &report](Block& floatLayer, Block&) {
-        for (const Projection* p : floatLayer.projections()) {
-            const auto a = absMax->find(p->module);
-            if (!smoothed(p->module) || a == absMax->end() || a->second.sum().item<double>() == 0)
-                continue;
-            const at::Tensor weightScale = p->weight.abs().amax(0).clamp_min(1e-5);
-            const at::Tensor s = a->second.pow(alpha) / weightScale.pow(1 - alpha);
-            if (!(s.abs().max().item<double>() <= 65504.0))
-                throw FormatError("its SmoothQuant factors exceed float16's range, which fms-mo refuses too",
-                    ErrorContext { {}, p->module + ".weight", {} });
-            const at::Tensor scaled = p->weight * s.reshape({ 1, -1 });
-            out.setQuantized(p->module + ".weight", quantizeWithScheme(scaled, scheme), scaled);
-            out.setSmoothScale(p->module, s);
-            ++report.smoothedModules;
-        }
-        absMax->clear();
-    };
-    return c;
-}
-
 // What the consumer divides the input by: abs-max over the calibration tokens / 127.5 (int8,
 // compressed-tensors' symmetric min-max observer; / 127 under fms-mo's convention) or / 448 (fp8
 // e4m3; 240 on Neuron).
@@ -186,8 +129,16 @@ ExportCalibrationReport calibrateForExport(
     if (a.smoothQuant && request.fmsMoSmoothQuant) {
         if (a.gptq)
             throw UsageError("fms-mo's SmoothQuant (the AIU export) goes without GPTQ: its DQ flow rounds W * s");
+        if (request.scheme.recomputeNarrowWeights)
+            report.warnings.push_back("narrow-weight recomputation is not applied to the SmoothQuant layers (fms-mo "
+                                      "refuses the combination)");
         RunnerStream smooth { floatWeights, set, {}, -1, false, nullptr };
-        smooth.calibration = fmsMoSmoothing(checkpoint, floatWeights, request, out, report);
+        smooth.calibration = fmsMoSmoothQuantCalibration(floatWeights, checkpoint.modelType(), request.quantized,
+            request.scheme, *a.smoothQuant, [&out, &report](Block&, const FmsMoSmoothing& f) {
+                out.setQuantized(f.module + ".weight", f.quantized, f.scaledWeight);
+                out.setSmoothScale(f.module, f.scale);
+                ++report.smoothedModules;
+            });
         runner.addStream(std::move(smooth));
         report.algorithms.emplace_back("smoothquant");
     } else if (a.smoothQuant) {

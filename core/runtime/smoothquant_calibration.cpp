@@ -2,10 +2,12 @@
 #include "runtime/smoothquant_calibration.h"
 
 #include "error.h"
+#include "export/aiu_exporter.h"
 #include "models/model_config.h"
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
@@ -140,6 +142,54 @@ std::shared_ptr<LayerCalibration> smoothQuantCalibration(int floatWeights, Weigh
             outcome->scales[norm] = s;
         }
         ranges->clear();
+    };
+    return c;
+}
+
+std::shared_ptr<LayerCalibration> fmsMoSmoothQuantCalibration(int floatWeights, const std::string& modelType,
+    std::set<std::string> quantized, QuantScheme scheme, double alpha,
+    std::function<void(Block& layer, const FmsMoSmoothing&)> apply)
+{
+    const std::vector<std::string> fragments = aiuSmoothQuantLayerNames(modelType);
+    if (fragments.empty())
+        throw UsageError("fms-mo's SmoothQuant has no layer list for model type '" + modelType
+            + "' (llama, granite, gpt_bigcode, bert, roberta)");
+    if (!(alpha >= 0 && alpha <= 1))
+        throw UsageError("SmoothQuant's alpha must lie in [0, 1], not " + std::to_string(alpha));
+    auto smoothed = [fragments, quantized = std::move(quantized)](const std::string& module) {
+        return quantized.count(module) > 0 && std::any_of(fragments.begin(), fragments.end(), [&](const std::string& f) {
+            return module.find(f) != std::string::npos;
+        });
+    };
+    auto absMax = std::make_shared<std::map<std::string, at::Tensor>>();
+    auto c = std::make_shared<LayerCalibration>();
+    c->floatWeights = floatWeights;
+    c->propagateError = false; // get_act_scales runs the float model
+    c->collect.input = [absMax, smoothed](const std::string& module, const at::Tensor& x) {
+        if (smoothed(module)) {
+            const at::Tensor a = x.reshape({ -1, x.size(-1) }).abs().amax(0).to(at::kFloat);
+            at::Tensor& m = (*absMax)[module];
+            m = m.defined() ? at::maximum(m, a) : a;
+        }
+        return x;
+    };
+    scheme.recomputeNarrowWeights = false;
+    c->calibrate = [absMax, smoothed, scheme, alpha, apply = std::move(apply)](Block& floatLayer, Block& layer) {
+        for (const Projection* p : floatLayer.projections()) {
+            const auto a = absMax->find(p->module);
+            if (!smoothed(p->module) || a == absMax->end() || a->second.sum().item<double>() == 0)
+                continue;
+            FmsMoSmoothing f;
+            f.module = p->module;
+            f.scale = a->second.pow(alpha) / p->weight.abs().amax(0).clamp_min(1e-5).pow(1 - alpha);
+            if (!(f.scale.abs().max().item<double>() <= 65504.0))
+                throw FormatError("its SmoothQuant factors exceed float16's range, which fms-mo refuses too",
+                    ErrorContext { {}, p->module + ".weight", {} });
+            f.scaledWeight = (p->weight * f.scale.reshape({ 1, -1 })).contiguous();
+            f.quantized = quantizeWithScheme(f.scaledWeight, scheme);
+            apply(layer, f);
+        }
+        absMax->clear();
     };
     return c;
 }

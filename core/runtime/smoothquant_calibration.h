@@ -9,9 +9,13 @@
 // smoothed float weights) and passes the float layer's outputs on. Streams after it in the same
 // layer (GPTQ's Hessians, static activation ranges, the evaluation) see the smoothed layer.
 #include "algo/smoothquant.h"
+#include "quant/quant_scheme.h"
+#include "quant/scheme_quantizer.h"
 #include "runtime/block_runner.h"
 
+#include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,5 +44,23 @@ SmoothQuantSettings checkedSmoothQuantSettings(const ModelBlocks& model, SmoothQ
 // the variant the stream runs (the quantized weights), applied again to the smoothed weights.
 std::shared_ptr<LayerCalibration> smoothQuantCalibration(int floatWeights, WeightTransform quantize,
     SmoothQuantSettings settings, std::shared_ptr<SmoothQuantOutcome> outcome);
+
+// fms-mo's SmoothQuant (the DQ flow behind the AIU export), which is not folded into a norm: a float
+// pass records the per-channel abs-max a of each smoothed layer's input (get_act_scales), then per
+// layer s = a^alpha / clamp(max_o|W|, 1e-5)^(1 - alpha), and the weight is quantized as W * s with
+// `scheme` (without narrow-weight recomputation, which fms-mo refuses on these layers); the consumer
+// divides the input by s. The smoothed layers are the quantized modules whose names contain one
+// of aiuSmoothQuantLayerNames(modelType); those whose inputs are all zero are skipped, as fms-mo
+// skips them. `apply` gets each result with the stream's layer.
+struct FmsMoSmoothing
+{
+    std::string module;
+    at::Tensor scale; // s, float32 [in]
+    at::Tensor scaledWeight; // W * s, float32 [out, in]
+    SchemeQuantized quantized; // its codes
+};
+std::shared_ptr<LayerCalibration> fmsMoSmoothQuantCalibration(int floatWeights, const std::string& modelType,
+    std::set<std::string> quantized, QuantScheme scheme, double alpha,
+    std::function<void(Block& layer, const FmsMoSmoothing&)> apply);
 
 } // namespace qs

@@ -250,6 +250,42 @@ private Q_SLOTS:
         QVERIFY(both.klDivergence < plain.klDivergence);
     }
 
+    // With an fms-mo scheme the evaluation simulates what the AIU export writes: k/v/gate/up
+    // quantized as W * s with their input divided by s (not folded into the norms).
+    void fmsMoSmoothQuantAsTheAiuRunsIt()
+    {
+        const fs::path path = model("llama_outliers", outlierModel("llama"));
+        const Checkpoint c = Checkpoint::open(path);
+        EvaluationRequest request = staticRequest(path);
+        request.scheme = *findSchemePreset("aiu-int8");
+        request.activations.clear(); // its per-token dynamic activations
+        const EvaluationReport plain = evaluateCheckpoint(c, request, m_progress);
+        request.smoothQuant = 0.65;
+        const EvaluationReport smoothed = evaluateCheckpoint(c, request, m_progress);
+        QCOMPARE(smoothed.algorithms, std::vector<std::string> { "smoothquant" });
+        QCOMPARE(smoothed.smoothedNorms, 0);
+        QCOMPARE(smoothed.smoothedModules, 8); // k, v, gate, up of both layers
+        QVERIFY(std::abs(smoothed.floatPerplexity - plain.floatPerplexity) < 1e-5 * plain.floatPerplexity);
+        auto own = [](const EvaluationReport& r, const std::string& module) {
+            for (const ModuleDivergence& m : r.modules) {
+                if (m.module == module)
+                    return m.ownRelativeMse;
+            }
+            return -1.0;
+        };
+        // The input is divided by the same s the weight was multiplied by: the module's error stays
+        // a quantization error (a missing division would be off by the factors, far above 1e-2).
+        for (const char* m : { "model.layers.0.self_attn.k_proj", "model.layers.1.mlp.up_proj" }) {
+            qInfo("%s: own relative MSE %.3g without, %.3g with fms-mo SmoothQuant", m, own(plain, m), own(smoothed, m));
+            QVERIFY(own(smoothed, m) > 0 && own(smoothed, m) < 1e-2);
+            QVERIFY(own(smoothed, m) != own(plain, m));
+        }
+        // q_proj is not in fms-mo's list: unchanged.
+        QCOMPARE(own(smoothed, "model.layers.0.self_attn.q_proj"), own(plain, "model.layers.0.self_attn.q_proj"));
+        request.gptq = true;
+        QVERIFY_THROWS_EXCEPTION(UsageError, evaluateCheckpoint(c, request, m_progress));
+    }
+
     void badMappingsFailBeforeAnyWork()
     {
         const fs::path path = model("llama_outliers", outlierModel("llama"));
