@@ -88,9 +88,12 @@ std::shared_ptr<LayerCalibration> smoothQuantCalibration(int floatWeights, Weigh
     SmoothQuantSettings settings, std::shared_ptr<SmoothQuantOutcome> outcome)
 {
     auto ranges = std::make_shared<std::map<std::string, ChannelRange>>();
+    // The balance layers all read the norm's output: its range is recorded on the first one.
     std::vector<std::string> balanceTargets;
-    for (const SmoothQuantMapping& m : settings.mappings)
-        balanceTargets.insert(balanceTargets.end(), m.balance.begin(), m.balance.end());
+    for (const SmoothQuantMapping& m : settings.mappings) {
+        if (!m.balance.empty())
+            balanceTargets.push_back(m.balance.front());
+    }
     auto c = std::make_shared<LayerCalibration>();
     c->floatWeights = floatWeights;
     c->propagateError = false; // the float layer's outputs: SmoothQuant's own pass is on the float model
@@ -119,7 +122,11 @@ std::shared_ptr<LayerCalibration> smoothQuantCalibration(int floatWeights, Weigh
                 throw UsageError("the SmoothQuant mapping " + describe(m) + " matches " + std::to_string(smooth.size())
                     + " norms of " + floatLayer.name() + " (" + smooth[0]->module + ", " + smooth[1]->module
                     + "); a mapping has one smooth layer");
-            const auto range = ranges->find(balance[0]->module);
+            auto range = ranges->end();
+            for (const Projection* p : balance) {
+                if (range == ranges->end() || range->second.empty())
+                    range = ranges->find(p->module);
+            }
             if (range == ranges->end() || range->second.empty())
                 throw UsageError("SmoothQuant: no calibration token reached " + balance[0]->module);
             std::vector<at::Tensor> weights;

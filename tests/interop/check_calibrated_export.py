@@ -119,15 +119,6 @@ def check_export(src, out, static, report):
     return checked
 
 
-def unpack(words, bits, cols):
-    """compressed-tensors unpack: element c at bit c*bits of the row's little-endian stream, minus 2^(bits-1)."""
-    per = 32 // bits
-    u = words.astype(np.int64) & 0xFFFFFFFF
-    shifts = np.arange(per, dtype=np.int64) * bits
-    vals = (u[:, :, None] >> shifts[None, None, :]) & ((1 << bits) - 1)
-    return vals.reshape(words.shape[0], -1)[:, :cols] - (1 << (bits - 1))
-
-
 def check_group_order(args, src, calibration):
     """GPTQ W4A16 with actorder group: weight_g_idx int32 [K] per module, groups of 128 columns in the
     permuted order, and codes * scale[:, g_idx] close to the source weight."""
@@ -158,7 +149,7 @@ def check_group_order(args, src, calibration):
             fail(f"{m}: group sizes {counts.tolist()}")
         if np.array_equal(g, np.arange(k) // 128):
             fail(f"{m}: g_idx is the storage order")
-        codes = unpack(st.to_numpy(dtype, shape, data), 4, k).astype(np.float32)
+        codes = interop_common.unpack(st.to_numpy(dtype, shape, data), 4, k).astype(np.float32)
         scale = st.to_numpy(*raw[m + ".weight_scale"]).astype(np.float32)
         deq = codes * scale[:, g]
         ref = before[m + ".weight"]

@@ -46,15 +46,6 @@ def e4m3_values():
     return out
 
 
-def unpack(words, bits, cols):
-    """compressed-tensors unpack: element c at bit c*bits of the row's little-endian stream, minus 2^(bits-1)."""
-    per = 32 // bits
-    u = words.astype(np.int64) & 0xFFFFFFFF
-    shifts = np.arange(per, dtype=np.int64) * bits
-    vals = (u[:, :, None] >> shifts[None, None, :]) & ((1 << bits) - 1)
-    return vals.reshape(words.shape[0], -1)[:, :cols] - (1 << (bits - 1))
-
-
 def check(cli, src_dir, work, preset, fmt, bits, group, fp8):
     out_dir = os.path.join(work, preset)
     cmd = [cli, "convert", src_dir, "-o", out_dir, "--format", "compressed-tensors", "--scheme", preset]
@@ -104,7 +95,7 @@ def check(cli, src_dir, work, preset, fmt, bits, group, fp8):
             sh = out[module + ".weight_shape"]
             assert sh[0] == "I64" and sh[1] == (2,) and list(st.to_numpy(*sh)) == [n, k]
             assert name not in out
-            codes = unpack(st.to_numpy(p_dtype, p_shape, p_raw), bits, k)
+            codes = interop_common.unpack(st.to_numpy(p_dtype, p_shape, p_raw), bits, k)
             values = codes.astype(np.float32)
         else:
             c_dtype, c_shape, c_raw = out[name]

@@ -73,3 +73,13 @@ def run_eval(cli, model, data, seq_len, logits_path, must_succeed=True):
     if proc.returncode != 0 and must_succeed:
         fail(f"{' '.join(cmd)} exited with {proc.returncode}:\n{proc.stderr.strip()}")
     return proc
+
+
+def unpack(words, bits, cols):
+    """compressed-tensors unpack (numpy): element c at bit c*bits of the row's little-endian stream, minus 2^(bits-1)."""
+    import numpy as np
+    per = 32 // bits
+    u = words.astype(np.int64) & 0xFFFFFFFF
+    shifts = np.arange(per, dtype=np.int64) * bits
+    vals = (u[:, :, None] >> shifts[None, None, :]) & ((1 << bits) - 1)
+    return vals.reshape(words.shape[0], -1)[:, :cols] - (1 << (bits - 1))

@@ -155,4 +155,11 @@ void writeGeneratedModel(const std::filesystem::path& folder, const GeneratedMod
     writeSafetensors(folder / "model.safetensors", w.tensors());
 }
 
+std::filesystem::path generatedModelIn(const std::filesystem::path& folder, const GeneratedModel& model)
+{
+    if (!std::filesystem::exists(folder))
+        writeGeneratedModel(folder, model);
+    return folder;
+}
+
 } // namespace qs::test

@@ -37,5 +37,7 @@ struct GeneratedModel
 
 // Writes the model into `folder` (created). Weights N(0, 0.05), norms around 1.
 void writeGeneratedModel(const std::filesystem::path& folder, const GeneratedModel& model);
+// `folder`, written with the model unless it exists already (tests that reuse one).
+std::filesystem::path generatedModelIn(const std::filesystem::path& folder, const GeneratedModel& model);
 
 } // namespace qs::test

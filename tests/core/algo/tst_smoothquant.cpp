@@ -83,6 +83,16 @@ std::vector<at::Tensor> allLogits(BlockRunner& runner, const std::vector<std::ve
     return out;
 }
 
+// A module's own output error in a report, -1 when absent.
+double own(const EvaluationReport& r, const std::string& module)
+{
+    for (const ModuleDivergence& m : r.modules) {
+        if (m.module == module)
+            return m.ownRelativeMse;
+    }
+    return -1.0;
+}
+
 } // namespace
 
 class TestSmoothQuant : public QObject
@@ -94,10 +104,7 @@ class TestSmoothQuant : public QObject
 
     fs::path model(const std::string& name, const test::GeneratedModel& m)
     {
-        const fs::path folder = fs::path(m_dir.path().toStdString()) / name;
-        if (!fs::exists(folder))
-            test::writeGeneratedModel(folder, m);
-        return folder;
+        return test::generatedModelIn(fs::path(m_dir.path().toStdString()) / name, m);
     }
 
     static test::GeneratedModel outlierModel(const std::string& family)
@@ -228,13 +235,6 @@ private Q_SLOTS:
         QCOMPARE(smoothed.smoothedModules, 10);
         QVERIFY(std::abs(smoothed.floatPerplexity - plain.floatPerplexity) < 1e-5 * plain.floatPerplexity);
         // The attention input's module error falls most.
-        auto own = [](const EvaluationReport& r, const std::string& module) {
-            for (const ModuleDivergence& m : r.modules) {
-                if (m.module == module)
-                    return m.ownRelativeMse;
-            }
-            return -1.0;
-        };
         for (const char* m : { "model.layers.0.self_attn.q_proj", "model.layers.0.mlp.up_proj",
                  "model.layers.1.self_attn.k_proj", "model.layers.1.mlp.gate_proj" })
             qInfo("%s: own relative MSE %.3g without, %.3g with SmoothQuant", m, own(plain, m), own(smoothed, m));
@@ -266,13 +266,6 @@ private Q_SLOTS:
         QCOMPARE(smoothed.smoothedNorms, 0);
         QCOMPARE(smoothed.smoothedModules, 8); // k, v, gate, up of both layers
         QVERIFY(std::abs(smoothed.floatPerplexity - plain.floatPerplexity) < 1e-5 * plain.floatPerplexity);
-        auto own = [](const EvaluationReport& r, const std::string& module) {
-            for (const ModuleDivergence& m : r.modules) {
-                if (m.module == module)
-                    return m.ownRelativeMse;
-            }
-            return -1.0;
-        };
         // The input is divided by the same s the weight was multiplied by: the module's error stays
         // a quantization error (a missing division would be off by the factors, far above 1e-2).
         for (const char* m : { "model.layers.0.self_attn.k_proj", "model.layers.1.mlp.up_proj" }) {

@@ -92,10 +92,7 @@ private:
 
     fs::path model(const std::string& name, const test::GeneratedModel& m)
     {
-        const fs::path folder = fs::path(m_dir.path().toStdString()) / name;
-        if (!fs::exists(folder))
-            test::writeGeneratedModel(folder, m);
-        return folder;
+        return test::generatedModelIn(fs::path(m_dir.path().toStdString()) / name, m);
     }
 
     // Block-runner logits against the resident forward, on three sequences of different lengths,
