@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "algo/gptq.h"
 
+#include "algo/dense_kernels.h"
 #include "error.h"
 
 #include <ATen/ATen.h>
@@ -44,8 +45,8 @@ HessianAccumulator::HessianAccumulator(std::int64_t features)
 
 void HessianAccumulator::add(const at::Tensor& input)
 {
-    const at::Tensor x = input.reshape({ -1, m_sum.size(0) }).to(at::kFloat);
-    m_sum.addmm_(x.t(), x, 1.0, 2.0); // += 2 x^T x
+    // += 2 x^T x, in the lower triangle (symmetric: half the work of a matrix product)
+    addGramLower(m_sum, input.reshape({ -1, m_sum.size(0) }), 2.0);
     ++m_sequences;
 }
 
@@ -53,7 +54,7 @@ at::Tensor HessianAccumulator::hessian() const
 {
     if (m_sequences == 0)
         throw UsageError("GPTQ needs the module's inputs: no calibration sample reached it");
-    return m_sum / static_cast<double>(m_sequences);
+    return symmetrizedFromLower(m_sum).div_(static_cast<double>(m_sequences));
 }
 
 void checkGptqScheme(const QuantScheme& s)
@@ -97,10 +98,11 @@ QuantizeOptions plainOptions()
     return o;
 }
 
-// What the loop needs: the permuted weight and Hessian and the scale of each column.
+// What the loop needs: the permuted weight (transposed, so that a column is a contiguous row) and
+// Hessian, and the scale of each column.
 struct Problem
 {
-    at::Tensor w; // [rows, cols], loop order
+    at::Tensor wt; // [cols, rows], loop order
     at::Tensor h; // [cols, cols], loop order
     at::Tensor perm; // loop position -> storage column (undefined: identity)
     SchemeQuantized observed; // the scheme's quantizer on the (permuted for Group) weight
@@ -112,16 +114,19 @@ Problem prepare(const at::Tensor& weight, const at::Tensor& hessian, const Quant
     Problem p;
     const at::Tensor w = weight.to(at::kFloat).contiguous();
     const std::int64_t rows = w.size(0), cols = w.size(1);
-    p.w = w.clone();
-    p.h = hessian.to(at::kFloat).clone();
+    p.h = hessian.to(at::kFloat);
     if (o.actOrder != GptqActOrder::None) {
         p.perm = at::argsort(at::diagonal(p.h), 0, true);
-        p.w = p.w.index_select(1, p.perm);
+        p.wt = w.t().index_select(0, p.perm); // gathers rows of the transpose: contiguous [cols, rows]
         p.h = p.h.index_select(0, p.perm).index_select(1, p.perm);
+    } else {
+        p.wt = w.t().contiguous();
+        p.h = p.h.clone();
     }
     // Group order: the groups are contiguous in loop order, so observe the permuted weight.
     const bool loopGroups = o.actOrder == GptqActOrder::Group || (!o.staticGroups && p.perm.defined());
-    p.observed = quantizeWithScheme(loopGroups ? p.w : w, scheme, plainOptions());
+    p.observed = quantizeWithScheme(loopGroups ? p.wt.t().contiguous() : w, scheme, plainOptions());
+    p.observed.codes = at::Tensor(); // GPTQ's own codes replace these
     p.scales = scalesOf(p.observed, rows);
     const at::Tensor positions = at::arange(cols, at::kLong);
     at::Tensor unit;
@@ -134,7 +139,10 @@ Problem prepare(const at::Tensor& weight, const at::Tensor& hessian, const Quant
     return p;
 }
 
-// The upper Cholesky factor of H^-1, H dampened; undefined when H is not positive definite.
+// The upper Cholesky factor of H^-1, H dampened, as the reference computes it (chol(H), H^-1 from
+// it, chol(H^-1)); undefined when H is not positive definite. (A triangular inverse of the
+// reversed factor would do half the work, but its rounding differs, and GPTQ's rounding
+// decisions amplify the difference: the reference's path keeps the codes llm-compressor's.)
 at::Tensor inverseFactor(const at::Tensor& h, double dampening)
 {
     const double damp = dampening * at::diagonal(h).mean().item<double>();
@@ -150,24 +158,33 @@ at::Tensor inverseFactor(const at::Tensor& h, double dampening)
 // for the groups that start in [i1, i2).
 void recomputeGroups(Problem& p, const QuantScheme& scheme, std::int64_t i1, std::int64_t i2, std::int64_t groupSize)
 {
-    const std::int64_t cols = p.w.size(1);
+    const std::int64_t cols = p.wt.size(0);
     QuantScheme channel = scheme;
     channel.granularity = Granularity::Channel;
     channel.groupSize = 0;
     for (std::int64_t j = (i1 + groupSize - 1) / groupSize * groupSize; j < i2; j += groupSize) {
-        const SchemeQuantized g
-            = quantizeWithScheme(p.w.slice(1, j, std::min(j + groupSize, cols)).contiguous(), channel, plainOptions());
-        const ColumnScales gs = scalesOf(g, p.w.size(0));
+        const SchemeQuantized g = quantizeWithScheme(
+            p.wt.slice(0, j, std::min(j + groupSize, cols)).t().contiguous(), channel, plainOptions());
+        const ColumnScales gs = scalesOf(g, p.wt.size(1));
         const std::int64_t u = p.scales.unit[j].item<std::int64_t>();
         p.scales.scale.select(1, u).copy_(gs.scale.select(1, 0));
         p.scales.zero.select(1, u).copy_(gs.zero.select(1, 0));
     }
 }
 
-// One block of columns, transposed: w1/err1/q [count, rows], hinv1 [count, count].
+// Round half to even for |x| < 2^22 in the default rounding mode, without a library call (so the
+// loop vectorises); larger values stay large and are clamped to the code range after.
+inline float roundHalfEven(float x)
+{
+    constexpr float kMagic = 12582912.0F; // 1.5 * 2^23
+    return x >= 0 ? (x + kMagic) - kMagic : (x - kMagic) + kMagic;
+}
+
+// One block of columns, transposed: w1/err1/q/codes [count, rows] (slices of the whole), hinv1
+// [count, count].
 struct BlockLoop
 {
-    at::Tensor w1, err1, q, hinv1, scale, zero; // scale/zero [units, rows]
+    at::Tensor w1, err1, q, codes, hinv1, scale, zero; // scale/zero [units, rows]
     const std::vector<std::int64_t>& units;
     std::int64_t first, rows;
     double qmin, qmax;
@@ -182,6 +199,7 @@ double runBlock(BlockLoop& b)
     float* w = b.w1.data_ptr<float>();
     float* err = b.err1.data_ptr<float>();
     float* q = b.q.data_ptr<float>(); // a slice of rows of a contiguous [cols, rows]
+    std::int8_t* codes = b.codes.data_ptr<std::int8_t>();
     const float* h = b.hinv1.data_ptr<float>();
     const float* scale = b.scale.data_ptr<float>();
     const float* zero = b.zero.data_ptr<float>();
@@ -197,21 +215,23 @@ double runBlock(BlockLoop& b)
             float* wi = w + i * rows;
             float* ei = err + i * rows;
             float* qi = q + i * rows;
+            std::int8_t* ci = codes + i * rows;
+            float rowLoss = 0;
             for (std::int64_t r = r0; r < r1; ++r) {
-                const float code = std::clamp(std::nearbyint(wi[r] / s[r]) + z[r], qmin, qmax);
+                const float code = std::min(std::max(roundHalfEven(wi[r] / s[r]) + z[r], qmin), qmax);
+                ci[r] = static_cast<std::int8_t>(code);
                 const float deq = (code - z[r]) * s[r];
                 qi[r] = deq;
                 const float e = (wi[r] - deq) / d;
                 ei[r] = e;
-                loss += static_cast<double>(e) * e;
+                rowLoss += e * e;
             }
+            loss += rowLoss;
             for (std::int64_t k = i + 1; k < count; ++k) {
                 const float hk = h[i * count + k];
                 float* wk = w + k * rows;
-                for (std::int64_t r = r0; r < r1; ++r) {
-                    const float step = hk * ei[r];
-                    wk[r] -= step;
-                }
+                for (std::int64_t r = r0; r < r1; ++r)
+                    wk[r] -= hk * ei[r];
             }
         }
         losses[static_cast<std::size_t>(at::get_thread_num())] += loss;
@@ -233,14 +253,14 @@ GptqResult gptqQuantize(
     if (o.blockSize < 1 || !(o.dampening >= 0))
         throw UsageError("GPTQ needs a block size of at least 1 and a dampening of at least 0");
     Problem p = prepare(weight, hessian, scheme, o);
-    const std::int64_t rows = p.w.size(0), cols = p.w.size(1);
+    const std::int64_t cols = p.wt.size(0), rows = p.wt.size(1);
     const auto qmin = static_cast<double>(scheme.qmin()), qmax = static_cast<double>(scheme.qmax());
 
     // Dead inputs: nothing to calibrate on; their weights contribute nothing.
     const at::Tensor dead = at::diagonal(p.h) == 0;
     if (dead.any().item<bool>()) {
         p.h.diagonal().masked_fill_(dead, 1.0);
-        p.w.masked_fill_(dead.unsqueeze(0).expand_as(p.w), 0.0);
+        p.wt.masked_fill_(dead.unsqueeze(1).expand_as(p.wt), 0.0);
     }
     GptqResult r;
     r.dampening = o.dampening;
@@ -260,42 +280,42 @@ GptqResult gptqQuantize(
     const std::int64_t groupSize = scheme.granularity == Granularity::Group ? scheme.groupSize : cols;
     const at::Tensor unitTensor = cs.unit.contiguous();
     const std::vector<std::int64_t> units(unitTensor.data_ptr<std::int64_t>(), unitTensor.data_ptr<std::int64_t>() + cols);
-    at::Tensor q = at::empty({ cols, rows }, at::kFloat); // transposed: a column is a contiguous row
+    // Transposed: a column is a contiguous row, so every inner loop and the update are contiguous.
+    at::Tensor q = at::empty({ cols, rows }, at::kFloat);
+    at::Tensor codes = at::empty({ cols, rows }, at::kChar);
+    at::Tensor err1 = at::empty({ std::min<std::int64_t>(o.blockSize, cols), rows }, at::kFloat);
+    at::Tensor scaleT = cs.scale.t().contiguous(), zeroT = cs.zero.t().contiguous(); // [units, rows]
     double loss = 0;
     for (std::int64_t i1 = 0; i1 < cols; i1 += o.blockSize) {
         o.cancel.throwIfCancelled();
         const std::int64_t i2 = std::min(i1 + o.blockSize, cols);
-        if (!o.staticGroups && scheme.granularity == Granularity::Group)
+        if (!o.staticGroups && scheme.granularity == Granularity::Group) {
             recomputeGroups(p, scheme, i1, i2, groupSize);
-        // Columns as rows, and the scales per unit as rows, so that every inner loop is contiguous.
-        const at::Tensor scaleT = cs.scale.t().contiguous();
-        const at::Tensor zeroT = cs.zero.t().contiguous();
-        at::Tensor w1 = p.w.slice(1, i1, i2).t().contiguous();
-        at::Tensor err1 = at::empty_like(w1);
+            scaleT = cs.scale.t().contiguous();
+            zeroT = cs.zero.t().contiguous();
+        }
+        at::Tensor e = err1.slice(0, 0, i2 - i1);
         const at::Tensor hinv1 = hinv.slice(0, i1, i2).slice(1, i1, i2).contiguous();
-        BlockLoop loop { w1, err1, q.slice(0, i1, i2), hinv1, scaleT, zeroT, units, i1, rows, qmin, qmax };
+        BlockLoop loop { p.wt.slice(0, i1, i2), e, q.slice(0, i1, i2), codes.slice(0, i1, i2), hinv1, scaleT, zeroT,
+            units, i1, rows, qmin, qmax };
         loss += runBlock(loop);
+        // W[:, i2:] -= Err1 Hinv[i1:i2, i2:], transposed.
         if (i2 < cols)
-            p.w.slice(1, i2).sub_(at::matmul(err1.t(), hinv.slice(0, i1, i2).slice(1, i2)));
+            p.wt.slice(0, i2).addmm_(hinv.slice(0, i1, i2).slice(1, i2).t(), e, 1.0, -1.0);
     }
-    q = q.t();
     r.loss = loss;
 
-    // Back to storage order, and the codes of the result with the scales it used.
+    // Back to storage order: the result, its codes and the scales they use.
     if (p.perm.defined()) {
         const at::Tensor inverse = at::argsort(p.perm);
-        q = q.index_select(1, inverse);
+        q = q.index_select(0, inverse);
+        codes = codes.index_select(0, inverse);
         if (o.actOrder == GptqActOrder::Group || !o.staticGroups)
             r.groupIndex = cs.unit.index_select(0, inverse).to(at::kInt);
     }
-    const at::Tensor unit = r.groupIndex.defined() ? r.groupIndex.to(at::kLong)
-        : scheme.granularity == Granularity::Group ? at::div(at::arange(cols, at::kLong), groupSize, "floor")
-                                                   : at::zeros({ cols }, at::kLong);
-    const at::Tensor s = cs.scale.index_select(1, unit);
-    const at::Tensor z = cs.zero.index_select(1, unit);
-    r.weight = q.contiguous();
+    r.weight = q.t().contiguous();
     r.quantized = std::move(p.observed);
-    r.quantized.codes = at::clamp(at::round(q / s) + z, qmin, qmax).to(at::kChar).contiguous();
+    r.quantized.codes = codes.t().contiguous();
     r.quantized.scale = scheme.granularity == Granularity::Tensor ? cs.scale[0][0].clone() : cs.scale.clone();
     if (r.quantized.zeroPoint.defined())
         r.quantized.zeroPoint = cs.zero.reshape(r.quantized.scale.sizes()).clone();
