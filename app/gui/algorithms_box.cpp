@@ -4,22 +4,30 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDoubleSpinBox>
+#include <QFileDialog>
 #include <QGridLayout>
+#include <QHBoxLayout>
 #include <QLabel>
+#include <QLineEdit>
 #include <QSpinBox>
-#include <QStandardItemModel>
+#include <QToolButton>
+
+#include <algorithm>
 
 namespace qs::app {
 
 AlgorithmsBox::AlgorithmsBox(QWidget* parent)
-    : QGroupBox(tr("Calibration algorithms"), parent)
+    : QGroupBox(tr("Calibration"), parent)
     , m_smooth(new QCheckBox(tr("SmoothQuant"), this))
     , m_alpha(new QDoubleSpinBox(this))
     , m_gptq(new QCheckBox(tr("GPTQ"), this))
     , m_order(new QComboBox(this))
     , m_dampening(new QDoubleSpinBox(this))
     , m_blockSize(new QSpinBox(this))
-    , m_floatInputs(new QCheckBox(tr("Calibrate each layer on the float model's outputs"), this))
+    , m_floatInputs(new QCheckBox(tr("Layers calibrate on float inputs"), this))
+    , m_data(new QLineEdit(this))
+    , m_samples(new QSpinBox(this))
+    , m_seqLen(new QSpinBox(this))
 {
     m_smooth->setToolTip(tr("llm-compressor's SmoothQuantModifier: per input channel of q/k/v and gate/up, "
                             "s = range^α / (2·max|W|)^(1-α), folded into the norm before them; moves activation "
@@ -33,30 +41,71 @@ AlgorithmsBox::AlgorithmsBox(QWidget* parent)
                            "the paper's"));
     m_gptq->setToolTip(tr("llm-compressor's GPTQModifier: each Linear's codes chosen on its calibration inputs, "
                           "the rounding error of each column spread over the columns not yet quantized"));
-    m_order->addItem(tr("static order (by Hessian diagonal)"), QStringLiteral("static"));
-    m_order->addItem(tr("group order (needs g_idx)"), QStringLiteral("group"));
+    m_order->addItem(tr("static order"), QStringLiteral("static"));
+    m_order->addItem(tr("group order (g_idx)"), QStringLiteral("group"));
     m_order->addItem(tr("no reordering"), QStringLiteral("none"));
+    m_order->setToolTip(tr("Activation order: static quantizes the columns by descending Hessian diagonal, each "
+                           "keeping its group (llm-compressor's default); group reorders the groups too, and the "
+                           "checkpoint needs g_idx (compressed-tensors only)"));
     m_dampening->setRange(0, 0.99);
     m_dampening->setDecimals(3);
     m_dampening->setSingleStep(0.005);
     m_dampening->setValue(0.01);
-    m_dampening->setPrefix(tr("dampening "));
+    m_dampening->setToolTip(tr("dampening_frac: this fraction of the Hessian's mean diagonal is added to it"));
     m_blockSize->setRange(1, 1 << 16);
     m_blockSize->setValue(128);
-    m_blockSize->setPrefix(tr("block "));
+    m_blockSize->setToolTip(tr("Columns quantized together before the rest of the weight is updated"));
     m_floatInputs->setToolTip(tr("Off (llm-compressor's default, propagate_error): each layer calibrates on the "
-                                 "outputs of the layers already calibrated"));
+                                 "outputs of the layers already calibrated. On: on the float model's outputs."));
+    m_data->setPlaceholderText(tr("Evaluate's own data"));
+    m_data->setToolTip(tr("Calibration data: token ids (.json), JSON lines with \"text\" (.jsonl) or plain text. "
+                          "Export needs it to calibrate; Evaluate takes the first windows of its own data when "
+                          "this is empty."));
+    auto* browse = new QToolButton(this);
+    browse->setText(tr("…"));
+    browse->setToolTip(tr("Choose the calibration data file"));
+    m_samples->setRange(1, 1 << 20);
+    m_samples->setValue(64);
+    m_samples->setToolTip(tr("Calibration samples, taken in order from the start of the data"));
+    m_seqLen->setRange(1, 1 << 20);
+    m_seqLen->setValue(512);
+    m_seqLen->setToolTip(tr("Tokens per calibration sample (llm-compressor's examples: 512 samples of 2048)"));
 
+    auto* dataRow = new QHBoxLayout;
+    dataRow->addWidget(m_data, 1);
+    dataRow->addWidget(browse);
     auto* grid = new QGridLayout(this);
-    grid->addWidget(m_smooth, 0, 0);
-    grid->addWidget(m_alpha, 0, 1);
-    grid->addWidget(m_gptq, 1, 0);
-    grid->addWidget(m_order, 1, 1);
-    grid->addWidget(m_dampening, 1, 2);
-    grid->addWidget(m_blockSize, 1, 3);
-    grid->addWidget(m_floatInputs, 2, 0, 1, 4);
-    grid->setColumnStretch(4, 1);
+    int row = 0;
+    grid->addWidget(m_smooth, row, 0);
+    grid->addWidget(m_alpha, row++, 1);
+    grid->addWidget(m_gptq, row, 0);
+    grid->addWidget(m_order, row++, 1);
+    auto* dampening = new QLabel(tr("Dampening:"), this);
+    auto* blockSize = new QLabel(tr("Block size:"), this);
+    dampening->setIndent(20);
+    blockSize->setIndent(20);
+    grid->addWidget(dampening, row, 0);
+    grid->addWidget(m_dampening, row++, 1);
+    grid->addWidget(blockSize, row, 0);
+    grid->addWidget(m_blockSize, row++, 1);
+    grid->addWidget(m_floatInputs, row++, 0, 1, 2);
+    grid->addWidget(new QLabel(tr("Data:"), this), row, 0);
+    grid->addLayout(dataRow, row++, 1);
+    grid->addWidget(new QLabel(tr("Samples:"), this), row, 0);
+    grid->addWidget(m_samples, row++, 1);
+    grid->addWidget(new QLabel(tr("Tokens each:"), this), row, 0);
+    grid->addWidget(m_seqLen, row++, 1);
+    grid->setColumnStretch(1, 1);
 
+    connect(browse, &QToolButton::clicked, this, [this] {
+        const QString path = QFileDialog::getOpenFileName(
+            this, tr("Calibration data"), m_data->text(), tr("Data (*.json *.jsonl *.txt);;All files (*)"));
+        if (!path.isEmpty())
+            m_data->setText(path);
+    });
+    connect(m_data, &QLineEdit::textChanged, this, &AlgorithmsBox::changed);
+    connect(m_samples, &QSpinBox::valueChanged, this, &AlgorithmsBox::changed);
+    connect(m_seqLen, &QSpinBox::valueChanged, this, &AlgorithmsBox::changed);
     for (QCheckBox* c : { m_smooth, m_gptq, m_floatInputs })
         connect(c, &QCheckBox::toggled, this, [this] {
             updateEnabled();
@@ -115,15 +164,50 @@ QString AlgorithmsBox::summary() const
     return parts.join(QStringLiteral(" + "));
 }
 
-void AlgorithmsBox::setGroupOrderAllowed(bool allowed)
+QString AlgorithmsBox::calibrationData() const
 {
-    const int group = m_order->findData(QStringLiteral("group"));
-    if (!allowed && m_order->currentIndex() == group)
-        m_order->setCurrentIndex(0);
-    if (auto* model = qobject_cast<QStandardItemModel*>(m_order->model())) {
-        if (QStandardItem* item = model->item(group))
-            item->setEnabled(allowed);
-    }
+    return m_data->text().trimmed();
+}
+
+void AlgorithmsBox::setCalibrationData(const QString& path)
+{
+    m_data->setText(path);
+}
+
+int AlgorithmsBox::samples() const
+{
+    return m_samples->value();
+}
+
+void AlgorithmsBox::setSamples(int samples)
+{
+    m_samples->setValue(samples);
+}
+
+int AlgorithmsBox::seqLen() const
+{
+    return m_seqLen->value();
+}
+
+void AlgorithmsBox::setSeqLen(int tokens)
+{
+    m_seqLen->setValue(tokens);
+}
+
+void AlgorithmsBox::setMaxSeqLen(int positions)
+{
+    m_seqLen->setMaximum(std::max(1, positions));
+}
+
+CalibrationChoice AlgorithmsBox::choice() const
+{
+    CalibrationChoice c;
+    c.algorithms = settings();
+    c.summary = summary();
+    c.data = calibrationData();
+    c.samples = samples();
+    c.seqLen = seqLen();
+    return c;
 }
 
 } // namespace qs::app

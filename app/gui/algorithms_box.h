@@ -1,21 +1,23 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "algo/algorithm_settings.h"
+#include "calibration_choice.h"
 
 #include <QGroupBox>
 
 class QCheckBox;
 class QComboBox;
 class QDoubleSpinBox;
+class QLineEdit;
 class QSpinBox;
 
 namespace qs::app {
 
-// The calibration algorithms that run before quantizing, as llm-compressor's recipe names them:
-// SmoothQuant with its smoothing strength, then GPTQ with its activation order, dampening and
-// block size, and whether the calibration samples go on through the calibrated layers. Shared by
-// the Evaluate tab and the export dialog.
+// The scheme dock's calibration section: the algorithms that run before quantizing, as
+// llm-compressor's recipe names them (SmoothQuant with its smoothing strength, then GPTQ with its
+// activation order, dampening and block size, and whether the calibration samples go on through
+// the calibrated layers), and the calibration data, samples and sample length. Evaluate and Export
+// both calibrate with what it says.
 class AlgorithmsBox : public QGroupBox
 {
     Q_OBJECT
@@ -24,10 +26,16 @@ public:
 
     AlgorithmSettings settings() const;
     void setSettings(const AlgorithmSettings& settings);
+    QString calibrationData() const;
+    void setCalibrationData(const QString& path);
+    int samples() const;
+    void setSamples(int samples);
+    int seqLen() const;
+    void setSeqLen(int tokens);
+    void setMaxSeqLen(int positions); // the model's positions: longer samples cannot run
+    CalibrationChoice choice() const;
     // "SmoothQuant 0.8 + GPTQ", or empty when none is on.
     QString summary() const;
-    // Whether GPTQ's group activation order is offered (an export cannot write g_idx yet).
-    void setGroupOrderAllowed(bool allowed);
 
 Q_SIGNALS:
     void changed();
@@ -42,6 +50,9 @@ private:
     QDoubleSpinBox* m_dampening = nullptr;
     QSpinBox* m_blockSize = nullptr;
     QCheckBox* m_floatInputs = nullptr;
+    QLineEdit* m_data = nullptr;
+    QSpinBox* m_samples = nullptr;
+    QSpinBox* m_seqLen = nullptr;
 };
 
 } // namespace qs::app

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "eval_panel.h"
 
-#include "algorithms_box.h"
 #include "csv_export.h"
 #include "divergence_view.h"
 #include "format.h"
@@ -38,8 +37,6 @@ EvalPanel::EvalPanel(QWidget* parent)
     , m_seed(new QSpinBox(this))
     , m_memory(new QLineEdit(this))
     , m_protocol(new QComboBox(this))
-    , m_algorithms(new AlgorithmsBox(this))
-
     , m_status(new QLabel(this))
     , m_table(new QTableWidget(0, 7, this))
     , m_divergence(new ui::DivergenceView(this))
@@ -54,13 +51,13 @@ EvalPanel::EvalPanel(QWidget* parent)
     m_windows->setToolTip(tr("Evaluate only the first N windows (a quick estimate on a CPU)"));
     m_samples->setRange(1, 1 << 20);
     m_samples->setValue(16);
-    m_samples->setToolTip(tr("Calibration windows of the sequence length (disjoint, from the start of the data): "
-                             "for Capture Activations, the ranges of static activation schemes, SmoothQuant and "
-                             "GPTQ"));
+    m_samples->setToolTip(tr("Capture Activations: windows of the sequence length (disjoint) to record. Static "
+                             "activation ranges, SmoothQuant and GPTQ calibrate on the samples of the scheme "
+                             "dock's Calibration section."));
     m_seed->setRange(0, 1 << 30);
     m_seed->setSpecialValueText(tr("in order"));
-    m_seed->setToolTip(tr("Capture Activations: shuffle the calibration windows with this seed (in order: the first "
-                          "windows of the data). Static activation ranges always use the first windows."));
+    m_seed->setToolTip(tr("Capture Activations: shuffle the windows with this seed (in order: the first windows of "
+                          "the data)"));
     m_memory->setPlaceholderText(tr("automatic: 80% of the memory available"));
     m_memory->setToolTip(tr("The model runs one layer at a time: the memory the run may use (800M, 1.5G, 12G); "
                             "hidden states beyond it wait in a temporary file"));
@@ -71,7 +68,9 @@ EvalPanel::EvalPanel(QWidget* parent)
         QStringLiteral("masked"));
     m_capture->setToolTip(tr("Run the float model on the calibration windows and record every Linear input and the "
                              "twelve named points of each layer (shown in the Activations tab)"));
-    m_run->setToolTip(tr("Run the float model and the current scheme's fake-quantized model on the data"));
+    m_run->setToolTip(tr("Run the float model and the current scheme's fake-quantized model on the data, after the "
+                         "scheme dock's calibration (static activation ranges, SmoothQuant, GPTQ) where it asks "
+                         "for one"));
     m_status->setWordWrap(true);
     m_table->setHorizontalHeaderLabels({ tr("Model"), tr("Perplexity"), tr("Change"), tr("KL (nats/token)"),
         tr("Top-1 agreement"), tr("Tokens"), tr("Kept modules") });
@@ -89,8 +88,8 @@ EvalPanel::EvalPanel(QWidget* parent)
     form->addRow(tr("Sequence length:"), m_seqLen);
     form->addRow(tr("Windows:"), m_windows);
     form->addRow(tr("Scoring:"), m_protocol);
-    form->addRow(tr("Calibration samples:"), m_samples);
-    form->addRow(tr("Calibration order:"), m_seed);
+    form->addRow(tr("Capture samples:"), m_samples);
+    form->addRow(tr("Capture order:"), m_seed);
     form->addRow(tr("Memory limit:"), m_memory);
     auto* buttons = new QHBoxLayout;
     buttons->addWidget(m_run);
@@ -98,12 +97,13 @@ EvalPanel::EvalPanel(QWidget* parent)
     buttons->addWidget(m_status, 1);
     buttons->addWidget(m_csv);
     auto* layout = new QVBoxLayout(this);
-    layout->addWidget(new QLabel(tr("<b>Perplexity</b> of the model run natively on the CPU (Llama, GPT-2, nanoGPT, "
-                                    "BERT/RoBERTa), float and with the current scheme and keep selection."),
-        this));
+    auto* header = new QLabel(tr("<b>Perplexity</b> of the model run natively on the CPU (Llama, GPT-2, nanoGPT, "
+                                 "BERT/RoBERTa), float and with the current scheme and keep selection, after the "
+                                 "scheme dock's calibration (SmoothQuant, GPTQ, static activation ranges)."),
+        this);
+    header->setWordWrap(true);
+    layout->addWidget(header);
     layout->addLayout(form);
-    m_algorithms->setGroupOrderAllowed(false); // fake-quantized weights carry no g_idx
-    layout->addWidget(m_algorithms);
     layout->addLayout(buttons);
     auto* results = new QSplitter(Qt::Vertical, this);
     results->addWidget(m_table);

@@ -19,10 +19,8 @@ class DivergenceView;
 
 namespace qs::app {
 
-class AlgorithmsBox;
-
 // The "Evaluate" tab: a data file (token ids, JSON lines or text), the window length, the
-// scoring protocol, the calibration windows (static activation ranges, captures), and a table of results: the float model's
+// scoring protocol, the windows to capture activations on, and a table of results: the float model's
 // perplexity and, per run, the current scheme's fake-quantized model against it (KL
 // divergence, top-1 agreement); runs on the same data and windows add rows, so schemes can be
 // compared. The run itself is a job of the main window; this panel only collects the settings
@@ -69,9 +67,7 @@ public:
     // The results table as CSV (what the table shows); false with `error` on failure.
     bool exportCsv(const QString& path, QString* error) const;
 
-    int samples() const;
-    // SmoothQuant and GPTQ before the fake-quantized run (on the calibration samples).
-    AlgorithmsBox* algorithms() const { return m_algorithms; }
+    int samples() const; // Capture Activations' windows
     // The block runner's memory limit in bytes, 0 for automatic (what the machine can spare).
     // UsageError naming the field when the text is not a size.
     std::uint64_t memoryLimit() const;
@@ -93,7 +89,6 @@ private:
     QSpinBox* m_seed = nullptr;
     QLineEdit* m_memory = nullptr;
     QComboBox* m_protocol = nullptr;
-    AlgorithmsBox* m_algorithms = nullptr;
     QString m_resultsKey;
     QLabel* m_status = nullptr;
     QTableWidget* m_table = nullptr;

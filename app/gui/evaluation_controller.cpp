@@ -2,7 +2,6 @@
 #include "evaluation_controller.h"
 
 #include "error.h"
-#include "algorithms_box.h"
 #include "eval_panel.h"
 #include "job_controller.h"
 #include "models/model_config.h"
@@ -59,6 +58,7 @@ void EvaluationController::onModelChanged()
         // An encoder's windows also hold [CLS] and [SEP].
         const std::int64_t positions = config.causal() ? config.maxPositions : config.maxPositions - 2;
         m_view->setMaxSeqLen(static_cast<int>(std::min<std::int64_t>(positions, 1 << 20)));
+        Q_EMIT maxSeqLenChanged(static_cast<int>(std::min<std::int64_t>(positions, 1 << 20)));
         m_view->setStatus(config.causal()
                 ? tr("%1 decoder: perplexity on windows of the data.").arg(QString::fromStdString(config.modelType))
                 : tr("%1 encoder: masked-LM pseudo-perplexity (every token masked once).")
@@ -83,12 +83,15 @@ void EvaluationController::evaluate()
     request.seqLen = m_view->seqLen();
     request.maxWindows = m_view->maxWindows();
     request.protocol = m_view->protocol().toStdString();
-    request.calibrationSamples = m_view->samples();
+    const CalibrationChoice calibration = m_context.calibration();
+    request.calibrationData = calibration.data.toStdString();
+    request.calibrationSamples = calibration.samples;
+    request.calibrationSeqLen = calibration.seqLen;
     request.scheme = m_context.scheme();
     for (const auto& path : m_context.selection->keptModules())
         request.kept.insert(path.toStdString());
     request.moduleSchemes = m_context.selection->moduleSchemes();
-    const AlgorithmSettings algorithms = m_view->algorithms()->settings();
+    const AlgorithmSettings& algorithms = calibration.algorithms;
     request.smoothQuant = algorithms.smoothQuant;
     request.gptq = algorithms.gptq;
     request.gptqActOrder = algorithms.gptqActOrder;
@@ -111,7 +114,7 @@ void EvaluationController::evaluate()
         tr("Evaluating"),
         [model, request, report](
             Progress& progress) { *report = evaluateCheckpoint(model->checkpoint, request, progress); },
-        [this, model, report, key, kept = static_cast<int>(request.kept.size()), algorithms = m_view->algorithms()->summary()] {
+        [this, model, report, key, kept = static_cast<int>(request.kept.size()), algorithms = calibration.summary] {
             if (model != m_context.model()) // another checkpoint was opened meanwhile: a stale result
                 return;
             showReport(*report, key, kept, algorithms);

@@ -36,6 +36,8 @@ Q_SIGNALS:
     // Per module, the output errors the runs measured with the scheme rounded to nearest and with
     // SmoothQuant/GPTQ, and GPTQ's loss (for the layer table).
     void moduleErrorsMeasured(const QHash<QString, ui::LayerTableModel::CalibrationCells>& cells);
+    // The open model's positions: the longest window (and calibration sample) it can run.
+    void maxSeqLenChanged(int positions);
 
 private:
     void showReport(const EvaluationReport& report, const QString& key, int kept, const QString& algorithms);

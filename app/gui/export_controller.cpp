@@ -73,9 +73,13 @@ void ExportController::showDialog()
         dialog.setFormat(QStringLiteral("compressed-tensors"));
     else if (scheme.convention == ScaleConvention::FmsMo)
         dialog.setFormat(QStringLiteral("aiu"));
+    dialog.setCalibration(m_context.calibration());
     dialog.setNeedsCalibration(isStaticActivations(scheme.activations));
     if (dialog.exec() != QDialog::Accepted)
         return;
+    if (dialog.calibrating())
+        m_context.setCalibrationSamples(dialog.calibrationData(), dialog.calibrationSamples(),
+            dialog.calibrationSeqLen()); // the dock shows what was used
     ExportCalibrationRequest calibration;
     if (dialog.calibrating()) {
         calibration.algorithms = dialog.algorithms();

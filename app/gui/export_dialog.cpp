@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "export_dialog.h"
 
-#include "algorithms_box.h"
-
 #include <QCheckBox>
 #include <QComboBox>
 #include <QDialogButtonBox>
@@ -31,7 +29,7 @@ ExportDialog::ExportDialog(const QString& suggestedDestination, int quantizedCou
     , m_keepList(new QPlainTextEdit(this))
     , m_destination(new QLineEdit(suggestedDestination, this))
     , m_overwrite(new QCheckBox(tr("Replace the folder if it exists"), this))
-    , m_algorithms(new AlgorithmsBox(this))
+    , m_algorithms(new QLabel(this))
     , m_data(new QLineEdit(this))
     , m_samples(new QSpinBox(this))
     , m_seqLen(new QSpinBox(this))
@@ -62,7 +60,8 @@ ExportDialog::ExportDialog(const QString& suggestedDestination, int quantizedCou
     m_problem->setStyleSheet(QStringLiteral("color: #b00020"));
     m_problem->setWordWrap(true);
 
-    m_algorithms->setGroupOrderAllowed(false); // no g_idx is written yet
+    m_algorithms->setWordWrap(true);
+    m_algorithms->setToolTip(tr("SmoothQuant and GPTQ are chosen in the scheme dock's Calibration section"));
     m_data->setPlaceholderText(tr("calibration data: token ids (.json), JSON lines with \"text\", or text"));
     auto* dataBrowse = new QPushButton(tr("Browse…"), this);
     auto* dataRow = new QHBoxLayout;
@@ -85,7 +84,7 @@ ExportDialog::ExportDialog(const QString& suggestedDestination, int quantizedCou
     form->addRow(QString(), m_overwrite);
     form->addRow(tr("Summary:"), summary);
     form->addRow(m_keepLabel, m_keepList);
-    form->addRow(m_algorithms);
+    form->addRow(tr("Algorithms:"), m_algorithms);
     form->addRow(tr("Calibration data:"), dataRow);
     form->addRow(tr("Calibration:"), sampleRow);
 
@@ -99,7 +98,6 @@ ExportDialog::ExportDialog(const QString& suggestedDestination, int quantizedCou
     connect(m_destination, &QLineEdit::textChanged, this, &ExportDialog::validate);
     connect(m_overwrite, &QCheckBox::toggled, this, &ExportDialog::validate);
     connect(m_data, &QLineEdit::textChanged, this, &ExportDialog::validate);
-    connect(m_algorithms, &AlgorithmsBox::changed, this, &ExportDialog::validate);
     connect(dataBrowse, &QPushButton::clicked, this, [this] {
         const QString path = QFileDialog::getOpenFileName(
             this, tr("Calibration data"), m_data->text(), tr("Data (*.json *.jsonl *.txt);;All files (*)"));
@@ -148,9 +146,21 @@ bool ExportDialog::overwrite() const
     return m_overwrite->isChecked();
 }
 
+void ExportDialog::setCalibration(const CalibrationChoice& choice)
+{
+    m_calibration = choice;
+    m_algorithms->setText(choice.summary.isEmpty()
+            ? tr("none: round to nearest (the scheme dock's Calibration section adds SmoothQuant and GPTQ)")
+            : tr("%1, from the scheme dock's Calibration section").arg(choice.summary));
+    m_data->setText(choice.data);
+    m_samples->setValue(choice.samples);
+    m_seqLen->setValue(choice.seqLen);
+    validate();
+}
+
 AlgorithmSettings ExportDialog::algorithms() const
 {
-    return m_algorithms->settings();
+    return m_calibration.algorithms;
 }
 
 QString ExportDialog::calibrationData() const
@@ -181,7 +191,7 @@ void ExportDialog::setNeedsCalibration(bool needed)
 
 bool ExportDialog::calibrating() const
 {
-    return m_needsCalibration || m_algorithms->settings().any();
+    return m_needsCalibration || m_calibration.algorithms.any();
 }
 
 void ExportDialog::browse()
@@ -200,12 +210,16 @@ void ExportDialog::validate()
     else if (QFileInfo::exists(destination()) && !overwrite())
         problem = tr("%1 already exists. Choose another name or allow replacing it.").arg(destination());
     else if (calibrating() && calibrationData().isEmpty())
-        problem = m_algorithms->settings().any()
+        problem = m_calibration.algorithms.any()
             ? tr("SmoothQuant and GPTQ calibrate on data: choose a calibration data file.")
             : tr("The scheme's static activation scales are measured on data: choose a calibration data file.");
-    else if (m_algorithms->settings().smoothQuant && m_algorithms->settings().gptq && format() == QStringLiteral("aiu"))
+    else if (m_calibration.algorithms.smoothQuant && m_calibration.algorithms.gptq && format() == QStringLiteral("aiu"))
         problem = tr("For IBM AIU, SmoothQuant is fms-mo's (smoothq_scale in the checkpoint), which rounds W·s: "
-                     "turn GPTQ off.");
+                     "turn GPTQ off in the scheme dock's Calibration section.");
+    else if (m_calibration.algorithms.gptq && m_calibration.algorithms.gptqActOrder == "group"
+        && format() != QStringLiteral("compressed-tensors"))
+        problem = tr("GPTQ's group activation order needs g_idx, which only compressed-tensors writes: choose the "
+                     "static order in the scheme dock's Calibration section.");
     else if (m_problemFor)
         problem = m_problemFor(format());
     const bool calibrate = calibrating();

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
-#include "algo/algorithm_settings.h"
+#include "calibration_choice.h"
 
 #include <QDialog>
 #include <QStringList>
@@ -17,8 +17,6 @@ class QPlainTextEdit;
 class QSpinBox;
 
 namespace qs::app {
-
-class AlgorithmsBox;
 
 // Asks where and how to export: target format, destination folder, overwrite, and shows
 // what will happen (modules quantized and kept, the keep list as it will be written).
@@ -37,8 +35,10 @@ public:
     QString format() const; // "nxd" or "compressed-tensors"
     void setFormat(const QString& format);
     bool overwrite() const;
-    // The calibration before the export: SmoothQuant and GPTQ, on samples of the data file (also
-    // what static activation scales are measured on: setNeedsCalibration).
+    // The calibration before the export: the scheme dock's (SmoothQuant and GPTQ, shown here),
+    // on samples of the data file (also what static activation scales are measured on:
+    // setNeedsCalibration); the data, samples and length can be changed here.
+    void setCalibration(const CalibrationChoice& choice);
     AlgorithmSettings algorithms() const;
     QString calibrationData() const;
     int calibrationSamples() const;
@@ -61,7 +61,8 @@ private:
     QPlainTextEdit* m_keepList = nullptr;
     QLineEdit* m_destination = nullptr;
     QCheckBox* m_overwrite = nullptr;
-    AlgorithmsBox* m_algorithms = nullptr;
+    CalibrationChoice m_calibration;
+    QLabel* m_algorithms = nullptr;
     QLineEdit* m_data = nullptr;
     QSpinBox* m_samples = nullptr;
     QSpinBox* m_seqLen = nullptr;

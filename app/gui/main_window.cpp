@@ -2,6 +2,7 @@
 #include "main_window.h"
 
 #include "activation_capture_controller.h"
+#include "algorithms_box.h"
 #include "analysis_controller.h"
 #include "compare_controller.h"
 #include "demo/demo_model.h"
@@ -32,11 +33,15 @@
 #include <QLineEdit>
 #include <QMessageBox>
 #include <QMimeData>
+#include <QScrollArea>
+#include <QScrollBar>
 #include <QSplitter>
 #include <QStandardPaths>
 #include <QStatusBar>
 #include <QTreeView>
+#include <QVBoxLayout>
 
+#include <algorithm>
 #include <filesystem>
 
 namespace qs::app {
@@ -119,9 +124,26 @@ void MainWindow::createSchemeDock()
 {
     m_schemeDock = new QDockWidget(tr("Quantization scheme"), this);
     m_schemeDock->setObjectName(QStringLiteral("schemeDock"));
-    m_schemePanel = new ui::SchemePanel(m_schemeDock);
-    m_schemeDock->setWidget(m_schemePanel);
-    m_schemePanel->setMaximumWidth(300);
+    // The scheme, then the calibration that runs before it (Evaluate and Export both use it).
+    auto* content = new QWidget;
+    m_schemePanel = new ui::SchemePanel(content);
+    m_algorithms = new AlgorithmsBox(content);
+    auto* layout = new QVBoxLayout(content);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(m_schemePanel);
+    layout->addWidget(m_algorithms);
+    layout->addStretch(1);
+    auto* scroll = new QScrollArea(m_schemeDock);
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    scroll->setWidget(content);
+    // The dock is as wide as the panel (at most 300 px) and scrolls vertically when it is short.
+    const int width = std::min(300, content->sizeHint().width());
+    content->setMaximumWidth(300);
+    scroll->setMinimumWidth(width + scroll->verticalScrollBar()->sizeHint().width());
+    scroll->setMaximumWidth(300 + scroll->verticalScrollBar()->sizeHint().width());
+    m_schemeDock->setWidget(scroll);
     m_schemeDock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable);
     addDockWidget(Qt::RightDockWidgetArea, m_schemeDock);
     m_schemeDock->hide();
@@ -134,6 +156,12 @@ JobContext MainWindow::jobContext()
     context.model = [this] { return m_model; };
     context.modelPath = [this] { return m_modelPath; };
     context.scheme = [this] { return m_schemePanel->scheme(); };
+    context.calibration = [this] { return m_algorithms->choice(); };
+    context.setCalibrationSamples = [this](const QString& data, int samples, int seqLen) {
+        m_algorithms->setCalibrationData(data);
+        m_algorithms->setSamples(samples);
+        m_algorithms->setSeqLen(seqLen);
+    };
     context.selection = m_selection;
     context.show = [this](QWidget* view) { m_tabs->setCurrentWidget(view); };
     return context;
@@ -167,6 +195,7 @@ void MainWindow::connectControllers()
         updateSummary();
     });
     connect(m_layerTable, &LayerTableController::measured, this, &MainWindow::layersMeasured);
+    connect(m_evaluation, &EvaluationController::maxSeqLenChanged, m_algorithms, &AlgorithmsBox::setMaxSeqLen);
     connect(m_evaluation, &EvaluationController::moduleErrorsMeasured, this,
         [this](const QHash<QString, ui::LayerTableModel::CalibrationCells>& cells) {
             m_tabs->layers()->model()->setCalibration(cells);

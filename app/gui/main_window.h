@@ -25,6 +25,7 @@ class SchemePanel;
 namespace qs::app {
 
 class ActivationCaptureController;
+class AlgorithmsBox;
 class ActivationPanel;
 class AnalysisController;
 class CompareController;
@@ -87,6 +88,8 @@ public:
     ActivationPanel* activationPanel() const { return m_tabs->activations(); }
     ui::SchemePanel* schemePanel() const { return m_schemePanel; }
     QDockWidget* schemeDock() const { return m_schemeDock; }
+    // The scheme dock's calibration section (SmoothQuant, GPTQ, calibration data and samples).
+    AlgorithmsBox* algorithmsBox() const { return m_algorithms; }
     SelectionEditor* selection() const { return m_selection; }
     ui::RulesPanel* rulesPanel() const;
     QLineEdit* moduleFilter() const;
@@ -136,6 +139,7 @@ private:
     SelectionEditor* m_selection = nullptr;
     QDockWidget* m_schemeDock = nullptr;
     ui::SchemePanel* m_schemePanel = nullptr;
+    AlgorithmsBox* m_algorithms = nullptr;
     RecentFiles* m_recent = nullptr;
 
     AnalysisController* m_analysis = nullptr;

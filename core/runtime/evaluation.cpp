@@ -88,25 +88,34 @@ PerplexityOptions perplexityOptions(
     return o;
 }
 
-// The first `samples` windows of calibrationSeqLen (default seqLen) tokens of the calibration data.
+// The first `samples` windows of calibrationSeqLen (default seqLen) tokens of the calibration data,
+// whole windows only (as the export's calibration takes them).
 std::vector<std::vector<std::int64_t>> calibrationWindows(
     const Checkpoint& checkpoint, const ModelConfig& config, const EvaluationRequest& request,
     const std::vector<std::int64_t>& evalIds)
 {
+    if (request.calibrationSamples < 1 || request.calibrationSeqLen < 0)
+        throw UsageError("the calibration needs at least one sample of at least one token");
     const std::vector<std::int64_t> ids = request.calibrationData.empty()
         ? evalIds
         : loadEvalTokens(request.calibrationData, checkpoint, config.vocabSize);
-    std::vector<std::vector<std::int64_t>> windows;
     const auto length = static_cast<std::size_t>(request.calibrationSeqLen > 0 ? request.calibrationSeqLen : request.seqLen);
-    for (std::size_t begin = 0; begin < ids.size() && static_cast<int>(windows.size()) < request.calibrationSamples;
-         begin += length) {
-        const std::size_t end = std::min(ids.size(), begin + length);
+    if (static_cast<std::int64_t>(length) > config.maxPositions)
+        throw UsageError("calibration samples of " + std::to_string(length) + " tokens exceed the model's "
+            + std::to_string(config.maxPositions) + " positions (--calibration-seq-len)");
+    if (ids.size() < length)
+        throw UsageError("the calibration (static activations, SmoothQuant, GPTQ) needs one sample of "
+                + std::to_string(length) + " tokens (--calibration-seq-len), and the "
+                + (request.calibrationData.empty() ? "evaluation" : "calibration") + " data holds "
+                + std::to_string(ids.size()),
+            ErrorContext {
+                (request.calibrationData.empty() ? request.data : request.calibrationData).string(), {}, {} });
+    std::vector<std::vector<std::int64_t>> windows;
+    for (std::size_t begin = 0;
+         begin + length <= ids.size() && static_cast<int>(windows.size()) < request.calibrationSamples;
+         begin += length)
         windows.emplace_back(ids.begin() + static_cast<std::ptrdiff_t>(begin),
-            ids.begin() + static_cast<std::ptrdiff_t>(end));
-    }
-    if (windows.empty())
-        throw UsageError("the calibration (static activations, SmoothQuant, GPTQ) needs calibration data, and it holds "
-                         "no tokens");
+            ids.begin() + static_cast<std::ptrdiff_t>(begin + length));
     return windows;
 }
 

@@ -28,6 +28,9 @@ std::vector<std::vector<std::int64_t>> samplesOf(
 {
     if (request.seqLen < 1 || request.samples < 1)
         throw UsageError("the calibration needs at least one sample of at least one token");
+    if (request.seqLen > config.maxPositions)
+        throw UsageError("calibration samples of " + std::to_string(request.seqLen) + " tokens exceed the model's "
+            + std::to_string(config.maxPositions) + " positions (--calibration-seq-len)");
     const std::vector<std::int64_t> ids = loadEvalTokens(request.data, checkpoint, config.vocabSize);
     const auto length = static_cast<std::size_t>(request.seqLen);
     if (ids.size() < length)

@@ -275,9 +275,17 @@ private Q_SLOTS:
         const std::string csv = test::readFile(dir.filePath("ppl.csv").toStdString());
         QVERIFY(csv.rfind("Model,Perplexity", 0) == 0 && csv.find("nxd-int8") != std::string::npos);
         // A second run on the same data adds its row; static activations calibrate first.
+        // The scheme dock's calibration samples: more tokens than the data holds is an error that
+        // says so, before any work; three samples of 64 tokens then calibrate.
         QuantScheme staticScheme = *findSchemePreset("vllm-w8a8-int8");
         staticScheme.activations = "int8-tensor-static";
         w.schemePanel()->setScheme(staticScheme);
+        QCOMPARE(w.algorithmsBox()->seqLen(), 512); // the demo model's positions
+        w.evaluate();
+        QTRY_VERIFY_WITH_TIMEOUT(w.lastError().contains(QStringLiteral("needs one sample of 512 tokens")), 60000);
+        QCOMPARE(done.count(), 1);
+        w.algorithmsBox()->setSamples(3);
+        w.algorithmsBox()->setSeqLen(64);
         w.evaluate();
         QTRY_COMPARE_WITH_TIMEOUT(done.count(), 2, 60000);
         QCOMPARE(table->rowCount(), 3);
@@ -287,8 +295,8 @@ private Q_SLOTS:
         AlgorithmSettings algorithms;
         algorithms.smoothQuant = 0.8;
         algorithms.gptq = true;
-        w.evalPanel()->algorithms()->setSettings(algorithms);
-        QCOMPARE(w.evalPanel()->algorithms()->settings().smoothQuant.value_or(0), 0.8);
+        w.algorithmsBox()->setSettings(algorithms);
+        QCOMPARE(w.algorithmsBox()->choice().algorithms.smoothQuant.value_or(0), 0.8);
         w.evaluate();
         QTRY_COMPARE_WITH_TIMEOUT(done.count(), 3, 60000);
         QCOMPARE(table->rowCount(), 4);
@@ -297,7 +305,7 @@ private Q_SLOTS:
         const auto cells = w.analysisTabs()->layers()->model()->calibration().value(
             QStringLiteral("model.layers.0.self_attn.q_proj"));
         QVERIFY(cells.rtnError > 0 && cells.calibratedError > 0 && cells.gptqLoss > 0);
-        w.evalPanel()->algorithms()->setSettings({});
+        w.algorithmsBox()->setSettings({});
         // Other windows start a new table.
         w.evalPanel()->setSeqLen(32);
         w.evaluate();

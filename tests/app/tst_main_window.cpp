@@ -313,6 +313,18 @@ private Q_SLOTS:
         QVERIFY(!ok->isEnabled());
         dialog.setCalibrationData(m_dir.filePath(QStringLiteral("ids.json")));
         QVERIFY(ok->isEnabled());
+        // The algorithms come from the scheme dock; GPTQ's group order needs g_idx (compressed-tensors).
+        app::CalibrationChoice grouped;
+        grouped.algorithms.gptq = true;
+        grouped.algorithms.gptqActOrder = "group";
+        grouped.summary = QStringLiteral("GPTQ");
+        grouped.data = m_dir.filePath(QStringLiteral("ids.json"));
+        dialog.setCalibration(grouped);
+        QVERIFY(!ok->isEnabled());
+        grouped.algorithms.gptqActOrder = "static";
+        dialog.setCalibration(grouped);
+        QVERIFY(ok->isEnabled());
+        QCOMPARE(dialog.algorithms().gptq, true);
 
         // The llm-compressor W8A8 recipe with static activations from the GUI: calibration and
         // export in one job, input scales and the recipe that was applied in the checkpoint.

@@ -244,6 +244,14 @@ def main():
             "AWQModifier is not implemented")
     refused(args.cli, src, bad, ["--format", "compressed-tensors", "--recipe", recipe, "--scheme", "vllm-w4a16"],
             "drop --scheme")
+    for extra, words in ((["--calibration-data", short], "needs one sample of 64 tokens"),
+                         (["--calibration-seq-len", "4096"], "exceed the model's 512 positions")):
+        r = subprocess.run([args.cli, "eval", src, "--data", data, "--seq-len", "64", "--max-windows", "2",
+                            "--scheme", "vllm-w4a16", "--gptq"] + extra, capture_output=True, text=True)
+        if r.returncode != 2 or words not in r.stderr:
+            fail(f"eval --gptq {extra}: exit {r.returncode}, {r.stderr.strip()!r}")
+    refused(args.cli, src, bad, ["--format", "compressed-tensors", "--gptq", "--calibration-data", data,
+                                 "--calibration-seq-len", "4096"], "exceed the model's 512 positions")
     print("OK: bad calibration input refused before any work, nothing written")
 
 
