@@ -7,20 +7,24 @@ namespace qs::cli {
 
 void addAlgorithmOptions(OptionSpec& spec)
 {
-    spec.flags.insert({ "--gptq", "--no-propagate-error" });
-    spec.values.insert({ "--smoothquant", "--gptq-block-size", "--gptq-dampening", "--gptq-actorder", "--recipe" });
+    spec.flags.insert({ "--gptq", "--awq", "--no-propagate-error" });
+    spec.values.insert({ "--smoothquant", "--gptq-block-size", "--gptq-dampening", "--gptq-actorder", "--recipe",
+        "--awq-duo-scaling", "--awq-grid" });
 }
 
 std::optional<Recipe> recipeOption(const Arguments& args)
 {
     if (args.value("--recipe").empty())
         return std::nullopt;
-    for (const char* o : { "--scheme", "--smoothquant", "--gptq-block-size", "--gptq-dampening", "--gptq-actorder" }) {
+    for (const char* o : { "--scheme", "--smoothquant", "--gptq-block-size", "--gptq-dampening", "--gptq-actorder",
+             "--awq-duo-scaling", "--awq-grid" }) {
         if (args.values.count(o))
             throw UsageError(std::string("--recipe gives the scheme and the algorithms: drop ") + o);
     }
-    if (args.has("--gptq"))
-        throw UsageError("--recipe gives the scheme and the algorithms: drop --gptq");
+    for (const char* o : { "--gptq", "--awq" }) {
+        if (args.has(o))
+            throw UsageError(std::string("--recipe gives the scheme and the algorithms: drop ") + o);
+    }
     Recipe r = readRecipe(args.value("--recipe"));
     if (!r.scheme)
         throw UsageError("the recipe's quantizing modifier names no scheme (scheme: W8A8, or config_groups)",
@@ -65,6 +69,17 @@ AlgorithmSettings algorithmSettings(const Arguments& args)
         && (args.values.count("--gptq-block-size") || args.values.count("--gptq-dampening")
             || args.values.count("--gptq-actorder")))
         throw UsageError("--gptq-block-size, --gptq-dampening and --gptq-actorder go with --gptq");
+    a.awq = args.has("--awq");
+    if (!args.value("--awq-duo-scaling").empty()) {
+        a.awqDuoScaling = args.value("--awq-duo-scaling");
+        if (a.awqDuoScaling != "true" && a.awqDuoScaling != "false" && a.awqDuoScaling != "both")
+            throw UsageError("--awq-duo-scaling: '" + a.awqDuoScaling + "'; values: true, false, both");
+    }
+    a.awqGrid = static_cast<int>(args.integer("--awq-grid", 20, 2, 1000));
+    if (!a.awq && (args.values.count("--awq-duo-scaling") || args.values.count("--awq-grid")))
+        throw UsageError("--awq-duo-scaling and --awq-grid go with --awq");
+    if (a.awq && a.smoothQuant)
+        throw UsageError("--awq and --smoothquant both rescale the balance layers: choose one");
     a.propagateError = !args.has("--no-propagate-error");
     return a;
 }
@@ -76,6 +91,11 @@ std::string algorithmOptionsUsage()
            "                       Linear mappings, ranges from the calibration samples; with --format\n"
            "                       aiu fms-mo's DQ SmoothQuant instead (0.65 its default): smoothq_scale\n"
            "                       per smoothed layer, its weight quantized as W * s\n"
+           "  --awq                AWQ (llm-compressor's AWQ transform) before the rounding or GPTQ, for\n"
+           "                       weight-only schemes: per mapping (q/k/v <- input_layernorm, o <- v,\n"
+           "                       gate/up <- post_attention_layernorm, down <- up) the input channels\n"
+           "                       scaled by the grid point with the lowest output error of the parent;\n"
+           "                       --awq-duo-scaling true|false|both (true), --awq-grid N (20)\n"
            "  --gptq               GPTQ (llm-compressor's GPTQModifier) instead of rounding, layer by\n"
            "                       layer on the calibration samples: --gptq-block-size N (128),\n"
            "                       --gptq-dampening F (0.01), --gptq-actorder static|group|none (static)\n"

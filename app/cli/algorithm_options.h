@@ -2,7 +2,8 @@
 #pragma once
 
 // The calibration algorithms' options that `convert` and `eval` share: --smoothquant ALPHA,
-// --gptq with --gptq-block-size/--gptq-dampening/--gptq-actorder, --no-propagate-error.
+// --awq with --awq-duo-scaling/--awq-grid, --gptq with --gptq-block-size/--gptq-dampening/
+// --gptq-actorder, --no-propagate-error.
 #include "algo/algorithm_settings.h"
 #include "arguments.h"
 #include "select/recipe.h"

@@ -211,10 +211,10 @@ std::vector<std::string> setSelection(const Arguments& args, const Checkpoint& c
 void checkCalibration(const Arguments& args, ExportFormat format, const AlgorithmSettings& a, bool calibrating)
 {
     if (calibrating && args.value("--calibration-data").empty())
-        throw UsageError(std::string(a.any() ? "SmoothQuant and GPTQ" : "static activation scales")
+        throw UsageError(std::string(a.any() ? "SmoothQuant, AWQ and GPTQ" : "static activation scales")
             + " calibrate on data: give --calibration-data FILE");
     if (!calibrating && !args.value("--calibration-data").empty())
-        throw UsageError("--calibration-data goes with --smoothquant, --gptq or a static activation scheme");
+        throw UsageError("--calibration-data goes with --smoothquant, --awq, --gptq or a static activation scheme");
     if (a.gptq && (format == ExportFormat::Hdf5 || format == ExportFormat::NxdFp8Rescale))
         throw UsageError("--gptq writes its codes into nxd, compressed-tensors or aiu checkpoints");
     if (a.gptq && a.gptqActOrder == "group" && format != ExportFormat::CompressedTensors)
@@ -260,6 +260,13 @@ void addCalibrationJson(nlohmann::ordered_json& out, const ExportCalibrationRepo
     nlohmann::ordered_json j { { "algorithms", c.algorithms }, { "samples", c.samples }, { "tokens", c.tokens },
         { "smoothed_norms", c.smoothedNorms }, { "smoothed_modules", c.smoothedModules }, { "gptq_modules", c.gptqLoss.size() }, { "input_scales", c.inputScales },
         { "seconds", c.seconds }, { "peak_rss_bytes", c.peakRssBytes } };
+    if (!c.awq.empty()) {
+        nlohmann::ordered_json mappings = nlohmann::ordered_json::array();
+        for (const AwqMappingReport& m : c.awq)
+            mappings.push_back({ { "smooth_layer", m.smooth }, { "parent", m.parent }, { "ratio", m.ratio },
+                { "duo_scaling", m.duo }, { "initial_loss", m.initialLoss }, { "best_loss", m.bestLoss } });
+        j["awq"] = std::move(mappings);
+    }
     if (!c.warnings.empty())
         j["warnings"] = c.warnings;
     out["calibration"] = std::move(j);
@@ -350,6 +357,7 @@ int runConvert(const std::vector<std::string>& raw)
         options.calibrated = calibrated;
         options.algorithms = algorithms;
         options.algorithms.smoothQuantMappings = calibration.mappings;
+        options.algorithms.awqMappings = calibration.awqMappings;
     }
     const ConversionReport report
         = convertCheckpoint(calibrated ? calibrated->apply(checkpoint) : checkpoint, tree, options, progress);

@@ -111,7 +111,7 @@ std::string evalUsage()
           "                     \"activations\", \"kept\", \"blocks\": [{\"block\", \"name\", \"relative_mse\",\n"
           "                     \"cosine\"}] (per layer) and \"modules\": [{\"name\", \"block\",\n"
           "                     \"own_relative_mse\", \"accumulated_relative_mse\" (and \"gptq_loss\")}],\n"
-          "                     \"algorithms\" ([\"smoothquant\", \"gptq\"] as run), \"smoothquant\":\n"
+          "                     \"algorithms\" ([\"smoothquant\" or \"awq\", \"gptq\"] as run), \"smoothquant\":\n"
           "                     {\"alpha\", \"smoothed_norms\", \"balance_layers\"}, \"warnings\"; \"perplexity\"\n"
           "                     is the quantized model's when a scheme is given\n";
 }
@@ -135,15 +135,9 @@ EvaluationRequest evaluationRequest(const Arguments& args)
     request.calibrationData = args.value("--calibration-data");
     request.calibrationSamples = static_cast<int>(args.integer("--calibration-samples", 8, 1, 1 << 20));
     request.calibrationSeqLen = static_cast<int>(args.integer("--calibration-seq-len", 0, 0, 1 << 20));
-    const AlgorithmSettings algorithms = algorithmSettings(args);
-    request.gptq = algorithms.gptq;
-    request.gptqBlockSize = algorithms.gptqBlockSize;
-    request.gptqDampening = algorithms.gptqDampening;
-    request.gptqActOrder = algorithms.gptqActOrder;
-    request.propagateError = algorithms.propagateError;
-    request.smoothQuant = algorithms.smoothQuant;
-    request.smoothQuantMappings = algorithms.smoothQuantMappings;
-    request.smoothQuantIgnore = algorithms.smoothQuantIgnore;
+    applyAlgorithms(request, algorithmSettings(args));
+    if (request.awq && !request.scheme)
+        throw UsageError("--awq goes with --scheme (a weight-only scheme: AWQ protects its salient channels)");
     if (request.gptq && !request.scheme)
         throw UsageError("--gptq goes with --scheme (an int scheme: GPTQ chooses its codes)");
     if (request.smoothQuant && !request.scheme)

@@ -20,6 +20,8 @@ AlgorithmsBox::AlgorithmsBox(QWidget* parent)
     : QGroupBox(tr("Calibration"), parent)
     , m_smooth(new QCheckBox(tr("SmoothQuant"), this))
     , m_alpha(new QDoubleSpinBox(this))
+    , m_awq(new QCheckBox(tr("AWQ"), this))
+    , m_duo(new QComboBox(this))
     , m_gptq(new QCheckBox(tr("GPTQ"), this))
     , m_order(new QComboBox(this))
     , m_dampening(new QDoubleSpinBox(this))
@@ -39,6 +41,14 @@ AlgorithmsBox::AlgorithmsBox(QWidget* parent)
     m_alpha->setPrefix(tr("α "));
     m_alpha->setToolTip(tr("Smoothing strength: 0.8 in llm-compressor's W8A8 example, 0.65 fms-mo's default, 0.5 "
                            "the paper's"));
+    m_awq->setToolTip(tr("llm-compressor's AWQ: per mapping (q/k/v, o, gate/up, down) the input channels scaled "
+                         "by the grid point (20) with the lowest output error of the parent module, folded into "
+                         "the norm or Linear before; for weight-only schemes (W4A16), then rounding or GPTQ"));
+    m_duo->addItem(tr("duo scaling"), QStringLiteral("true"));
+    m_duo->addItem(tr("activations only"), QStringLiteral("false"));
+    m_duo->addItem(tr("both (half each)"), QStringLiteral("both"));
+    m_duo->setToolTip(tr("duo_scaling: the scales from the activation and the weight means (llm-compressor's "
+                         "default), from the activations only (the AWQ paper), or half the grid each way"));
     m_gptq->setToolTip(tr("llm-compressor's GPTQModifier: each Linear's codes chosen on its calibration inputs, "
                           "the rounding error of each column spread over the columns not yet quantized"));
     m_order->addItem(tr("static order"), QStringLiteral("static"));
@@ -71,6 +81,41 @@ AlgorithmsBox::AlgorithmsBox(QWidget* parent)
     m_seqLen->setValue(512);
     m_seqLen->setToolTip(tr("Tokens per calibration sample (llm-compressor's examples: 512 samples of 2048)"));
 
+    layOut(browse);
+
+    connect(browse, &QToolButton::clicked, this, [this] {
+        const QString path = QFileDialog::getOpenFileName(
+            this, tr("Calibration data"), m_data->text(), tr("Data (*.json *.jsonl *.txt);;All files (*)"));
+        if (!path.isEmpty())
+            m_data->setText(path);
+    });
+    connect(m_data, &QLineEdit::textChanged, this, &AlgorithmsBox::changed);
+    connect(m_samples, &QSpinBox::valueChanged, this, &AlgorithmsBox::changed);
+    connect(m_seqLen, &QSpinBox::valueChanged, this, &AlgorithmsBox::changed);
+    // SmoothQuant and AWQ both rescale the same layers: one or the other.
+    connect(m_smooth, &QCheckBox::toggled, this, [this](bool on) {
+        if (on)
+            m_awq->setChecked(false);
+    });
+    connect(m_awq, &QCheckBox::toggled, this, [this](bool on) {
+        if (on)
+            m_smooth->setChecked(false);
+    });
+    connect(m_duo, &QComboBox::currentIndexChanged, this, &AlgorithmsBox::changed);
+    for (QCheckBox* c : { m_smooth, m_awq, m_gptq, m_floatInputs })
+        connect(c, &QCheckBox::toggled, this, [this] {
+            updateEnabled();
+            Q_EMIT changed();
+        });
+    connect(m_alpha, &QDoubleSpinBox::valueChanged, this, &AlgorithmsBox::changed);
+    connect(m_dampening, &QDoubleSpinBox::valueChanged, this, &AlgorithmsBox::changed);
+    connect(m_blockSize, &QSpinBox::valueChanged, this, &AlgorithmsBox::changed);
+    connect(m_order, &QComboBox::currentIndexChanged, this, &AlgorithmsBox::changed);
+    updateEnabled();
+}
+
+void AlgorithmsBox::layOut(QWidget* browse)
+{
     auto* dataRow = new QHBoxLayout;
     dataRow->addWidget(m_data, 1);
     dataRow->addWidget(browse);
@@ -78,6 +123,8 @@ AlgorithmsBox::AlgorithmsBox(QWidget* parent)
     int row = 0;
     grid->addWidget(m_smooth, row, 0);
     grid->addWidget(m_alpha, row++, 1);
+    grid->addWidget(m_awq, row, 0);
+    grid->addWidget(m_duo, row++, 1);
     grid->addWidget(m_gptq, row, 0);
     grid->addWidget(m_order, row++, 1);
     auto* dampening = new QLabel(tr("Dampening:"), this);
@@ -96,34 +143,15 @@ AlgorithmsBox::AlgorithmsBox(QWidget* parent)
     grid->addWidget(new QLabel(tr("Tokens each:"), this), row, 0);
     grid->addWidget(m_seqLen, row++, 1);
     grid->setColumnStretch(1, 1);
-
-    connect(browse, &QToolButton::clicked, this, [this] {
-        const QString path = QFileDialog::getOpenFileName(
-            this, tr("Calibration data"), m_data->text(), tr("Data (*.json *.jsonl *.txt);;All files (*)"));
-        if (!path.isEmpty())
-            m_data->setText(path);
-    });
-    connect(m_data, &QLineEdit::textChanged, this, &AlgorithmsBox::changed);
-    connect(m_samples, &QSpinBox::valueChanged, this, &AlgorithmsBox::changed);
-    connect(m_seqLen, &QSpinBox::valueChanged, this, &AlgorithmsBox::changed);
-    for (QCheckBox* c : { m_smooth, m_gptq, m_floatInputs })
-        connect(c, &QCheckBox::toggled, this, [this] {
-            updateEnabled();
-            Q_EMIT changed();
-        });
-    connect(m_alpha, &QDoubleSpinBox::valueChanged, this, &AlgorithmsBox::changed);
-    connect(m_dampening, &QDoubleSpinBox::valueChanged, this, &AlgorithmsBox::changed);
-    connect(m_blockSize, &QSpinBox::valueChanged, this, &AlgorithmsBox::changed);
-    connect(m_order, &QComboBox::currentIndexChanged, this, &AlgorithmsBox::changed);
-    updateEnabled();
 }
 
 void AlgorithmsBox::updateEnabled()
 {
     m_alpha->setEnabled(m_smooth->isChecked());
+    m_duo->setEnabled(m_awq->isChecked());
     for (QWidget* w : std::initializer_list<QWidget*> { m_order, m_dampening, m_blockSize })
         w->setEnabled(m_gptq->isChecked());
-    m_floatInputs->setEnabled(m_smooth->isChecked() || m_gptq->isChecked());
+    m_floatInputs->setEnabled(m_smooth->isChecked() || m_awq->isChecked() || m_gptq->isChecked());
 }
 
 AlgorithmSettings AlgorithmsBox::settings() const
@@ -131,6 +159,8 @@ AlgorithmSettings AlgorithmsBox::settings() const
     AlgorithmSettings a;
     if (m_smooth->isChecked())
         a.smoothQuant = m_alpha->value();
+    a.awq = m_awq->isChecked();
+    a.awqDuoScaling = m_duo->currentData().toString().toStdString();
     a.gptq = m_gptq->isChecked();
     a.gptqActOrder = m_order->currentData().toString().toStdString();
     a.gptqDampening = m_dampening->value();
@@ -144,6 +174,10 @@ void AlgorithmsBox::setSettings(const AlgorithmSettings& a)
     m_smooth->setChecked(a.smoothQuant.has_value());
     if (a.smoothQuant)
         m_alpha->setValue(*a.smoothQuant);
+    m_awq->setChecked(a.awq);
+    const int duo = m_duo->findData(QString::fromStdString(a.awqDuoScaling));
+    if (duo >= 0)
+        m_duo->setCurrentIndex(duo);
     m_gptq->setChecked(a.gptq);
     const int order = m_order->findData(QString::fromStdString(a.gptqActOrder));
     if (order >= 0)
@@ -159,6 +193,8 @@ QString AlgorithmsBox::summary() const
     QStringList parts;
     if (m_smooth->isChecked())
         parts << tr("SmoothQuant %1").arg(m_alpha->value(), 0, 'g', 3);
+    if (m_awq->isChecked())
+        parts << tr("AWQ");
     if (m_gptq->isChecked())
         parts << tr("GPTQ");
     return parts.join(QStringLiteral(" + "));

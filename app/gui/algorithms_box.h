@@ -14,7 +14,8 @@ class QSpinBox;
 namespace qs::app {
 
 // The scheme dock's calibration section: the algorithms that run before quantizing, as
-// llm-compressor's recipe names them (SmoothQuant with its smoothing strength, then GPTQ with its
+// llm-compressor's recipe names them (SmoothQuant with its smoothing strength or AWQ with its duo
+// scaling, then GPTQ with its
 // activation order, dampening and block size, and whether the calibration samples go on through
 // the calibrated layers), and the calibration data, samples and sample length. Evaluate and Export
 // both calibrate with what it says.
@@ -41,10 +42,13 @@ Q_SIGNALS:
     void changed();
 
 private:
+    void layOut(QWidget* browse);
     void updateEnabled();
 
     QCheckBox* m_smooth = nullptr;
     QDoubleSpinBox* m_alpha = nullptr;
+    QCheckBox* m_awq = nullptr;
+    QComboBox* m_duo = nullptr;
     QCheckBox* m_gptq = nullptr;
     QComboBox* m_order = nullptr;
     QDoubleSpinBox* m_dampening = nullptr;

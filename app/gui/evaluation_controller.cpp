@@ -91,13 +91,7 @@ void EvaluationController::evaluate()
     for (const auto& path : m_context.selection->keptModules())
         request.kept.insert(path.toStdString());
     request.moduleSchemes = m_context.selection->moduleSchemes();
-    const AlgorithmSettings& algorithms = calibration.algorithms;
-    request.smoothQuant = algorithms.smoothQuant;
-    request.gptq = algorithms.gptq;
-    request.gptqActOrder = algorithms.gptqActOrder;
-    request.gptqDampening = algorithms.gptqDampening;
-    request.gptqBlockSize = algorithms.gptqBlockSize;
-    request.propagateError = algorithms.propagateError;
+    applyAlgorithms(request, calibration.algorithms);
     try {
         request.maxMemory = m_view->memoryLimit();
     } catch (const Error& e) {

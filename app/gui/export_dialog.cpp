@@ -211,7 +211,7 @@ void ExportDialog::validate()
         problem = tr("%1 already exists. Choose another name or allow replacing it.").arg(destination());
     else if (calibrating() && calibrationData().isEmpty())
         problem = m_calibration.algorithms.any()
-            ? tr("SmoothQuant and GPTQ calibrate on data: choose a calibration data file.")
+            ? tr("SmoothQuant, AWQ and GPTQ calibrate on data: choose a calibration data file.")
             : tr("The scheme's static activation scales are measured on data: choose a calibration data file.");
     else if (m_calibration.algorithms.smoothQuant && m_calibration.algorithms.gptq && format() == QStringLiteral("aiu"))
         problem = tr("For IBM AIU, SmoothQuant is fms-mo's (smoothq_scale in the checkpoint), which rounds W·s: "

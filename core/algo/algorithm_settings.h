@@ -2,7 +2,8 @@
 #pragma once
 
 // The calibration algorithms an export runs before quantizing, as an llm-compressor recipe names
-// them: SmoothQuantModifier, then GPTQModifier (otherwise QuantizationModifier, round to nearest).
+// them: SmoothQuantModifier or AWQModifier, then GPTQModifier (otherwise QuantizationModifier,
+// round to nearest).
 // Plain data.
 #include "algo/smoothquant_mapping.h"
 
@@ -17,6 +18,13 @@ struct AlgorithmSettings
     std::optional<double> smoothQuant; // smoothing_strength (alpha); unset: no SmoothQuant
     std::vector<SmoothQuantMapping> smoothQuantMappings; // empty: the family's defaults
     std::vector<std::string> smoothQuantIgnore;
+    // AWQ (llm-compressor's AWQ transform, before GPTQ or the round to nearest); mappings empty:
+    // the family's defaults.
+    bool awq = false;
+    std::vector<SmoothQuantMapping> awqMappings;
+    std::vector<std::string> awqIgnore;
+    std::string awqDuoScaling = "true"; // duo_scaling: true, false, both
+    int awqGrid = 20; // n_grid
     bool gptq = false;
     int gptqBlockSize = 128;
     double gptqDampening = 0.01; // dampening_frac
@@ -25,7 +33,7 @@ struct AlgorithmSettings
     // through the float ones.
     bool propagateError = true;
 
-    bool any() const { return smoothQuant.has_value() || gptq; }
+    bool any() const { return smoothQuant.has_value() || awq || gptq; }
 };
 
 } // namespace qs

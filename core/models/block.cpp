@@ -45,6 +45,22 @@ void Block::replaceWeight(const std::string& module, const at::Tensor& weight)
     const_cast<Projection*>(p)->weight = weight.to(at::kFloat).contiguous(); // the block owns its projections
 }
 
+void Block::replaceBias(const std::string& module, const at::Tensor& bias)
+{
+    const Projection* p = projection(module);
+    if (!p || !p->bias.defined())
+        throw UsageError("block " + m_name + " has no Linear module " + module + " with a bias");
+    if (p->bias.sizes() != bias.sizes())
+        throw UsageError("the new bias of " + module + " has another shape");
+    const_cast<Projection*>(p)->bias = bias.to(at::kFloat).contiguous(); // the block owns its projections
+}
+
+at::Tensor Block::runParent(const std::string& parent, const at::Tensor&, std::int64_t, const BlockHooks&) const
+{
+    throw UsageError("block " + m_name + " cannot run " + parent + " on its own (AWQ's parent module): give "
+        + "mappings whose balance layers are one Linear module, or use a Llama-family model");
+}
+
 void Block::divideNorm(const std::string& module, const at::Tensor& divisor)
 {
     for (const NormWeights* n : smoothableNorms()) {

@@ -80,6 +80,15 @@ public:
     virtual std::vector<const NormWeights*> smoothableNorms() const { return {}; }
     // weight / divisor and bias / divisor of one of them; UsageError when the block has no such norm.
     void divideNorm(const std::string& module, const at::Tensor& divisor);
+    // Replaces a Linear module's bias (same shape); UsageError when it has none.
+    void replaceBias(const std::string& module, const at::Tensor& bias);
+
+    // The part of the layer that holds several Linear modules, llm-compressor's "parent" of an
+    // AWQ mapping (the lowest module holding every balance layer): `parent` is the layer's name +
+    // ".self_attn" or ".mlp" (Llama group), run on its own input (the norm's output, as the layer
+    // gives it) -> its output, through the Linear hooks. UsageError for a family or part without one.
+    virtual at::Tensor runParent(
+        const std::string& parent, const at::Tensor& x, std::int64_t position, const BlockHooks& hooks) const;
 
     const std::string& name() const { return m_name; } // "model.layers.3"
     std::uint64_t bytes() const; // the float32 weights it holds

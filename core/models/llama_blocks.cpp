@@ -83,19 +83,11 @@ public:
             if (hooks.observe)
                 hooks.observe(p + kind, kind, t, true);
         };
-        const at::Tensor positions = at::arange(position, position + n, at::kLong).to(at::kFloat);
-        const at::Tensor angles = at::outer(positions, m_inverse); // [n, half]
-        const at::Tensor cos = angles.cos().unsqueeze(1);
-        const at::Tensor sin = angles.sin().unsqueeze(1);
+        const auto [cos, sin] = rotation(position, n);
 
         const at::Tensor a = layers::rmsNorm(input, m_inputNorm.weight, c.normEps);
         see("attention.input", a);
-        const at::Tensor q = rotary(project(a, m_q, hooks).view({ n, c.heads, c.headDim }), cos, sin);
-        at::Tensor k = rotary(project(a, m_k, hooks).view({ n, c.kvHeads, c.headDim }), cos, sin).reshape({ n, -1 });
-        at::Tensor v = project(a, m_v, hooks);
-        const std::int64_t past = appendToCache(cache, k, v);
-        const at::Tensor attended = selfAttention(q.reshape({ n, -1 }), k, v, c, p, hooks.observe, past);
-        at::Tensor out = project(attended, m_o, hooks);
+        at::Tensor out = attention(a, cos, sin, hooks, cache);
         see("attention.output", out);
         if (c.residualMultiplier != 1)
             out = out * c.residualMultiplier;
@@ -103,18 +95,59 @@ public:
 
         const at::Tensor b = layers::rmsNorm(x, m_postNorm.weight, c.normEps);
         see("mlp.input", b);
-        const at::Tensor gate = project(b, m_gate, hooks);
-        see("mlp.activation_input", gate);
-        const at::Tensor activated = at::silu(gate);
-        see("mlp.activation_output", activated);
-        at::Tensor mlp = project(activated * project(b, m_up, hooks), m_down, hooks);
+        at::Tensor mlp = feedForward(b, hooks);
         see("mlp.output", mlp);
         if (c.residualMultiplier != 1)
             mlp = mlp * c.residualMultiplier;
         return x + mlp;
     }
 
+    at::Tensor runParent(
+        const std::string& parent, const at::Tensor& x, std::int64_t position, const BlockHooks& hooks) const override
+    {
+        if (parent == m_name + ".mlp")
+            return feedForward(x, hooks);
+        if (parent != m_name + ".self_attn")
+            return Block::runParent(parent, x, position, hooks);
+        const auto [cos, sin] = rotation(position, x.size(0));
+        return attention(x, cos, sin, hooks, nullptr);
+    }
+
 private:
+    std::pair<at::Tensor, at::Tensor> rotation(std::int64_t position, std::int64_t n) const
+    {
+        const at::Tensor positions = at::arange(position, position + n, at::kLong).to(at::kFloat);
+        const at::Tensor angles = at::outer(positions, m_inverse); // [n, half]
+        return { angles.cos().unsqueeze(1), angles.sin().unsqueeze(1) };
+    }
+
+    // self_attn on the input norm's output a -> o_proj's output.
+    at::Tensor attention(
+        const at::Tensor& a, const at::Tensor& cos, const at::Tensor& sin, const BlockHooks& hooks, KvCache* cache) const
+    {
+        const ModelConfig& c = m_config;
+        const std::int64_t n = a.size(0);
+        const at::Tensor q = rotary(project(a, m_q, hooks).view({ n, c.heads, c.headDim }), cos, sin);
+        at::Tensor k = rotary(project(a, m_k, hooks).view({ n, c.kvHeads, c.headDim }), cos, sin).reshape({ n, -1 });
+        at::Tensor v = project(a, m_v, hooks);
+        const std::int64_t past = appendToCache(cache, k, v);
+        const at::Tensor attended = selfAttention(q.reshape({ n, -1 }), k, v, c, m_name + ".", hooks.observe, past);
+        return project(attended, m_o, hooks);
+    }
+
+    // mlp on the post-attention norm's output b -> down_proj's output.
+    at::Tensor feedForward(const at::Tensor& b, const BlockHooks& hooks) const
+    {
+        const std::string p = m_name + ".";
+        const at::Tensor gate = project(b, m_gate, hooks);
+        if (hooks.observe)
+            hooks.observe(p + "mlp.activation_input", "mlp.activation_input", gate, true);
+        const at::Tensor activated = at::silu(gate);
+        if (hooks.observe)
+            hooks.observe(p + "mlp.activation_output", "mlp.activation_output", activated, true);
+        return project(activated * project(b, m_up, hooks), m_down, hooks);
+    }
+
     // x [tokens, heads, headDim]; cos/sin [tokens, 1, headDim / 2]
     at::Tensor rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) const
     {

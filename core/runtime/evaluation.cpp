@@ -10,6 +10,7 @@
 #include "runtime/block_runner.h"
 #include "runtime/chunked_scorer.h"
 #include "runtime/eval_data.h"
+#include "runtime/awq_calibration.h"
 #include "runtime/fake_quant.h"
 #include "runtime/gptq_calibration.h"
 #include "runtime/memory.h"
@@ -163,7 +164,7 @@ std::vector<std::vector<std::int64_t>> calibrationInput(const Checkpoint& checkp
     if (!request.scheme)
         return {};
     const std::string mode = request.activations.empty() ? request.scheme->activations : request.activations;
-    if (!request.gptq && !request.smoothQuant && !isStaticActivations(mode))
+    if (!request.gptq && !request.smoothQuant && !request.awq && !isStaticActivations(mode))
         return {};
     return calibrationWindows(checkpoint, config, request, ids);
 }
@@ -183,7 +184,38 @@ struct Outcomes
 {
     std::shared_ptr<GptqOutcome> gptq = std::make_shared<GptqOutcome>();
     std::shared_ptr<SmoothQuantOutcome> smoothQuant = std::make_shared<SmoothQuantOutcome>();
+    std::shared_ptr<AwqOutcome> awq = std::make_shared<AwqOutcome>();
 };
+
+// AWQ's stream on the calibration set: the balance layers rescaled (float and quantized
+// variants) before GPTQ or the ranges see the layer.
+void addAwqStream(BlockRunner& runner, int floatWeights, int quantizedWeights, int set, const QuantizedModel& q,
+    const EvaluationRequest& request, const Outcomes& outcomes, CancelToken cancel, EvaluationReport& report)
+{
+    if (request.smoothQuant)
+        throw UsageError("AWQ and SmoothQuant both rescale the balance layers: choose one");
+    if (q.scheme.activations != "none")
+        throw UsageError("AWQ is for weight-only schemes (llm-compressor's AWQ keeps 16-bit activations); scheme '"
+            + q.scheme.name + "' quantizes activations (" + q.scheme.activations + ")");
+    AwqSettings settings;
+    settings.mappings = request.awqMappings;
+    settings.ignore = request.awqIgnore;
+    settings.duoScaling = awqDuoScalingFromName(request.awqDuoScaling);
+    settings.nGrid = request.awqGrid;
+    auto schemeOf = [scheme = q.scheme, quantizable = q.quantizable, floatInputs = q.floatInputs,
+                        kept = request.kept, own = request.moduleSchemes](
+                        const std::string& module) -> std::optional<QuantScheme> {
+        if (!quantizable.count(module) || kept.count(module) || floatInputs.count(module))
+            return std::nullopt;
+        const auto it = own.find(module);
+        return it != own.end() ? it->second : scheme;
+    };
+    RunnerStream stream { quantizedWeights, set, {}, -1, false, nullptr };
+    stream.calibration = awqCalibration(floatWeights, q.weights, schemeOf,
+        checkedAwqSettings(runner.model(), std::move(settings)), outcomes.awq, cancel);
+    runner.addStream(std::move(stream));
+    report.algorithms.emplace_back("awq");
+}
 
 // The quantized stream beside the float one (its reference), and before them, when the scheme
 // needs one, the calibration stream: static activation ranges measured on the quantized weights,
@@ -242,6 +274,8 @@ void addQuantizedStreams(BlockRunner& runner, int floatWeights, const QuantizedM
             report.algorithms.emplace_back("smoothquant");
             report.smoothQuantAlpha = *request.smoothQuant;
         }
+        if (request.awq)
+            addAwqStream(runner, floatWeights, quantizedWeights, set, q, request, outcomes, cancel, report);
         RunnerStream stream { quantizedWeights, set, {}, -1, false, nullptr };
         // Static ranges are measured on the quantized weights with float inputs; otherwise the
         // calibration runs the quantized model as it will be evaluated.
@@ -270,9 +304,26 @@ void addQuantizedStreams(BlockRunner& runner, int floatWeights, const QuantizedM
 
 } // namespace
 
+void applyAlgorithms(EvaluationRequest& request, const AlgorithmSettings& a)
+{
+    request.gptq = a.gptq;
+    request.gptqBlockSize = a.gptqBlockSize;
+    request.gptqDampening = a.gptqDampening;
+    request.gptqActOrder = a.gptqActOrder;
+    request.propagateError = a.propagateError;
+    request.smoothQuant = a.smoothQuant;
+    request.smoothQuantMappings = a.smoothQuantMappings;
+    request.smoothQuantIgnore = a.smoothQuantIgnore;
+    request.awq = a.awq;
+    request.awqMappings = a.awqMappings;
+    request.awqIgnore = a.awqIgnore;
+    request.awqDuoScaling = a.awqDuoScaling;
+    request.awqGrid = a.awqGrid;
+}
+
 EvaluationReport evaluateCheckpoint(const Checkpoint& checkpoint, const EvaluationRequest& request, Progress& progress)
 {
-    if ((request.gptq || request.smoothQuant) && !request.scheme)
+    if ((request.gptq || request.smoothQuant || request.awq) && !request.scheme)
         throw UsageError("SmoothQuant and GPTQ prepare a model for a quantization scheme: give one");
     const ModelConfig config = modelConfigFromJson(checkpoint.config());
     const PerplexityOptions options = perplexityOptions(checkpoint, config, request);

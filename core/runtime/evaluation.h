@@ -4,6 +4,7 @@
 // One evaluation of a checkpoint on a data file, float and (optionally) fake-quantized with a
 // scheme and keep selection: what the GUI's Evaluate tab and `quantscope-cli eval` run.
 // Plain data in and out (no libtorch in this header).
+#include "algo/algorithm_settings.h"
 #include "algo/smoothquant_mapping.h"
 #include "quant/quant_scheme.h"
 #include "runtime/divergence.h"
@@ -57,6 +58,13 @@ struct EvaluationRequest
     std::optional<double> smoothQuant;
     std::vector<SmoothQuantMapping> smoothQuantMappings;
     std::vector<std::string> smoothQuantIgnore;
+    // AWQ (llm-compressor's AWQ transform) before GPTQ or the round to nearest, for weight-only
+    // schemes; mappings empty: the family's defaults. Not with SmoothQuant (both rescale).
+    bool awq = false;
+    std::vector<SmoothQuantMapping> awqMappings;
+    std::vector<std::string> awqIgnore;
+    std::string awqDuoScaling = "true"; // true, false, both
+    int awqGrid = 20;
     // Masked-LM scoring: the mask token (-1: the tokenizer's) and the masking stride.
     std::int64_t maskToken = -1;
     int maskEvery = 7;
@@ -65,6 +73,9 @@ struct EvaluationRequest
     std::uint64_t maxMemory = 0;
     std::filesystem::path spillDirectory;
 };
+
+// The request's algorithm fields from the settings an llm-compressor recipe (or the options) give.
+void applyAlgorithms(EvaluationRequest& request, const AlgorithmSettings& algorithms);
 
 struct EvaluationReport
 {

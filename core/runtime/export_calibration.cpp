@@ -9,6 +9,7 @@
 #include "quant/calibrated_tensors.h"
 #include "runtime/block_runner.h"
 #include "runtime/eval_data.h"
+#include "runtime/awq_calibration.h"
 #include "runtime/fake_quant.h"
 #include "runtime/gptq_calibration.h"
 #include "runtime/memory.h"
@@ -80,6 +81,46 @@ std::shared_ptr<LayerCalibration> keptSmoothing(const Checkpoint& checkpoint, in
         }
         outcome->scales.clear();
         outcome->smoothOf.clear();
+    };
+    return c;
+}
+
+// AWQ's stream, keeping the rescaled norms and Linear weights of each layer (the quantization that
+// follows reads them).
+std::shared_ptr<LayerCalibration> keptAwq(const Checkpoint& checkpoint, int floatWeights,
+    const WeightTransform& quantize, const ExportCalibrationRequest& request, AwqSettings settings,
+    CalibratedTensors& out, std::shared_ptr<AwqOutcome> outcome, CancelToken cancel)
+{
+    auto schemeOf = [scheme = request.scheme, own = request.moduleSchemes, quantized = request.quantized](
+                        const std::string& module) -> std::optional<QuantScheme> {
+        if (!quantized.count(module))
+            return std::nullopt;
+        const auto it = own.find(module);
+        return it != own.end() ? it->second : scheme;
+    };
+    std::shared_ptr<LayerCalibration> c
+        = awqCalibration(floatWeights, quantize, schemeOf, std::move(settings), outcome, cancel);
+    auto inner = c->calibrate;
+    c->calibrate = [inner, outcome, &checkpoint, &out](Block& floatLayer, Block& layer) {
+        inner(floatLayer, layer);
+        for (const NormWeights* n : floatLayer.smoothableNorms()) {
+            if (!outcome->scales.count(n->module))
+                continue;
+            const TensorInfo* w = normTensor(checkpoint, n->module);
+            if (!w)
+                throw FormatError("a rescaled norm whose weight the checkpoint does not name",
+                    ErrorContext { checkpoint.path().string(), n->module, {} });
+            out.replace(*w, n->weight);
+            if (const TensorInfo* b = checkpoint.find(n->module + ".bias"); b && n->bias.defined())
+                out.replace(*b, n->bias);
+        }
+        for (const Projection* p : floatLayer.projections()) {
+            if (!outcome->changedLinears.count(p->module))
+                continue;
+            out.replace(checkpoint.info(p->module + ".weight"), p->weight);
+            if (const TensorInfo* b = checkpoint.find(p->module + ".bias"); b && p->bias.defined())
+                out.replace(*b, p->bias);
+        }
     };
     return c;
 }
@@ -157,6 +198,26 @@ ExportCalibrationReport calibrateForExport(
         runner.addStream(std::move(smooth));
         report.algorithms.emplace_back("smoothquant");
     }
+    auto awq = std::make_shared<AwqOutcome>();
+    if (a.awq) {
+        if (a.smoothQuant)
+            throw UsageError("AWQ and SmoothQuant both rescale the balance layers: choose one");
+        if (request.scheme.activations != "none")
+            throw UsageError("AWQ is for weight-only schemes (llm-compressor's AWQ keeps 16-bit activations); scheme '"
+                + request.scheme.name + "' quantizes activations (" + request.scheme.activations + ")");
+        AwqSettings settings;
+        settings.mappings = a.awqMappings;
+        settings.ignore = a.awqIgnore;
+        settings.duoScaling = awqDuoScalingFromName(a.awqDuoScaling);
+        settings.nGrid = a.awqGrid;
+        settings = checkedAwqSettings(*blocks, std::move(settings));
+        report.awqMappings = settings.mappings;
+        RunnerStream stream { quantizedWeights, set, {}, -1, false, nullptr };
+        stream.calibration
+            = keptAwq(checkpoint, floatWeights, quantize, request, std::move(settings), out, awq, progress.token());
+        runner.addStream(std::move(stream));
+        report.algorithms.emplace_back("awq");
+    }
     const bool ranged = isStaticActivations(request.scheme.activations);
     auto ranges = std::make_shared<ActivationRanges>();
     auto gptq = std::make_shared<GptqOutcome>();
@@ -192,6 +253,7 @@ ExportCalibrationReport calibrateForExport(
     }
     report.gptqLoss = gptq->loss;
     report.warnings = gptq->warnings;
+    report.awq = awq->mappings;
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     report.peakRssBytes = peakRssBytes();
     return report;

@@ -7,6 +7,7 @@
 // quantized module's input, kept in a CalibratedTensors store for the exporters. Memory stays
 // bounded by one layer, its Hessians and the samples' hidden states. Plain data in and out.
 #include "algo/algorithm_settings.h"
+#include "algo/awq_mapping_report.h"
 #include "quant/quant_scheme.h"
 
 #include <cstdint>
@@ -43,9 +44,11 @@ struct ExportCalibrationReport
 {
     int samples = 0;
     std::int64_t tokens = 0;
-    std::vector<std::string> algorithms; // "smoothquant", "gptq", "static_activations"
+    std::vector<std::string> algorithms; // "smoothquant" or "awq", "gptq", "static_activations"
     std::vector<SmoothQuantMapping> mappings; // SmoothQuant's, as applied (the family's defaults when none were given)
     int smoothedNorms = 0;
+    std::vector<SmoothQuantMapping> awqMappings; // AWQ's, as applied
+    std::vector<AwqMappingReport> awq; // per mapping of every layer: the grid point chosen, its losses
     int smoothedModules = 0; // fms-mo's SmoothQuant: layers with a smoothq_scale
     std::map<std::string, double> gptqLoss; // per module
     std::vector<std::string> warnings;

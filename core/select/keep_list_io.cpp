@@ -304,6 +304,32 @@ std::string writeRecipeYaml(const std::vector<std::string>& names, const std::st
         }
         y << YAML::EndMap;
     }
+    if (algorithms.awq) {
+        y << YAML::Key << "AWQModifier" << YAML::Value << YAML::BeginMap;
+        if (!algorithms.awqMappings.empty()) {
+            y << YAML::Key << "mappings" << YAML::Value << YAML::BeginSeq;
+            for (const SmoothQuantMapping& m : algorithms.awqMappings) {
+                y << YAML::Flow << YAML::BeginMap << YAML::Key << "smooth_layer" << YAML::Value << YAML::DoubleQuoted
+                  << m.smooth << YAML::Key << "balance_layers" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+                for (const auto& b : m.balance)
+                    y << YAML::DoubleQuoted << b;
+                y << YAML::EndSeq << YAML::EndMap;
+            }
+            y << YAML::EndSeq;
+        }
+        if (!algorithms.awqIgnore.empty()) {
+            y << YAML::Key << "ignore" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+            for (const auto& n : algorithms.awqIgnore)
+                y << YAML::DoubleQuoted << n;
+            y << YAML::EndSeq;
+        }
+        y << YAML::Key << "duo_scaling" << YAML::Value;
+        if (algorithms.awqDuoScaling == "both")
+            y << "both";
+        else
+            y << (algorithms.awqDuoScaling == "true");
+        y << YAML::Key << "n_grid" << YAML::Value << algorithms.awqGrid << YAML::EndMap;
+    }
     y << YAML::Key << (algorithms.gptq ? "GPTQModifier" : "QuantizationModifier") << YAML::Value << YAML::BeginMap;
     y << YAML::Key << "ignore" << YAML::Value << YAML::Flow << YAML::BeginSeq;
     for (const auto& n : names)

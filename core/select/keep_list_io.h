@@ -64,8 +64,8 @@ std::string writeTextList(const std::vector<std::string>& names);
 // single config group targets Linear with `weights` / `activations` as YAML flow mappings
 // (e.g. "{num_bits: 8, type: int, symmetric: true, strategy: channel}"; empty: omitted).
 // With `algorithms`, the modifiers that were applied: SmoothQuantModifier (smoothing_strength,
-// mappings, ignore) first, and GPTQModifier (block_size, dampening_frac, actorder) in place of
-// QuantizationModifier.
+// mappings, ignore) or AWQModifier (mappings, ignore, duo_scaling, n_grid) first, and GPTQModifier
+// (block_size, dampening_frac, actorder) in place of QuantizationModifier.
 std::string writeRecipeYaml(const std::vector<std::string>& names, const std::string& weights,
     const std::string& activations, const AlgorithmSettings& algorithms = {});
 

@@ -5,6 +5,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cctype>
 #include <fstream>
 #include <map>
 #include <set>
@@ -72,9 +73,17 @@ QuantScheme presetScheme(const std::string& name, const std::string& source)
     static const std::map<std::string, std::string> presets = { { "W8A8", "vllm-w8a8-int8" },
         { "INT8", "vllm-w8a8-int8" }, { "W4A16", "vllm-w4a16" }, { "W8A16", "vllm-w8a16" },
         { "FP8_DYNAMIC", "vllm-fp8-dynamic" } };
+    if (name == "W4A16_ASYM") { // int4 groups of 128 with zero points (llm-compressor's AWQ example)
+        QuantScheme s = *findSchemePreset("vllm-w4a16");
+        s.name = "W4A16_ASYM";
+        s.symmetric = false;
+        s.validate();
+        return s;
+    }
     const auto it = presets.find(name);
     if (it == presets.end())
-        bad(source, "scheme '" + name + "' has no QuantScope preset; recipes may name W8A8, INT8, W4A16, W8A16, FP8_DYNAMIC");
+        bad(source, "scheme '" + name
+                + "' has no QuantScope preset; recipes may name W8A8, INT8, W4A16, W4A16_ASYM, W8A16, FP8_DYNAMIC");
     return *findSchemePreset(it->second);
 }
 
@@ -135,6 +144,49 @@ std::vector<SmoothQuantMapping> mappingsOf(const YAML::Node& n, const std::strin
     return out;
 }
 
+// AWQModifier mappings: [{smooth_layer: ..., balance_layers: [...]}, ...].
+std::vector<SmoothQuantMapping> awqMappingsOf(const YAML::Node& n, const std::string& source)
+{
+    std::vector<SmoothQuantMapping> out;
+    if (!n || n.IsNull())
+        return out;
+    if (!n.IsSequence())
+        bad(source, "AWQModifier mappings must be a list of {smooth_layer, balance_layers}");
+    for (const auto& m : n) {
+        if (!m.IsMap() || !m["smooth_layer"] || !m["balance_layers"])
+            bad(source, "an AWQModifier mapping is {smooth_layer: ..., balance_layers: [...]}");
+        for (const auto& key : m) {
+            const std::string k = key.first.as<std::string>("");
+            if (k != "smooth_layer" && k != "balance_layers" && k != "activation_hook_target")
+                bad(source, "an AWQModifier mapping's " + k + " is not implemented (smooth_layer, balance_layers)");
+            if (k == "activation_hook_target")
+                bad(source, "an AWQModifier mapping's activation_hook_target is not implemented");
+        }
+        out.push_back({ strings(m["balance_layers"], source, "an AWQ mapping's balance layers"),
+            m["smooth_layer"].as<std::string>("") });
+    }
+    return out;
+}
+
+void readAwqModifier(const YAML::Node& args, const std::string& source, AlgorithmSettings& a)
+{
+    checkArguments("AWQModifier", args,
+        { "mappings", "ignore", "duo_scaling", "n_grid", "offload_device", "targets", "scheme", "config_groups" },
+        source);
+    a.awq = true;
+    a.awqMappings = awqMappingsOf(args["mappings"], source);
+    a.awqIgnore = strings(args["ignore"], source, "AWQModifier ignore");
+    std::string duo = args["duo_scaling"].as<std::string>("true");
+    for (char& ch : duo)
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (duo != "true" && duo != "false" && duo != "both")
+        bad(source, "AWQModifier duo_scaling '" + duo + "': true, false or both");
+    a.awqDuoScaling = duo;
+    a.awqGrid = args["n_grid"].as<int>(20);
+    if (a.awqGrid < 2)
+        bad(source, "AWQModifier n_grid must be at least 2");
+}
+
 } // namespace
 
 Recipe parseRecipe(const std::string& text, const std::string& source)
@@ -160,15 +212,23 @@ Recipe parseRecipe(const std::string& text, const std::string& source)
             r.algorithms.smoothQuantIgnore = strings(args["ignore"], source, "SmoothQuantModifier ignore");
             continue;
         }
-        if (name != "GPTQModifier" && name != "QuantizationModifier")
+        if (name == "AWQModifier") {
+            readAwqModifier(args, source, r.algorithms);
+            // Before llm-compressor 0.13 AWQModifier also carried the scheme (then it quantizes too).
+            if (!args || !args.IsMap() || (!args["scheme"] && !args["config_groups"]))
+                continue;
+        } else if (name != "GPTQModifier" && name != "QuantizationModifier")
             bad(source, "the recipe's " + name
-                    + " is not implemented; QuantScope runs SmoothQuantModifier, GPTQModifier and QuantizationModifier");
+                    + " is not implemented; QuantScope runs SmoothQuantModifier, AWQModifier, GPTQModifier and "
+                      "QuantizationModifier");
         if (quantizing)
             bad(source, "the recipe has more than one quantizing modifier (GPTQModifier, QuantizationModifier)");
         quantizing = true;
         std::set<std::string> known = { "targets", "scheme", "ignore", "config_groups" };
         if (name == "GPTQModifier")
             known.insert({ "block_size", "dampening_frac", "actorder", "offload_hessians" });
+        if (name == "AWQModifier")
+            known.insert({ "mappings", "duo_scaling", "n_grid", "offload_device" });
         checkArguments(name, args, known, source);
         for (const auto& t : strings(args["targets"], source, name + " targets")) {
             if (t != "Linear")
@@ -194,6 +254,8 @@ Recipe parseRecipe(const std::string& text, const std::string& source)
                 bad(source, "GPTQModifier actorder '" + order + "': static, weight, group, dynamic or none");
         }
     }
+    if (r.algorithms.awq && r.algorithms.smoothQuant)
+        bad(source, "the recipe has both SmoothQuantModifier and AWQModifier, which both rescale the balance layers");
     return r;
 }
 

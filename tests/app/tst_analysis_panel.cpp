@@ -305,11 +305,22 @@ private Q_SLOTS:
         const auto cells = w.analysisTabs()->layers()->model()->calibration().value(
             QStringLiteral("model.layers.0.self_attn.q_proj"));
         QVERIFY(cells.rtnError > 0 && cells.calibratedError > 0 && cells.gptqLoss > 0);
+        // AWQ before the rounding of a weight-only scheme (choosing it turns SmoothQuant off).
+        w.schemePanel()->setScheme(*findSchemePreset("vllm-w4a16"));
+        AlgorithmSettings awq;
+        awq.awq = true;
+        w.algorithmsBox()->setSettings(algorithms);
+        w.algorithmsBox()->setSettings(awq);
+        QVERIFY(!w.algorithmsBox()->choice().algorithms.smoothQuant && w.algorithmsBox()->choice().algorithms.awq);
+        w.evaluate();
+        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 4, 60000);
+        QCOMPARE(table->rowCount(), 5);
+        QCOMPARE(table->item(4, 0)->text(), QStringLiteral("vllm-w4a16 · AWQ"));
         w.algorithmsBox()->setSettings({});
         // Other windows start a new table.
         w.evalPanel()->setSeqLen(32);
         w.evaluate();
-        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 4, 60000);
+        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 5, 60000);
         QCOMPARE(table->rowCount(), 2);
         // Capturing activations on the same data fills the Activations tab.
         QSignalSpy captured(&w, &MainWindow::activationsCaptured);

@@ -170,6 +170,51 @@ def refused(cli, src, out, extra, words):
         fail(f"{extra}: exit {r.returncode}, {r.stderr.strip()!r}, output {'written' if os.path.exists(out) else 'absent'}")
 
 
+def check_awq(args, src, calibration):
+    """AWQ then round to nearest, W4A16, as llm-compressor's AWQ example: the norms carry 1/s, the
+    balance layers W s, so that norm * dequantized weight stays the source's up to int4 rounding;
+    recipe.yaml names AWQModifier before the QuantizationModifier; eval reports it."""
+    out = os.path.join(args.workdir, "awq")
+    r = subprocess.run([args.cli, "convert", src, "-o", out, "--format", "compressed-tensors", "--scheme", "vllm-w4a16",
+                        "--keep", "lm_head", "--awq", "--json"] + calibration, capture_output=True, text=True)
+    if r.returncode != 0:
+        fail(f"convert --awq: {r.stderr.strip()}")
+    c = json.loads(r.stdout)["calibration"]
+    if c["algorithms"] != ["awq"] or len(c["awq"]) < 12 or any(m["best_loss"] > m["initial_loss"] for m in c["awq"]):
+        fail(f"convert --awq reports {c['algorithms']}, {len(c.get('awq', []))} mappings")
+    recipe = open(os.path.join(out, "recipe.yaml")).read()
+    if recipe.find("AWQModifier") < 0 or recipe.find("AWQModifier") > recipe.find("QuantizationModifier"):
+        fail(f"recipe.yaml: {recipe}")
+    before, _ = tensors(src)
+    _, raw = st.read(os.path.join(out, "model.safetensors"))
+    # The grid's first point (ratio 0 without duo scaling) is the identity: such a norm stays.
+    identity = {m["smooth_layer"]: m["ratio"] == 0 and not m["duo_scaling"] for m in c["awq"]}
+    if all(identity.values()):
+        fail("every AWQ mapping chose the identity")
+    for layer in range(4):
+        p = f"model.layers.{layer}."
+        norm_src = before[p + "post_attention_layernorm.weight"]
+        norm = st.to_numpy(*raw[p + "post_attention_layernorm.weight"]).astype(np.float32)
+        if np.allclose(norm, norm_src, rtol=1e-2, atol=0) != identity[p + "post_attention_layernorm"]:
+            fail(f"{p}post_attention_layernorm: rescaled {not np.allclose(norm, norm_src)}, AWQ chose "
+                 f"{'the identity' if identity[p + 'post_attention_layernorm'] else 'scales'}")
+        for module in ("mlp.gate_proj", "mlp.up_proj"):
+            m = p + module
+            n, k = (int(x) for x in st.to_numpy(*raw[m + ".weight_shape"]))
+            codes = interop_common.unpack(st.to_numpy(*raw[m + ".weight_packed"]), 4, k).astype(np.float32)
+            scale = st.to_numpy(*raw[m + ".weight_scale"]).astype(np.float32)
+            effective = codes * scale[:, np.arange(k) // 128] * norm[None, :]
+            reference = before[m + ".weight"] * norm_src[None, :]
+            rel = np.linalg.norm(effective - reference) / np.linalg.norm(reference)
+            if rel > 0.25:
+                fail(f"{m}: norm * dequantized weight is {rel:.3f} from the source's")
+    r = subprocess.run([args.cli, "eval", src, "--data", calibration[1], "--seq-len", "64", "--max-windows", "4",
+                        "--scheme", "vllm-w4a16", "--awq", "--json"] + calibration, capture_output=True, text=True)
+    if r.returncode != 0 or json.loads(r.stdout)["algorithms"] != ["awq"]:
+        fail(f"eval --awq: {r.stderr.strip()}")
+    print(f"OK: AWQ W4A16: {len(c['awq'])} mappings rescaled, norm * weight kept, AWQModifier in recipe.yaml")
+
+
 def main():
     args, src = interop_common.setup()
     rng = np.random.default_rng(3)
@@ -210,7 +255,7 @@ def main():
     print(f"OK: eval --recipe: perplexity {e['perplexity']:.2f} against float {e['perplexity_float']:.2f}")
     awq = os.path.join(args.workdir, "awq.yaml")
     with open(awq, "w") as f:
-        f.write("stage:\n  modifiers:\n    AWQModifier:\n      scheme: W4A16\n")
+        f.write("stage:\n  modifiers:\n    QuIPModifier:\n      rotations: [v, u]\n")
     # NxD: GPTQ'd int8 codes with float32 scales, and the static input scale NxD Inference reads.
     nxd = os.path.join(args.workdir, "nxd")
     r = subprocess.run([args.cli, "convert", src, "-o", nxd, "--format", "nxd", "--gptq", "--activations",
@@ -227,6 +272,7 @@ def main():
         fail(f"nxd: q/k input scales {q}, {k}")
     print(f"OK: NxD GPTQ int8 with static input_scale [1] float32 on {len(scales)} modules")
     check_group_order(args, src, calibration)
+    check_awq(args, src, calibration)
     short = os.path.join(args.workdir, "short.json")
     with open(short, "w") as f:
         json.dump([1, 2, 3], f)
@@ -241,7 +287,7 @@ def main():
     refused(args.cli, src, bad, ["--format", "compressed-tensors", "--activations", "int8-tensor-static"],
             "--calibration-data")
     refused(args.cli, src, bad, ["--format", "compressed-tensors", "--recipe", awq, "--calibration-data", data],
-            "AWQModifier is not implemented")
+            "QuIPModifier is not implemented")
     refused(args.cli, src, bad, ["--format", "compressed-tensors", "--recipe", recipe, "--scheme", "vllm-w4a16"],
             "drop --scheme")
     for extra, words in ((["--calibration-data", short], "needs one sample of 64 tokens"),

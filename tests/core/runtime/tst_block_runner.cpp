@@ -239,6 +239,17 @@ private Q_SLOTS:
         QVERIFY(gptq.perplexity < rtn.perplexity);
         QVERIFY(gptq.klDivergence < rtn.klDivergence);
         QCOMPARE(gptq.calibrationWindows, 6);
+        // AWQ (llm-compressor's AWQ transform) before the rounding, and before GPTQ.
+        request.gptq = false;
+        request.awq = true;
+        const EvaluationReport awq = evaluateCheckpoint(c, request, m_progress);
+        request.gptq = true;
+        const EvaluationReport awqGptq = evaluateCheckpoint(c, request, m_progress);
+        qInfo("AWQ %.4f, AWQ + GPTQ %.4f", awq.perplexity, awqGptq.perplexity);
+        QCOMPARE(awq.algorithms, std::vector<std::string> { "awq" });
+        QVERIFY(awq.perplexity < rtn.perplexity);
+        QVERIFY(awqGptq.perplexity < rtn.perplexity);
+        request.awq = false;
         // Feeding each layer the float model's outputs instead is another (worse here or not) run.
         request.propagateError = false;
         const EvaluationReport floatInputs = evaluateCheckpoint(c, request, m_progress);

@@ -4,6 +4,7 @@
 // clear errors for what QuantScope cannot run (a modifier it does not implement, named; an unknown
 // argument; targets other than Linear; a scheme without a preset).
 #include "error.h"
+#include "select/keep_list_io.h"
 #include "select/recipe.h"
 
 #include <QTest>
@@ -79,9 +80,43 @@ private Q_SLOTS:
             std::string("none"));
     }
 
+    // AWQModifier as llm-compressor 0.13 writes it (a transform before the quantizing modifier), and
+    // as earlier versions did (carrying the scheme itself).
+    void readsAwq()
+    {
+        const Recipe r = parseRecipe("stage:\n  modifiers:\n    AWQModifier:\n      duo_scaling: both\n      n_grid: 10\n"
+                                     "      mappings:\n        - smooth_layer: re:.*post_attention_layernorm$\n"
+                                     "          balance_layers: [re:.*gate_proj$, re:.*up_proj$]\n"
+                                     "    QuantizationModifier:\n      scheme: W4A16_ASYM\n      ignore: [lm_head]\n",
+            "awq.yaml");
+        QVERIFY(r.algorithms.awq && !r.algorithms.gptq);
+        QCOMPARE(r.algorithms.awqDuoScaling, std::string("both"));
+        QCOMPARE(r.algorithms.awqGrid, 10);
+        QCOMPARE(r.algorithms.awqMappings.size(), std::size_t(1));
+        QCOMPARE(r.algorithms.awqMappings[0].smooth, std::string("re:.*post_attention_layernorm$"));
+        QCOMPARE(r.algorithms.awqMappings[0].balance.size(), std::size_t(2));
+        QVERIFY(r.scheme && !r.scheme->symmetric && r.scheme->bits == 4 && r.scheme->groupSize == 128);
+        QCOMPARE(r.keep.size(), std::size_t(1));
+        const Recipe old = parseRecipe("AWQModifier:\n  ignore: [lm_head]\n  scheme: W4A16\n  targets: [Linear]\n",
+            "r");
+        QVERIFY(old.algorithms.awq && old.scheme && old.scheme->bits == 4);
+        QCOMPARE(old.algorithms.awqDuoScaling, std::string("true"));
+        QCOMPARE(old.keep.size(), std::size_t(1));
+        // What the export writes back reads as the same plan.
+        const std::string yaml = writeRecipeYaml({ "lm_head" },
+            "{num_bits: 4, type: int, symmetric: false, strategy: group, group_size: 128}", "", r.algorithms);
+        const Recipe again = parseRecipe(yaml, "written");
+        QVERIFY2(again.algorithms.awq && again.algorithms.awqDuoScaling == "both" && again.algorithms.awqGrid == 10
+                && again.algorithms.awqMappings.size() == 1,
+            yaml.c_str());
+    }
+
     void refusesWhatItCannotRun()
     {
-        refused("stage:\n  modifiers:\n    AWQModifier:\n      scheme: W4A16\n", "AWQModifier is not implemented");
+        refused("stage:\n  modifiers:\n    QuIPModifier:\n      rotations: [v, u]\n", "QuIPModifier is not implemented");
+        refused("AWQModifier:\n  duo_scaling: sometimes\nQuantizationModifier:\n  scheme: W4A16\n", "duo_scaling");
+        refused("AWQModifier:\n  mappings: [[\"re:.*q_proj\"], \"re:.*input_layernorm\"]\n", "smooth_layer");
+        refused("SmoothQuantModifier: {}\nAWQModifier: {}\nQuantizationModifier:\n  scheme: W4A16\n", "both");
         refused("GPTQModifier:\n  scheme: W8A8\n  sequential_update: true\n", "sequential_update");
         refused("GPTQModifier:\n  scheme: W8A8\n  targets: [Embedding]\n", "Embedding");
         refused("QuantizationModifier:\n  scheme: NVFP4\n", "NVFP4");

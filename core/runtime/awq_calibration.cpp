@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "runtime/awq_calibration.h"
+
+#include "algo/smoothquant.h"
+#include "error.h"
+#include "models/model_config.h"
+
+#include <ATen/ATen.h>
+
+#include <set>
+
+namespace qs {
+namespace {
+
+bool anyMatches(const std::vector<std::string>& targets, const std::string& path)
+{
+    for (const std::string& t : targets) {
+        if (smoothQuantTargetMatches(t, path))
+            return true;
+    }
+    return false;
+}
+
+std::string describe(const SmoothQuantMapping& m)
+{
+    std::string out = "{smooth_layer: \"" + m.smooth + "\", balance_layers: [";
+    for (std::size_t i = 0; i < m.balance.size(); ++i)
+        out += (i ? ", \"" : "\"") + m.balance[i] + "\"";
+    return out + "]}";
+}
+
+// The lowest module holding every balance layer (llm-compressor's parent); the Linear itself when
+// there is one.
+std::string parentOf(const std::vector<const Projection*>& balance)
+{
+    std::string prefix = balance.front()->module;
+    if (balance.size() == 1)
+        return prefix;
+    for (const Projection* p : balance) {
+        std::size_t n = 0;
+        while (n < prefix.size() && n < p->module.size() && prefix[n] == p->module[n])
+            ++n;
+        prefix.resize(n);
+    }
+    const auto dot = prefix.rfind('.');
+    return dot == std::string::npos ? prefix : prefix.substr(0, dot);
+}
+
+// What one layer's float pass keeps: per mapping's first balance layer, its input per sample.
+struct KeptInputs
+{
+    std::map<std::string, std::vector<at::Tensor>> inputs;
+};
+
+// One mapping of one layer, resolved against its modules.
+struct Resolved
+{
+    SmoothQuantMapping mapping;
+    const NormWeights* norm = nullptr; // the smooth layer: a norm ...
+    const Projection* linear = nullptr; // ... or a Linear
+    std::vector<const Projection*> balance;
+    std::string parent;
+};
+
+std::optional<Resolved> resolve(const Block& layer, const SmoothQuantMapping& m, const AwqSettings& settings)
+{
+    Resolved r;
+    r.mapping = m;
+    for (const NormWeights* n : layer.smoothableNorms()) {
+        if (smoothQuantTargetMatches(m.smooth, n->module))
+            r.norm = n;
+    }
+    for (const Projection* p : layer.projections()) {
+        if (!r.norm && smoothQuantTargetMatches(m.smooth, p->module))
+            r.linear = p;
+        if (anyMatches(m.balance, p->module))
+            r.balance.push_back(p);
+    }
+    const std::string smooth = r.norm ? r.norm->module : r.linear ? r.linear->module : std::string();
+    if (smooth.empty() || r.balance.empty() || anyMatches(settings.ignore, smooth))
+        return std::nullopt;
+    // v_proj -> o_proj under grouped-query attention: the shapes do not fit, the mapping is skipped.
+    const std::int64_t width = r.norm ? r.norm->weight.size(0) : r.linear->weight.size(0);
+    for (const Projection* p : r.balance) {
+        if (!awqMappingFits(width, p->weight.size(1)))
+            return std::nullopt;
+    }
+    r.parent = parentOf(r.balance);
+    return r;
+}
+
+at::Tensor runParent(const Block& layer, const Resolved& r, const at::Tensor& x)
+{
+    if (r.balance.size() == 1) {
+        const Projection& p = *r.balance.front();
+        return p.bias.defined() ? at::linear(x, p.weight, p.bias) : at::linear(x, p.weight);
+    }
+    return layer.runParent(r.parent, x, 0, {});
+}
+
+struct Smoothed
+{
+    AwqMappingReport report;
+    at::Tensor scales;
+};
+
+// The mapping's grid search on the kept inputs, then the winner folded into both layers; nothing
+// when none of its balance layers is quantized (nothing to protect).
+std::optional<Smoothed> smoothMapping(Block& floatLayer, Block& layer, const Resolved& r,
+    const std::vector<at::Tensor>& inputs, const WeightTransform& quantize,
+    const std::function<std::optional<QuantScheme>(const std::string&)>& schemeOf, const AwqSettings& settings,
+    CancelToken cancel)
+{
+    ChannelAbsMean xMean;
+    for (const at::Tensor& x : inputs)
+        xMean.add(x);
+    std::vector<at::Tensor> floatOutputs;
+    for (const at::Tensor& x : inputs)
+        floatOutputs.push_back(runParent(floatLayer, r, x));
+    std::vector<std::string> names;
+    std::vector<at::Tensor> originals;
+    std::optional<QuantScheme> scheme;
+    for (const Projection* p : r.balance) {
+        names.push_back(p->module);
+        originals.push_back(p->weight);
+        if (!scheme)
+            scheme = schemeOf(p->module);
+    }
+    if (!scheme)
+        return std::nullopt;
+    const auto loss = [&](const std::vector<at::Tensor>& candidate) {
+        cancel.throwIfCancelled();
+        for (std::size_t i = 0; i < names.size(); ++i)
+            floatLayer.replaceWeight(names[i], schemeOf(names[i]) ? candidate[i] : originals[i]);
+        double sum = 0;
+        std::int64_t count = 0;
+        for (std::size_t i = 0; i < inputs.size(); ++i) {
+            sum += (runParent(floatLayer, r, inputs[i]) - floatOutputs[i]).pow(2).sum().item<double>();
+            count += floatOutputs[i].numel();
+        }
+        return count > 0 ? sum / static_cast<double>(count) : 0.0;
+    };
+    AwqSearchResult found;
+    try {
+        found = awqSearch(xMean.mean(), originals, *scheme, awqGrid(settings.nGrid, settings.duoScaling), loss);
+    } catch (...) {
+        for (std::size_t i = 0; i < names.size(); ++i)
+            floatLayer.replaceWeight(names[i], originals[i]);
+        throw;
+    }
+    const at::Tensor& s = found.scales;
+    // Fold: the balance layers' columns times s, the smooth layer divided by s (float keeps its function).
+    const bool separate = &layer != &floatLayer;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        const at::Tensor scaled = (originals[i] * s.reshape({ 1, -1 })).contiguous();
+        floatLayer.replaceWeight(names[i], scaled);
+        if (separate)
+            layer.replaceWeight(names[i], quantize ? quantize(names[i], scaled) : scaled);
+    }
+    std::string smooth;
+    if (r.norm) {
+        smooth = r.norm->module;
+        floatLayer.divideNorm(smooth, s);
+        if (separate)
+            layer.divideNorm(smooth, s);
+    } else {
+        smooth = r.linear->module;
+        const at::Tensor divided = awqSmoothLayerDivided(r.linear->weight, s);
+        const at::Tensor bias = r.linear->bias.defined() ? awqSmoothLayerDivided(r.linear->bias, s) : at::Tensor();
+        floatLayer.replaceWeight(smooth, divided);
+        if (bias.defined())
+            floatLayer.replaceBias(smooth, bias);
+        if (separate) {
+            layer.replaceWeight(smooth, quantize ? quantize(smooth, divided) : divided);
+            if (bias.defined())
+                layer.replaceBias(smooth, bias);
+        }
+    }
+    return Smoothed { { smooth, r.parent, found.best.ratio, found.best.duo, found.initialLoss, found.bestLoss }, s };
+}
+
+std::string familyName(ModelFamily f)
+{
+    return f == ModelFamily::Llama ? "llama" : f == ModelFamily::Gpt2 ? "gpt2" : "bert";
+}
+
+} // namespace
+
+AwqSettings checkedAwqSettings(const ModelBlocks& model, AwqSettings settings)
+{
+    awqGrid(settings.nGrid, settings.duoScaling); // the grid's own checks
+    if (settings.mappings.empty())
+        settings.mappings = defaultAwqMappings(familyName(model.config().family));
+    std::set<std::string> modules, linears;
+    for (const TensorInfo& t : model.checkpoint().tensors()) {
+        const auto dot = t.name.rfind('.');
+        if (dot == std::string::npos)
+            continue;
+        const std::string module = t.name.substr(0, dot), param = t.name.substr(dot + 1);
+        if (param == "weight" || param == "gain") {
+            modules.insert(module);
+            if (t.shape.size() == 2)
+                linears.insert(module);
+        }
+    }
+    for (const SmoothQuantMapping& m : settings.mappings) {
+        if (m.balance.empty())
+            throw UsageError("the AWQ mapping " + describe(m) + " names no balance layers");
+        bool smooth = false, balance = false;
+        for (const std::string& n : modules)
+            smooth = smooth || smoothQuantTargetMatches(m.smooth, n);
+        for (const std::string& l : linears)
+            balance = balance || anyMatches(m.balance, l);
+        if (!smooth)
+            throw UsageError("the AWQ mapping " + describe(m) + ": its smooth layer matches no module of "
+                + model.checkpoint().path().string());
+        if (!balance)
+            throw UsageError("the AWQ mapping " + describe(m) + ": its balance layers match no Linear module of "
+                + model.checkpoint().path().string());
+    }
+    return settings;
+}
+
+std::shared_ptr<LayerCalibration> awqCalibration(int floatWeights, WeightTransform quantize,
+    std::function<std::optional<QuantScheme>(const std::string&)> schemeOf, AwqSettings settings,
+    std::shared_ptr<AwqOutcome> outcome, CancelToken cancel)
+{
+    // Every mapping's balance layers read one input: it is kept on the first of them.
+    std::vector<std::string> firsts;
+    for (const SmoothQuantMapping& m : settings.mappings) {
+        if (!m.balance.empty())
+            firsts.push_back(m.balance.front());
+    }
+    auto kept = std::make_shared<KeptInputs>();
+    auto c = std::make_shared<LayerCalibration>();
+    c->floatWeights = floatWeights;
+    c->propagateError = false; // AWQ's own pass is on the float model, as llm-compressor's
+    c->collect.input = [kept, firsts](const std::string& module, const at::Tensor& x) {
+        if (anyMatches(firsts, module))
+            kept->inputs[module].push_back(x.to(at::kFloat).contiguous());
+        return x;
+    };
+    c->calibrate = [kept, quantize = std::move(quantize), schemeOf = std::move(schemeOf),
+                       settings = std::move(settings), outcome, cancel](Block& floatLayer, Block& layer) {
+        outcome->scales.clear();
+        outcome->changedLinears.clear();
+        for (const SmoothQuantMapping& m : settings.mappings) {
+            const std::optional<Resolved> r = resolve(floatLayer, m, settings);
+            if (!r)
+                continue;
+            const auto inputs = kept->inputs.find(r->balance.front()->module);
+            if (inputs == kept->inputs.end() || inputs->second.empty())
+                throw UsageError("AWQ: no calibration token reached " + r->balance.front()->module);
+            const std::optional<Smoothed> done
+                = smoothMapping(floatLayer, layer, *r, inputs->second, quantize, schemeOf, settings, cancel);
+            if (!done)
+                continue;
+            outcome->scales[done->report.smooth] = done->scales;
+            for (const Projection* p : r->balance)
+                outcome->changedLinears.insert(p->module);
+            if (r->linear)
+                outcome->changedLinears.insert(r->linear->module);
+            outcome->mappings.push_back(done->report);
+        }
+        kept->inputs.clear();
+    };
+    return c;
+}
+
+} // namespace qs
