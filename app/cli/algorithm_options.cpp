@@ -9,7 +9,7 @@ void addAlgorithmOptions(OptionSpec& spec)
 {
     spec.flags.insert({ "--gptq", "--awq", "--no-propagate-error" });
     spec.values.insert({ "--smoothquant", "--gptq-block-size", "--gptq-dampening", "--gptq-actorder", "--recipe",
-        "--awq-duo-scaling", "--awq-grid" });
+        "--awq-duo-scaling", "--awq-grid", "--rotate", "--rotate-seed" });
 }
 
 std::optional<Recipe> recipeOption(const Arguments& args)
@@ -17,7 +17,7 @@ std::optional<Recipe> recipeOption(const Arguments& args)
     if (args.value("--recipe").empty())
         return std::nullopt;
     for (const char* o : { "--scheme", "--smoothquant", "--gptq-block-size", "--gptq-dampening", "--gptq-actorder",
-             "--awq-duo-scaling", "--awq-grid" }) {
+             "--awq-duo-scaling", "--awq-grid", "--rotate", "--rotate-seed" }) {
         if (args.values.count(o))
             throw UsageError(std::string("--recipe gives the scheme and the algorithms: drop ") + o);
     }
@@ -69,6 +69,12 @@ AlgorithmSettings algorithmSettings(const Arguments& args)
         && (args.values.count("--gptq-block-size") || args.values.count("--gptq-dampening")
             || args.values.count("--gptq-actorder")))
         throw UsageError("--gptq-block-size, --gptq-dampening and --gptq-actorder go with --gptq");
+    a.rotation = args.value("--rotate");
+    if (!a.rotation.empty() && a.rotation != "hadamard" && a.rotation != "random")
+        throw UsageError("--rotate: '" + a.rotation + "'; rotations: hadamard, random");
+    a.rotationSeed = static_cast<std::uint64_t>(args.integer("--rotate-seed", 0, 0, std::int64_t(1) << 62));
+    if (a.rotation.empty() && args.values.count("--rotate-seed"))
+        throw UsageError("--rotate-seed goes with --rotate");
     a.awq = args.has("--awq");
     if (!args.value("--awq-duo-scaling").empty()) {
         a.awqDuoScaling = args.value("--awq-duo-scaling");
@@ -91,6 +97,9 @@ std::string algorithmOptionsUsage()
            "                       Linear mappings, ranges from the calibration samples; with --format\n"
            "                       aiu fms-mo's DQ SmoothQuant instead (0.65 its default): smoothq_scale\n"
            "                       per smoothed layer, its weight quantized as W * s\n"
+           "  --rotate R           fuse rotations into the weights first (Llama family; QuaRot's offline\n"
+           "                       R1 on the residual stream with the norms folded in, R2 per head):\n"
+           "                       hadamard (randomised) or random (orthogonal); --rotate-seed N (0)\n"
            "  --awq                AWQ (llm-compressor's AWQ transform) before the rounding or GPTQ, for\n"
            "                       weight-only schemes: per mapping (q/k/v <- input_layernorm, o <- v,\n"
            "                       gate/up <- post_attention_layernorm, down <- up) the input channels\n"

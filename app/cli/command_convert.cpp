@@ -11,6 +11,7 @@
 #include "model/module_tree.h"
 #include "quant/calibrated_tensors.h"
 #include "quant/quant_scheme.h"
+#include "runtime/calibrated_export.h"
 #include "runtime/export_calibration.h"
 #include "runtime/memory.h"
 #include "select/keep_list_io.h"
@@ -349,32 +350,28 @@ int runConvert(const std::vector<std::string>& raw)
         std::fprintf(stderr, "warning: %s\n", w.c_str());
 
     TerminalProgress progress;
-    std::shared_ptr<CalibratedTensors> calibrated;
-    ExportCalibrationReport calibration;
-    if (calibrating) {
-        calibrated = std::make_shared<CalibratedTensors>(args.value("--spill-dir"));
-        calibration = calibrateForExport(checkpoint, calibrationRequest(args, tree, options, algorithms), *calibrated, progress);
-        options.calibrated = calibrated;
-        options.algorithms = algorithms;
-        options.algorithms.smoothQuantMappings = calibration.mappings;
-        options.algorithms.awqMappings = calibration.awqMappings;
-    }
-    const ConversionReport report
-        = convertCheckpoint(calibrated ? calibrated->apply(checkpoint) : checkpoint, tree, options, progress);
+    const CalibratedExport result
+        = exportWithAlgorithms(checkpoint, tree, options, calibrationRequest(args, tree, options, algorithms), progress);
+    const ConversionReport& report = result.conversion;
     progress.finish();
 
     if (args.has("--json")) {
         nlohmann::ordered_json out = conversionReportJson(report, scheme, warnings);
-        if (calibrating)
-            addCalibrationJson(out, calibration);
+        if (result.calibration)
+            addCalibrationJson(out, *result.calibration);
+        if (const auto& r = result.rotation)
+            out["rotation"] = { { "r1", r->r1 }, { "r2", r->r2 }, { "tensors", r->rotatedTensors },
+                { "folded_norms", r->foldedNorms }, { "seconds", r->seconds } };
         std::cout << out.dump(2) << "\n";
         return 0;
     }
     printReport(checkpoint, report, scheme);
-    if (calibrating)
-        std::printf("  calibrated on %d samples (%lld tokens): %s; peak memory %s\n", calibration.samples,
-            static_cast<long long>(calibration.tokens), joined(calibration.algorithms).c_str(),
-            formatBytes(calibration.peakRssBytes).c_str());
+    if (const auto& r = result.rotation)
+        std::printf("  rotated: R1 %s%s (%d tensors, %d norms folded) in %.1f s\n", r->r1.c_str(),
+            r->r2.empty() ? "" : (", R2 " + r->r2).c_str(), r->rotatedTensors, r->foldedNorms, r->seconds);
+    if (const auto& c = result.calibration)
+        std::printf("  calibrated on %d samples (%lld tokens): %s; peak memory %s\n", c->samples,
+            static_cast<long long>(c->tokens), joined(c->algorithms).c_str(), formatBytes(c->peakRssBytes).c_str());
     return 0;
 }
 

@@ -228,6 +228,8 @@ void addReportJson(const EvaluationReport& report, const EvaluationRequest& requ
         }
         out["modules"] = std::move(modules);
         out["algorithms"] = report.algorithms;
+        if (!report.rotation.empty())
+            out["rotation"] = report.rotation;
         if (request.smoothQuant)
             out["smoothquant"] = { { "alpha", report.smoothQuantAlpha }, { "smoothed_norms", report.smoothedNorms },
                 { "balance_layers", report.smoothedModules } };

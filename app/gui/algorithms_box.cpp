@@ -18,6 +18,8 @@ namespace qs::app {
 
 AlgorithmsBox::AlgorithmsBox(QWidget* parent)
     : QGroupBox(tr("Calibration"), parent)
+    , m_rotation(new QComboBox(this))
+    , m_rotationSeed(new QSpinBox(this))
     , m_smooth(new QCheckBox(tr("SmoothQuant"), this))
     , m_alpha(new QDoubleSpinBox(this))
     , m_awq(new QCheckBox(tr("AWQ"), this))
@@ -31,6 +33,7 @@ AlgorithmsBox::AlgorithmsBox(QWidget* parent)
     , m_samples(new QSpinBox(this))
     , m_seqLen(new QSpinBox(this))
 {
+    setUpRotation();
     m_smooth->setToolTip(tr("llm-compressor's SmoothQuantModifier: per input channel of q/k/v and gate/up, "
                             "s = range^α / (2·max|W|)^(1-α), folded into the norm before them; moves activation "
                             "outliers into the weights before int8 activations"));
@@ -114,6 +117,23 @@ AlgorithmsBox::AlgorithmsBox(QWidget* parent)
     updateEnabled();
 }
 
+void AlgorithmsBox::setUpRotation()
+{
+    m_rotation->addItem(tr("none"), QString());
+    m_rotation->addItem(tr("Hadamard (randomised)"), QStringLiteral("hadamard"));
+    m_rotation->addItem(tr("random orthogonal"), QStringLiteral("random"));
+    m_rotation->setToolTip(tr("QuaRot's offline rotations fused into the weights first (Llama family): the norms "
+                              "folded into the Linear modules, R1 on the residual stream, R2 per attention head. "
+                              "The float model does not change; outliers spread over every channel. No data needed."));
+    m_rotationSeed->setRange(0, 1 << 30);
+    m_rotationSeed->setToolTip(tr("The seed of the random signs (Hadamard) or of the random orthogonal matrix"));
+    connect(m_rotation, &QComboBox::currentIndexChanged, this, [this] {
+        updateEnabled();
+        Q_EMIT changed();
+    });
+    connect(m_rotationSeed, &QSpinBox::valueChanged, this, &AlgorithmsBox::changed);
+}
+
 void AlgorithmsBox::layOut(QWidget* browse)
 {
     auto* dataRow = new QHBoxLayout;
@@ -121,6 +141,12 @@ void AlgorithmsBox::layOut(QWidget* browse)
     dataRow->addWidget(browse);
     auto* grid = new QGridLayout(this);
     int row = 0;
+    grid->addWidget(new QLabel(tr("Rotation:"), this), row, 0);
+    grid->addWidget(m_rotation, row++, 1);
+    auto* seed = new QLabel(tr("Seed:"), this);
+    seed->setIndent(20);
+    grid->addWidget(seed, row, 0);
+    grid->addWidget(m_rotationSeed, row++, 1);
     grid->addWidget(m_smooth, row, 0);
     grid->addWidget(m_alpha, row++, 1);
     grid->addWidget(m_awq, row, 0);
@@ -148,6 +174,7 @@ void AlgorithmsBox::layOut(QWidget* browse)
 void AlgorithmsBox::updateEnabled()
 {
     m_alpha->setEnabled(m_smooth->isChecked());
+    m_rotationSeed->setEnabled(!m_rotation->currentData().toString().isEmpty());
     m_duo->setEnabled(m_awq->isChecked());
     for (QWidget* w : std::initializer_list<QWidget*> { m_order, m_dampening, m_blockSize })
         w->setEnabled(m_gptq->isChecked());
@@ -159,6 +186,8 @@ AlgorithmSettings AlgorithmsBox::settings() const
     AlgorithmSettings a;
     if (m_smooth->isChecked())
         a.smoothQuant = m_alpha->value();
+    a.rotation = m_rotation->currentData().toString().toStdString();
+    a.rotationSeed = static_cast<std::uint64_t>(m_rotationSeed->value());
     a.awq = m_awq->isChecked();
     a.awqDuoScaling = m_duo->currentData().toString().toStdString();
     a.gptq = m_gptq->isChecked();
@@ -174,6 +203,9 @@ void AlgorithmsBox::setSettings(const AlgorithmSettings& a)
     m_smooth->setChecked(a.smoothQuant.has_value());
     if (a.smoothQuant)
         m_alpha->setValue(*a.smoothQuant);
+    const int rotation = m_rotation->findData(QString::fromStdString(a.rotation));
+    m_rotation->setCurrentIndex(rotation >= 0 ? rotation : 0);
+    m_rotationSeed->setValue(static_cast<int>(a.rotationSeed));
     m_awq->setChecked(a.awq);
     const int duo = m_duo->findData(QString::fromStdString(a.awqDuoScaling));
     if (duo >= 0)
@@ -191,6 +223,10 @@ void AlgorithmsBox::setSettings(const AlgorithmSettings& a)
 QString AlgorithmsBox::summary() const
 {
     QStringList parts;
+    if (!m_rotation->currentData().toString().isEmpty())
+        parts << tr("%1 rotation").arg(m_rotation->currentData().toString() == QStringLiteral("hadamard")
+                ? tr("Hadamard")
+                : tr("random"));
     if (m_smooth->isChecked())
         parts << tr("SmoothQuant %1").arg(m_alpha->value(), 0, 'g', 3);
     if (m_awq->isChecked())

@@ -43,8 +43,11 @@ Q_SIGNALS:
 
 private:
     void layOut(QWidget* browse);
+    void setUpRotation();
     void updateEnabled();
 
+    QComboBox* m_rotation = nullptr;
+    QSpinBox* m_rotationSeed = nullptr;
     QCheckBox* m_smooth = nullptr;
     QDoubleSpinBox* m_alpha = nullptr;
     QCheckBox* m_awq = nullptr;

@@ -7,7 +7,7 @@
 #include "job_controller.h"
 #include "jobs/conversion_job.h"
 #include "jobs/conversion_plan.h"
-#include "quant/calibrated_tensors.h"
+#include "runtime/calibrated_export.h"
 #include "select/keep_list_io.h"
 #include "selection_editor.h"
 
@@ -81,8 +81,8 @@ void ExportController::showDialog()
         m_context.setCalibrationSamples(dialog.calibrationData(), dialog.calibrationSamples(),
             dialog.calibrationSeqLen()); // the dock shows what was used
     ExportCalibrationRequest calibration;
+    calibration.algorithms = dialog.algorithms(); // rotations need no data
     if (dialog.calibrating()) {
-        calibration.algorithms = dialog.algorithms();
         calibration.data = dialog.calibrationData().toStdString();
         calibration.samples = dialog.calibrationSamples();
         calibration.seqLen = dialog.calibrationSeqLen();
@@ -120,18 +120,9 @@ void ExportController::exportTo(
     }
     m_context.jobs->start(
         tr("Exporting to %1").arg(QFileInfo(destination).fileName()),
-        [model, options, report, request](Progress& progress) mutable {
-            if (request.data.empty()) {
-                *report = convertCheckpoint(model->checkpoint, model->tree, options, progress);
-                return;
-            }
-            // One job: the calibration layer by layer, then the export of its results.
-            auto calibrated = std::make_shared<CalibratedTensors>();
-            const ExportCalibrationReport c = calibrateForExport(model->checkpoint, request, *calibrated, progress);
-            options.calibrated = calibrated;
-            options.algorithms = request.algorithms;
-            options.algorithms.smoothQuantMappings = c.mappings;
-            *report = convertCheckpoint(calibrated->apply(model->checkpoint), model->tree, options, progress);
+        [model, options, report, request](Progress& progress) {
+            // One job: the rotations, the calibration layer by layer, then the export of the result.
+            *report = exportWithAlgorithms(model->checkpoint, model->tree, options, request, progress).conversion;
         },
         [this, report, destination] {
             Q_EMIT exported(destination,

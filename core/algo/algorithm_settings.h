@@ -7,6 +7,7 @@
 // Plain data.
 #include "algo/smoothquant_mapping.h"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,12 @@ struct AlgorithmSettings
     std::optional<double> smoothQuant; // smoothing_strength (alpha); unset: no SmoothQuant
     std::vector<SmoothQuantMapping> smoothQuantMappings; // empty: the family's defaults
     std::vector<std::string> smoothQuantIgnore;
+    // Rotations fused into the weights before everything else (runtime/rotation.h): "" (none),
+    // "hadamard" (randomised Hadamard) or "random" (random orthogonal), from a seed; R2 per head too.
+    // They need no calibration data.
+    std::string rotation;
+    std::uint64_t rotationSeed = 0;
+    bool rotationR2 = true;
     // AWQ (llm-compressor's AWQ transform, before GPTQ or the round to nearest); mappings empty:
     // the family's defaults.
     bool awq = false;

@@ -15,7 +15,9 @@
 #include "runtime/gptq_calibration.h"
 #include "runtime/memory.h"
 #include "runtime/perplexity.h"
+#include "runtime/rotation.h"
 #include "runtime/smoothquant_calibration.h"
+#include "quant/calibrated_tensors.h"
 #include "quant/scheme_quantizer.h"
 #include "tokenize/tokenizer.h"
 
@@ -314,6 +316,9 @@ void applyAlgorithms(EvaluationRequest& request, const AlgorithmSettings& a)
     request.smoothQuant = a.smoothQuant;
     request.smoothQuantMappings = a.smoothQuantMappings;
     request.smoothQuantIgnore = a.smoothQuantIgnore;
+    request.rotation = a.rotation;
+    request.rotationSeed = a.rotationSeed;
+    request.rotationR2 = a.rotationR2;
     request.awq = a.awq;
     request.awqMappings = a.awqMappings;
     request.awqIgnore = a.awqIgnore;
@@ -323,6 +328,22 @@ void applyAlgorithms(EvaluationRequest& request, const AlgorithmSettings& a)
 
 EvaluationReport evaluateCheckpoint(const Checkpoint& checkpoint, const EvaluationRequest& request, Progress& progress)
 {
+    if (!request.rotation.empty()) {
+        // The rotated model (its tensors in an unnamed temporary file) is the one evaluated, the float
+        // reference included: its function is the original's.
+        RotationSettings settings;
+        settings.kind = rotationKindFromName(request.rotation);
+        settings.seed = request.rotationSeed;
+        settings.r2 = request.rotationR2;
+        CalibratedTensors rotated(request.spillDirectory);
+        const RotationReport r = rotateCheckpoint(checkpoint, settings, rotated, progress);
+        EvaluationRequest inner = request;
+        inner.rotation.clear();
+        EvaluationReport report = evaluateCheckpoint(rotated.apply(checkpoint), inner, progress);
+        report.algorithms.insert(report.algorithms.begin(), "rotation");
+        report.rotation = "R1 " + r.r1 + (r.r2.empty() ? std::string() : ", R2 " + r.r2);
+        return report;
+    }
     if ((request.gptq || request.smoothQuant || request.awq) && !request.scheme)
         throw UsageError("SmoothQuant and GPTQ prepare a model for a quantization scheme: give one");
     const ModelConfig config = modelConfigFromJson(checkpoint.config());

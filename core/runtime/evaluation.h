@@ -60,6 +60,10 @@ struct EvaluationRequest
     std::vector<std::string> smoothQuantIgnore;
     // AWQ (llm-compressor's AWQ transform) before GPTQ or the round to nearest, for weight-only
     // schemes; mappings empty: the family's defaults. Not with SmoothQuant (both rescale).
+    // Rotations fused into the weights first (runtime/rotation.h): "hadamard", "random" or "" (none).
+    std::string rotation;
+    std::uint64_t rotationSeed = 0;
+    bool rotationR2 = true;
     bool awq = false;
     std::vector<SmoothQuantMapping> awqMappings;
     std::vector<std::string> awqIgnore;
@@ -108,7 +112,8 @@ struct EvaluationReport
     double meanNll = 0;
     double klDivergence = 0; // KL(float || quantized) per predicted token
     double top1Agreement = 0;
-    std::vector<std::string> algorithms; // what ran before the evaluation: "smoothquant", "gptq"
+    std::vector<std::string> algorithms; // what ran before the evaluation: "rotation", "smoothquant", "awq", "gptq"
+    std::string rotation; // "R1 hadamard 64, R2 hadamard 16", when rotated
     double smoothQuantAlpha = 0;
     int smoothedNorms = 0; // norms SmoothQuant folded scales into (and their balance layers)
     int smoothedModules = 0;

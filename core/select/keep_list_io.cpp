@@ -283,6 +283,15 @@ std::string writeRecipeYaml(const std::vector<std::string>& names, const std::st
     y.SetDoublePrecision(10); // 0.8, not 0.80000000000000004
     y << YAML::BeginMap << YAML::Key << "quant_stage" << YAML::Value << YAML::BeginMap << YAML::Key << "quant_modifiers"
       << YAML::Value << YAML::BeginMap;
+    if (!algorithms.rotation.empty()) {
+        y << YAML::Key << "SpinQuantModifier" << YAML::Value << YAML::BeginMap << YAML::Key << "rotations"
+          << YAML::Value << YAML::Flow << YAML::BeginSeq << "R1";
+        if (algorithms.rotationR2)
+            y << "R2";
+        y << YAML::EndSeq << YAML::Key << "transform_type" << YAML::Value
+          << (algorithms.rotation == "random" ? "random-matrix" : "hadamard") << YAML::Key << "randomize"
+          << YAML::Value << true << YAML::EndMap;
+    }
     if (algorithms.smoothQuant) {
         y << YAML::Key << "SmoothQuantModifier" << YAML::Value << YAML::BeginMap << YAML::Key << "smoothing_strength"
           << YAML::Value << *algorithms.smoothQuant;

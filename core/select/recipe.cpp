@@ -187,6 +187,39 @@ void readAwqModifier(const YAML::Node& args, const std::string& source, Algorith
         bad(source, "AWQModifier n_grid must be at least 2");
 }
 
+// SpinQuantModifier as llm-compressor runs it (fixed rotations fused into the weights).
+void readSpinQuantModifier(const YAML::Node& args, const std::string& source, AlgorithmSettings& a)
+{
+    checkArguments("SpinQuantModifier", args,
+        { "rotations", "transform_type", "randomize", "learnable", "precision", "transform_block_size" }, source);
+    if (args && args.IsMap() && args["learnable"].as<bool>(false))
+        bad(source, "SpinQuantModifier learnable: true (learned rotations) is not implemented yet");
+    if (args && args.IsMap() && args["transform_block_size"] && !args["transform_block_size"].IsNull())
+        bad(source, "SpinQuantModifier transform_block_size (block-diagonal rotations) is not implemented");
+    const std::vector<std::string> rotations
+        = args && args.IsMap() && args["rotations"] ? strings(args["rotations"], source, "SpinQuantModifier rotations")
+                                                    : std::vector<std::string> { "R1", "R2" };
+    bool r1 = false;
+    a.rotationR2 = false;
+    for (const std::string& r : rotations) {
+        if (r == "R1")
+            r1 = true;
+        else if (r == "R2")
+            a.rotationR2 = true;
+        else
+            bad(source, "SpinQuantModifier rotation " + r + " (an online rotation) is not implemented; R1 and R2 are");
+    }
+    if (!r1)
+        bad(source, "SpinQuantModifier without R1 is not implemented");
+    const std::string type = args && args.IsMap() ? args["transform_type"].as<std::string>("hadamard") : "hadamard";
+    if (type == "hadamard" || type == "random-hadamard")
+        a.rotation = "hadamard";
+    else if (type == "random-matrix")
+        a.rotation = "random";
+    else
+        bad(source, "SpinQuantModifier transform_type '" + type + "': hadamard, random-hadamard or random-matrix");
+}
+
 } // namespace
 
 Recipe parseRecipe(const std::string& text, const std::string& source)
@@ -212,6 +245,10 @@ Recipe parseRecipe(const std::string& text, const std::string& source)
             r.algorithms.smoothQuantIgnore = strings(args["ignore"], source, "SmoothQuantModifier ignore");
             continue;
         }
+        if (name == "SpinQuantModifier") {
+            readSpinQuantModifier(args, source, r.algorithms);
+            continue;
+        }
         if (name == "AWQModifier") {
             readAwqModifier(args, source, r.algorithms);
             // Before llm-compressor 0.13 AWQModifier also carried the scheme (then it quantizes too).
@@ -219,8 +256,8 @@ Recipe parseRecipe(const std::string& text, const std::string& source)
                 continue;
         } else if (name != "GPTQModifier" && name != "QuantizationModifier")
             bad(source, "the recipe's " + name
-                    + " is not implemented; QuantScope runs SmoothQuantModifier, AWQModifier, GPTQModifier and "
-                      "QuantizationModifier");
+                    + " is not implemented; QuantScope runs SpinQuantModifier, SmoothQuantModifier, AWQModifier, "
+                      "GPTQModifier and QuantizationModifier");
         if (quantizing)
             bad(source, "the recipe has more than one quantizing modifier (GPTQModifier, QuantizationModifier)");
         quantizing = true;

@@ -33,6 +33,8 @@
 #include <QTreeView>
 #include <QUndoStack>
 
+#include <ATen/ATen.h>
+
 #include <nlohmann/json.hpp>
 
 #include <fstream>
@@ -350,6 +352,16 @@ private Q_SLOTS:
         const std::string recipe = test::readFile((calibrated + QStringLiteral("/recipe.yaml")).toStdString());
         QVERIFY2(recipe.find("SmoothQuantModifier") != std::string::npos && recipe.find("GPTQModifier") != std::string::npos,
             recipe.c_str());
+        // Rotations need no data: fused into the weights in the same job, the norms become ones.
+        ExportCalibrationRequest rotation;
+        rotation.algorithms.rotation = "hadamard";
+        w.schemePanel()->selectPreset(QStringLiteral("nxd-int8"));
+        const QString rotated = m_dir.filePath(QStringLiteral("gui-nxd-rotated"));
+        w.exportTo(rotated, false, QStringLiteral("nxd"), rotation);
+        QTRY_COMPARE_WITH_TIMEOUT(exported.count(), 4, 60000);
+        QVERIFY2(w.lastError().isEmpty(), qPrintable(w.lastError()));
+        const Checkpoint r = Checkpoint::open(rotated.toStdString());
+        QVERIFY(at::equal(r.loadFloat("model.norm.weight"), at::ones({ 256 })));
     }
 
     void opensPyTorchFilesWithSummaryAndDetailedErrors()

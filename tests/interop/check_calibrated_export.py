@@ -215,6 +215,46 @@ def check_awq(args, src, calibration):
     print(f"OK: AWQ W4A16: {len(c['awq'])} mappings rescaled, norm * weight kept, AWQModifier in recipe.yaml")
 
 
+def check_rotation(args, src, data):
+    """--rotate hadamard fuses R1/R2 into the weights: the export is a plain Llama checkpoint (an
+    NxD int8 one keeps the source's float perplexity), and compressed-tensors' recipe.yaml names
+    SpinQuantModifier."""
+    out = os.path.join(args.workdir, "rotated")
+    r = subprocess.run([args.cli, "convert", src, "-o", out, "--format", "compressed-tensors", "--scheme", "vllm-w8a16",
+                        "--keep", "lm_head", "--rotate", "hadamard", "--rotate-seed", "3", "--json"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        fail(f"convert --rotate: {r.stderr.strip()}")
+    rot = json.loads(r.stdout)["rotation"]
+    if rot["r1"] != "hadamard 256" or rot["folded_norms"] != 9:
+        fail(f"convert --rotate reports {rot}")
+    recipe = open(os.path.join(out, "recipe.yaml")).read()
+    if "SpinQuantModifier" not in recipe or recipe.find("SpinQuantModifier") > recipe.find("QuantizationModifier"):
+        fail(f"recipe.yaml: {recipe}")
+
+    def perplexity(model, extra=()):
+        e = subprocess.run([args.cli, "eval", model, "--data", data, "--seq-len", "64", "--max-windows", "4", "--json",
+                            *extra], capture_output=True, text=True)
+        if e.returncode != 0:
+            fail(f"eval {model}: {e.stderr.strip()}")
+        j = json.loads(e.stdout)
+        return j.get("perplexity_float", j["perplexity"])
+
+    # NxD's int8 weights the runtime reads back (dequantized) for the perplexity.
+    nxd = os.path.join(args.workdir, "rotated-nxd")
+    r = subprocess.run([args.cli, "convert", src, "-o", nxd, "--format", "nxd", "--keep", "lm_head",
+                        "--rotate", "hadamard", "--rotate-seed", "3"], capture_output=True, text=True)
+    if r.returncode != 0:
+        fail(f"convert --rotate --format nxd: {r.stderr.strip()}")
+    source, exported = perplexity(src), perplexity(nxd)
+    if abs(exported - source) > 0.02 * source:
+        fail(f"the rotated int8 export's perplexity {exported:.3f} against the source's {source:.3f}")
+    rotated = perplexity(src, ("--rotate", "random"))
+    if abs(rotated - source) > 1e-3 * source:
+        fail(f"eval --rotate random: float perplexity {rotated:.4f} against {source:.4f}")
+    print(f"OK: rotated export (R1 {rot['r1']}, R2 {rot['r2']}): perplexity {exported:.3f}, source {source:.3f}")
+
+
 def main():
     args, src = interop_common.setup()
     rng = np.random.default_rng(3)
@@ -273,6 +313,7 @@ def main():
     print(f"OK: NxD GPTQ int8 with static input_scale [1] float32 on {len(scales)} modules")
     check_group_order(args, src, calibration)
     check_awq(args, src, calibration)
+    check_rotation(args, src, data)
     short = os.path.join(args.workdir, "short.json")
     with open(short, "w") as f:
         json.dump([1, 2, 3], f)

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+// QuaRot-style rotations fused into a Llama-group checkpoint (the offline rotations of QuaRot and
+// SpinQuant, the Hadamard transform of llm-compressor's SpinQuantModifier): every norm's weight
+// is folded into the Linear modules that read it (the norm's weight becomes 1, so that the norm
+// commutes with a rotation), then R1 rotates the residual stream (the embeddings E R1; q/k/v,
+// gate/up and the head read x R1: W R1; o and down write into it: R1^T W) and R2 rotates each
+// attention head's values (v's rows per head R2^T, o's columns per head R2). The float model's
+// function does not change; outliers are spread over the channels, which helps the quantization
+// after. The tensors are rotated one at a time into a CalibratedTensors file, so memory holds one
+// tensor and its rotation. Online rotations (a Hadamard on the down projection's input at run
+// time) are not here.
+#include "algo/hadamard.h"
+#include "io/checkpoint.h"
+#include "jobs/progress.h"
+#include "quant/calibrated_tensors.h"
+
+#include <cstdint>
+#include <string>
+
+namespace qs {
+
+struct RotationSettings
+{
+    RotationKind kind = RotationKind::Hadamard;
+    std::uint64_t seed = 0;
+    bool r2 = true; // also rotate each head between v and o
+};
+
+struct RotationReport
+{
+    std::string r1, r2; // "hadamard 2048", "random 5632", or empty
+    int rotatedTensors = 0;
+    int foldedNorms = 0;
+    double seconds = 0;
+};
+
+// UsageError before any work for a family other than the Llama group or tied input and output
+// embeddings (the head's fold would change the embeddings); FormatError naming a tensor the
+// layout needs and the checkpoint lacks.
+RotationReport rotateCheckpoint(
+    const Checkpoint& checkpoint, const RotationSettings& settings, CalibratedTensors& out, Progress& progress);
+
+} // namespace qs
