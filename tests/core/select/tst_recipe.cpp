@@ -111,6 +111,26 @@ private Q_SLOTS:
             yaml.c_str());
     }
 
+    // SpinQuantModifier's fixed rotations (llm-compressor) read as QuantScope's fused rotations.
+    void readsSpinQuant()
+    {
+        const Recipe r = parseRecipe("SpinQuantModifier:\n  rotations: [R1, R2]\n  transform_type: hadamard\n"
+                                     "QuantizationModifier:\n  scheme: W8A8\n",
+            "r");
+        QCOMPARE(r.algorithms.rotation, std::string("hadamard"));
+        QVERIFY(r.algorithms.rotationR2 && !r.algorithms.any()); // no calibration data needed
+        QCOMPARE(parseRecipe("SpinQuantModifier:\n  rotations: [R1]\n  transform_type: random-matrix\n"
+                             "QuantizationModifier:\n  scheme: W8A8\n",
+                     "r")
+                     .algorithms.rotation,
+            std::string("random"));
+        refused("SpinQuantModifier:\n  rotations: [R1, R4]\nQuantizationModifier:\n  scheme: W8A8\n", "R4");
+        refused("SpinQuantModifier:\n  learnable: true\nQuantizationModifier:\n  scheme: W8A8\n", "learnable");
+        const std::string yaml = writeRecipeYaml({}, "{num_bits: 8, type: int, symmetric: true, strategy: channel}", "",
+            r.algorithms);
+        QCOMPARE(parseRecipe(yaml, "written").algorithms.rotation, std::string("hadamard"));
+    }
+
     void refusesWhatItCannotRun()
     {
         refused("stage:\n  modifiers:\n    QuIPModifier:\n      rotations: [v, u]\n", "QuIPModifier is not implemented");
