@@ -17,6 +17,7 @@
 #include "runtime/block_runner.h"
 #include "runtime/eval_data.h"
 #include "runtime/evaluation.h"
+#include "runtime/recipe_comparison.h"
 #include "runtime/generation.h"
 #include "runtime/memory.h"
 #include "runtime/perplexity.h"
@@ -91,6 +92,11 @@ std::string evalUsage()
            "                     family's norm -> Linear mappings, ranges from the calibration windows\n"
            "                     (with an fms-mo scheme, aiu-int8: fms-mo's SmoothQuant as the AIU export\n"
            "                     writes it, W * s quantized and the input divided by s)\n"
+           "  --awq              AWQ (llm-compressor's AWQ transform) before the rounding or GPTQ, for\n"
+           "                     weight-only schemes; --awq-duo-scaling true|false|both (true), --awq-grid N\n"
+           "                     (20)\n"
+           "  --rotate R         fuse rotations into the weights first (Llama family): hadamard or random;\n"
+           "                     --rotate-seed N (0); \"rotation\" in the JSON\n"
            "  --recipe FILE      an llm-compressor recipe (YAML) instead of --scheme, --smoothquant and\n"
            "                     --gptq: its modifiers' scheme, algorithms and ignore list\n"
            "  --max-windows N    evaluate only the first N windows\n"
@@ -309,7 +315,110 @@ int runEval(const std::vector<std::string>& raw)
     return 0;
 }
 
+std::string compareRecipesUsage()
+{
+    return "quantscope-cli compare-recipes MODEL --data FILE --scheme PRESET [--recipes LIST]\n"
+           "                    [eval's options: --seq-len, --max-windows, keep options, --calibration-data,\n"
+           "                    --calibration-samples, --calibration-seq-len, --gptq-*, --awq-*, --rotate-seed,\n"
+           "                    --smoothquant A] [--json]\n"
+           "  Which calibration recipe wins for this model: the same evaluation as eval (data, windows,\n"
+           "  scheme, calibration samples) once per recipe, one table. The float model is the reference.\n"
+           "  --recipes LIST     recipes separated by commas, each a + list of rtn, gptq, awq, smoothquant\n"
+           "                     (at --smoothquant A, default 0.8), hadamard, random (default:\n"
+           "                     "
+        + std::string(defaultRecipeCandidates())
+        + ")\n"
+          "  --json             print {\"model\", \"scheme\", \"perplexity_float\", \"recipes\": [{\"name\",\n"
+          "                     \"algorithms\", \"perplexity\", \"perplexity_change\", \"kl_divergence\",\n"
+          "                     \"top1_agreement\", \"seconds\", \"peak_rss_bytes\"} or {\"name\", \"error\"}],\n"
+          "                     \"best\" (the lowest KL divergence)}\n";
+}
+
+int runCompareRecipes(const std::vector<std::string>& raw)
+{
+    OptionSpec spec;
+    spec.flags = { "--json" };
+    spec.values = { "--data", "--seq-len", "--protocol", "--scheme", "--max-windows", "--activations",
+        "--calibration-data", "--calibration-samples", "--mask-token", "--mask-every", "--max-memory", "--spill-dir",
+        "--calibration-seq-len", "--recipes" };
+    addAlgorithmOptions(spec);
+    addKeepOptions(spec);
+    const Arguments args = parseArguments("compare-recipes", raw, spec);
+    if (args.positional.size() != 1)
+        throw UsageError("'compare-recipes' needs exactly one model: quantscope-cli compare-recipes MODEL --data FILE "
+                         "--scheme PRESET");
+    if (args.value("--data").empty() || args.value("--scheme").empty())
+        throw UsageError("compare-recipes needs --data FILE and --scheme PRESET");
+    for (const char* o : { "--gptq", "--awq" }) {
+        if (args.has(o))
+            throw UsageError(std::string("compare-recipes runs the recipes of --recipes: drop ") + o);
+    }
+    if (!args.value("--rotate").empty() || !args.value("--recipe").empty())
+        throw UsageError("compare-recipes runs the recipes of --recipes: drop --rotate and --recipe");
+    const double alpha
+        = args.value("--smoothquant").empty() ? 0.8 : fractionOption(args.value("--smoothquant"), "--smoothquant", true);
+    const std::vector<RecipeCandidate> candidates = parseRecipeCandidates(
+        args.value("--recipes").empty() ? defaultRecipeCandidates() : args.value("--recipes"), alpha);
+    EvaluationRequest request = evaluationRequest(args); // the base evaluation; the recipes add the algorithms
+    request.smoothQuant.reset();
+    const Checkpoint checkpoint = Checkpoint::open(args.positional.front());
+    const ModuleTree tree = ModuleTree::build(checkpoint.tensors(), checkpoint.modelType());
+    const SelectionResult selection
+        = resolveSelection(tree, keepRulesFromArguments(args, checkpoint, tree, *request.scheme), KeepTarget::Any);
+    addSelectedModules(tree, selection, request.kept, request.moduleSchemes);
+    TerminalProgress progress;
+    const std::vector<RecipeComparisonRow> rows = compareRecipes(checkpoint, request, candidates, progress);
+    progress.finish();
+
+    nlohmann::ordered_json out;
+    out["model"] = args.positional.front();
+    out["scheme"] = request.scheme->name;
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    std::string best;
+    double bestKl = 0;
+    for (const RecipeComparisonRow& r : rows) {
+        if (!r.error.empty()) {
+            list.push_back({ { "name", r.name }, { "error", r.error } });
+            continue;
+        }
+        out["perplexity_float"] = number(r.report.floatPerplexity);
+        list.push_back({ { "name", r.name }, { "algorithms", r.report.algorithms },
+            { "perplexity", number(r.report.perplexity) },
+            { "perplexity_change", number(r.report.perplexity / r.report.floatPerplexity - 1) },
+            { "kl_divergence", number(r.report.klDivergence) }, { "top1_agreement", number(r.report.top1Agreement) },
+            { "seconds", r.seconds }, { "peak_rss_bytes", r.peakRssBytes } });
+        if (best.empty() || r.report.klDivergence < bestKl) {
+            best = r.name;
+            bestKl = r.report.klDivergence;
+        }
+    }
+    out["recipes"] = std::move(list);
+    out["best"] = best;
+    if (args.has("--json")) {
+        std::cout << out.dump(2) << "\n";
+        return 0;
+    }
+    std::printf("%-22s %12s %9s %12s %8s %9s %10s\n", "recipe", "perplexity", "change", "KL", "top-1", "seconds",
+        "peak");
+    for (const RecipeComparisonRow& r : rows) {
+        if (!r.error.empty()) {
+            std::printf("%-22s %s\n", r.name.c_str(), r.error.c_str());
+            continue;
+        }
+        std::printf("%-22s %12.4f %+8.3f%% %12.4g %7.2f%% %9.1f %10s\n", r.name.c_str(), r.report.perplexity,
+            100 * (r.report.perplexity / r.report.floatPerplexity - 1), r.report.klDivergence,
+            100 * r.report.top1Agreement, r.seconds, formatBytes(r.peakRssBytes).c_str());
+    }
+    if (!best.empty())
+        std::printf("best (lowest KL): %s\n", best.c_str());
+    return 0;
+}
+
 } // namespace
+
+extern const Command compareRecipesCommand { "compare-recipes",
+    "evaluate several calibration recipes (RTN, GPTQ, AWQ, rotations) on the same data", compareRecipesUsage,
+    runCompareRecipes };
 
 extern const Command evalCommand { "eval", "run the model on text: perplexity, float vs quantized", evalUsage,
     runEval };

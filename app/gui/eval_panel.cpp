@@ -32,13 +32,14 @@ EvalPanel::EvalPanel(QWidget* parent)
     , m_windows(new QSpinBox(this))
     , m_run(new QPushButton(tr("Evaluate"), this))
     , m_capture(new QPushButton(tr("Capture Activations"), this))
+    , m_compare(new QPushButton(tr("Compare Recipes"), this))
     , m_csv(new QPushButton(tr("Export CSV…"), this))
     , m_samples(new QSpinBox(this))
     , m_seed(new QSpinBox(this))
     , m_memory(new QLineEdit(this))
     , m_protocol(new QComboBox(this))
     , m_status(new QLabel(this))
-    , m_table(new QTableWidget(0, 7, this))
+    , m_table(new QTableWidget(0, 9, this))
     , m_divergence(new ui::DivergenceView(this))
 {
     m_file->setPlaceholderText(tr("token ids (.json), JSON lines with \"text\" (.jsonl), or plain text"));
@@ -73,7 +74,7 @@ EvalPanel::EvalPanel(QWidget* parent)
                          "for one"));
     m_status->setWordWrap(true);
     m_table->setHorizontalHeaderLabels({ tr("Model"), tr("Perplexity"), tr("Change"), tr("KL (nats/token)"),
-        tr("Top-1 agreement"), tr("Tokens"), tr("Kept modules") });
+        tr("Top-1 agreement"), tr("Tokens"), tr("Kept modules"), tr("Time"), tr("Peak memory") });
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_table->horizontalHeader()->setStretchLastSection(true);
     m_table->verticalHeader()->setVisible(false);
@@ -93,6 +94,7 @@ EvalPanel::EvalPanel(QWidget* parent)
     form->addRow(tr("Memory limit:"), m_memory);
     auto* buttons = new QHBoxLayout;
     buttons->addWidget(m_run);
+    buttons->addWidget(m_compare);
     buttons->addWidget(m_capture);
     buttons->addWidget(m_status, 1);
     buttons->addWidget(m_csv);
@@ -120,6 +122,10 @@ EvalPanel::EvalPanel(QWidget* parent)
     });
     connect(m_run, &QPushButton::clicked, this, &EvalPanel::runRequested);
     connect(m_capture, &QPushButton::clicked, this, &EvalPanel::captureRequested);
+    connect(m_compare, &QPushButton::clicked, this, &EvalPanel::compareRequested);
+    m_compare->setToolTip(tr("Evaluate the current scheme after each calibration recipe (round to nearest, GPTQ, AWQ, "
+                             "AWQ + GPTQ, Hadamard rotation + GPTQ) on the same data and calibration samples, one "
+                             "row each: which one wins for this model"));
     m_csv->setEnabled(false);
     connect(m_csv, &QPushButton::clicked, this, [this] {
         const QString path = QFileDialog::getSaveFileName(
@@ -204,6 +210,7 @@ void EvalPanel::setMemoryLimit(const QString& text)
 
 void EvalPanel::setRunEnabled(bool enabled)
 {
+    m_compare->setEnabled(enabled);
     m_run->setEnabled(enabled);
     m_capture->setEnabled(enabled);
 }
@@ -222,7 +229,9 @@ void EvalPanel::addResult(const Row& row)
         isFloat ? QStringLiteral("—") : QStringLiteral("%1%").arg(ui::formatNumber(100 * row.change, 3)),
         isFloat ? QStringLiteral("—") : ui::formatNumber(row.kl, 3),
         isFloat ? QStringLiteral("—") : QStringLiteral("%1%").arg(ui::formatNumber(100 * row.top1, 4)),
-        QString::number(row.tokens), isFloat ? QStringLiteral("—") : QString::number(row.kept) };
+        QString::number(row.tokens), isFloat ? QStringLiteral("—") : QString::number(row.kept),
+        row.seconds < 0 ? QStringLiteral("—") : QStringLiteral("%1 s").arg(row.seconds, 0, 'f', 1),
+        row.peakBytes == 0 ? QStringLiteral("—") : ui::formatBytes(row.peakBytes) };
     for (int c = 0; c < cells.size(); ++c) {
         auto* item = new QTableWidgetItem(cells[c]);
         if (c > 0)

@@ -38,6 +38,8 @@ public:
         double kl = 0;
         double top1 = 1;
         int kept = 0;
+        double seconds = -1; // the run's time, when known
+        std::uint64_t peakBytes = 0; // its peak memory, when known
     };
 
     explicit EvalPanel(QWidget* parent = nullptr);
@@ -75,6 +77,7 @@ public:
 
 Q_SIGNALS:
     void runRequested();
+    void compareRequested();
     void captureRequested();
 
 private:
@@ -84,6 +87,7 @@ private:
     QSpinBox* m_windows = nullptr;
     QPushButton* m_run = nullptr;
     QPushButton* m_capture = nullptr;
+    QPushButton* m_compare = nullptr;
     QPushButton* m_csv = nullptr;
     QSpinBox* m_samples = nullptr;
     QSpinBox* m_seed = nullptr;

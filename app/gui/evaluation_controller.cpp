@@ -8,6 +8,7 @@
 #include "divergence_view.h"
 #include "runtime/evaluation.h"
 #include "runtime/memory.h"
+#include "runtime/recipe_comparison.h"
 #include "selection_editor.h"
 
 #include <QChar>
@@ -37,6 +38,7 @@ EvaluationController::EvaluationController(JobContext context, EvalPanel* view, 
     , m_view(view)
 {
     connect(m_view, &EvalPanel::runRequested, this, &EvaluationController::evaluate);
+    connect(m_view, &EvalPanel::compareRequested, this, &EvaluationController::compareRecipes);
     connect(m_view->divergence(), &ui::DivergenceView::moduleActivated, this, &EvaluationController::moduleActivated);
 }
 
@@ -68,17 +70,12 @@ void EvaluationController::onModelChanged()
     }
 }
 
-void EvaluationController::evaluate()
+bool EvaluationController::request(EvaluationRequest& request, const QString& title)
 {
-    const LoadedModelPtr model = m_context.model();
-    if (!model)
-        return;
     if (m_view->dataFile().isEmpty()) {
-        Q_EMIT error(
-            tr("Evaluate"), tr("Choose a data file first: token ids (.json), JSON lines with \"text\", or text."));
-        return;
+        Q_EMIT error(title, tr("Choose a data file first: token ids (.json), JSON lines with \"text\", or text."));
+        return false;
     }
-    EvaluationRequest request;
     request.data = m_view->dataFile().toStdString();
     request.seqLen = m_view->seqLen();
     request.maxWindows = m_view->maxWindows();
@@ -95,20 +92,35 @@ void EvaluationController::evaluate()
     try {
         request.maxMemory = m_view->memoryLimit();
     } catch (const Error& e) {
-        Q_EMIT error(tr("Evaluate"), QString::fromUtf8(e.what()));
-        return;
+        Q_EMIT error(title, QString::fromUtf8(e.what()));
+        return false;
     }
-    // Runs on the same data, windows and protocol add their scheme's row to the table.
-    const QString key = QStringList { m_context.modelPath(), m_view->dataFile(), QString::number(request.seqLen),
+    return true;
+}
+
+// Runs on the same data, windows and protocol add their rows to the table.
+QString EvaluationController::resultsKey(const EvaluationRequest& request) const
+{
+    return QStringList { m_context.modelPath(), m_view->dataFile(), QString::number(request.seqLen),
         QString::number(request.maxWindows), m_view->protocol() }
-                            .join(QChar(0x1f));
+        .join(QChar(0x1f));
+}
+
+void EvaluationController::evaluate()
+{
+    const LoadedModelPtr model = m_context.model();
+    EvaluationRequest request;
+    if (!model || !this->request(request, tr("Evaluate")))
+        return;
+    const QString key = resultsKey(request);
     auto report = std::make_shared<EvaluationReport>();
     m_view->setStatus(tr("Running the float model and %1 …").arg(QString::fromStdString(request.scheme->name)));
     m_context.jobs->start(
         tr("Evaluating"),
         [model, request, report](
             Progress& progress) { *report = evaluateCheckpoint(model->checkpoint, request, progress); },
-        [this, model, report, key, kept = static_cast<int>(request.kept.size()), algorithms = calibration.summary] {
+        [this, model, report, key, kept = static_cast<int>(request.kept.size()),
+            algorithms = m_context.calibration().summary] {
             if (model != m_context.model()) // another checkpoint was opened meanwhile: a stale result
                 return;
             showReport(*report, key, kept, algorithms);
@@ -116,8 +128,54 @@ void EvaluationController::evaluate()
         });
 }
 
-void EvaluationController::showReport(
-    const EvaluationReport& report, const QString& key, int kept, const QString& algorithms)
+void EvaluationController::compareRecipes()
+{
+    const LoadedModelPtr model = m_context.model();
+    EvaluationRequest request;
+    if (!model || !this->request(request, tr("Compare Recipes")))
+        return;
+    std::vector<RecipeCandidate> candidates;
+    try {
+        candidates = parseRecipeCandidates(defaultRecipeCandidates());
+    } catch (const Error& e) {
+        Q_EMIT error(tr("Compare Recipes"), QString::fromUtf8(e.what()));
+        return;
+    }
+    const QString key = resultsKey(request);
+    auto rows = std::make_shared<std::vector<RecipeComparisonRow>>();
+    m_view->setStatus(tr("Comparing %1 recipes for %2 …").arg(candidates.size()).arg(QString::fromStdString(request.scheme->name)));
+    m_context.jobs->start(
+        tr("Comparing recipes"),
+        [model, request, candidates, rows](
+            Progress& progress) { *rows = qs::compareRecipes(model->checkpoint, request, candidates, progress); },
+        [this, model, rows, key, kept = static_cast<int>(request.kept.size())] {
+            if (model != m_context.model())
+                return;
+            QStringList errors;
+            QString best;
+            double bestKl = 0;
+            for (const RecipeComparisonRow& r : *rows) {
+                const QString name = QString::fromStdString(r.name);
+                if (!r.error.empty()) {
+                    errors << tr("%1: %2").arg(name, QString::fromStdString(r.error));
+                    continue;
+                }
+                showReport(r.report, key, kept, name, r.seconds, r.peakRssBytes);
+                if (best.isEmpty() || r.report.klDivergence < bestKl) {
+                    best = name;
+                    bestKl = r.report.klDivergence;
+                }
+            }
+            QString status = best.isEmpty() ? tr("No recipe could run.") : tr("Best (lowest KL): %1.").arg(best);
+            if (!errors.isEmpty())
+                status += tr(" Not run: %1").arg(errors.join(QStringLiteral("; ")));
+            m_view->setStatus(status);
+            Q_EMIT evaluated();
+        });
+}
+
+void EvaluationController::showReport(const EvaluationReport& report, const QString& key, int kept,
+    const QString& algorithms, double seconds, std::uint64_t peakBytes)
 {
     if (!m_view->hasFloatRow(key)) {
         m_view->clearResults();
@@ -140,6 +198,8 @@ void EvaluationController::showReport(
     q.kl = report.klDivergence;
     q.top1 = report.top1Agreement;
     q.kept = kept;
+    q.seconds = seconds >= 0 ? seconds : report.seconds;
+    q.peakBytes = peakBytes > 0 ? peakBytes : report.peakRssBytes;
     m_view->addResult(q);
     for (const ModuleDivergence& m : report.modules) {
         auto& cells = m_moduleErrors[QString::fromStdString(m.module)];

@@ -7,8 +7,11 @@
 #include <QObject>
 #include <QString>
 
+#include <cstdint>
+
 namespace qs {
 struct EvaluationReport;
+struct EvaluationRequest;
 }
 
 namespace qs::app {
@@ -17,7 +20,8 @@ class EvalPanel;
 
 // The Evaluate tab: what the open model can run (its window limit and protocol, or why it cannot),
 // and the evaluation job: the float model and the scheme panel's scheme (with the keep set and
-// per-module schemes) scored on the tab's data; each run adds its row to the tab's table.
+// per-module schemes) scored on the tab's data; each run adds its row to the tab's table, and a
+// comparison of calibration recipes adds one row per recipe.
 class EvaluationController : public QObject
 {
     Q_OBJECT
@@ -25,6 +29,9 @@ public:
     EvaluationController(JobContext context, EvalPanel* view, QObject* parent = nullptr);
 
     void evaluate();
+    // One job: the scheme after each of the default recipes (RTN, GPTQ, AWQ, AWQ + GPTQ, Hadamard +
+    // GPTQ), a row each; recipes that cannot run with the scheme are named in the status.
+    void compareRecipes();
     void onModelChanged();
 
 Q_SIGNALS:
@@ -40,7 +47,11 @@ Q_SIGNALS:
     void maxSeqLenChanged(int positions);
 
 private:
-    void showReport(const EvaluationReport& report, const QString& key, int kept, const QString& algorithms);
+    // The tab's settings and the scheme dock's as a request; false (with error()) when they cannot run.
+    bool request(EvaluationRequest& request, const QString& title);
+    QString resultsKey(const EvaluationRequest& request) const;
+    void showReport(const EvaluationReport& report, const QString& key, int kept, const QString& algorithms,
+        double seconds = -1, std::uint64_t peakBytes = 0);
 
     JobContext m_context;
     EvalPanel* m_view;

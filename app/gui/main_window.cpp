@@ -294,6 +294,11 @@ void MainWindow::evaluate()
     m_evaluation->evaluate();
 }
 
+void MainWindow::compareRecipes()
+{
+    m_evaluation->compareRecipes();
+}
+
 void MainWindow::captureActivations()
 {
     m_capture->capture();

@@ -72,6 +72,7 @@ public:
     void compareWith(const QString& path);
     // Runs the Evaluate tab: float and current-scheme perplexity on its data file (a job).
     void evaluate();
+    void compareRecipes(); // the Evaluate tab's Compare Recipes
     // Captures activations on the Evaluate tab's data (a job); shown in the Activations tab.
     void captureActivations();
 

@@ -24,7 +24,33 @@ enum class RotationKind : std::uint8_t
 };
 RotationKind rotationKindFromName(const std::string& name); // "hadamard", "random"
 
-// H diag(s) / sqrt(n) with random signs s from `seed` (Hadamard), or the random orthogonal matrix.
+// R = H diag(s) / sqrt(n) with random signs s from `seed` (Hadamard), or the random orthogonal
+// matrix. A Hadamard rotation is applied without its matrix: H of order b * 2^k is H_{2^k} (x) H_b,
+// so x H is a b x b product per group of b channels followed by k butterfly passes (the fast
+// Walsh-Hadamard transform): O(n (b + log n)) per row instead of O(n^2).
+class Rotation
+{
+public:
+    static Rotation make(std::int64_t n, RotationKind kind, std::uint64_t seed);
+
+    std::int64_t size() const { return m_size; }
+    bool isHadamard() const { return m_base.defined(); }
+    std::string description() const; // "hadamard 4096", "random 28"
+    at::Tensor matrix() const; // [n, n] float32
+    at::Tensor right(const at::Tensor& x) const; // x R, x [..., n] float32
+    at::Tensor rightTransposed(const at::Tensor& x) const; // x R^T
+
+private:
+    at::Tensor hadamard(const at::Tensor& x, bool transposed) const; // x H or x H^T (unscaled)
+
+    std::int64_t m_size = 0;
+    at::Tensor m_dense; // a random orthogonal rotation
+    at::Tensor m_base; // H_b, float32 [b, b]
+    std::int64_t m_doublings = 0;
+    at::Tensor m_signs; // [n]
+};
+
+// Rotation::make(n, kind, seed).matrix().
 at::Tensor rotationMatrix(std::int64_t n, RotationKind kind, std::uint64_t seed);
 
 } // namespace qs

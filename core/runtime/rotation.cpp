@@ -12,14 +12,6 @@
 namespace qs {
 namespace {
 
-std::string describe(RotationKind kind, const at::Tensor& r, std::int64_t n)
-{
-    // A Hadamard rotation has entries +-1/sqrt(n) only.
-    const bool hadamard = kind == RotationKind::Hadamard
-        && at::allclose(r.abs(), at::full_like(r, 1.0 / std::sqrt(static_cast<double>(n))), 1e-5, 0);
-    return std::string(hadamard ? "hadamard " : "random ") + std::to_string(n);
-}
-
 class Rotator
 {
 public:
@@ -58,19 +50,23 @@ private:
     std::int64_t m_done = 0;
 };
 
+// R^T W: the columns of W rotated, (W^T R)^T.
+at::Tensor leftTransposed(const Rotation& r, const at::Tensor& w)
+{
+    return r.right(w.t().contiguous()).t();
+}
+
 // R2 per head: rows [h d, (h + 1) d) of v times R2^T (v' = v R2 per head) ...
-at::Tensor rotateHeadRows(const at::Tensor& w, const at::Tensor& r2, std::int64_t headDim)
+at::Tensor rotateHeadRows(const at::Tensor& w, const Rotation& r2, std::int64_t headDim)
 {
     const at::Tensor heads = w.reshape({ -1, headDim, w.size(-1) }); // [heads, d, in]
-    return at::matmul(r2.t(), heads).reshape(w.sizes());
+    return r2.right(heads.transpose(1, 2).contiguous()).transpose(1, 2).reshape(w.sizes());
 }
 
 // ... and the columns of each head's block of o times R2.
-at::Tensor rotateHeadColumns(const at::Tensor& w, const at::Tensor& r2, std::int64_t headDim)
+at::Tensor rotateHeadColumns(const at::Tensor& w, const Rotation& r2, std::int64_t headDim)
 {
-    const std::int64_t rows = w.size(0);
-    const at::Tensor blocks = w.reshape({ rows, -1, headDim }); // [out, heads, d]
-    return at::matmul(blocks, r2).reshape(w.sizes());
+    return r2.right(w.reshape({ w.size(0), -1, headDim })).reshape(w.sizes());
 }
 
 } // namespace
@@ -87,20 +83,20 @@ RotationReport rotateCheckpoint(
         throw UsageError("the rotation folds the final norm into the head, and this model's head is its input "
                          "embedding (tie_word_embeddings): rotations need separate embeddings",
             ErrorContext { checkpoint.path().string(), {}, {} });
-    const at::Tensor r1 = rotationMatrix(c.hidden, settings.kind, settings.seed);
-    const at::Tensor r2 = settings.r2 ? rotationMatrix(c.headDim, settings.kind, settings.seed + 1) : at::Tensor();
+    const Rotation r1 = Rotation::make(c.hidden, settings.kind, settings.seed);
+    const Rotation r2 = Rotation::make(c.headDim, settings.kind, settings.seed + 1);
     RotationReport report;
-    report.r1 = describe(settings.kind, r1, c.hidden);
+    report.r1 = r1.description();
     if (settings.r2)
-        report.r2 = describe(settings.kind, r2, c.headDim);
+        report.r2 = r2.description();
     Rotator rot(checkpoint, out, progress, 2 + c.layers * 9 + 1);
 
     // W diag(gamma) R1 for a module reading a norm's output.
     auto reading = [&](const std::string& name, const at::Tensor& gamma) {
-        rot.store(name, at::matmul(rot.load(name) * gamma.reshape({ 1, -1 }), r1));
+        rot.store(name, r1.right(rot.load(name) * gamma.reshape({ 1, -1 })));
     };
     const std::string embed = "model.embed_tokens.weight";
-    rot.store(embed, at::matmul(rot.load(embed), r1));
+    rot.store(embed, r1.right(rot.load(embed)));
     for (std::int64_t layer = 0; layer < c.layers; ++layer) {
         if (progress.cancelled())
             throw CancelledError();
@@ -109,21 +105,21 @@ RotationReport rotateCheckpoint(
         const at::Tensor postNorm = rot.load(p + "post_attention_layernorm.weight");
         reading(p + "self_attn.q_proj.weight", inputNorm);
         reading(p + "self_attn.k_proj.weight", inputNorm);
-        at::Tensor v = at::matmul(rot.load(p + "self_attn.v_proj.weight") * inputNorm.reshape({ 1, -1 }), r1);
+        at::Tensor v = r1.right(rot.load(p + "self_attn.v_proj.weight") * inputNorm.reshape({ 1, -1 }));
         at::Tensor o = rot.load(p + "self_attn.o_proj.weight");
         if (settings.r2) {
             v = rotateHeadRows(v, r2, c.headDim);
             o = rotateHeadColumns(o, r2, c.headDim);
             if (const TensorInfo* b = checkpoint.find(p + "self_attn.v_proj.bias")) {
                 const at::Tensor bias = checkpoint.loadFloat(b->name).to(at::kFloat);
-                rot.store(b->name, at::matmul(bias.reshape({ -1, 1, c.headDim }), r2).reshape(bias.sizes()));
+                rot.store(b->name, r2.right(bias.reshape({ -1, c.headDim })).reshape(bias.sizes()));
             }
         }
         rot.store(p + "self_attn.v_proj.weight", v);
-        rot.store(p + "self_attn.o_proj.weight", at::matmul(r1.t(), o));
+        rot.store(p + "self_attn.o_proj.weight", leftTransposed(r1, o));
         reading(p + "mlp.gate_proj.weight", postNorm);
         reading(p + "mlp.up_proj.weight", postNorm);
-        rot.store(p + "mlp.down_proj.weight", at::matmul(r1.t(), rot.load(p + "mlp.down_proj.weight")));
+        rot.store(p + "mlp.down_proj.weight", leftTransposed(r1, rot.load(p + "mlp.down_proj.weight")));
         rot.store(p + "input_layernorm.weight", at::ones_like(inputNorm));
         rot.store(p + "post_attention_layernorm.weight", at::ones_like(postNorm));
         report.foldedNorms += 2;

@@ -317,10 +317,17 @@ private Q_SLOTS:
         QCOMPARE(table->rowCount(), 5);
         QCOMPARE(table->item(4, 0)->text(), QStringLiteral("vllm-w4a16 · AWQ"));
         w.algorithmsBox()->setSettings({});
+        // Compare Recipes: one job, a row per recipe with its time and peak memory.
+        w.compareRecipes();
+        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 5, 120000);
+        QCOMPARE(table->rowCount(), 10);
+        QCOMPARE(table->item(9, 0)->text(), QStringLiteral("vllm-w4a16 · hadamard+gptq"));
+        QVERIFY(table->item(9, 7)->text().endsWith(QStringLiteral(" s")));
+        QVERIFY(table->item(9, 8)->text() != QStringLiteral("—"));
         // Other windows start a new table.
         w.evalPanel()->setSeqLen(32);
         w.evaluate();
-        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 5, 60000);
+        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 6, 60000);
         QCOMPARE(table->rowCount(), 2);
         // Capturing activations on the same data fills the Activations tab.
         QSignalSpy captured(&w, &MainWindow::activationsCaptured);

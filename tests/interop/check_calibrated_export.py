@@ -255,6 +255,34 @@ def check_rotation(args, src, data):
     print(f"OK: rotated export (R1 {rot['r1']}, R2 {rot['r2']}): perplexity {exported:.3f}, source {source:.3f}")
 
 
+def check_compare_recipes(args, src, data, calibration):
+    """compare-recipes: one row per recipe with the eval fields, the best by KL, a recipe that
+    cannot run with the scheme reported in its row, an unknown step refused."""
+    base = [args.cli, "compare-recipes", src, "--data", data, "--seq-len", "64", "--max-windows", "2"] + calibration
+    r = subprocess.run(base + ["--scheme", "vllm-w4a16", "--recipes", "rtn,awq,hadamard+gptq", "--json"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        fail(f"compare-recipes: {r.stderr.strip()}")
+    j = json.loads(r.stdout)
+    names = [x["name"] for x in j["recipes"]]
+    if names != ["rtn", "awq", "hadamard+gptq"] or j["best"] not in names:
+        fail(f"compare-recipes: {names}, best {j.get('best')}")
+    for x in j["recipes"]:
+        if any(k not in x for k in ("perplexity", "kl_divergence", "top1_agreement", "seconds", "peak_rss_bytes")):
+            fail(f"compare-recipes row {x}")
+    if j["recipes"][2]["algorithms"] != ["rotation", "gptq"]:
+        fail(f"hadamard+gptq ran {j['recipes'][2]['algorithms']}")
+    r = subprocess.run(base + ["--scheme", "vllm-w8a8-int8", "--recipes", "rtn,awq", "--json"],
+                       capture_output=True, text=True)
+    rows = json.loads(r.stdout)["recipes"] if r.returncode == 0 else []
+    if len(rows) != 2 or "weight-only" not in rows[1].get("error", ""):
+        fail(f"compare-recipes with AWQ on W8A8: {r.returncode} {rows} {r.stderr.strip()}")
+    r = subprocess.run(base + ["--scheme", "vllm-w4a16", "--recipes", "rtn,quip"], capture_output=True, text=True)
+    if r.returncode != 2 or "unknown step 'quip'" not in r.stderr:
+        fail(f"compare-recipes with an unknown step: {r.returncode} {r.stderr.strip()}")
+    print(f"OK: compare-recipes: {', '.join(names)}; best {j['best']}")
+
+
 def main():
     args, src = interop_common.setup()
     rng = np.random.default_rng(3)
@@ -314,6 +342,7 @@ def main():
     check_group_order(args, src, calibration)
     check_awq(args, src, calibration)
     check_rotation(args, src, data)
+    check_compare_recipes(args, src, data, calibration)
     short = os.path.join(args.workdir, "short.json")
     with open(short, "w") as f:
         json.dump([1, 2, 3], f)

@@ -97,6 +97,22 @@ private Q_SLOTS:
         QVERIFY_THROWS_EXCEPTION(UsageError, rotationKindFromName("spin"));
     }
 
+    // The fast transform (a b x b product per group, then the butterflies) is the matrix product.
+    void fastTransformIsTheProduct()
+    {
+        at::manual_seed(2);
+        for (std::int64_t n : { 64, 20, 176, 48, 28 }) {
+            const Rotation r = Rotation::make(n, RotationKind::Hadamard, 9);
+            QCOMPARE(r.isHadamard(), n != 28);
+            const at::Tensor x = at::randn({ 3, 5, n });
+            const at::Tensor m = r.matrix();
+            QVERIFY2(at::allclose(r.right(x), at::matmul(x, m), 1e-5, 1e-5), qPrintable(QString::number(n)));
+            QVERIFY2(at::allclose(r.rightTransposed(x), at::matmul(x, m.t()), 1e-5, 1e-5), qPrintable(QString::number(n)));
+            QVERIFY(at::allclose(r.rightTransposed(r.right(x)), x, 1e-5, 1e-5)); // orthogonal
+        }
+        QVERIFY_THROWS_EXCEPTION(UsageError, Rotation::make(64, RotationKind::Hadamard, 0).right(at::ones({ 2, 32 })));
+    }
+
     void rotatedLlamaIsExact()
     {
         test::GeneratedModel m("llama", 2);
