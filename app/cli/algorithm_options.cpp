@@ -7,7 +7,7 @@ namespace qs::cli {
 
 void addAlgorithmOptions(OptionSpec& spec)
 {
-    spec.flags.insert({ "--gptq", "--awq", "--no-propagate-error" });
+    spec.flags.insert({ "--gptq", "--awq", "--no-propagate-error", "--rotate-online" });
     spec.values.insert({ "--smoothquant", "--gptq-block-size", "--gptq-dampening", "--gptq-actorder", "--recipe",
         "--awq-duo-scaling", "--awq-grid", "--rotate", "--rotate-seed" });
 }
@@ -73,8 +73,9 @@ AlgorithmSettings algorithmSettings(const Arguments& args)
     if (!a.rotation.empty() && a.rotation != "hadamard" && a.rotation != "random")
         throw UsageError("--rotate: '" + a.rotation + "'; rotations: hadamard, random");
     a.rotationSeed = static_cast<std::uint64_t>(args.integer("--rotate-seed", 0, 0, std::int64_t(1) << 62));
-    if (a.rotation.empty() && args.values.count("--rotate-seed"))
-        throw UsageError("--rotate-seed goes with --rotate");
+    a.rotationOnline = args.has("--rotate-online");
+    if (a.rotation.empty() && (args.values.count("--rotate-seed") || a.rotationOnline))
+        throw UsageError("--rotate-seed and --rotate-online go with --rotate");
     a.awq = args.has("--awq");
     if (!args.value("--awq-duo-scaling").empty()) {
         a.awqDuoScaling = args.value("--awq-duo-scaling");
@@ -99,7 +100,9 @@ std::string algorithmOptionsUsage()
            "                       per smoothed layer, its weight quantized as W * s\n"
            "  --rotate R           fuse rotations into the weights first (Llama family; QuaRot's offline\n"
            "                       R1 on the residual stream with the norms folded in, R2 per head):\n"
-           "                       hadamard (randomised) or random (orthogonal); --rotate-seed N (0)\n"
+           "                       hadamard (randomised) or random (orthogonal); --rotate-seed N (0);\n"
+           "                       --rotate-online adds QuaRot's online Hadamard on the down\n"
+           "                       projection's input (eval only: no export format carries it)\n"
            "  --awq                AWQ (llm-compressor's AWQ transform) before the rounding or GPTQ, for\n"
            "                       weight-only schemes: per mapping (q/k/v <- input_layernorm, o <- v,\n"
            "                       gate/up <- post_attention_layernorm, down <- up) the input channels\n"

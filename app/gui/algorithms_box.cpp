@@ -20,6 +20,7 @@ AlgorithmsBox::AlgorithmsBox(QWidget* parent)
     : QGroupBox(tr("Calibration"), parent)
     , m_rotation(new QComboBox(this))
     , m_rotationSeed(new QSpinBox(this))
+    , m_online(new QCheckBox(tr("Online Hadamard on down_proj"), this))
     , m_smooth(new QCheckBox(tr("SmoothQuant"), this))
     , m_alpha(new QDoubleSpinBox(this))
     , m_awq(new QCheckBox(tr("AWQ"), this))
@@ -132,6 +133,10 @@ void AlgorithmsBox::setUpRotation()
         Q_EMIT changed();
     });
     connect(m_rotationSeed, &QSpinBox::valueChanged, this, &AlgorithmsBox::changed);
+    m_online->setToolTip(tr("QuaRot's online rotation (R4): the down projection's input rotated at run time, its "
+                            "weight by the same Hadamard; for low-bit activations. Evaluate only: no export format "
+                            "carries it."));
+    connect(m_online, &QCheckBox::toggled, this, &AlgorithmsBox::changed);
 }
 
 void AlgorithmsBox::layOut(QWidget* browse)
@@ -147,6 +152,7 @@ void AlgorithmsBox::layOut(QWidget* browse)
     seed->setIndent(20);
     grid->addWidget(seed, row, 0);
     grid->addWidget(m_rotationSeed, row++, 1);
+    grid->addWidget(m_online, row++, 0, 1, 2);
     grid->addWidget(m_smooth, row, 0);
     grid->addWidget(m_alpha, row++, 1);
     grid->addWidget(m_awq, row, 0);
@@ -175,6 +181,7 @@ void AlgorithmsBox::updateEnabled()
 {
     m_alpha->setEnabled(m_smooth->isChecked());
     m_rotationSeed->setEnabled(!m_rotation->currentData().toString().isEmpty());
+    m_online->setEnabled(!m_rotation->currentData().toString().isEmpty());
     m_duo->setEnabled(m_awq->isChecked());
     for (QWidget* w : std::initializer_list<QWidget*> { m_order, m_dampening, m_blockSize })
         w->setEnabled(m_gptq->isChecked());
@@ -188,6 +195,7 @@ AlgorithmSettings AlgorithmsBox::settings() const
         a.smoothQuant = m_alpha->value();
     a.rotation = m_rotation->currentData().toString().toStdString();
     a.rotationSeed = static_cast<std::uint64_t>(m_rotationSeed->value());
+    a.rotationOnline = m_online->isEnabled() && m_online->isChecked();
     a.awq = m_awq->isChecked();
     a.awqDuoScaling = m_duo->currentData().toString().toStdString();
     a.gptq = m_gptq->isChecked();
@@ -206,6 +214,7 @@ void AlgorithmsBox::setSettings(const AlgorithmSettings& a)
     const int rotation = m_rotation->findData(QString::fromStdString(a.rotation));
     m_rotation->setCurrentIndex(rotation >= 0 ? rotation : 0);
     m_rotationSeed->setValue(static_cast<int>(a.rotationSeed));
+    m_online->setChecked(a.rotationOnline);
     m_awq->setChecked(a.awq);
     const int duo = m_duo->findData(QString::fromStdString(a.awqDuoScaling));
     if (duo >= 0)
@@ -224,9 +233,10 @@ QString AlgorithmsBox::summary() const
 {
     QStringList parts;
     if (!m_rotation->currentData().toString().isEmpty())
-        parts << tr("%1 rotation").arg(m_rotation->currentData().toString() == QStringLiteral("hadamard")
-                ? tr("Hadamard")
-                : tr("random"));
+        parts << tr("%1 rotation%2")
+                     .arg(m_rotation->currentData().toString() == QStringLiteral("hadamard") ? tr("Hadamard")
+                                                                                             : tr("random"))
+                     .arg(m_online->isChecked() ? tr(" + online R4") : QString());
     if (m_smooth->isChecked())
         parts << tr("SmoothQuant %1").arg(m_alpha->value(), 0, 'g', 3);
     if (m_awq->isChecked())

@@ -48,6 +48,7 @@ private:
 
     QComboBox* m_rotation = nullptr;
     QSpinBox* m_rotationSeed = nullptr;
+    QCheckBox* m_online = nullptr;
     QCheckBox* m_smooth = nullptr;
     QDoubleSpinBox* m_alpha = nullptr;
     QCheckBox* m_awq = nullptr;

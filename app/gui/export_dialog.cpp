@@ -216,6 +216,9 @@ void ExportDialog::validate()
     else if (m_calibration.algorithms.smoothQuant && m_calibration.algorithms.gptq && format() == QStringLiteral("aiu"))
         problem = tr("For IBM AIU, SmoothQuant is fms-mo's (smoothq_scale in the checkpoint), which rounds W·s: "
                      "turn GPTQ off in the scheme dock's Calibration section.");
+    else if (m_calibration.algorithms.rotationOnline)
+        problem = tr("The online Hadamard on the down projection's input is applied at inference, and no format "
+                     "carries it: turn it off in the scheme dock's Calibration section (Evaluate simulates it).");
     else if (m_calibration.algorithms.gptq && m_calibration.algorithms.gptqActOrder == "group"
         && format() != QStringLiteral("compressed-tensors"))
         problem = tr("GPTQ's group activation order needs g_idx, which only compressed-tensors writes: choose the "

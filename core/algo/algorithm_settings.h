@@ -25,6 +25,7 @@ struct AlgorithmSettings
     std::string rotation;
     std::uint64_t rotationSeed = 0;
     bool rotationR2 = true;
+    bool rotationOnline = false; // the online Hadamard on the down projection's input (eval only)
     // AWQ (llm-compressor's AWQ transform, before GPTQ or the round to nearest); mappings empty:
     // the family's defaults.
     bool awq = false;

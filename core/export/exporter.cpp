@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "export/exporter.h"
 
+#include "error.h"
+
 #include "export/aiu_exporter.h"
 #include "export/compressed_tensors_exporter.h"
 #include "export/fp8_rescale_exporter.h"
@@ -60,6 +62,17 @@ TensorResult Exporter::write(const PlannedTensor& tensor, const Checkpoint& sour
 
 std::unique_ptr<Exporter> makeExporter(ExportFormat format, ExportOptions options)
 {
+    // What only the evaluation simulates: no consumer of a checkpoint format here loads it.
+    if (format != ExportFormat::Hdf5) {
+        for (const auto& [module, own] : options.moduleSchemes) {
+            if (own.activations == "int4-token-dynamic")
+                options.scheme.activations = own.activations;
+        }
+        if (options.scheme.activations == "int4-token-dynamic")
+            throw UsageError("scheme '" + options.scheme.name
+                + "': int4 activations (W4A4) are simulated by eval only; no format QuantScope writes carries "
+                  "them (vLLM, NxD and the AIU run int8 or fp8 activations)");
+    }
     switch (format) {
     case ExportFormat::Nxd:
         return std::make_unique<NxdExporter>(std::move(options));

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "models/block.h"
 
+#include "algo/hadamard.h"
 #include "error.h"
 #include "models/bert_blocks.h"
 #include "models/gpt2_blocks.h"
@@ -12,8 +13,9 @@
 
 namespace qs {
 
-at::Tensor project(const at::Tensor& x, const Projection& p, const BlockHooks& hooks)
+at::Tensor project(const at::Tensor& input, const Projection& p, const BlockHooks& hooks)
 {
+    const at::Tensor x = p.inputRotation ? p.inputRotation->right(input) : input;
     const at::Tensor in = hooks.input ? hooks.input(p.module, x) : x;
     at::Tensor out = p.bias.defined() ? at::linear(in, p.weight, p.bias) : at::linear(in, p.weight);
     if (hooks.output)
@@ -53,6 +55,26 @@ void Block::replaceBias(const std::string& module, const at::Tensor& bias)
     if (p->bias.sizes() != bias.sizes())
         throw UsageError("the new bias of " + module + " has another shape");
     const_cast<Projection*>(p)->bias = bias.to(at::kFloat).contiguous(); // the block owns its projections
+}
+
+void Block::setInputRotation(const std::string& suffix, std::shared_ptr<const Rotation> rotation)
+{
+    for (const Projection* p : projections()) {
+        if (p->module.size() >= suffix.size() && p->module.compare(p->module.size() - suffix.size(), suffix.size(), suffix) == 0)
+            const_cast<Projection*>(p)->inputRotation = rotation; // the block owns its projections
+    }
+}
+
+void ModelBlocks::setInputRotation(std::string suffix, std::shared_ptr<const Rotation> rotation)
+{
+    m_inputRotations.emplace_back(std::move(suffix), std::move(rotation));
+}
+
+std::unique_ptr<Block> ModelBlocks::withInputRotations(std::unique_ptr<Block> block) const
+{
+    for (const auto& [suffix, rotation] : m_inputRotations)
+        block->setInputRotation(suffix, rotation);
+    return block;
 }
 
 at::Tensor Block::runParent(const std::string& parent, const at::Tensor&, std::int64_t, const BlockHooks&) const

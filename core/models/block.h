@@ -30,11 +30,16 @@ struct BlockHooks
     LinearOutputObserver output;
 };
 
-// A Linear module's weights, float32: weight [out, in], bias [out] or undefined.
+class Rotation;
+
+// A Linear module's weights, float32: weight [out, in], bias [out] or undefined; `inputRotation`:
+// an online rotation its input goes through first (QuaRot's Hadamard on the down projection's
+// input, fused into its weight), before the input hook sees it.
 struct Projection
 {
     std::string module;
     at::Tensor weight, bias;
+    std::shared_ptr<const Rotation> inputRotation;
 };
 
 // x W^T (+ bias) through the hooks: the input hook first, the output observer after.
@@ -82,6 +87,8 @@ public:
     void divideNorm(const std::string& module, const at::Tensor& divisor);
     // Replaces a Linear module's bias (same shape); UsageError when it has none.
     void replaceBias(const std::string& module, const at::Tensor& bias);
+    // Gives the Linear modules whose path ends in `suffix` an online input rotation.
+    void setInputRotation(const std::string& suffix, std::shared_ptr<const Rotation> rotation);
 
     // The part of the layer that holds several Linear modules, llm-compressor's "parent" of an
     // AWQ mapping (the lowest module holding every balance layer): `parent` is the layer's name +
@@ -160,6 +167,9 @@ public:
     // The head's Linear modules (consumers keep their activations float).
     virtual std::vector<std::string> headModules() const = 0;
 
+    // An online rotation of the input of every Linear module whose path ends in `suffix` (the
+    // checkpoint's weights carry its fused counterpart), applied by every layer this loads.
+    void setInputRotation(std::string suffix, std::shared_ptr<const Rotation> rotation);
     // The float32 bytes a layer's weights take once loaded, from the catalog (nothing is read).
     std::uint64_t layerBytes(std::int64_t layer) const;
     // Drops the mapped pages of the tensors a block read.
@@ -172,7 +182,11 @@ protected:
     // The named tensor's rows as float32, read from the mapping (bf16/fp16/fp32) or dequantized.
     at::Tensor rows(const std::string& tensor, const at::Tensor& ids) const;
 
+    // The layer with the online rotations applied (the families' loadLayer ends with it).
+    std::unique_ptr<Block> withInputRotations(std::unique_ptr<Block> block) const;
+
     Checkpoint m_checkpoint; // a copy shares the opened state
+    std::vector<std::pair<std::string, std::shared_ptr<const Rotation>>> m_inputRotations;
     ModelConfig m_config;
     std::vector<std::string> m_embeddingTensors;
 };

@@ -198,7 +198,7 @@ at::Tensor LlamaBlocks::embed(const std::vector<std::int64_t>& tokens, std::int6
 std::unique_ptr<Block> LlamaBlocks::loadLayer(std::int64_t layer, const WeightTransform& transform) const
 {
     const WeightLoader w(m_checkpoint, m_config, transform);
-    return std::make_unique<LlamaLayer>(w, m_config, layerName(layer));
+    return withInputRotations(std::make_unique<LlamaLayer>(w, m_config, layerName(layer)));
 }
 
 std::unique_ptr<Head> LlamaBlocks::loadHead(const WeightTransform& transform) const

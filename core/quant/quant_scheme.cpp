@@ -204,7 +204,7 @@ int QuantScheme::qmax() const
 const std::vector<std::string>& activationModes()
 {
     static const std::vector<std::string> modes { "none", "int8-token-dynamic", "fp8-token-dynamic",
-        "int8-tensor-static", "fp8-tensor-static" };
+        "int8-tensor-static", "fp8-tensor-static", "int4-token-dynamic" };
     return modes;
 }
 

@@ -104,7 +104,8 @@ const std::vector<QuantScheme>& schemePresets();
 
 // The activation modes a scheme's `activations` can name: "none", "int8-token-dynamic" and
 // "fp8-token-dynamic" (one scale per token, computed by the consumer at run time),
-// "int8-tensor-static" and "fp8-tensor-static" (one scale per Linear input, from calibration).
+// "int8-tensor-static" and "fp8-tensor-static" (one scale per Linear input, from calibration), and
+// "int4-token-dynamic" (W4A4 as QuaRot and SpinQuant evaluate it: simulated only, no export).
 const std::vector<std::string>& activationModes();
 bool isStaticActivations(std::string_view mode);
 std::optional<QuantScheme> findSchemePreset(std::string_view name);

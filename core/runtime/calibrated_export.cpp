@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "runtime/calibrated_export.h"
 
+#include "error.h"
 #include "quant/calibrated_tensors.h"
 
 #include <memory>
@@ -13,6 +14,9 @@ CalibratedExport exportWithAlgorithms(const Checkpoint& checkpoint, const Module
     CalibratedExport result;
     const AlgorithmSettings& a = calibration.algorithms;
     options.algorithms = a;
+    if (a.rotationOnline)
+        throw UsageError("the online Hadamard on the down projection's input is applied at inference, and no format "
+                         "QuantScope writes carries it: export without it (eval simulates it)");
     std::shared_ptr<CalibratedTensors> rotated;
     if (!a.rotation.empty()) {
         RotationSettings settings;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "runtime/evaluation.h"
 
+#include "algo/hadamard.h"
 #include "error.h"
 #include "io/checkpoint.h"
 #include "jobs/progress.h"
@@ -319,6 +320,7 @@ void applyAlgorithms(EvaluationRequest& request, const AlgorithmSettings& a)
     request.rotation = a.rotation;
     request.rotationSeed = a.rotationSeed;
     request.rotationR2 = a.rotationR2;
+    request.rotationOnline = a.rotationOnline;
     request.awq = a.awq;
     request.awqMappings = a.awqMappings;
     request.awqIgnore = a.awqIgnore;
@@ -335,13 +337,18 @@ EvaluationReport evaluateCheckpoint(const Checkpoint& checkpoint, const Evaluati
         settings.kind = rotationKindFromName(request.rotation);
         settings.seed = request.rotationSeed;
         settings.r2 = request.rotationR2;
+        settings.online = request.rotationOnline;
         CalibratedTensors rotated(request.spillDirectory);
         const RotationReport r = rotateCheckpoint(checkpoint, settings, rotated, progress);
         EvaluationRequest inner = request;
         inner.rotation.clear();
+        if (settings.online)
+            inner.downInputRotation = std::make_shared<const Rotation>(
+                onlineDownRotation(modelConfigFromJson(checkpoint.config()), settings));
         EvaluationReport report = evaluateCheckpoint(rotated.apply(checkpoint), inner, progress);
         report.algorithms.insert(report.algorithms.begin(), "rotation");
-        report.rotation = "R1 " + r.r1 + (r.r2.empty() ? std::string() : ", R2 " + r.r2);
+        report.rotation = "R1 " + r.r1 + (r.r2.empty() ? std::string() : ", R2 " + r.r2)
+            + (r.r4.empty() ? std::string() : ", online R4 " + r.r4);
         return report;
     }
     if ((request.gptq || request.smoothQuant || request.awq) && !request.scheme)
@@ -349,6 +356,8 @@ EvaluationReport evaluateCheckpoint(const Checkpoint& checkpoint, const Evaluati
     const ModelConfig config = modelConfigFromJson(checkpoint.config());
     const PerplexityOptions options = perplexityOptions(checkpoint, config, request);
     const std::unique_ptr<ModelBlocks> blocks = ModelBlocks::open(checkpoint, config);
+    if (request.downInputRotation)
+        blocks->setInputRotation("mlp.down_proj", request.downInputRotation);
     const std::vector<std::int64_t> ids = loadEvalTokens(request.data, checkpoint, config.vocabSize);
     const std::vector<ScoredPass> passes = scoredPasses(config, ids, options);
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -21,6 +22,8 @@ namespace qs {
 
 class Checkpoint;
 class Progress;
+
+class Rotation;
 
 struct EvaluationRequest
 {
@@ -64,6 +67,7 @@ struct EvaluationRequest
     std::string rotation;
     std::uint64_t rotationSeed = 0;
     bool rotationR2 = true;
+    bool rotationOnline = false; // the online Hadamard on the down projection's input
     bool awq = false;
     std::vector<SmoothQuantMapping> awqMappings;
     std::vector<std::string> awqIgnore;
@@ -76,6 +80,8 @@ struct EvaluationRequest
     // where hidden states beyond that go (empty: the temporary folder).
     std::uint64_t maxMemory = 0;
     std::filesystem::path spillDirectory;
+    // Set by the rotation (the model's down projections rotate their input at run time).
+    std::shared_ptr<const Rotation> downInputRotation;
 };
 
 // The request's algorithm fields from the settings an llm-compressor recipe (or the options) give.

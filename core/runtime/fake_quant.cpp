@@ -123,13 +123,18 @@ LinearInputHook fakeQuantizeActivations(
         a.format = QuantFormat::Int;
         a.bits = 8;
         a.convention = scheme.convention == ScaleConvention::FmsMo ? ScaleConvention::FmsMo : ScaleConvention::Nxd;
+    } else if (scheme.activations == "int4-token-dynamic") { // W4A4 (QuaRot, SpinQuant): absmax / 7 per token
+        a.format = QuantFormat::Int;
+        a.bits = 4;
+        a.convention = ScaleConvention::Nxd;
     } else if (scheme.activations == "fp8-token-dynamic") {
         a.format = QuantFormat::Fp8E4M3;
         a.fp8Max = 448.0;
         a.convention = ScaleConvention::Nxd;
     } else {
         throw UsageError("unknown activation mode '" + scheme.activations
-            + "' (none, int8-token-dynamic, fp8-token-dynamic, int8-tensor-static, fp8-tensor-static)");
+            + "' (none, int8-token-dynamic, fp8-token-dynamic, int4-token-dynamic, int8-tensor-static, "
+              "fp8-tensor-static)");
     }
     return [a, kept = std::move(kept)](const std::string& module, const at::Tensor& x) -> at::Tensor {
         if (kept.count(module) || module == "lm_head")

@@ -87,11 +87,15 @@ std::vector<RecipeCandidate> parseRecipeCandidates(const std::string& list, doub
                 if (!a.rotation.empty())
                     throw UsageError("recipe '" + name + "' rotates twice");
                 a.rotation = step;
-            } else if (step == "spinquant")
+            } else if (step == "online") // the online Hadamard on the down projection's input
+                a.rotationOnline = true;
+            else if (step == "spinquant")
                 throw UsageError("recipe '" + name + "': learned rotations (SpinQuant) are not implemented yet");
             else
                 throw UsageError("recipe '" + name + "': unknown step '" + step
-                    + "'; steps: rtn, gptq, awq, smoothquant, hadamard, random, joined by +");
+                    + "'; steps: rtn, gptq, awq, smoothquant, hadamard, random, online, joined by +");
+            if (a.rotationOnline && a.rotation.empty() && step == name.substr(name.rfind('+') + 1))
+                throw UsageError("recipe '" + name + "': online goes with a rotation (hadamard+online)");
             if (a.awq && a.smoothQuant)
                 throw UsageError("recipe '" + name + "': AWQ and SmoothQuant both rescale the balance layers");
         }

@@ -71,6 +71,11 @@ at::Tensor rotateHeadColumns(const at::Tensor& w, const Rotation& r2, std::int64
 
 } // namespace
 
+Rotation onlineDownRotation(const ModelConfig& config, const RotationSettings& settings)
+{
+    return Rotation::make(config.intermediate, settings.kind, settings.seed + 2);
+}
+
 RotationReport rotateCheckpoint(
     const Checkpoint& checkpoint, const RotationSettings& settings, CalibratedTensors& out, Progress& progress)
 {
@@ -89,6 +94,9 @@ RotationReport rotateCheckpoint(
     report.r1 = r1.description();
     if (settings.r2)
         report.r2 = r2.description();
+    const Rotation r4 = settings.online ? onlineDownRotation(c, settings) : Rotation::make(1, RotationKind::Hadamard, 0);
+    if (settings.online)
+        report.r4 = r4.description();
     Rotator rot(checkpoint, out, progress, 2 + c.layers * 9 + 1);
 
     // W diag(gamma) R1 for a module reading a norm's output.
@@ -119,7 +127,8 @@ RotationReport rotateCheckpoint(
         rot.store(p + "self_attn.o_proj.weight", leftTransposed(r1, o));
         reading(p + "mlp.gate_proj.weight", postNorm);
         reading(p + "mlp.up_proj.weight", postNorm);
-        rot.store(p + "mlp.down_proj.weight", leftTransposed(r1, rot.load(p + "mlp.down_proj.weight")));
+        const at::Tensor down = leftTransposed(r1, rot.load(p + "mlp.down_proj.weight"));
+        rot.store(p + "mlp.down_proj.weight", settings.online ? r4.right(down.contiguous()) : down);
         rot.store(p + "input_layernorm.weight", at::ones_like(inputNorm));
         rot.store(p + "post_attention_layernorm.weight", at::ones_like(postNorm));
         report.foldedNorms += 2;

@@ -9,10 +9,11 @@
 // attention head's values (v's rows per head R2^T, o's columns per head R2). The float model's
 // function does not change; outliers are spread over the channels, which helps the quantization
 // after. The tensors are rotated one at a time into a CalibratedTensors file, so memory holds one
-// tensor and its rotation. Online rotations (a Hadamard on the down projection's input at run
-// time) are not here.
+// tensor and its rotation. The online Hadamard on the down projection's input is an option (the
+// runtime applies its input side).
 #include "algo/hadamard.h"
 #include "io/checkpoint.h"
+#include "models/model_config.h"
 #include "jobs/progress.h"
 #include "quant/calibrated_tensors.h"
 
@@ -26,11 +27,18 @@ struct RotationSettings
     RotationKind kind = RotationKind::Hadamard;
     std::uint64_t seed = 0;
     bool r2 = true; // also rotate each head between v and o
+    // QuaRot's online Hadamard on the down projection's input (R4): its weight is W H here, and the
+    // runtime rotates the input (ModelBlocks::setInputRotation with onlineDownRotation). No export
+    // format carries it; eval simulates it.
+    bool online = false;
 };
+
+// The rotation of the down projection's input for these settings (the same one every time).
+Rotation onlineDownRotation(const ModelConfig& config, const RotationSettings& settings);
 
 struct RotationReport
 {
-    std::string r1, r2; // "hadamard 2048", "random 5632", or empty
+    std::string r1, r2, r4; // "hadamard 2048", "random 5632", or empty
     int rotatedTensors = 0;
     int foldedNorms = 0;
     double seconds = 0;

@@ -6,6 +6,8 @@
 // rotate is refused before any work.
 #include "algo/hadamard.h"
 #include "error.h"
+#include "export/exporter.h"
+#include "model/module_tree.h"
 #include "generated_models.h"
 #include "io/checkpoint.h"
 #include "jobs/progress.h"
@@ -15,6 +17,7 @@
 #include "quant/quant_scheme.h"
 #include "runtime/block_runner.h"
 #include "runtime/evaluation.h"
+#include "runtime/calibrated_export.h"
 #include "runtime/rotation.h"
 #include "test_support.h"
 
@@ -174,6 +177,57 @@ private Q_SLOTS:
         QCOMPARE(QString::fromStdString(rotated.rotation), QStringLiteral("R1 hadamard 64, R2 hadamard 16"));
         QVERIFY(std::abs(rotated.floatPerplexity - plain.floatPerplexity) < 1e-4 * plain.floatPerplexity);
         QVERIFY(rotated.klDivergence < plain.klDivergence);
+    }
+
+    // W4A4 as QuaRot evaluates it (int4 weights per channel, int4 activations per token): the
+    // rotation, and the online Hadamard on the down projection's input on top, keep the model
+    // closer to the float one; the online rotation alone keeps the float model's function.
+    void w4a4WithOnlineHadamard()
+    {
+        test::GeneratedModel m("llama", 2);
+        m.normOutliers = 25;
+        const fs::path path = model("llama_w4a4", m);
+        std::ofstream(path / "ids.json") << nlohmann::json(randomIds(160, 96, 5)).dump();
+        const Checkpoint c = Checkpoint::open(path);
+        EvaluationRequest request;
+        request.data = path / "ids.json";
+        request.seqLen = 32;
+        const EvaluationReport unrotated = evaluateCheckpoint(c, request, m_progress);
+        request.rotation = "hadamard";
+        request.rotationOnline = true;
+        const EvaluationReport floatOnline = evaluateCheckpoint(c, request, m_progress);
+        QVERIFY(std::abs(floatOnline.floatPerplexity - unrotated.floatPerplexity) < 1e-4 * unrotated.floatPerplexity);
+        QuantScheme w4a4 = *findSchemePreset("vllm-w8a8-int8");
+        w4a4.bits = 4;
+        w4a4.activations = "int4-token-dynamic";
+        w4a4.validate();
+        request.scheme = w4a4;
+        request.rotation.clear();
+        request.rotationOnline = false;
+        const EvaluationReport plain = evaluateCheckpoint(c, request, m_progress);
+        request.rotation = "hadamard";
+        const EvaluationReport rotated = evaluateCheckpoint(c, request, m_progress);
+        request.rotationOnline = true;
+        const EvaluationReport online = evaluateCheckpoint(c, request, m_progress);
+        qInfo("W4A4: KL %.3g plain, %.3g rotated (R1, R2), %.3g with the online Hadamard (R4)", plain.klDivergence,
+            rotated.klDivergence, online.klDivergence);
+        QCOMPARE(QString::fromStdString(online.rotation),
+            QStringLiteral("R1 hadamard 64, R2 hadamard 16, online R4 hadamard 176"));
+        QVERIFY(rotated.klDivergence < plain.klDivergence);
+        QVERIFY(online.klDivergence < plain.klDivergence);
+        // No checkpoint format carries int4 activations or the online rotation.
+        ExportOptions options;
+        options.scheme = w4a4;
+        QVERIFY_THROWS_EXCEPTION(UsageError, makeExporter(ExportFormat::CompressedTensors, options));
+        QVERIFY_THROWS_EXCEPTION(UsageError, makeExporter(ExportFormat::Nxd, options));
+        ExportCalibrationRequest exportRequest;
+        exportRequest.algorithms.rotation = "hadamard";
+        exportRequest.algorithms.rotationOnline = true;
+        ConversionOptions conversion;
+        conversion.destination = fs::path(m_dir.path().toStdString()) / "never";
+        const ModuleTree tree = ModuleTree::build(c.tensors(), c.modelType());
+        QVERIFY_THROWS_EXCEPTION(UsageError, exportWithAlgorithms(c, tree, conversion, exportRequest, m_progress));
+        QVERIFY(!fs::exists(conversion.destination));
     }
 
     void refusesWhatItCannotRotate()
