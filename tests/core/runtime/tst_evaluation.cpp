@@ -236,9 +236,15 @@ private Q_SLOTS:
         QVERIFY(at::equal(fp8("lm_head", x), x));
         QVERIFY(at::equal(fp8("cls.predictions.decoder", x), x)); // another head, passed by the caller
         QVERIFY_THROWS_EXCEPTION(UsageError, fp8("uncalibrated", x));
-        s.activations = "int4-token-dynamic";
+        s.activations = "int2-token-dynamic";
         QVERIFY_THROWS_EXCEPTION(UsageError, s.validate());
         QVERIFY_THROWS_EXCEPTION(UsageError, fakeQuantizeActivations(s, {}));
+        // W4A4's activations: per token absmax / 7, codes -8..7 (16 values at most per row).
+        s = preset("vllm-w8a8-int8");
+        s.activations = "int4-token-dynamic";
+        s.validate();
+        const at::Tensor y = fakeQuantizeActivations(s, {})("m", at::randn({ 4, 64 }));
+        QVERIFY(std::get<0>(at::_unique(y[0])).numel() <= 16);
         QVERIFY(!fakeQuantizeActivations(preset("nxd-int8"), {})); // weights only
     }
 
