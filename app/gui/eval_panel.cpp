@@ -101,7 +101,8 @@ EvalPanel::EvalPanel(QWidget* parent)
     auto* layout = new QVBoxLayout(this);
     auto* header = new QLabel(tr("<b>Perplexity</b> of the model run natively on the CPU (Llama, GPT-2, nanoGPT, "
                                  "BERT/RoBERTa), float and with the current scheme and keep selection, after the "
-                                 "scheme dock's calibration (SmoothQuant, GPTQ, static activation ranges)."),
+                                 "scheme dock's calibration (rotation, SmoothQuant or AWQ, GPTQ, static activation "
+                                 "ranges). Compare Recipes runs several calibrations in one go."),
         this);
     header->setWordWrap(true);
     layout->addWidget(header);
