@@ -3,11 +3,15 @@
 
 #include "algo/smoothquant.h"
 #include "error.h"
+#include "io/anonymous_file.h"
 #include "models/model_config.h"
+#include "runtime/memory.h"
 
 #include <ATen/ATen.h>
 
 #include <set>
+
+#include <unistd.h>
 
 namespace qs {
 namespace {
@@ -46,10 +50,77 @@ std::string parentOf(const std::vector<const Projection*>& balance)
     return dot == std::string::npos ? prefix : prefix.substr(0, dot);
 }
 
-// What one layer's float pass keeps: per mapping's first balance layer, its input per sample.
-struct KeptInputs
+// What one layer's float pass keeps: per mapping's first balance layer, its input per sample; in
+// memory up to a budget, then in an unnamed file (read back when the search asks).
+class KeptInputs
 {
-    std::map<std::string, std::vector<at::Tensor>> inputs;
+public:
+    KeptInputs(std::uint64_t budget, std::filesystem::path folder)
+        : m_budget(budget)
+        , m_folder(std::move(folder))
+    {
+    }
+    ~KeptInputs()
+    {
+        if (m_fd >= 0)
+            ::close(m_fd);
+    }
+    KeptInputs(const KeptInputs&) = delete;
+    KeptInputs& operator=(const KeptInputs&) = delete;
+
+    void add(const std::string& module, const at::Tensor& x)
+    {
+        Entry e;
+        e.shape = x.sizes().vec();
+        const auto bytes = static_cast<std::uint64_t>(x.numel()) * sizeof(float);
+        if (m_inMemory + bytes <= m_budget) {
+            e.tensor = x.to(at::kFloat).contiguous().clone();
+            m_inMemory += bytes;
+        } else {
+            if (m_fd < 0)
+                m_fd = openAnonymousFile(m_folder, "AWQ's calibration inputs that do not fit in memory");
+            const at::Tensor f = x.to(at::kFloat).contiguous();
+            e.offset = m_end;
+            writeAt(m_fd, f.data_ptr<float>(), bytes, m_end, "AWQ's calibration inputs");
+            m_end += bytes;
+        }
+        m_entries[module].push_back(std::move(e));
+    }
+    bool has(const std::string& module) const
+    {
+        const auto it = m_entries.find(module);
+        return it != m_entries.end() && !it->second.empty();
+    }
+    std::size_t count(const std::string& module) const { return has(module) ? m_entries.at(module).size() : 0; }
+    at::Tensor get(const std::string& module, std::size_t i) const
+    {
+        const Entry& e = m_entries.at(module)[i];
+        if (e.tensor.defined())
+            return e.tensor;
+        at::Tensor t = at::empty(e.shape, at::kFloat);
+        readAt(m_fd, t.data_ptr<float>(), static_cast<std::size_t>(t.numel()) * sizeof(float), e.offset,
+            "AWQ's calibration inputs");
+        return t;
+    }
+    void clear()
+    {
+        m_entries.clear();
+        m_inMemory = 0;
+        m_end = 0; // the file is overwritten by the next layer
+    }
+
+private:
+    struct Entry
+    {
+        at::Tensor tensor; // in memory, or undefined: in the file
+        std::vector<std::int64_t> shape;
+        std::uint64_t offset = 0;
+    };
+    std::uint64_t m_budget;
+    std::filesystem::path m_folder;
+    std::map<std::string, std::vector<Entry>> m_entries;
+    std::uint64_t m_inMemory = 0, m_end = 0;
+    int m_fd = -1;
 };
 
 // One mapping of one layer, resolved against its modules.
@@ -107,16 +178,19 @@ struct Smoothed
 // The mapping's grid search on the kept inputs, then the winner folded into both layers; nothing
 // when none of its balance layers is quantized (nothing to protect).
 std::optional<Smoothed> smoothMapping(Block& floatLayer, Block& layer, const Resolved& r,
-    const std::vector<at::Tensor>& inputs, const WeightTransform& quantize,
+    const KeptInputs& kept, const WeightTransform& quantize,
     const std::function<std::optional<QuantScheme>(const std::string&)>& schemeOf, const AwqSettings& settings,
     CancelToken cancel)
 {
+    const std::string& first = r.balance.front()->module;
+    const std::size_t samples = kept.count(first);
     ChannelAbsMean xMean;
-    for (const at::Tensor& x : inputs)
-        xMean.add(x);
     std::vector<at::Tensor> floatOutputs;
-    for (const at::Tensor& x : inputs)
+    for (std::size_t i = 0; i < samples; ++i) {
+        const at::Tensor x = kept.get(first, i);
+        xMean.add(x);
         floatOutputs.push_back(runParent(floatLayer, r, x));
+    }
     std::vector<std::string> names;
     std::vector<at::Tensor> originals;
     std::optional<QuantScheme> scheme;
@@ -134,8 +208,8 @@ std::optional<Smoothed> smoothMapping(Block& floatLayer, Block& layer, const Res
             floatLayer.replaceWeight(names[i], schemeOf(names[i]) ? candidate[i] : originals[i]);
         double sum = 0;
         std::int64_t count = 0;
-        for (std::size_t i = 0; i < inputs.size(); ++i) {
-            sum += (runParent(floatLayer, r, inputs[i]) - floatOutputs[i]).pow(2).sum().item<double>();
+        for (std::size_t i = 0; i < samples; ++i) {
+            sum += (runParent(floatLayer, r, kept.get(first, i)) - floatOutputs[i]).pow(2).sum().item<double>();
             count += floatOutputs[i].numel();
         }
         return count > 0 ? sum / static_cast<double>(count) : 0.0;
@@ -231,13 +305,14 @@ std::shared_ptr<LayerCalibration> awqCalibration(int floatWeights, WeightTransfo
         if (!m.balance.empty())
             firsts.push_back(m.balance.front());
     }
-    auto kept = std::make_shared<KeptInputs>();
+    const std::uint64_t budget = settings.keptMemory > 0 ? settings.keptMemory : defaultMemoryLimit() / 4;
+    auto kept = std::make_shared<KeptInputs>(budget, settings.spillDirectory);
     auto c = std::make_shared<LayerCalibration>();
     c->floatWeights = floatWeights;
     c->propagateError = false; // AWQ's own pass is on the float model, as llm-compressor's
     c->collect.input = [kept, firsts](const std::string& module, const at::Tensor& x) {
         if (anyMatches(firsts, module))
-            kept->inputs[module].push_back(x.to(at::kFloat).contiguous());
+            kept->add(module, x);
         return x;
     };
     c->calibrate = [kept, quantize = std::move(quantize), schemeOf = std::move(schemeOf),
@@ -248,11 +323,10 @@ std::shared_ptr<LayerCalibration> awqCalibration(int floatWeights, WeightTransfo
             const std::optional<Resolved> r = resolve(floatLayer, m, settings);
             if (!r)
                 continue;
-            const auto inputs = kept->inputs.find(r->balance.front()->module);
-            if (inputs == kept->inputs.end() || inputs->second.empty())
+            if (!kept->has(r->balance.front()->module))
                 throw UsageError("AWQ: no calibration token reached " + r->balance.front()->module);
             const std::optional<Smoothed> done
-                = smoothMapping(floatLayer, layer, *r, inputs->second, quantize, schemeOf, settings, cancel);
+                = smoothMapping(floatLayer, layer, *r, *kept, quantize, schemeOf, settings, cancel);
             if (!done)
                 continue;
             outcome->scales[done->report.smooth] = done->scales;
@@ -262,7 +336,7 @@ std::shared_ptr<LayerCalibration> awqCalibration(int floatWeights, WeightTransfo
                 outcome->changedLinears.insert(r->linear->module);
             outcome->mappings.push_back(done->report);
         }
-        kept->inputs.clear();
+        kept->clear();
     };
     return c;
 }

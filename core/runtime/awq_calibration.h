@@ -10,12 +10,15 @@
 // and 1/s into the smooth norm or Linear), and the quantized layer gets the folded weights quantized
 // again. The float layer's outputs go on. Streams after it in the same layer (GPTQ, static
 // activation ranges, the evaluation) see the rescaled layer. Memory: the kept inputs of one layer
-// (the calibration tokens times the parents' input widths, float32).
+// (the calibration tokens times the parents' input widths, float32) up to a budget, the rest in an
+// unnamed file.
 #include "algo/awq.h"
 #include "algo/awq_mapping_report.h"
 #include "quant/quant_scheme.h"
 #include "runtime/block_runner.h"
 
+#include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -32,6 +35,11 @@ struct AwqSettings
     std::vector<std::string> ignore; // mappings whose smooth layer matches one are skipped
     AwqDuoScaling duoScaling = AwqDuoScaling::On;
     int nGrid = 20;
+    // The kept parent inputs held in memory (0: a quarter of what the machine can spare); the rest
+    // waits in an unnamed file in `spillDirectory` (empty: the temporary folder) and is read back
+    // for each grid point.
+    std::uint64_t keptMemory = 0;
+    std::filesystem::path spillDirectory;
 };
 
 struct AwqOutcome

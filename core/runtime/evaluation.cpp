@@ -205,6 +205,8 @@ void addAwqStream(BlockRunner& runner, int floatWeights, int quantizedWeights, i
     settings.ignore = request.awqIgnore;
     settings.duoScaling = awqDuoScalingFromName(request.awqDuoScaling);
     settings.nGrid = request.awqGrid;
+    settings.keptMemory = request.maxMemory / 4;
+    settings.spillDirectory = request.spillDirectory;
     auto schemeOf = [scheme = q.scheme, quantizable = q.quantizable, floatInputs = q.floatInputs,
                         kept = request.kept, own = request.moduleSchemes](
                         const std::string& module) -> std::optional<QuantScheme> {

@@ -210,6 +210,8 @@ ExportCalibrationReport calibrateForExport(
         settings.ignore = a.awqIgnore;
         settings.duoScaling = awqDuoScalingFromName(a.awqDuoScaling);
         settings.nGrid = a.awqGrid;
+        settings.keptMemory = request.maxMemory / 4;
+        settings.spillDirectory = request.spillDirectory;
         settings = checkedAwqSettings(*blocks, std::move(settings));
         report.awqMappings = settings.mappings;
         RunnerStream stream { quantizedWeights, set, {}, -1, false, nullptr };

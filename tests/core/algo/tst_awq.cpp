@@ -224,6 +224,19 @@ private Q_SLOTS:
         awq.calibration = awqCalibration(floatWeights, {},
             [&](const std::string&) { return std::optional<QuantScheme>(scheme); },
             checkedAwqSettings(*blocks, {}), outcome, {});
+        // The same search with every kept input in the unnamed file instead of memory.
+        BlockRunner spilling(*blocks);
+        const int floatWeights2 = spilling.addWeights();
+        const int other2 = spilling.addWeights();
+        auto spilled = std::make_shared<AwqOutcome>();
+        AwqSettings tight;
+        tight.keptMemory = 1;
+        RunnerStream awq2 { other2, spilling.addSequences(windows(4, 32, 3)), {}, -1, false, nullptr };
+        awq2.calibration = awqCalibration(floatWeights2, {},
+            [&](const std::string&) { return std::optional<QuantScheme>(scheme); },
+            checkedAwqSettings(*blocks, tight), spilled, {});
+        spilling.addStream(std::move(awq2));
+        spilling.run(m_progress);
         runner.addStream(std::move(awq));
         runner.addStream({ other, set, {}, -1, true, nullptr });
         runner.run(m_progress);
@@ -249,6 +262,11 @@ private Q_SLOTS:
         QCOMPARE(outcome->mappings[3].parent, std::string("model.layers.0.mlp.down_proj"));
         for (const AwqMappingReport& m : outcome->mappings)
             QVERIFY2(m.bestLoss <= m.initialLoss, m.smooth.c_str());
+        QCOMPARE(spilled->mappings.size(), outcome->mappings.size());
+        for (std::size_t i = 0; i < outcome->mappings.size(); ++i) {
+            QCOMPARE(spilled->mappings[i].bestLoss, outcome->mappings[i].bestLoss);
+            QCOMPARE(spilled->mappings[i].ratio, outcome->mappings[i].ratio);
+        }
         for (std::size_t i = 0; i < evaluation.size(); ++i) {
             const double relative
                 = (rescaled[i] - original[i]).abs().max().item<double>() / original[i].abs().max().item<double>();
