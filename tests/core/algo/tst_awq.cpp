@@ -16,6 +16,7 @@
 #include "runtime/awq_calibration.h"
 #include "runtime/block_runner.h"
 #include "runtime/evaluation.h"
+#include "runtime_support.h"
 #include "test_support.h"
 
 #include <QProcess>
@@ -30,37 +31,10 @@
 #include <random>
 
 using namespace qs;
+using namespace qs::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::vector<float> values(const at::Tensor& t)
-{
-    const at::Tensor f = t.to(at::kFloat).contiguous();
-    return { f.data_ptr<float>(), f.data_ptr<float>() + f.numel() };
-}
-
-std::vector<std::int64_t> shapeOf(const at::Tensor& t)
-{
-    return { t.sizes().begin(), t.sizes().end() };
-}
-
-std::vector<std::int64_t> randomIds(std::size_t n, std::int64_t vocab, unsigned seed)
-{
-    std::mt19937 rng(seed);
-    std::vector<std::int64_t> ids(n);
-    for (auto& id : ids)
-        id = static_cast<std::int64_t>(rng() % static_cast<unsigned>(vocab));
-    return ids;
-}
-
-std::vector<std::vector<std::int64_t>> windows(int count, std::size_t length, unsigned seed)
-{
-    std::vector<std::vector<std::int64_t>> out;
-    for (int i = 0; i < count; ++i)
-        out.push_back(randomIds(length, 96, seed + static_cast<unsigned>(i)));
-    return out;
-}
 
 QuantScheme int4Groups(int groupSize, bool symmetric)
 {
@@ -69,15 +43,6 @@ QuantScheme int4Groups(int groupSize, bool symmetric)
     s.symmetric = symmetric;
     s.validate();
     return s;
-}
-
-double own(const EvaluationReport& r, const std::string& module)
-{
-    for (const ModuleDivergence& m : r.modules) {
-        if (m.module == module)
-            return m.ownRelativeMse;
-    }
-    return -1.0;
 }
 
 } // namespace
@@ -210,13 +175,13 @@ private Q_SLOTS:
         const Checkpoint c = Checkpoint::open(path);
         const ModelConfig config = modelConfigFromJson(c.config());
         const std::unique_ptr<ModelBlocks> blocks = ModelBlocks::open(c, config);
-        const auto evaluation = windows(3, 24, 11);
+        const auto evaluation = randomWindows(3, 24, 11);
         const std::vector<at::Tensor> original = blockLogits(*blocks, evaluation, {}, m_progress);
 
         BlockRunner runner(*blocks);
         const int floatWeights = runner.addWeights();
         const int other = runner.addWeights();
-        const int calibration = runner.addSequences(windows(4, 32, 3));
+        const int calibration = runner.addSequences(randomWindows(4, 32, 3));
         const int set = runner.addSequences(evaluation);
         auto outcome = std::make_shared<AwqOutcome>();
         const QuantScheme scheme = int4Groups(16, false);
@@ -231,7 +196,7 @@ private Q_SLOTS:
         auto spilled = std::make_shared<AwqOutcome>();
         AwqSettings tight;
         tight.keptMemory = 1;
-        RunnerStream awq2 { other2, spilling.addSequences(windows(4, 32, 3)), {}, -1, false, nullptr };
+        RunnerStream awq2 { other2, spilling.addSequences(randomWindows(4, 32, 3)), {}, -1, false, nullptr };
         awq2.calibration = awqCalibration(floatWeights2, {},
             [&](const std::string&) { return std::optional<QuantScheme>(scheme); },
             checkedAwqSettings(*blocks, tight), spilled, {});
@@ -240,20 +205,7 @@ private Q_SLOTS:
         runner.addStream(std::move(awq));
         runner.addStream({ other, set, {}, -1, true, nullptr });
         runner.run(m_progress);
-        std::vector<std::vector<std::int64_t>> rows;
-        std::vector<at::Tensor> rescaled;
-        for (const auto& s : evaluation) {
-            std::vector<std::int64_t> all(s.size());
-            for (std::size_t i = 0; i < s.size(); ++i)
-                all[i] = static_cast<std::int64_t>(i);
-            rows.push_back(std::move(all));
-            rescaled.push_back(at::empty({ static_cast<std::int64_t>(s.size()), config.vocabSize }, at::kFloat));
-        }
-        runner.runHead(rows,
-            [&](std::size_t s, std::int64_t begin, const std::vector<at::Tensor>& logits) {
-                rescaled[s].slice(1, begin, begin + logits[0].size(1)).copy_(logits[0]);
-            },
-            m_progress);
+        const std::vector<at::Tensor> rescaled = runnerLogits(runner, evaluation, config.vocabSize, m_progress);
 
         QCOMPARE(outcome->mappings.size(), std::size_t(4 * config.layers)); // q/k/v, o, gate/up, down
         QCOMPARE(outcome->mappings[1].smooth, std::string("model.layers.0.self_attn.v_proj"));
@@ -268,8 +220,7 @@ private Q_SLOTS:
             QCOMPARE(spilled->mappings[i].ratio, outcome->mappings[i].ratio);
         }
         for (std::size_t i = 0; i < evaluation.size(); ++i) {
-            const double relative
-                = (rescaled[i] - original[i]).abs().max().item<double>() / original[i].abs().max().item<double>();
+            const double relative = relativeDifference(rescaled[i], original[i]);
             QVERIFY2(relative < 1e-4, qPrintable(QString("sequence %1: %2").arg(i).arg(relative)));
         }
     }
@@ -290,7 +241,7 @@ private Q_SLOTS:
         QCOMPARE(awq.algorithms, std::vector<std::string> { "awq" });
         QVERIFY(std::abs(awq.floatPerplexity - plain.floatPerplexity) < 1e-5 * plain.floatPerplexity);
         for (const char* m : { "model.layers.0.self_attn.q_proj", "model.layers.1.mlp.gate_proj" })
-            qInfo("%s: own relative MSE %.3g with RTN, %.3g with AWQ", m, own(plain, m), own(awq, m));
+            qInfo("%s: own relative MSE %.3g with RTN, %.3g with AWQ", m, ownError(plain, m), ownError(awq, m));
         QVERIFY(awq.klDivergence < plain.klDivergence);
         r.gptq = true;
         const EvaluationReport both = evaluateCheckpoint(c, r, m_progress);

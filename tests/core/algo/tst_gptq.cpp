@@ -10,6 +10,7 @@
 #include "error.h"
 #include "quant/quant_scheme.h"
 #include "quant/scheme_quantizer.h"
+#include "runtime_support.h"
 #include "test_support.h"
 
 #include <QProcess>
@@ -22,6 +23,7 @@
 #include <fstream>
 
 using namespace qs;
+using namespace qs::test;
 
 namespace {
 
@@ -48,17 +50,6 @@ QuantScheme schemeOf(const Case& c)
     s.groupSize = c.groupSize;
     s.validate();
     return s;
-}
-
-std::vector<float> values(const at::Tensor& t)
-{
-    const at::Tensor f = t.to(at::kFloat).contiguous();
-    return { f.data_ptr<float>(), f.data_ptr<float>() + f.numel() };
-}
-
-std::vector<std::int64_t> shapeOf(const at::Tensor& t)
-{
-    return { t.sizes().begin(), t.sizes().end() };
 }
 
 // Calibration inputs with a few channels far larger than the rest (as after a norm) and one

@@ -19,6 +19,7 @@
 #include "runtime/evaluation.h"
 #include "runtime/calibrated_export.h"
 #include "runtime/rotation.h"
+#include "runtime_support.h"
 #include "test_support.h"
 
 #include <QTemporaryDir>
@@ -32,18 +33,10 @@
 #include <random>
 
 using namespace qs;
+using namespace qs::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::vector<std::int64_t> randomIds(std::size_t n, std::int64_t vocab, unsigned seed)
-{
-    std::mt19937 rng(seed);
-    std::vector<std::int64_t> ids(n);
-    for (auto& id : ids)
-        id = static_cast<std::int64_t>(rng() % static_cast<unsigned>(vocab));
-    return ids;
-}
 
 double orthogonalityError(const at::Tensor& r)
 {
@@ -65,6 +58,19 @@ class TestRotation : public QObject
     fs::path model(const std::string& name, const test::GeneratedModel& m)
     {
         return test::generatedModelIn(fs::path(m_dir.path().toStdString()) / name, m);
+    }
+
+    // A generated Llama model whose norms carry outlier channels, and a request on 160 random ids.
+    EvaluationRequest outlierRequest(const std::string& name)
+    {
+        test::GeneratedModel m("llama", 2);
+        m.normOutliers = 25;
+        const fs::path path = model(name, m);
+        std::ofstream(path / "ids.json") << nlohmann::json(randomIds(160, 96, 5)).dump();
+        EvaluationRequest request;
+        request.data = path / "ids.json";
+        request.seqLen = 32;
+        return request;
     }
 
 private Q_SLOTS:
@@ -144,8 +150,7 @@ private Q_SLOTS:
             const std::vector<at::Tensor> logits
                 = blockLogits(*ModelBlocks::open(rotated, config), sequences, {}, m_progress);
             for (std::size_t i = 0; i < sequences.size(); ++i) {
-                const double relative = (logits[i] - original[i]).abs().max().item<double>()
-                    / original[i].abs().max().item<double>();
+                const double relative = relativeDifference(logits[i], original[i]);
                 QVERIFY2(relative < 1e-4, qPrintable(QString("sequence %1: %2").arg(i).arg(relative)));
             }
         }
@@ -156,14 +161,8 @@ private Q_SLOTS:
     // the rotated model stay closer to the float model.
     void spreadsOutliers()
     {
-        test::GeneratedModel m("llama", 2);
-        m.normOutliers = 25;
-        const fs::path path = model("llama_outliers", m);
-        std::ofstream(path / "ids.json") << nlohmann::json(randomIds(160, 96, 5)).dump();
-        const Checkpoint c = Checkpoint::open(path);
-        EvaluationRequest request;
-        request.data = path / "ids.json";
-        request.seqLen = 32;
+        EvaluationRequest request = outlierRequest("llama_outliers");
+        const Checkpoint c = Checkpoint::open(request.data.parent_path());
         QuantScheme w4a8 = *findSchemePreset("vllm-w8a8-int8");
         w4a8.bits = 4;
         w4a8.validate();
@@ -184,14 +183,8 @@ private Q_SLOTS:
     // closer to the float one; the online rotation alone keeps the float model's function.
     void w4a4WithOnlineHadamard()
     {
-        test::GeneratedModel m("llama", 2);
-        m.normOutliers = 25;
-        const fs::path path = model("llama_w4a4", m);
-        std::ofstream(path / "ids.json") << nlohmann::json(randomIds(160, 96, 5)).dump();
-        const Checkpoint c = Checkpoint::open(path);
-        EvaluationRequest request;
-        request.data = path / "ids.json";
-        request.seqLen = 32;
+        EvaluationRequest request = outlierRequest("llama_w4a4");
+        const Checkpoint c = Checkpoint::open(request.data.parent_path());
         const EvaluationReport unrotated = evaluateCheckpoint(c, request, m_progress);
         request.rotation = "hadamard";
         request.rotationOnline = true;

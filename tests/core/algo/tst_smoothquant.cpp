@@ -16,6 +16,7 @@
 #include "runtime/block_runner.h"
 #include "runtime/evaluation.h"
 #include "runtime/smoothquant_calibration.h"
+#include "runtime_support.h"
 #include "test_support.h"
 
 #include <QProcess>
@@ -30,68 +31,10 @@
 #include <random>
 
 using namespace qs;
+using namespace qs::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::vector<float> values(const at::Tensor& t)
-{
-    const at::Tensor f = t.to(at::kFloat).contiguous();
-    return { f.data_ptr<float>(), f.data_ptr<float>() + f.numel() };
-}
-
-std::vector<std::int64_t> shapeOf(const at::Tensor& t)
-{
-    return { t.sizes().begin(), t.sizes().end() };
-}
-
-std::vector<std::int64_t> randomIds(std::size_t n, std::int64_t vocab, unsigned seed)
-{
-    std::mt19937 rng(seed);
-    std::vector<std::int64_t> ids(n);
-    for (auto& id : ids)
-        id = static_cast<std::int64_t>(rng() % static_cast<unsigned>(vocab));
-    return ids;
-}
-
-std::vector<std::vector<std::int64_t>> windows(int count, std::size_t length, unsigned seed)
-{
-    std::vector<std::vector<std::int64_t>> out;
-    for (int i = 0; i < count; ++i)
-        out.push_back(randomIds(length, 96, seed + static_cast<unsigned>(i)));
-    return out;
-}
-
-// The logits of every row of every sequence from a runner whose stream `stream` goes to the head.
-std::vector<at::Tensor> allLogits(BlockRunner& runner, const std::vector<std::vector<std::int64_t>>& sequences,
-    std::int64_t vocab, Progress& progress)
-{
-    std::vector<std::vector<std::int64_t>> rows;
-    std::vector<at::Tensor> out;
-    for (const auto& s : sequences) {
-        std::vector<std::int64_t> all(s.size());
-        for (std::size_t i = 0; i < s.size(); ++i)
-            all[i] = static_cast<std::int64_t>(i);
-        rows.push_back(std::move(all));
-        out.push_back(at::empty({ static_cast<std::int64_t>(s.size()), vocab }, at::kFloat));
-    }
-    runner.runHead(rows,
-        [&](std::size_t s, std::int64_t begin, const std::vector<at::Tensor>& logits) {
-            out[s].slice(1, begin, begin + logits[0].size(1)).copy_(logits[0]);
-        },
-        progress);
-    return out;
-}
-
-// A module's own output error in a report, -1 when absent.
-double own(const EvaluationReport& r, const std::string& module)
-{
-    for (const ModuleDivergence& m : r.modules) {
-        if (m.module == module)
-            return m.ownRelativeMse;
-    }
-    return -1.0;
-}
 
 } // namespace
 
@@ -120,13 +63,13 @@ class TestSmoothQuant : public QObject
         const Checkpoint c = Checkpoint::open(path);
         const ModelConfig config = modelConfigFromJson(c.config());
         const std::unique_ptr<ModelBlocks> blocks = ModelBlocks::open(c, config);
-        const auto evaluation = windows(3, 24, 11);
+        const auto evaluation = randomWindows(3, 24, 11);
         const std::vector<at::Tensor> original = blockLogits(*blocks, evaluation, {}, m_progress);
 
         BlockRunner runner(*blocks);
         const int floatWeights = runner.addWeights();
         const int other = runner.addWeights();
-        const int calibration = runner.addSequences(windows(4, 32, 3));
+        const int calibration = runner.addSequences(randomWindows(4, 32, 3));
         const int set = runner.addSequences(evaluation);
         auto outcome = std::make_shared<SmoothQuantOutcome>();
         SmoothQuantSettings settings;
@@ -137,7 +80,7 @@ class TestSmoothQuant : public QObject
         runner.addStream(std::move(smooth));
         runner.addStream({ other, set, {}, -1, true, nullptr });
         runner.run(m_progress);
-        const std::vector<at::Tensor> smoothed = allLogits(runner, evaluation, config.vocabSize, m_progress);
+        const std::vector<at::Tensor> smoothed = runnerLogits(runner, evaluation, config.vocabSize, m_progress);
 
         QCOMPARE(outcome->scales.size(), std::size_t(2 * config.layers));
         QCOMPARE(outcome->smoothOf.size(), smoothedPerLayer * std::size_t(config.layers));
@@ -146,8 +89,7 @@ class TestSmoothQuant : public QObject
             QVERIFY2(s.max().item<float>() > 3 * s.median().item<float>(), norm.c_str());
         }
         for (std::size_t i = 0; i < evaluation.size(); ++i) {
-            const double relative
-                = (smoothed[i] - original[i]).abs().max().item<double>() / original[i].abs().max().item<double>();
+            const double relative = relativeDifference(smoothed[i], original[i]);
             QVERIFY2(relative < 1e-4, qPrintable(QString("sequence %1: %2").arg(i).arg(relative)));
         }
     }
@@ -237,8 +179,8 @@ private Q_SLOTS:
         // The attention input's module error falls most.
         for (const char* m : { "model.layers.0.self_attn.q_proj", "model.layers.0.mlp.up_proj",
                  "model.layers.1.self_attn.k_proj", "model.layers.1.mlp.gate_proj" })
-            qInfo("%s: own relative MSE %.3g without, %.3g with SmoothQuant", m, own(plain, m), own(smoothed, m));
-        QVERIFY(own(smoothed, "model.layers.0.self_attn.q_proj") < 0.5 * own(plain, "model.layers.0.self_attn.q_proj"));
+            qInfo("%s: own relative MSE %.3g without, %.3g with SmoothQuant", m, ownError(plain, m), ownError(smoothed, m));
+        QVERIFY(ownError(smoothed, "model.layers.0.self_attn.q_proj") < 0.5 * ownError(plain, "model.layers.0.self_attn.q_proj"));
         QVERIFY(smoothed.klDivergence < 0.9 * plain.klDivergence);
 
         // Then GPTQ on the smoothed model, as the llm-compressor W8A8 recipe runs them.
@@ -269,12 +211,12 @@ private Q_SLOTS:
         // The input is divided by the same s the weight was multiplied by: the module's error stays
         // a quantization error (a missing division would be off by the factors, far above 1e-2).
         for (const char* m : { "model.layers.0.self_attn.k_proj", "model.layers.1.mlp.up_proj" }) {
-            qInfo("%s: own relative MSE %.3g without, %.3g with fms-mo SmoothQuant", m, own(plain, m), own(smoothed, m));
-            QVERIFY(own(smoothed, m) > 0 && own(smoothed, m) < 1e-2);
-            QVERIFY(own(smoothed, m) != own(plain, m));
+            qInfo("%s: own relative MSE %.3g without, %.3g with fms-mo SmoothQuant", m, ownError(plain, m), ownError(smoothed, m));
+            QVERIFY(ownError(smoothed, m) > 0 && ownError(smoothed, m) < 1e-2);
+            QVERIFY(ownError(smoothed, m) != ownError(plain, m));
         }
         // q_proj is not in fms-mo's list: unchanged.
-        QCOMPARE(own(smoothed, "model.layers.0.self_attn.q_proj"), own(plain, "model.layers.0.self_attn.q_proj"));
+        QCOMPARE(ownError(smoothed, "model.layers.0.self_attn.q_proj"), ownError(plain, "model.layers.0.self_attn.q_proj"));
         request.gptq = true;
         QVERIFY_THROWS_EXCEPTION(UsageError, evaluateCheckpoint(c, request, m_progress));
     }

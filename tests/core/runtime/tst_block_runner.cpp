@@ -20,6 +20,7 @@
 #include "runtime/hidden_states.h"
 #include "runtime/eval_data.h"
 #include "runtime/perplexity.h"
+#include "runtime_support.h"
 
 #include <QTemporaryDir>
 #include <QTest>
@@ -32,6 +33,7 @@
 #include <random>
 
 using namespace qs;
+using namespace qs::test;
 namespace fs = std::filesystem;
 
 namespace {
@@ -39,20 +41,6 @@ namespace {
 const fs::path kModels = QS_SHARED_MODELS_DIR;
 const fs::path kStories = kModels / "stories260K" / "stories260K.bin";
 const fs::path kText = kModels / "stories260K" / "tinystories_valid_sample10.txt";
-
-std::vector<std::int64_t> randomIds(std::size_t n, std::int64_t vocab, unsigned seed)
-{
-    std::mt19937 rng(seed);
-    std::vector<std::int64_t> ids(n);
-    for (auto& id : ids)
-        id = static_cast<std::int64_t>(rng() % static_cast<unsigned>(vocab));
-    return ids;
-}
-
-double relativeDifference(const at::Tensor& a, const at::Tensor& b)
-{
-    return (a - b).abs().max().item<double>() / b.abs().max().item<double>();
-}
 
 // Records what was reported and cancels once `cancelAt` is the block being run and the hook has
 // been called `afterCalls` times in it.
