@@ -29,6 +29,15 @@ bool smoothQuantTargetMatches(const std::string& target, const std::string& path
     return RuleMatcher(rule).matches(path, false);
 }
 
+bool anyTargetMatches(const std::vector<std::string>& targets, const std::string& path)
+{
+    for (const std::string& t : targets) {
+        if (smoothQuantTargetMatches(t, path))
+            return true;
+    }
+    return false;
+}
+
 void ChannelRange::add(const at::Tensor& x)
 {
     const at::Tensor rows = x.reshape({ -1, x.size(-1) }).to(at::kFloat);

@@ -23,8 +23,9 @@ namespace qs {
 // for a family without a norm that feeds only Linear modules (BERT and RoBERTa are post-norm).
 std::vector<SmoothQuantMapping> defaultSmoothQuantMappings(const std::string& family);
 
-// Whether a target matches a module path. UsageError for an invalid regex.
+// Whether a target matches a module path (one of them: any). UsageError for an invalid regex.
 bool smoothQuantTargetMatches(const std::string& target, const std::string& path);
+bool anyTargetMatches(const std::vector<std::string>& targets, const std::string& path);
 
 // The running per-channel minimum and maximum of a norm's output.
 class ChannelRange

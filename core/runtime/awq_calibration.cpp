@@ -16,15 +16,6 @@
 namespace qs {
 namespace {
 
-bool anyMatches(const std::vector<std::string>& targets, const std::string& path)
-{
-    for (const std::string& t : targets) {
-        if (smoothQuantTargetMatches(t, path))
-            return true;
-    }
-    return false;
-}
-
 std::string describe(const SmoothQuantMapping& m)
 {
     std::string out = "{smooth_layer: \"" + m.smooth + "\", balance_layers: [";
@@ -144,11 +135,11 @@ std::optional<Resolved> resolve(const Block& layer, const SmoothQuantMapping& m,
     for (const Projection* p : layer.projections()) {
         if (!r.norm && smoothQuantTargetMatches(m.smooth, p->module))
             r.linear = p;
-        if (anyMatches(m.balance, p->module))
+        if (anyTargetMatches(m.balance, p->module))
             r.balance.push_back(p);
     }
     const std::string smooth = r.norm ? r.norm->module : r.linear ? r.linear->module : std::string();
-    if (smooth.empty() || r.balance.empty() || anyMatches(settings.ignore, smooth))
+    if (smooth.empty() || r.balance.empty() || anyTargetMatches(settings.ignore, smooth))
         return std::nullopt;
     // v_proj -> o_proj under grouped-query attention: the shapes do not fit, the mapping is skipped.
     const std::int64_t width = r.norm ? r.norm->weight.size(0) : r.linear->weight.size(0);
@@ -260,6 +251,25 @@ std::string familyName(ModelFamily f)
 
 } // namespace
 
+AwqSettings awqSettingsFor(const QuantScheme& scheme, bool smoothQuant, std::vector<SmoothQuantMapping> mappings,
+    std::vector<std::string> ignore, const std::string& duoScaling, int nGrid, std::uint64_t maxMemory,
+    std::filesystem::path spillDirectory)
+{
+    if (smoothQuant)
+        throw UsageError("AWQ and SmoothQuant both rescale the balance layers: choose one");
+    if (scheme.activations != "none")
+        throw UsageError("AWQ is for weight-only schemes (llm-compressor's AWQ keeps 16-bit activations); scheme '"
+            + scheme.name + "' quantizes activations (" + scheme.activations + ")");
+    AwqSettings s;
+    s.mappings = std::move(mappings);
+    s.ignore = std::move(ignore);
+    s.duoScaling = awqDuoScalingFromName(duoScaling);
+    s.nGrid = nGrid;
+    s.keptMemory = maxMemory / 4;
+    s.spillDirectory = std::move(spillDirectory);
+    return s;
+}
+
 AwqSettings checkedAwqSettings(const ModelBlocks& model, AwqSettings settings)
 {
     awqGrid(settings.nGrid, settings.duoScaling); // the grid's own checks
@@ -284,7 +294,7 @@ AwqSettings checkedAwqSettings(const ModelBlocks& model, AwqSettings settings)
         for (const std::string& n : modules)
             smooth = smooth || smoothQuantTargetMatches(m.smooth, n);
         for (const std::string& l : linears)
-            balance = balance || anyMatches(m.balance, l);
+            balance = balance || anyTargetMatches(m.balance, l);
         if (!smooth)
             throw UsageError("the AWQ mapping " + describe(m) + ": its smooth layer matches no module of "
                 + model.checkpoint().path().string());
@@ -311,7 +321,7 @@ std::shared_ptr<LayerCalibration> awqCalibration(int floatWeights, WeightTransfo
     c->floatWeights = floatWeights;
     c->propagateError = false; // AWQ's own pass is on the float model, as llm-compressor's
     c->collect.input = [kept, firsts](const std::string& module, const at::Tensor& x) {
-        if (anyMatches(firsts, module))
+        if (anyTargetMatches(firsts, module))
             kept->add(module, x);
         return x;
     };

@@ -49,6 +49,13 @@ struct AwqOutcome
     std::vector<AwqMappingReport> mappings; // every mapping of every layer, in order
 };
 
+// The settings a run asks for, after the checks every run makes before any work: UsageError for a
+// scheme that quantizes activations (llm-compressor's AWQ keeps them 16-bit) or with SmoothQuant
+// (both rescale the balance layers). A quarter of `maxMemory` (0: automatic) holds kept inputs.
+AwqSettings awqSettingsFor(const QuantScheme& scheme, bool smoothQuant, std::vector<SmoothQuantMapping> mappings,
+    std::vector<std::string> ignore, const std::string& duoScaling, int nGrid, std::uint64_t maxMemory,
+    std::filesystem::path spillDirectory);
+
 // The settings with their mappings checked against the checkpoint before any work starts:
 // UsageError naming a mapping whose smooth or balance layers match nothing, a grid too small, or a
 // family without default mappings.

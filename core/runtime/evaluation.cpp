@@ -195,18 +195,8 @@ struct Outcomes
 void addAwqStream(BlockRunner& runner, int floatWeights, int quantizedWeights, int set, const QuantizedModel& q,
     const EvaluationRequest& request, const Outcomes& outcomes, CancelToken cancel, EvaluationReport& report)
 {
-    if (request.smoothQuant)
-        throw UsageError("AWQ and SmoothQuant both rescale the balance layers: choose one");
-    if (q.scheme.activations != "none")
-        throw UsageError("AWQ is for weight-only schemes (llm-compressor's AWQ keeps 16-bit activations); scheme '"
-            + q.scheme.name + "' quantizes activations (" + q.scheme.activations + ")");
-    AwqSettings settings;
-    settings.mappings = request.awqMappings;
-    settings.ignore = request.awqIgnore;
-    settings.duoScaling = awqDuoScalingFromName(request.awqDuoScaling);
-    settings.nGrid = request.awqGrid;
-    settings.keptMemory = request.maxMemory / 4;
-    settings.spillDirectory = request.spillDirectory;
+    AwqSettings settings = awqSettingsFor(q.scheme, request.smoothQuant.has_value(), request.awqMappings,
+        request.awqIgnore, request.awqDuoScaling, request.awqGrid, request.maxMemory, request.spillDirectory);
     auto schemeOf = [scheme = q.scheme, quantizable = q.quantizable, floatInputs = q.floatInputs,
                         kept = request.kept, own = request.moduleSchemes](
                         const std::string& module) -> std::optional<QuantScheme> {

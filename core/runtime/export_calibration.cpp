@@ -20,6 +20,8 @@
 #include <algorithm>
 #include <cfloat>
 #include <chrono>
+#include <functional>
+#include <map>
 
 namespace qs {
 namespace {
@@ -54,6 +56,34 @@ const TensorInfo* normTensor(const Checkpoint& c, const std::string& module)
     return c.find(module + ".gain");
 }
 
+// Keeps the float layer's norms named in `rescaled` (their weight and bias) and its Linear modules
+// in `linears` (weight and bias) for the export: what SmoothQuant and AWQ changed. Returns the norms.
+int keepRescaled(const Checkpoint& checkpoint, const Block& floatLayer, const std::map<std::string, at::Tensor>& rescaled,
+    const std::function<bool(const std::string&)>& linears, CalibratedTensors& out)
+{
+    int norms = 0;
+    for (const NormWeights* n : floatLayer.smoothableNorms()) {
+        if (!rescaled.count(n->module))
+            continue;
+        const TensorInfo* w = normTensor(checkpoint, n->module);
+        if (!w)
+            throw FormatError("a rescaled norm whose weight the checkpoint does not name",
+                ErrorContext { checkpoint.path().string(), n->module, {} });
+        out.replace(*w, n->weight);
+        if (const TensorInfo* b = checkpoint.find(n->module + ".bias"); b && n->bias.defined())
+            out.replace(*b, n->bias);
+        ++norms;
+    }
+    for (const Projection* p : floatLayer.projections()) {
+        if (!linears(p->module))
+            continue;
+        out.replace(checkpoint.info(p->module + ".weight"), p->weight);
+        if (const TensorInfo* b = checkpoint.find(p->module + ".bias"); b && p->bias.defined())
+            out.replace(*b, p->bias);
+    }
+    return norms;
+}
+
 // SmoothQuant's stream, keeping the smoothed norms and balance weights of each layer.
 std::shared_ptr<LayerCalibration> keptSmoothing(const Checkpoint& checkpoint, int floatWeights,
     const WeightTransform& quantize, SmoothQuantSettings settings, CalibratedTensors& out, int& smoothedNorms)
@@ -63,22 +93,8 @@ std::shared_ptr<LayerCalibration> keptSmoothing(const Checkpoint& checkpoint, in
     auto inner = c->calibrate;
     c->calibrate = [inner, outcome, &checkpoint, &out, &smoothedNorms](Block& floatLayer, Block& layer) {
         inner(floatLayer, layer);
-        for (const NormWeights* n : floatLayer.smoothableNorms()) {
-            if (!outcome->scales.count(n->module))
-                continue;
-            const TensorInfo* w = normTensor(checkpoint, n->module);
-            if (!w)
-                throw FormatError("a smoothed norm whose weight the checkpoint does not name",
-                    ErrorContext { checkpoint.path().string(), n->module, {} });
-            out.replace(*w, n->weight);
-            if (const TensorInfo* b = checkpoint.find(n->module + ".bias"); b && n->bias.defined())
-                out.replace(*b, n->bias);
-            ++smoothedNorms;
-        }
-        for (const Projection* p : floatLayer.projections()) {
-            if (outcome->smoothOf.count(p->module))
-                out.replace(checkpoint.info(p->module + ".weight"), p->weight);
-        }
+        smoothedNorms += keepRescaled(checkpoint, floatLayer, outcome->scales,
+            [&](const std::string& module) { return outcome->smoothOf.count(module) > 0; }, out);
         outcome->scales.clear();
         outcome->smoothOf.clear();
     };
@@ -103,24 +119,8 @@ std::shared_ptr<LayerCalibration> keptAwq(const Checkpoint& checkpoint, int floa
     auto inner = c->calibrate;
     c->calibrate = [inner, outcome, &checkpoint, &out](Block& floatLayer, Block& layer) {
         inner(floatLayer, layer);
-        for (const NormWeights* n : floatLayer.smoothableNorms()) {
-            if (!outcome->scales.count(n->module))
-                continue;
-            const TensorInfo* w = normTensor(checkpoint, n->module);
-            if (!w)
-                throw FormatError("a rescaled norm whose weight the checkpoint does not name",
-                    ErrorContext { checkpoint.path().string(), n->module, {} });
-            out.replace(*w, n->weight);
-            if (const TensorInfo* b = checkpoint.find(n->module + ".bias"); b && n->bias.defined())
-                out.replace(*b, n->bias);
-        }
-        for (const Projection* p : floatLayer.projections()) {
-            if (!outcome->changedLinears.count(p->module))
-                continue;
-            out.replace(checkpoint.info(p->module + ".weight"), p->weight);
-            if (const TensorInfo* b = checkpoint.find(p->module + ".bias"); b && p->bias.defined())
-                out.replace(*b, p->bias);
-        }
+        keepRescaled(checkpoint, floatLayer, outcome->scales,
+            [&](const std::string& module) { return outcome->changedLinears.count(module) > 0; }, out);
     };
     return c;
 }
@@ -200,18 +200,8 @@ ExportCalibrationReport calibrateForExport(
     }
     auto awq = std::make_shared<AwqOutcome>();
     if (a.awq) {
-        if (a.smoothQuant)
-            throw UsageError("AWQ and SmoothQuant both rescale the balance layers: choose one");
-        if (request.scheme.activations != "none")
-            throw UsageError("AWQ is for weight-only schemes (llm-compressor's AWQ keeps 16-bit activations); scheme '"
-                + request.scheme.name + "' quantizes activations (" + request.scheme.activations + ")");
-        AwqSettings settings;
-        settings.mappings = a.awqMappings;
-        settings.ignore = a.awqIgnore;
-        settings.duoScaling = awqDuoScalingFromName(a.awqDuoScaling);
-        settings.nGrid = a.awqGrid;
-        settings.keptMemory = request.maxMemory / 4;
-        settings.spillDirectory = request.spillDirectory;
+        AwqSettings settings = awqSettingsFor(request.scheme, a.smoothQuant.has_value(), a.awqMappings, a.awqIgnore,
+            a.awqDuoScaling, a.awqGrid, request.maxMemory, request.spillDirectory);
         settings = checkedAwqSettings(*blocks, std::move(settings));
         report.awqMappings = settings.mappings;
         RunnerStream stream { quantizedWeights, set, {}, -1, false, nullptr };

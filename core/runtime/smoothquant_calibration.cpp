@@ -27,15 +27,6 @@ std::string familyName(ModelFamily f)
     return "bert";
 }
 
-bool anyMatches(const std::vector<std::string>& targets, const std::string& path)
-{
-    for (const std::string& t : targets) {
-        if (smoothQuantTargetMatches(t, path))
-            return true;
-    }
-    return false;
-}
-
 std::string describe(const SmoothQuantMapping& m)
 {
     std::string out = "[[";
@@ -73,7 +64,7 @@ SmoothQuantSettings checkedSmoothQuantSettings(const ModelBlocks& model, SmoothQ
         for (const std::string& n : norms)
             smooth = smooth || smoothQuantTargetMatches(m.smooth, n);
         for (const std::string& l : linears)
-            balance = balance || anyMatches(m.balance, l);
+            balance = balance || anyTargetMatches(m.balance, l);
         if (!smooth)
             throw UsageError("the SmoothQuant mapping " + describe(m) + ": its smooth layer matches no norm of "
                 + model.checkpoint().path().string());
@@ -99,7 +90,7 @@ std::shared_ptr<LayerCalibration> smoothQuantCalibration(int floatWeights, Weigh
     c->propagateError = false; // the float layer's outputs: SmoothQuant's own pass is on the float model
     // The norm's output is what its balance layers read (before any input quantization).
     c->collect.input = [ranges, balanceTargets](const std::string& module, const at::Tensor& x) {
-        if (anyMatches(balanceTargets, module))
+        if (anyTargetMatches(balanceTargets, module))
             (*ranges)[module].add(x);
         return x;
     };
@@ -108,12 +99,12 @@ std::shared_ptr<LayerCalibration> smoothQuantCalibration(int floatWeights, Weigh
         for (const SmoothQuantMapping& m : settings.mappings) {
             std::vector<const NormWeights*> smooth;
             for (const NormWeights* n : floatLayer.smoothableNorms()) {
-                if (smoothQuantTargetMatches(m.smooth, n->module) && !anyMatches(settings.ignore, n->module))
+                if (smoothQuantTargetMatches(m.smooth, n->module) && !anyTargetMatches(settings.ignore, n->module))
                     smooth.push_back(n);
             }
             std::vector<const Projection*> balance;
             for (const Projection* p : floatLayer.projections()) {
-                if (anyMatches(m.balance, p->module))
+                if (anyTargetMatches(m.balance, p->module))
                     balance.push_back(p);
             }
             if (smooth.empty() || balance.empty())
