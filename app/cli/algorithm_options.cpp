@@ -3,13 +3,15 @@
 
 #include "error.h"
 
+#include <cmath>
+
 namespace qs::cli {
 
 void addAlgorithmOptions(OptionSpec& spec)
 {
-    spec.flags.insert({ "--gptq", "--awq", "--no-propagate-error", "--rotate-online" });
+    spec.flags.insert({ "--gptq", "--awq", "--no-propagate-error", "--rotate-online", "--spinquant" });
     spec.values.insert({ "--smoothquant", "--gptq-block-size", "--gptq-dampening", "--gptq-actorder", "--recipe",
-        "--awq-duo-scaling", "--awq-grid", "--rotate", "--rotate-seed" });
+        "--awq-duo-scaling", "--awq-grid", "--rotate", "--rotate-seed", "--spinquant-steps", "--spinquant-lr" });
 }
 
 std::optional<Recipe> recipeOption(const Arguments& args)
@@ -17,11 +19,11 @@ std::optional<Recipe> recipeOption(const Arguments& args)
     if (args.value("--recipe").empty())
         return std::nullopt;
     for (const char* o : { "--scheme", "--smoothquant", "--gptq-block-size", "--gptq-dampening", "--gptq-actorder",
-             "--awq-duo-scaling", "--awq-grid", "--rotate", "--rotate-seed" }) {
+             "--awq-duo-scaling", "--awq-grid", "--rotate", "--rotate-seed", "--spinquant-steps", "--spinquant-lr" }) {
         if (args.values.count(o))
             throw UsageError(std::string("--recipe gives the scheme and the algorithms: drop ") + o);
     }
-    for (const char* o : { "--gptq", "--awq" }) {
+    for (const char* o : { "--gptq", "--awq", "--spinquant" }) {
         if (args.has(o))
             throw UsageError(std::string("--recipe gives the scheme and the algorithms: drop ") + o);
     }
@@ -74,8 +76,26 @@ AlgorithmSettings algorithmSettings(const Arguments& args)
         throw UsageError("--rotate: '" + a.rotation + "'; rotations: hadamard, random");
     a.rotationSeed = static_cast<std::uint64_t>(args.integer("--rotate-seed", 0, 0, std::int64_t(1) << 62));
     a.rotationOnline = args.has("--rotate-online");
+    a.spinQuant = args.has("--spinquant");
+    if (a.spinQuant && a.rotation.empty())
+        a.rotation = "hadamard"; // SpinQuant starts from the randomised Hadamard rotation
     if (a.rotation.empty() && (args.values.count("--rotate-seed") || a.rotationOnline))
-        throw UsageError("--rotate-seed and --rotate-online go with --rotate");
+        throw UsageError("--rotate-seed and --rotate-online go with --rotate or --spinquant");
+    a.spinQuantSteps = static_cast<int>(args.integer("--spinquant-steps", 100, 1, 1000000));
+    if (!args.value("--spinquant-lr").empty()) {
+        std::size_t used = 0;
+        double lr = -1;
+        try {
+            lr = std::stod(args.value("--spinquant-lr"), &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used != args.value("--spinquant-lr").size() || !(lr > 0) || !std::isfinite(lr))
+            throw UsageError("--spinquant-lr: '" + args.value("--spinquant-lr") + "' is not a positive number");
+        a.spinQuantLr = lr;
+    }
+    if (!a.spinQuant && (args.values.count("--spinquant-steps") || args.values.count("--spinquant-lr")))
+        throw UsageError("--spinquant-steps and --spinquant-lr go with --spinquant");
     a.awq = args.has("--awq");
     if (!args.value("--awq-duo-scaling").empty()) {
         a.awqDuoScaling = args.value("--awq-duo-scaling");
@@ -103,6 +123,14 @@ std::string algorithmOptionsUsage()
            "                       hadamard (randomised) or random (orthogonal); --rotate-seed N (0);\n"
            "                       --rotate-online adds QuaRot's online Hadamard on the down\n"
            "                       projection's input (eval only: no export format carries it)\n"
+           "  --spinquant          SpinQuant: learn R1 and R2 on the calibration samples before fusing\n"
+           "                       them, from the --rotate rotation (hadamard when not given); the loss is\n"
+           "                       the quantized model's next-token loss (weights float when --gptq\n"
+           "                       follows); --spinquant-steps N (100), --spinquant-lr F (1.5, Cayley\n"
+           "                       SGD; lower it for narrow models: 0.3 for stories260K's 64 channels;\n"
+           "                       the start is kept when learning ends above it); memory stays bounded\n"
+           "                       (per-layer recomputation); a step costs about four forward passes\n"
+           "                       over the step's samples\n"
            "  --awq                AWQ (llm-compressor's AWQ transform) before the rounding or GPTQ, for\n"
            "                       weight-only schemes: per mapping (q/k/v <- input_layernorm, o <- v,\n"
            "                       gate/up <- post_attention_layernorm, down <- up) the input channels\n"
@@ -117,6 +145,15 @@ std::string algorithmOptionsUsage()
            "                       QuantizationModifier with their arguments give the scheme, the\n"
            "                       algorithms and the ignore list (instead of --scheme, --smoothquant,\n"
            "                       --gptq)\n";
+}
+
+nlohmann::ordered_json spinQuantJson(const SpinQuantReport& r)
+{
+    return { { "steps", r.steps }, { "lr", r.lr }, { "samples", r.samples }, { "batch", r.batch }, { "tokens", r.tokens },
+        { "weights_quantized", r.weightsQuantized }, { "activations", r.activations },
+        { "initial_loss", r.initialLoss }, { "final_loss", r.finalLoss }, { "kept_start", r.keptStart }, { "losses", r.losses },
+        { "step_sizes", r.stepSizes }, { "seconds", r.seconds }, { "seconds_per_step", r.secondsPerStep },
+        { "planned_bytes", r.plannedBytes } };
 }
 
 } // namespace qs::cli

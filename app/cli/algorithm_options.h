@@ -6,7 +6,10 @@
 // --gptq-actorder, --no-propagate-error.
 #include "algo/algorithm_settings.h"
 #include "arguments.h"
+#include "runtime/spinquant_report.h"
 #include "select/recipe.h"
+
+#include <nlohmann/json.hpp>
 
 #include <optional>
 #include <string>
@@ -21,6 +24,10 @@ std::optional<Recipe> recipeOption(const Arguments& args);
 // option for a value out of range.
 AlgorithmSettings algorithmSettings(const Arguments& args);
 std::string algorithmOptionsUsage();
+// "spinquant" in eval's and convert's JSON: {"steps", "lr", "samples", "batch", "tokens",
+// "weights_quantized", "activations", "initial_loss", "final_loss", "kept_start", "losses", "step_sizes",
+// "seconds", "seconds_per_step", "planned_bytes"}.
+nlohmann::ordered_json spinQuantJson(const SpinQuantReport& report);
 
 // A number in [0, 1) (`closed`: [0, 1]), or UsageError naming the option.
 double fractionOption(const std::string& text, const std::string& option, bool closed = false);

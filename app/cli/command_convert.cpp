@@ -212,10 +212,11 @@ std::vector<std::string> setSelection(const Arguments& args, const Checkpoint& c
 void checkCalibration(const Arguments& args, ExportFormat format, const AlgorithmSettings& a, bool calibrating)
 {
     if (calibrating && args.value("--calibration-data").empty())
-        throw UsageError(std::string(a.any() ? "SmoothQuant, AWQ and GPTQ" : "static activation scales")
+        throw UsageError(std::string(a.needsData() ? "SpinQuant, SmoothQuant, AWQ and GPTQ" : "static activation scales")
             + " calibrate on data: give --calibration-data FILE");
     if (!calibrating && !args.value("--calibration-data").empty())
-        throw UsageError("--calibration-data goes with --smoothquant, --awq, --gptq or a static activation scheme");
+        throw UsageError(
+            "--calibration-data goes with --smoothquant, --awq, --gptq, --spinquant or a static activation scheme");
     if (a.gptq && (format == ExportFormat::Hdf5 || format == ExportFormat::NxdFp8Rescale))
         throw UsageError("--gptq writes its codes into nxd, compressed-tensors or aiu checkpoints");
     if (a.gptq && a.gptqActOrder == "group" && format != ExportFormat::CompressedTensors)
@@ -332,7 +333,7 @@ int runConvert(const std::vector<std::string>& raw)
         scheme.validate();
     }
     const AlgorithmSettings algorithms = algorithmSettings(args);
-    const bool calibrating = exportNeedsCalibration(scheme, algorithms);
+    const bool calibrating = exportNeedsCalibration(scheme, algorithms) || algorithms.spinQuant;
     checkCalibration(args, *format, algorithms, calibrating);
     const Checkpoint checkpoint = Checkpoint::open(args.positional.front());
     const ModuleTree tree = ModuleTree::build(checkpoint.tensors(), checkpoint.modelType());
@@ -362,6 +363,8 @@ int runConvert(const std::vector<std::string>& raw)
         if (const auto& r = result.rotation)
             out["rotation"] = { { "r1", r->r1 }, { "r2", r->r2 }, { "tensors", r->rotatedTensors },
                 { "folded_norms", r->foldedNorms }, { "seconds", r->seconds } };
+        if (result.spinQuant)
+            out["spinquant"] = spinQuantJson(*result.spinQuant);
         std::cout << out.dump(2) << "\n";
         return 0;
     }
@@ -369,6 +372,9 @@ int runConvert(const std::vector<std::string>& raw)
     if (const auto& r = result.rotation)
         std::printf("  rotated: R1 %s%s (%d tensors, %d norms folded) in %.1f s\n", r->r1.c_str(),
             r->r2.empty() ? "" : (", R2 " + r->r2).c_str(), r->rotatedTensors, r->foldedNorms, r->seconds);
+    if (const auto& q = result.spinQuant)
+        std::printf("  SpinQuant: %d steps on %d samples, loss %.4f -> %.4f in %.1f s\n", q->steps, q->samples,
+            q->initialLoss, q->finalLoss, q->seconds);
     if (const auto& c = result.calibration)
         std::printf("  calibrated on %d samples (%lld tokens): %s; peak memory %s\n", c->samples,
             static_cast<long long>(c->tokens), joined(c->algorithms).c_str(), formatBytes(c->peakRssBytes).c_str());

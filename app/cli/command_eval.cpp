@@ -96,7 +96,12 @@ std::string evalUsage()
            "                     weight-only schemes; --awq-duo-scaling true|false|both (true), --awq-grid N\n"
            "                     (20)\n"
            "  --rotate R         fuse rotations into the weights first (Llama family): hadamard or random;\n"
-           "                     --rotate-seed N (0); \"rotation\" in the JSON\n"
+           "                     --rotate-seed N (0); --rotate-online (QuaRot's online Hadamard on the down\n"
+           "                     projection's input); \"rotation\" in the JSON\n"
+           "  --spinquant        learn R1 and R2 (SpinQuant, Cayley SGD) on the calibration windows from the\n"
+           "                     --rotate rotation (hadamard), the scheme's quantization in the loss (weights\n"
+           "                     float when --gptq follows): --spinquant-steps N (100), --spinquant-lr F\n"
+           "                     (1.5); \"spinquant\" in the JSON (initial_loss, final_loss, losses per step)\n"
            "  --recipe FILE      an llm-compressor recipe (YAML) instead of --scheme, --smoothquant and\n"
            "                     --gptq: its modifiers' scheme, algorithms and ignore list\n"
            "  --max-windows N    evaluate only the first N windows\n"
@@ -236,6 +241,8 @@ void addReportJson(const EvaluationReport& report, const EvaluationRequest& requ
         out["algorithms"] = report.algorithms;
         if (!report.rotation.empty())
             out["rotation"] = report.rotation;
+        if (report.spinQuant)
+            out["spinquant"] = spinQuantJson(*report.spinQuant);
         if (request.smoothQuant)
             out["smoothquant"] = { { "alpha", report.smoothQuantAlpha }, { "smoothed_norms", report.smoothedNorms },
                 { "balance_layers", report.smoothedModules } };
@@ -320,11 +327,11 @@ std::string compareRecipesUsage()
     return "quantscope-cli compare-recipes MODEL --data FILE --scheme PRESET [--recipes LIST]\n"
            "                    [eval's options: --seq-len, --max-windows, keep options, --calibration-data,\n"
            "                    --calibration-samples, --calibration-seq-len, --gptq-*, --awq-*, --rotate-seed,\n"
-           "                    --smoothquant A] [--json]\n"
+           "                    --spinquant-steps N, --spinquant-lr F, --smoothquant A] [--json]\n"
            "  Which calibration recipe wins for this model: the same evaluation as eval (data, windows,\n"
            "  scheme, calibration samples) once per recipe, one table. The float model is the reference.\n"
            "  --recipes LIST     recipes separated by commas, each a + list of rtn, gptq, awq, smoothquant\n"
-           "                     (at --smoothquant A, default 0.8), hadamard, random (default:\n"
+           "                     (at --smoothquant A, default 0.8), hadamard, random, online, spinquant (default:\n"
            "                     "
         + std::string(defaultRecipeCandidates())
         + ")\n"
@@ -349,7 +356,7 @@ int runCompareRecipes(const std::vector<std::string>& raw)
                          "--scheme PRESET");
     if (args.value("--data").empty() || args.value("--scheme").empty())
         throw UsageError("compare-recipes needs --data FILE and --scheme PRESET");
-    for (const char* o : { "--gptq", "--awq" }) {
+    for (const char* o : { "--gptq", "--awq", "--spinquant" }) {
         if (args.has(o))
             throw UsageError(std::string("compare-recipes runs the recipes of --recipes: drop ") + o);
     }
@@ -359,8 +366,15 @@ int runCompareRecipes(const std::vector<std::string>& raw)
         = args.value("--smoothquant").empty() ? 0.8 : fractionOption(args.value("--smoothquant"), "--smoothquant", true);
     const std::vector<RecipeCandidate> candidates = parseRecipeCandidates(
         args.value("--recipes").empty() ? defaultRecipeCandidates() : args.value("--recipes"), alpha);
-    EvaluationRequest request = evaluationRequest(args); // the base evaluation; the recipes add the algorithms
+    // The base evaluation; the recipes add the algorithms (SpinQuant's steps and learning rate are
+    // the options', for the recipes that learn).
+    Arguments base = args;
+    if (base.values.count("--spinquant-steps") || base.values.count("--spinquant-lr"))
+        base.flags.insert("--spinquant");
+    EvaluationRequest request = evaluationRequest(base);
     request.smoothQuant.reset();
+    request.spinQuant = false;
+    request.rotation.clear();
     const Checkpoint checkpoint = Checkpoint::open(args.positional.front());
     const ModuleTree tree = ModuleTree::build(checkpoint.tensors(), checkpoint.modelType());
     const SelectionResult selection

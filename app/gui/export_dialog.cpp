@@ -191,7 +191,7 @@ void ExportDialog::setNeedsCalibration(bool needed)
 
 bool ExportDialog::calibrating() const
 {
-    return m_needsCalibration || m_calibration.algorithms.any();
+    return m_needsCalibration || m_calibration.algorithms.needsData();
 }
 
 void ExportDialog::browse()
@@ -210,8 +210,8 @@ void ExportDialog::validate()
     else if (QFileInfo::exists(destination()) && !overwrite())
         problem = tr("%1 already exists. Choose another name or allow replacing it.").arg(destination());
     else if (calibrating() && calibrationData().isEmpty())
-        problem = m_calibration.algorithms.any()
-            ? tr("SmoothQuant, AWQ and GPTQ calibrate on data: choose a calibration data file.")
+        problem = m_calibration.algorithms.needsData()
+            ? tr("SpinQuant, SmoothQuant, AWQ and GPTQ calibrate on data: choose a calibration data file.")
             : tr("The scheme's static activation scales are measured on data: choose a calibration data file.");
     else if (m_calibration.algorithms.smoothQuant && m_calibration.algorithms.gptq && format() == QStringLiteral("aiu"))
         problem = tr("For IBM AIU, SmoothQuant is fms-mo's (smoothq_scale in the checkpoint), which rounds W·s: "

@@ -26,6 +26,11 @@ struct AlgorithmSettings
     std::uint64_t rotationSeed = 0;
     bool rotationR2 = true;
     bool rotationOnline = false; // the online Hadamard on the down projection's input (eval only)
+    // SpinQuant: R1 and R2 learned on the calibration data from the rotation above (hadamard when
+    // none is named) before they are fused (runtime/spinquant.h).
+    bool spinQuant = false;
+    int spinQuantSteps = 100;
+    double spinQuantLr = 1.5;
     // AWQ (llm-compressor's AWQ transform, before GPTQ or the round to nearest); mappings empty:
     // the family's defaults.
     bool awq = false;
@@ -41,7 +46,10 @@ struct AlgorithmSettings
     // through the float ones.
     bool propagateError = true;
 
+    // The algorithms of the layer-by-layer calibration pass.
     bool any() const { return smoothQuant.has_value() || awq || gptq; }
+    // Whether the algorithms need calibration data (SpinQuant learns on it too).
+    bool needsData() const { return any() || spinQuant; }
 };
 
 } // namespace qs

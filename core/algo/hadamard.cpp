@@ -128,9 +128,20 @@ Rotation Rotation::make(std::int64_t n, RotationKind kind, std::uint64_t seed)
     return r;
 }
 
+Rotation Rotation::fromMatrix(const at::Tensor& matrix, const std::string& label)
+{
+    if (matrix.dim() != 2 || matrix.size(0) != matrix.size(1) || matrix.size(0) < 1)
+        throw UsageError("a rotation needs a square matrix");
+    Rotation r;
+    r.m_size = matrix.size(0);
+    r.m_label = label;
+    r.m_dense = matrix.detach().to(at::kFloat).contiguous();
+    return r;
+}
+
 std::string Rotation::description() const
 {
-    return std::string(isHadamard() ? "hadamard " : "random ") + std::to_string(m_size);
+    return (isHadamard() ? std::string("hadamard") : m_label) + " " + std::to_string(m_size);
 }
 
 at::Tensor Rotation::hadamard(const at::Tensor& x, bool transposed) const

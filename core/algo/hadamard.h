@@ -32,6 +32,9 @@ class Rotation
 {
 public:
     static Rotation make(std::int64_t n, RotationKind kind, std::uint64_t seed);
+    // A given orthogonal matrix [n, n] (a learned rotation), described as "`label` n". UsageError
+    // when it is not square.
+    static Rotation fromMatrix(const at::Tensor& matrix, const std::string& label = "learned");
 
     std::int64_t size() const { return m_size; }
     bool isHadamard() const { return m_base.defined(); }
@@ -44,7 +47,8 @@ private:
     at::Tensor hadamard(const at::Tensor& x, bool transposed) const; // x H or x H^T (unscaled)
 
     std::int64_t m_size = 0;
-    at::Tensor m_dense; // a random orthogonal rotation
+    std::string m_label = "random"; // of a dense rotation
+    at::Tensor m_dense; // a random orthogonal or a given rotation
     at::Tensor m_base; // H_b, float32 [b, b]
     std::int64_t m_doublings = 0;
     at::Tensor m_signs; // [n]

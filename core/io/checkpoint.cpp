@@ -243,7 +243,8 @@ at::Tensor Checkpoint::loadDequantized(std::string_view name) const
     return dequantizeWeight(*this, it->second);
 }
 
-Checkpoint Checkpoint::withReplacedTensors(const fs::path& file, const std::vector<TensorInfo>& replaced) const
+Checkpoint Checkpoint::withReplacedTensors(const fs::path& file, const std::vector<TensorInfo>& replaced,
+    const std::vector<TensorInfo>& added, const nlohmann::json& configPatch) const
 {
     auto impl = std::make_shared<Impl>(*m_impl);
     impl->mappings.push_back(MappedFile::open(file));
@@ -266,6 +267,18 @@ Checkpoint Checkpoint::withReplacedTensors(const fs::path& file, const std::vect
         t.aliasOf.clear();
         impl->fileOf[it->second] = index;
     }
+    for (const TensorInfo& a : added) {
+        if (a.offset + a.bytes > impl->mappings[index]->size())
+            throw FormatError("the added tensor runs past the end of its file", ErrorContext { file.string(), a.name, a.offset });
+        if (!impl->byName.emplace(a.name, impl->tensors.size()).second)
+            throw UsageError("an added tensor the checkpoint already has", ErrorContext { path().string(), a.name, {} });
+        TensorInfo t = a;
+        t.source = file.string();
+        impl->tensors.push_back(std::move(t));
+        impl->fileOf.push_back(index);
+    }
+    if (configPatch.is_object())
+        impl->config.update(configPatch);
     Checkpoint out;
     out.m_impl = std::move(impl);
     return out;

@@ -104,7 +104,10 @@ public:
     // SmoothQuant's smoothed norms and weights): each of `replaced` names a tensor of this
     // checkpoint with the same dtype and shape, stored contiguously at its offset in `file`.
     // UsageError for an unknown name or another dtype or shape. The original is not touched.
-    Checkpoint withReplacedTensors(const std::filesystem::path& file, const std::vector<TensorInfo>& replaced) const;
+    // `added` are new tensors in `file` (a rotated model's untied head), `configPatch` keys that
+    // override the config's (tie_word_embeddings: false); UsageError when an added name exists.
+    Checkpoint withReplacedTensors(const std::filesystem::path& file, const std::vector<TensorInfo>& replaced,
+        const std::vector<TensorInfo>& added = {}, const nlohmann::json& configPatch = {}) const;
 
     struct Impl; // defined in checkpoint.cpp
 

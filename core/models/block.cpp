@@ -100,6 +100,20 @@ void Block::divideNorm(const std::string& module, const at::Tensor& divisor)
     throw UsageError("block " + m_name + " has no norm " + module + " that feeds only Linear modules");
 }
 
+void Block::resetNorm(const std::string& module)
+{
+    for (const NormWeights* n : smoothableNorms()) {
+        if (n->module != module)
+            continue;
+        auto* norm = const_cast<NormWeights*>(n); // the block owns its norms
+        norm->weight = at::ones_like(norm->weight);
+        if (norm->bias.defined())
+            norm->bias = at::zeros_like(norm->bias);
+        return;
+    }
+    throw UsageError("block " + m_name + " has no norm " + module + " that feeds only Linear modules");
+}
+
 std::uint64_t Block::bytes() const
 {
     std::uint64_t total = 0;

@@ -85,6 +85,8 @@ public:
     virtual std::vector<const NormWeights*> smoothableNorms() const { return {}; }
     // weight / divisor and bias / divisor of one of them; UsageError when the block has no such norm.
     void divideNorm(const std::string& module, const at::Tensor& divisor);
+    // Sets one of them to the identity (weight 1, no bias: a norm folded into its readers).
+    void resetNorm(const std::string& module);
     // Replaces a Linear module's bias (same shape); UsageError when it has none.
     void replaceBias(const std::string& module, const at::Tensor& bias);
     // Gives the Linear modules whose path ends in `suffix` an online input rotation.

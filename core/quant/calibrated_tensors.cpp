@@ -100,6 +100,21 @@ void CalibratedTensors::replace(const TensorInfo& original, const at::Tensor& va
     m_replaced.push_back(std::move(t));
 }
 
+void CalibratedTensors::add(const std::string& name, const TensorInfo& like, const at::Tensor& values)
+{
+    const at::Tensor stored = values.to(toScalarType(like.dtype)).contiguous();
+    const Stored s = store(stored);
+    TensorInfo t = like;
+    t.name = name;
+    t.shape = stored.sizes().vec();
+    t.source.clear();
+    t.offset = s.offset;
+    t.bytes = static_cast<std::uint64_t>(stored.numel()) * stored.element_size();
+    t.strides.clear();
+    t.aliasOf.clear();
+    m_added.push_back(std::move(t));
+}
+
 void CalibratedTensors::setQuantized(const std::string& weightName, const SchemeQuantized& q,
     const at::Tensor& reference, const at::Tensor& dequantized, const at::Tensor& groupIndex)
 {
@@ -119,10 +134,10 @@ void CalibratedTensors::setQuantized(const std::string& weightName, const Scheme
 
 Checkpoint CalibratedTensors::apply(const Checkpoint& checkpoint) const
 {
-    if (m_replaced.empty())
+    if (m_replaced.empty() && m_added.empty() && m_configPatch.empty())
         return checkpoint;
     // A path the mapping can open while the file has no name of its own.
-    return checkpoint.withReplacedTensors("/proc/self/fd/" + std::to_string(m_fd), m_replaced);
+    return checkpoint.withReplacedTensors("/proc/self/fd/" + std::to_string(m_fd), m_replaced, m_added, m_configPatch);
 }
 
 std::optional<SchemeQuantized> CalibratedTensors::quantized(const std::string& weightName) const

@@ -11,6 +11,7 @@
 #include "quant/scheme_quantizer.h"
 
 #include <ATen/core/Tensor.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <map>
@@ -32,6 +33,11 @@ public:
     // New values for a tensor of the checkpoint (converted to its dtype, in its shape; a Conv1D
     // weight given as [out, in] is stored transposed as the checkpoint holds it).
     void replace(const TensorInfo& original, const at::Tensor& values);
+    // A tensor the checkpoint does not have, `like` an existing one (its dtype), in its own shape:
+    // a rotated tied model's separate head. And config keys the result overrides.
+    void add(const std::string& name, const TensorInfo& like, const at::Tensor& values);
+    void patchConfig(const nlohmann::json& patch) { m_configPatch.update(patch); }
+    std::size_t addedCount() const { return m_added.size(); }
     // A weight's codes and scales, with the error of their reconstruction (`dequantized`, or
     // dequantizeScheme(q)) against `reference` (the float weight the algorithm started from);
     // `groupIndex` [in] int32: each input column's group when the groups are not contiguous
@@ -77,6 +83,8 @@ private:
     std::filesystem::path m_folder;
     std::uint64_t m_size = 0;
     std::vector<TensorInfo> m_replaced;
+    std::vector<TensorInfo> m_added;
+    nlohmann::json m_configPatch = nlohmann::json::object();
     std::map<std::string, Quantized> m_quantized;
     std::map<std::string, float> m_inputScales;
     std::map<std::string, Stored> m_smoothScales;

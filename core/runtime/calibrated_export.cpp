@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "quant/calibrated_tensors.h"
+#include "runtime/spinquant.h"
 
 #include <memory>
 
@@ -23,11 +24,26 @@ CalibratedExport exportWithAlgorithms(const Checkpoint& checkpoint, const Module
         settings.kind = rotationKindFromName(a.rotation);
         settings.seed = a.rotationSeed;
         settings.r2 = a.rotationR2;
+        if (a.spinQuant) {
+            if (calibration.data.empty())
+                throw UsageError("SpinQuant learns its rotations on calibration data: give a calibration data file");
+            SpinQuantSettings learn = spinQuantSettings(a);
+            learn.scheme = calibration.scheme;
+            learn.moduleSchemes = calibration.moduleSchemes;
+            learn.quantized = calibration.quantized;
+            if (learn.quantized.empty())
+                learn.scheme.reset(); // nothing quantized: nothing to learn for
+            learn.maxMemory = calibration.maxMemory;
+            SpinQuantReport report;
+            settings.learned = std::make_shared<const LearnedRotations>(
+                learnRotations(checkpoint, exportCalibrationSamples(checkpoint, calibration), learn, progress, report));
+            result.spinQuant = report;
+        }
         rotated = std::make_shared<CalibratedTensors>(calibration.spillDirectory);
         result.rotation = rotateCheckpoint(checkpoint, settings, *rotated, progress);
     }
     const Checkpoint source = rotated ? rotated->apply(checkpoint) : checkpoint;
-    if (calibration.data.empty()) {
+    if (calibration.data.empty() || !exportNeedsCalibration(calibration.scheme, a)) {
         result.conversion = convertCheckpoint(source, tree, options, progress);
         return result;
     }

@@ -17,6 +17,7 @@
 #include "runtime/memory.h"
 #include "runtime/perplexity.h"
 #include "runtime/rotation.h"
+#include "runtime/spinquant.h"
 #include "runtime/smoothquant_calibration.h"
 #include "quant/calibrated_tensors.h"
 #include "quant/scheme_quantizer.h"
@@ -313,6 +314,9 @@ void applyAlgorithms(EvaluationRequest& request, const AlgorithmSettings& a)
     request.rotationSeed = a.rotationSeed;
     request.rotationR2 = a.rotationR2;
     request.rotationOnline = a.rotationOnline;
+    request.spinQuant = a.spinQuant;
+    request.spinQuantSteps = a.spinQuantSteps;
+    request.spinQuantLr = a.spinQuantLr;
     request.awq = a.awq;
     request.awqMappings = a.awqMappings;
     request.awqIgnore = a.awqIgnore;
@@ -330,6 +334,33 @@ EvaluationReport evaluateCheckpoint(const Checkpoint& checkpoint, const Evaluati
         settings.seed = request.rotationSeed;
         settings.r2 = request.rotationR2;
         settings.online = request.rotationOnline;
+        settings.untie = true; // the rotated model's own head, in memory only
+        std::optional<SpinQuantReport> learned;
+        if (request.spinQuant) {
+            const ModelConfig config = modelConfigFromJson(checkpoint.config());
+            AlgorithmSettings a;
+            a.rotation = request.rotation;
+            a.rotationSeed = request.rotationSeed;
+            a.rotationR2 = request.rotationR2;
+            a.rotationOnline = request.rotationOnline;
+            a.spinQuantSteps = request.spinQuantSteps;
+            a.spinQuantLr = request.spinQuantLr;
+            a.gptq = request.gptq;
+            SpinQuantSettings learn = spinQuantSettings(a);
+            learn.scheme = request.scheme;
+            if (learn.scheme && !request.activations.empty())
+                learn.scheme->activations = request.activations;
+            learn.kept = request.kept;
+            learn.moduleSchemes = request.moduleSchemes;
+            learn.maxMemory = request.maxMemory;
+            const std::vector<std::int64_t> ids = request.calibrationData.empty()
+                ? loadEvalTokens(request.data, checkpoint, config.vocabSize)
+                : std::vector<std::int64_t>();
+            SpinQuantReport report;
+            settings.learned = std::make_shared<const LearnedRotations>(learnRotations(
+                checkpoint, calibrationWindows(checkpoint, config, request, ids), learn, progress, report));
+            learned = report;
+        }
         CalibratedTensors rotated(request.spillDirectory);
         const RotationReport r = rotateCheckpoint(checkpoint, settings, rotated, progress);
         EvaluationRequest inner = request;
@@ -338,7 +369,8 @@ EvaluationReport evaluateCheckpoint(const Checkpoint& checkpoint, const Evaluati
             inner.downInputRotation = std::make_shared<const Rotation>(
                 onlineDownRotation(modelConfigFromJson(checkpoint.config()), settings));
         EvaluationReport report = evaluateCheckpoint(rotated.apply(checkpoint), inner, progress);
-        report.algorithms.insert(report.algorithms.begin(), "rotation");
+        report.algorithms.insert(report.algorithms.begin(), learned ? "spinquant" : "rotation");
+        report.spinQuant = learned;
         report.rotation = "R1 " + r.r1 + (r.r2.empty() ? std::string() : ", R2 " + r.r2)
             + (r.r4.empty() ? std::string() : ", online R4 " + r.r4);
         return report;

@@ -8,6 +8,7 @@
 #include "algo/smoothquant_mapping.h"
 #include "quant/quant_scheme.h"
 #include "runtime/divergence.h"
+#include "runtime/spinquant_report.h"
 
 #include <cstdint>
 #include <filesystem>
@@ -68,6 +69,11 @@ struct EvaluationRequest
     std::uint64_t rotationSeed = 0;
     bool rotationR2 = true;
     bool rotationOnline = false; // the online Hadamard on the down projection's input
+    // SpinQuant: R1 and R2 learned from that rotation on the calibration windows, with the scheme's
+    // quantization in the loss (weights float when GPTQ follows), before they are fused.
+    bool spinQuant = false;
+    int spinQuantSteps = 100;
+    double spinQuantLr = 1.5;
     bool awq = false;
     std::vector<SmoothQuantMapping> awqMappings;
     std::vector<std::string> awqIgnore;
@@ -120,6 +126,7 @@ struct EvaluationReport
     double top1Agreement = 0;
     std::vector<std::string> algorithms; // what ran before the evaluation: "rotation", "smoothquant", "awq", "gptq"
     std::string rotation; // "R1 hadamard 64, R2 hadamard 16", when rotated
+    std::optional<SpinQuantReport> spinQuant; // when the rotation was learned
     double smoothQuantAlpha = 0;
     int smoothedNorms = 0; // norms SmoothQuant folded scales into (and their balance layers)
     int smoothedModules = 0;

@@ -140,6 +140,12 @@ float inputScaleOf(const QuantScheme& scheme, float absMax)
 
 } // namespace
 
+std::vector<std::vector<std::int64_t>> exportCalibrationSamples(
+    const Checkpoint& checkpoint, const ExportCalibrationRequest& request)
+{
+    return samplesOf(checkpoint, modelConfigFromJson(checkpoint.config()), request);
+}
+
 bool exportNeedsCalibration(const QuantScheme& scheme, const AlgorithmSettings& algorithms)
 {
     return algorithms.any() || isStaticActivations(scheme.activations);

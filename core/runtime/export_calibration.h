@@ -57,7 +57,12 @@ struct ExportCalibrationReport
     std::uint64_t peakRssBytes = 0;
 };
 
-// Whether an export with this scheme and these algorithms needs a calibration.
+// The calibration samples of the request: the first `samples` windows of seqLen tokens of its
+// data. UsageError for data shorter than one sample or samples longer than the model's positions.
+std::vector<std::vector<std::int64_t>> exportCalibrationSamples(
+    const Checkpoint& checkpoint, const ExportCalibrationRequest& request);
+
+// Whether an export with this scheme and these algorithms needs a calibration pass.
 bool exportNeedsCalibration(const QuantScheme& scheme, const AlgorithmSettings& algorithms);
 
 // UsageError before any work for data shorter than one sample, mappings that match nothing, a

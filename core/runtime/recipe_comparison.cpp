@@ -89,11 +89,16 @@ std::vector<RecipeCandidate> parseRecipeCandidates(const std::string& list, doub
                 a.rotation = step;
             } else if (step == "online") // the online Hadamard on the down projection's input
                 a.rotationOnline = true;
-            else if (step == "spinquant")
-                throw UsageError("recipe '" + name + "': learned rotations (SpinQuant) are not implemented yet");
+            else if (step == "spinquant") { // learned from the rotation before it (hadamard+spinquant) or Hadamard
+                if (a.spinQuant)
+                    throw UsageError("recipe '" + name + "' learns twice");
+                a.spinQuant = true;
+                if (a.rotation.empty())
+                    a.rotation = "hadamard";
+            }
             else
                 throw UsageError("recipe '" + name + "': unknown step '" + step
-                    + "'; steps: rtn, gptq, awq, smoothquant, hadamard, random, online, joined by +");
+                    + "'; steps: rtn, gptq, awq, smoothquant, hadamard, random, online, spinquant, joined by +");
             if (a.rotationOnline && a.rotation.empty() && step == name.substr(name.rfind('+') + 1))
                 throw UsageError("recipe '" + name + "': online goes with a rotation (hadamard+online)");
             if (a.awq && a.smoothQuant)
@@ -126,6 +131,8 @@ std::vector<RecipeComparisonRow> compareRecipes(const Checkpoint& checkpoint, co
         a.awqDuoScaling = base.awqDuoScaling;
         a.awqGrid = base.awqGrid;
         a.rotationSeed = base.rotationSeed;
+        a.spinQuantSteps = base.spinQuantSteps;
+        a.spinQuantLr = base.spinQuantLr;
         applyAlgorithms(request, a);
         RecipeComparisonRow row;
         row.name = c.name;

@@ -84,16 +84,26 @@ RotationReport rotateCheckpoint(
     if (c.family != ModelFamily::Llama)
         throw UsageError("rotations are implemented for the Llama family (Llama, Mistral, Qwen2, Granite), not for a "
             + c.modelType + " model");
-    if (c.tieEmbeddings)
+    if (c.tieEmbeddings && !settings.untie)
         throw UsageError("the rotation folds the final norm into the head, and this model's head is its input "
-                         "embedding (tie_word_embeddings): rotations need separate embeddings",
+                         "embedding (tie_word_embeddings): exporting it rotated needs separate embeddings, "
+                         "which the exported config would tie again (evaluation unties them)",
             ErrorContext { checkpoint.path().string(), {}, {} });
-    const Rotation r1 = Rotation::make(c.hidden, settings.kind, settings.seed);
-    const Rotation r2 = Rotation::make(c.headDim, settings.kind, settings.seed + 1);
+    const LearnedRotations* learned = settings.learned.get();
+    if (learned
+        && (learned->r1.dim() != 2 || learned->r1.size(0) != c.hidden
+            || (!learned->r2.empty() && static_cast<std::int64_t>(learned->r2.size()) != c.layers)))
+        throw UsageError("the learned rotations do not fit this model's hidden size and layers");
+    const Rotation r1 = learned ? Rotation::fromMatrix(learned->r1) : Rotation::make(c.hidden, settings.kind, settings.seed);
+    const bool perHead = learned ? !learned->r2.empty() : settings.r2;
+    const Rotation fixedR2 = Rotation::make(c.headDim, settings.kind, settings.seed + 1);
+    auto r2Of = [&](std::int64_t layer) {
+        return learned ? Rotation::fromMatrix(learned->r2[static_cast<std::size_t>(layer)]) : fixedR2;
+    };
     RotationReport report;
     report.r1 = r1.description();
-    if (settings.r2)
-        report.r2 = r2.description();
+    if (perHead)
+        report.r2 = learned ? "learned " + std::to_string(c.headDim) + " per layer" : fixedR2.description();
     const Rotation r4 = settings.online ? onlineDownRotation(c, settings) : Rotation::make(1, RotationKind::Hadamard, 0);
     if (settings.online)
         report.r4 = r4.description();
@@ -115,7 +125,8 @@ RotationReport rotateCheckpoint(
         reading(p + "self_attn.k_proj.weight", inputNorm);
         at::Tensor v = r1.right(rot.load(p + "self_attn.v_proj.weight") * inputNorm.reshape({ 1, -1 }));
         at::Tensor o = rot.load(p + "self_attn.o_proj.weight");
-        if (settings.r2) {
+        if (perHead) {
+            const Rotation r2 = r2Of(layer);
             v = rotateHeadRows(v, r2, c.headDim);
             o = rotateHeadColumns(o, r2, c.headDim);
             if (const TensorInfo* b = checkpoint.find(p + "self_attn.v_proj.bias")) {
@@ -134,7 +145,14 @@ RotationReport rotateCheckpoint(
         report.foldedNorms += 2;
     }
     const at::Tensor finalNorm = rot.load("model.norm.weight");
-    reading("lm_head.weight", finalNorm);
+    if (c.tieEmbeddings && !checkpoint.find("lm_head.weight")) {
+        const TensorInfo& e = rot.info(embed);
+        out.add("lm_head.weight", e, r1.right(rot.load(embed) * finalNorm.reshape({ 1, -1 })));
+        out.patchConfig({ { "tie_word_embeddings", false } });
+        report.untied = true;
+    } else {
+        reading("lm_head.weight", finalNorm);
+    }
     rot.store("model.norm.weight", at::ones_like(finalNorm));
     report.foldedNorms += 1;
     report.rotatedTensors = rot.done();

@@ -18,9 +18,19 @@
 #include "quant/calibrated_tensors.h"
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace qs {
+
+// Rotations learned for one model (SpinQuant, runtime/spinquant.h): R1 [hidden, hidden] and, when
+// learned too, R2 [headDim, headDim] per layer.
+struct LearnedRotations
+{
+    at::Tensor r1;
+    std::vector<at::Tensor> r2; // empty: none learned
+};
 
 struct RotationSettings
 {
@@ -31,6 +41,13 @@ struct RotationSettings
     // runtime rotates the input (ModelBlocks::setInputRotation with onlineDownRotation). No export
     // format carries it; eval simulates it.
     bool online = false;
+    // Learned rotations instead of the kind's R1 and R2 (the seed still draws R4).
+    std::shared_ptr<const LearnedRotations> learned;
+    // A model whose head is its input embedding (tie_word_embeddings) gets a separate head,
+    // lm_head.weight, and the config tie_word_embeddings: false (llm-compressor unties first too).
+    // Off: such a model is refused (an export copies the source's config.json, which would tie
+    // the head again).
+    bool untie = false;
 };
 
 // The rotation of the down projection's input for these settings (the same one every time).
@@ -41,11 +58,12 @@ struct RotationReport
     std::string r1, r2, r4; // "hadamard 2048", "random 5632", or empty
     int rotatedTensors = 0;
     int foldedNorms = 0;
+    bool untied = false; // lm_head.weight was added
     double seconds = 0;
 };
 
-// UsageError before any work for a family other than the Llama group or tied input and output
-// embeddings (the head's fold would change the embeddings); FormatError naming a tensor the
+// UsageError before any work for a family other than the Llama group or, unless `untie`, tied input
+// and output embeddings (the head's fold would change the embeddings); FormatError naming a tensor the
 // layout needs and the checkpoint lacks.
 RotationReport rotateCheckpoint(
     const Checkpoint& checkpoint, const RotationSettings& settings, CalibratedTensors& out, Progress& progress);

@@ -290,7 +290,10 @@ std::string writeRecipeYaml(const std::vector<std::string>& names, const std::st
             y << "R2";
         y << YAML::EndSeq << YAML::Key << "transform_type" << YAML::Value
           << (algorithms.rotation == "random" ? "random-matrix" : "hadamard") << YAML::Key << "randomize"
-          << YAML::Value << true << YAML::EndMap;
+          << YAML::Value << true;
+        if (algorithms.spinQuant) // the weights carry the learned rotation; llm-compressor cannot learn one
+            y << YAML::Key << "learnable" << YAML::Value << true;
+        y << YAML::EndMap;
     }
     if (algorithms.smoothQuant) {
         y << YAML::Key << "SmoothQuantModifier" << YAML::Value << YAML::BeginMap << YAML::Key << "smoothing_strength"

@@ -187,13 +187,14 @@ void readAwqModifier(const YAML::Node& args, const std::string& source, Algorith
         bad(source, "AWQModifier n_grid must be at least 2");
 }
 
-// SpinQuantModifier as llm-compressor runs it (fixed rotations fused into the weights).
+// SpinQuantModifier as llm-compressor runs it (fixed rotations fused into the weights), or learned.
 void readSpinQuantModifier(const YAML::Node& args, const std::string& source, AlgorithmSettings& a)
 {
     checkArguments("SpinQuantModifier", args,
         { "rotations", "transform_type", "randomize", "learnable", "precision", "transform_block_size" }, source);
-    if (args && args.IsMap() && args["learnable"].as<bool>(false))
-        bad(source, "SpinQuantModifier learnable: true (learned rotations) is not implemented yet");
+    // learnable: true is SpinQuant proper (llm-compressor raises NotImplementedError on it):
+    // QuantScope learns R1 and R2 with its default steps and learning rate.
+    a.spinQuant = args && args.IsMap() && args["learnable"].as<bool>(false);
     if (args && args.IsMap() && args["transform_block_size"] && !args["transform_block_size"].IsNull())
         bad(source, "SpinQuantModifier transform_block_size (block-diagonal rotations) is not implemented");
     const std::vector<std::string> rotations
