@@ -21,6 +21,9 @@ AlgorithmsBox::AlgorithmsBox(QWidget* parent)
     , m_rotation(new QComboBox(this))
     , m_rotationSeed(new QSpinBox(this))
     , m_online(new QCheckBox(tr("Online Hadamard on down_proj"), this))
+    , m_spinQuant(new QCheckBox(tr("Learn it (SpinQuant)"), this))
+    , m_spinSteps(new QSpinBox(this))
+    , m_spinLr(new QDoubleSpinBox(this))
     , m_smooth(new QCheckBox(tr("SmoothQuant"), this))
     , m_alpha(new QDoubleSpinBox(this))
     , m_awq(new QCheckBox(tr("AWQ"), this))
@@ -121,7 +124,7 @@ AlgorithmsBox::AlgorithmsBox(QWidget* parent)
 void AlgorithmsBox::setUpRotation()
 {
     m_rotation->addItem(tr("none"), QString());
-    m_rotation->addItem(tr("Hadamard (randomised)"), QStringLiteral("hadamard"));
+    m_rotation->addItem(tr("Hadamard"), QStringLiteral("hadamard"));
     m_rotation->addItem(tr("random orthogonal"), QStringLiteral("random"));
     m_rotation->setToolTip(tr("QuaRot's offline rotations fused into the weights first (Llama family): the norms "
                               "folded into the Linear modules, R1 on the residual stream, R2 per attention head. "
@@ -137,6 +140,27 @@ void AlgorithmsBox::setUpRotation()
                             "weight by the same Hadamard; for low-bit activations. Evaluate only: no export format "
                             "carries it."));
     connect(m_online, &QCheckBox::toggled, this, &AlgorithmsBox::changed);
+    m_spinQuant->setToolTip(tr("SpinQuant: R1 and R2 learned from this rotation on the calibration samples by "
+                               "Cayley SGD, the loss the quantized model's next-token loss (weights float when "
+                               "GPTQ follows); layer by layer in bounded memory, each step about four forward "
+                               "passes over its samples"));
+    m_spinSteps->setRange(1, 100000);
+    m_spinSteps->setValue(100);
+    m_spinSteps->setSuffix(tr(" steps"));
+    m_spinSteps->setToolTip(tr("Optimizer steps (100: the nanoGPT fork's and SpinQuant's); a step takes "
+                               "ceil(samples / steps) samples"));
+    m_spinLr->setRange(0.01, 10);
+    m_spinLr->setDecimals(2);
+    m_spinLr->setSingleStep(0.1);
+    m_spinLr->setValue(1.5);
+    m_spinLr->setToolTip(tr("Learning rate of the Cayley step (1.5: the fork's and SpinQuant's; lower it for narrow "
+                            "models). The start rotation is kept when learning ends above it."));
+    connect(m_spinQuant, &QCheckBox::toggled, this, [this] {
+        updateEnabled();
+        Q_EMIT changed();
+    });
+    connect(m_spinSteps, &QSpinBox::valueChanged, this, &AlgorithmsBox::changed);
+    connect(m_spinLr, &QDoubleSpinBox::valueChanged, this, &AlgorithmsBox::changed);
 }
 
 void AlgorithmsBox::layOut(QWidget* browse)
@@ -153,6 +177,14 @@ void AlgorithmsBox::layOut(QWidget* browse)
     grid->addWidget(seed, row, 0);
     grid->addWidget(m_rotationSeed, row++, 1);
     grid->addWidget(m_online, row++, 0, 1, 2);
+    auto* learning = new QHBoxLayout;
+    learning->addWidget(m_spinSteps);
+    learning->addWidget(m_spinLr);
+    grid->addWidget(m_spinQuant, row++, 0, 1, 2);
+    auto* learningLabel = new QLabel(tr("Steps, rate:"), this);
+    learningLabel->setIndent(20);
+    grid->addWidget(learningLabel, row, 0);
+    grid->addLayout(learning, row++, 1);
     grid->addWidget(m_smooth, row, 0);
     grid->addWidget(m_alpha, row++, 1);
     grid->addWidget(m_awq, row, 0);
@@ -182,6 +214,9 @@ void AlgorithmsBox::updateEnabled()
     m_alpha->setEnabled(m_smooth->isChecked());
     m_rotationSeed->setEnabled(!m_rotation->currentData().toString().isEmpty());
     m_online->setEnabled(!m_rotation->currentData().toString().isEmpty());
+    m_spinQuant->setEnabled(!m_rotation->currentData().toString().isEmpty());
+    m_spinSteps->setEnabled(m_spinQuant->isEnabled() && m_spinQuant->isChecked());
+    m_spinLr->setEnabled(m_spinSteps->isEnabled());
     m_duo->setEnabled(m_awq->isChecked());
     for (QWidget* w : std::initializer_list<QWidget*> { m_order, m_dampening, m_blockSize })
         w->setEnabled(m_gptq->isChecked());
@@ -196,6 +231,9 @@ AlgorithmSettings AlgorithmsBox::settings() const
     a.rotation = m_rotation->currentData().toString().toStdString();
     a.rotationSeed = static_cast<std::uint64_t>(m_rotationSeed->value());
     a.rotationOnline = m_online->isEnabled() && m_online->isChecked();
+    a.spinQuant = m_spinQuant->isEnabled() && m_spinQuant->isChecked();
+    a.spinQuantSteps = m_spinSteps->value();
+    a.spinQuantLr = m_spinLr->value();
     a.awq = m_awq->isChecked();
     a.awqDuoScaling = m_duo->currentData().toString().toStdString();
     a.gptq = m_gptq->isChecked();
@@ -215,6 +253,9 @@ void AlgorithmsBox::setSettings(const AlgorithmSettings& a)
     m_rotation->setCurrentIndex(rotation >= 0 ? rotation : 0);
     m_rotationSeed->setValue(static_cast<int>(a.rotationSeed));
     m_online->setChecked(a.rotationOnline);
+    m_spinQuant->setChecked(a.spinQuant);
+    m_spinSteps->setValue(a.spinQuantSteps);
+    m_spinLr->setValue(a.spinQuantLr);
     m_awq->setChecked(a.awq);
     const int duo = m_duo->findData(QString::fromStdString(a.awqDuoScaling));
     if (duo >= 0)
@@ -237,6 +278,8 @@ QString AlgorithmsBox::summary() const
                      .arg(m_rotation->currentData().toString() == QStringLiteral("hadamard") ? tr("Hadamard")
                                                                                              : tr("random"))
                      .arg(m_online->isChecked() ? tr(" + online R4") : QString());
+    if (m_spinQuant->isEnabled() && m_spinQuant->isChecked())
+        parts << tr("SpinQuant %1 steps").arg(m_spinSteps->value());
     if (m_smooth->isChecked())
         parts << tr("SmoothQuant %1").arg(m_alpha->value(), 0, 'g', 3);
     if (m_awq->isChecked())

@@ -14,7 +14,7 @@ class QSpinBox;
 namespace qs::app {
 
 // The scheme dock's calibration section: the algorithms that run before quantizing, as
-// llm-compressor's recipe names them (SmoothQuant with its smoothing strength or AWQ with its duo
+// llm-compressor's recipe names them (a rotation, learned by SpinQuant or not, SmoothQuant with its smoothing strength or AWQ with its duo
 // scaling, then GPTQ with its
 // activation order, dampening and block size, and whether the calibration samples go on through
 // the calibrated layers), and the calibration data, samples and sample length. Evaluate and Export
@@ -49,6 +49,9 @@ private:
     QComboBox* m_rotation = nullptr;
     QSpinBox* m_rotationSeed = nullptr;
     QCheckBox* m_online = nullptr;
+    QCheckBox* m_spinQuant = nullptr;
+    QSpinBox* m_spinSteps = nullptr;
+    QDoubleSpinBox* m_spinLr = nullptr;
     QCheckBox* m_smooth = nullptr;
     QDoubleSpinBox* m_alpha = nullptr;
     QCheckBox* m_awq = nullptr;

@@ -216,6 +216,11 @@ void EvalPanel::setRunEnabled(bool enabled)
     m_capture->setEnabled(enabled);
 }
 
+QString EvalPanel::status() const
+{
+    return m_status->text();
+}
+
 void EvalPanel::setStatus(const QString& text)
 {
     m_status->setText(text);

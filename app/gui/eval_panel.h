@@ -61,6 +61,7 @@ public:
     void setResultsKey(const QString& key);
     void setRunEnabled(bool enabled);
     void setStatus(const QString& text);
+    QString status() const; // what the last run said
     void addResult(const Row& row);
     void clearResults();
     QTableWidget* table() const { return m_table; }

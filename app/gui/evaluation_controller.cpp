@@ -228,6 +228,15 @@ void EvaluationController::showReport(const EvaluationReport& report, const QStr
                       .arg(report.algorithms.empty() ? tr("static activation ranges")
                                                      : QString::fromStdString(joinedNames(report.algorithms)))
                       .arg(report.calibrationWindows);
+    if (const auto& q = report.spinQuant) {
+        status += tr(" SpinQuant: %1 steps on %2 samples, loss %3 → %4 in %5 s%6.")
+                      .arg(q->steps)
+                      .arg(q->samples)
+                      .arg(q->initialLoss, 0, 'f', 4)
+                      .arg(q->finalLoss, 0, 'f', 4)
+                      .arg(q->seconds, 0, 'f', 1)
+                      .arg(q->keptStart ? tr(" (above the start: the start rotation is kept)") : QString());
+    }
     for (const std::string& w : report.warnings)
         status += tr(" Warning: %1.").arg(QString::fromStdString(w));
     status += tr(" Ran layer by layer in %1 s (peak memory %2, %3 of hidden states%4).")

@@ -62,7 +62,7 @@ private:
 
 const char* defaultRecipeCandidates()
 {
-    return "rtn,gptq,awq,awq+gptq,hadamard+gptq";
+    return "rtn,gptq,awq,awq+gptq,hadamard+gptq,spinquant+gptq";
 }
 
 std::vector<RecipeCandidate> parseRecipeCandidates(const std::string& list, double smoothQuantAlpha)

@@ -23,12 +23,12 @@ struct RecipeCandidate
     AlgorithmSettings algorithms;
 };
 
-// "rtn,gptq,awq,awq+gptq,hadamard+gptq": each candidate a '+' list of rtn, gptq, awq, smoothquant
+// "rtn,gptq,awq,awq+gptq,hadamard+gptq,spinquant+gptq": each candidate a '+' list of rtn, gptq, awq, smoothquant
 // (at `smoothQuantAlpha`), hadamard, random (rotations), online (with a rotation: the online
 // Hadamard on the down projection's input). UsageError naming an unknown step or a
 // candidate that asks for two of rotation, SmoothQuant/AWQ.
 std::vector<RecipeCandidate> parseRecipeCandidates(const std::string& list, double smoothQuantAlpha = 0.8);
-const char* defaultRecipeCandidates(); // "rtn,gptq,awq,awq+gptq,hadamard+gptq"
+const char* defaultRecipeCandidates(); // "rtn,gptq,awq,awq+gptq,hadamard+gptq,spinquant+gptq"
 
 struct RecipeComparisonRow
 {

@@ -316,18 +316,31 @@ private Q_SLOTS:
         QTRY_COMPARE_WITH_TIMEOUT(done.count(), 4, 60000);
         QCOMPARE(table->rowCount(), 5);
         QCOMPARE(table->item(4, 0)->text(), QStringLiteral("vllm-w4a16 · AWQ"));
+        // SpinQuant learns from the Hadamard rotation in the same job and says how the loss went.
+        AlgorithmSettings spin;
+        spin.rotation = "hadamard";
+        spin.spinQuant = true;
+        spin.spinQuantSteps = 3;
+        w.algorithmsBox()->setSettings(spin);
+        QVERIFY(w.algorithmsBox()->choice().algorithms.spinQuant);
+        w.evaluate();
+        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 5, 60000);
+        QCOMPARE(table->rowCount(), 6);
+        QCOMPARE(table->item(5, 0)->text(), QStringLiteral("vllm-w4a16 · Hadamard rotation + SpinQuant 3 steps"));
+        QVERIFY2(w.evalPanel()->status().contains(QStringLiteral("SpinQuant: 3 steps")), qPrintable(w.evalPanel()->status()));
         w.algorithmsBox()->setSettings({});
         // Compare Recipes: one job, a row per recipe with its time and peak memory.
         w.compareRecipes();
-        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 5, 120000);
-        QCOMPARE(table->rowCount(), 10);
-        QCOMPARE(table->item(9, 0)->text(), QStringLiteral("vllm-w4a16 · hadamard+gptq"));
-        QVERIFY(table->item(9, 7)->text().endsWith(QStringLiteral(" s")));
-        QVERIFY(table->item(9, 8)->text() != QStringLiteral("—"));
+        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 6, 180000);
+        QCOMPARE(table->rowCount(), 12);
+        QCOMPARE(table->item(10, 0)->text(), QStringLiteral("vllm-w4a16 · hadamard+gptq"));
+        QCOMPARE(table->item(11, 0)->text(), QStringLiteral("vllm-w4a16 · spinquant+gptq"));
+        QVERIFY(table->item(11, 7)->text().endsWith(QStringLiteral(" s")));
+        QVERIFY(table->item(11, 8)->text() != QStringLiteral("—"));
         // Other windows start a new table.
         w.evalPanel()->setSeqLen(32);
         w.evaluate();
-        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 6, 60000);
+        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 7, 60000);
         QCOMPARE(table->rowCount(), 2);
         // Capturing activations on the same data fills the Activations tab.
         QSignalSpy captured(&w, &MainWindow::activationsCaptured);
