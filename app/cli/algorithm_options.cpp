@@ -9,7 +9,7 @@ namespace qs::cli {
 
 void addAlgorithmOptions(OptionSpec& spec)
 {
-    spec.flags.insert({ "--gptq", "--awq", "--no-propagate-error", "--rotate-online", "--spinquant" });
+    spec.flags.insert({ "--gptq", "--awq", "--no-propagate-error", "--rotate-online", "--spinquant", "--awq-clip" });
     spec.values.insert({ "--smoothquant", "--gptq-block-size", "--gptq-dampening", "--gptq-actorder", "--recipe",
         "--awq-duo-scaling", "--awq-grid", "--rotate", "--rotate-seed", "--spinquant-steps", "--spinquant-lr" });
 }
@@ -23,7 +23,7 @@ std::optional<Recipe> recipeOption(const Arguments& args)
         if (args.values.count(o))
             throw UsageError(std::string("--recipe gives the scheme and the algorithms: drop ") + o);
     }
-    for (const char* o : { "--gptq", "--awq", "--spinquant" }) {
+    for (const char* o : { "--gptq", "--awq", "--spinquant", "--awq-clip" }) {
         if (args.has(o))
             throw UsageError(std::string("--recipe gives the scheme and the algorithms: drop ") + o);
     }
@@ -103,8 +103,11 @@ AlgorithmSettings algorithmSettings(const Arguments& args)
             throw UsageError("--awq-duo-scaling: '" + a.awqDuoScaling + "'; values: true, false, both");
     }
     a.awqGrid = static_cast<int>(args.integer("--awq-grid", 20, 2, 1000));
-    if (!a.awq && (args.values.count("--awq-duo-scaling") || args.values.count("--awq-grid")))
-        throw UsageError("--awq-duo-scaling and --awq-grid go with --awq");
+    a.awqClip = args.has("--awq-clip");
+    if (!a.awq && (args.values.count("--awq-duo-scaling") || args.values.count("--awq-grid") || a.awqClip))
+        throw UsageError("--awq-duo-scaling, --awq-grid and --awq-clip go with --awq");
+    if (a.awqClip && a.gptq)
+        throw UsageError("--awq-clip goes with round to nearest: GPTQ chooses its own codes (drop one)");
     if (a.awq && a.smoothQuant)
         throw UsageError("--awq and --smoothquant both rescale the balance layers: choose one");
     a.propagateError = !args.has("--no-propagate-error");
@@ -135,7 +138,10 @@ std::string algorithmOptionsUsage()
            "                       weight-only schemes: per mapping (q/k/v <- input_layernorm, o <- v,\n"
            "                       gate/up <- post_attention_layernorm, down <- up) the input channels\n"
            "                       scaled by the grid point with the lowest output error of the parent;\n"
-           "                       --awq-duo-scaling true|false|both (true), --awq-grid N (20)\n"
+           "                       --awq-duo-scaling true|false|both (true), --awq-grid N (20);\n"
+           "                       --awq-clip adds llm-awq's clip search after the scales (per group the\n"
+           "                       clip of max|w| shrunk up to 50% in 20 steps with the lowest output\n"
+           "                       error; not q/k; round to nearest only)\n"
            "  --gptq               GPTQ (llm-compressor's GPTQModifier) instead of rounding, layer by\n"
            "                       layer on the calibration samples: --gptq-block-size N (128),\n"
            "                       --gptq-dampening F (0.01), --gptq-actorder static|group|none (static)\n"

@@ -94,7 +94,7 @@ std::string evalUsage()
            "                     writes it, W * s quantized and the input divided by s)\n"
            "  --awq              AWQ (llm-compressor's AWQ transform) before the rounding or GPTQ, for\n"
            "                     weight-only schemes; --awq-duo-scaling true|false|both (true), --awq-grid N\n"
-           "                     (20)\n"
+           "                     (20); --awq-clip: llm-awq's clip search after the scales\n"
            "  --rotate R         fuse rotations into the weights first (Llama family): hadamard or random;\n"
            "                     --rotate-seed N (0); --rotate-online (QuaRot's online Hadamard on the down\n"
            "                     projection's input); \"rotation\" in the JSON\n"

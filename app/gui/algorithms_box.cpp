@@ -28,6 +28,7 @@ AlgorithmsBox::AlgorithmsBox(QWidget* parent)
     , m_alpha(new QDoubleSpinBox(this))
     , m_awq(new QCheckBox(tr("AWQ"), this))
     , m_duo(new QComboBox(this))
+    , m_awqClip(new QCheckBox(tr("Clip search (llm-awq)"), this))
     , m_gptq(new QCheckBox(tr("GPTQ"), this))
     , m_order(new QComboBox(this))
     , m_dampening(new QDoubleSpinBox(this))
@@ -56,6 +57,9 @@ AlgorithmsBox::AlgorithmsBox(QWidget* parent)
     m_duo->addItem(tr("both (half each)"), QStringLiteral("both"));
     m_duo->setToolTip(tr("duo_scaling: the scales from the activation and the weight means (llm-compressor's "
                          "default), from the activations only (the AWQ paper), or half the grid each way"));
+    m_awqClip->setToolTip(tr("llm-awq's clip search after the scales: per output channel and group, max|w| shrunk "
+                             "up to 50% in 20 steps, the clip with the lowest output error wins (not q/k; round to "
+                             "nearest only: GPTQ chooses its own codes)"));
     m_gptq->setToolTip(tr("llm-compressor's GPTQModifier: each Linear's codes chosen on its calibration inputs, "
                           "the rounding error of each column spread over the columns not yet quantized"));
     m_order->addItem(tr("static order"), QStringLiteral("static"));
@@ -109,7 +113,7 @@ AlgorithmsBox::AlgorithmsBox(QWidget* parent)
             m_smooth->setChecked(false);
     });
     connect(m_duo, &QComboBox::currentIndexChanged, this, &AlgorithmsBox::changed);
-    for (QCheckBox* c : { m_smooth, m_awq, m_gptq, m_floatInputs })
+    for (QCheckBox* c : { m_smooth, m_awq, m_awqClip, m_gptq, m_floatInputs })
         connect(c, &QCheckBox::toggled, this, [this] {
             updateEnabled();
             Q_EMIT changed();
@@ -189,6 +193,8 @@ void AlgorithmsBox::layOut(QWidget* browse)
     grid->addWidget(m_alpha, row++, 1);
     grid->addWidget(m_awq, row, 0);
     grid->addWidget(m_duo, row++, 1);
+    m_awqClip->setStyleSheet(QStringLiteral("margin-left: 20px"));
+    grid->addWidget(m_awqClip, row++, 0, 1, 2);
     grid->addWidget(m_gptq, row, 0);
     grid->addWidget(m_order, row++, 1);
     auto* dampening = new QLabel(tr("Dampening:"), this);
@@ -218,6 +224,7 @@ void AlgorithmsBox::updateEnabled()
     m_spinSteps->setEnabled(m_spinQuant->isEnabled() && m_spinQuant->isChecked());
     m_spinLr->setEnabled(m_spinSteps->isEnabled());
     m_duo->setEnabled(m_awq->isChecked());
+    m_awqClip->setEnabled(m_awq->isChecked() && !m_gptq->isChecked());
     for (QWidget* w : std::initializer_list<QWidget*> { m_order, m_dampening, m_blockSize })
         w->setEnabled(m_gptq->isChecked());
     m_floatInputs->setEnabled(m_smooth->isChecked() || m_awq->isChecked() || m_gptq->isChecked());
@@ -236,6 +243,7 @@ AlgorithmSettings AlgorithmsBox::settings() const
     a.spinQuantLr = m_spinLr->value();
     a.awq = m_awq->isChecked();
     a.awqDuoScaling = m_duo->currentData().toString().toStdString();
+    a.awqClip = m_awqClip->isEnabled() && m_awqClip->isChecked();
     a.gptq = m_gptq->isChecked();
     a.gptqActOrder = m_order->currentData().toString().toStdString();
     a.gptqDampening = m_dampening->value();
@@ -261,6 +269,7 @@ void AlgorithmsBox::setSettings(const AlgorithmSettings& a)
     if (duo >= 0)
         m_duo->setCurrentIndex(duo);
     m_gptq->setChecked(a.gptq);
+    m_awqClip->setChecked(a.awqClip);
     const int order = m_order->findData(QString::fromStdString(a.gptqActOrder));
     if (order >= 0)
         m_order->setCurrentIndex(order);
@@ -283,7 +292,7 @@ QString AlgorithmsBox::summary() const
     if (m_smooth->isChecked())
         parts << tr("SmoothQuant %1").arg(m_alpha->value(), 0, 'g', 3);
     if (m_awq->isChecked())
-        parts << tr("AWQ");
+        parts << (m_awqClip->isEnabled() && m_awqClip->isChecked() ? tr("AWQ with clip search") : tr("AWQ"));
     if (m_gptq->isChecked())
         parts << tr("GPTQ");
     return parts.join(QStringLiteral(" + "));

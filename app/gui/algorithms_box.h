@@ -56,6 +56,7 @@ private:
     QDoubleSpinBox* m_alpha = nullptr;
     QCheckBox* m_awq = nullptr;
     QComboBox* m_duo = nullptr;
+    QCheckBox* m_awqClip = nullptr;
     QCheckBox* m_gptq = nullptr;
     QComboBox* m_order = nullptr;
     QDoubleSpinBox* m_dampening = nullptr;

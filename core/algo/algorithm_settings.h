@@ -38,6 +38,9 @@ struct AlgorithmSettings
     std::vector<std::string> awqIgnore;
     std::string awqDuoScaling = "true"; // duo_scaling: true, false, both
     int awqGrid = 20; // n_grid
+    // llm-awq's clip search after the scales (n_grid 20, max_shrink 0.5; llm-compressor has none),
+    // with round to nearest only (GPTQ chooses its own codes).
+    bool awqClip = false;
     bool gptq = false;
     int gptqBlockSize = 128;
     double gptqDampening = 0.01; // dampening_frac

@@ -184,4 +184,59 @@ at::Tensor awqSmoothLayerDivided(const at::Tensor& smoothWeight, const at::Tenso
         + "] cannot take " + std::to_string(s.size(0)) + " scales");
 }
 
+at::Tensor awqClip(const at::Tensor& weight, const at::Tensor& inputs, const QuantScheme& scheme,
+    const AwqClipOptions& options)
+{
+    if (weight.dim() != 2 || inputs.dim() != 2 || inputs.size(1) != weight.size(1))
+        throw UsageError("AWQ's clip search needs a weight [out, in] and inputs [tokens, in]");
+    if (scheme.granularity != Granularity::Channel && scheme.granularity != Granularity::Group)
+        throw UsageError("AWQ's clip search clips per output channel or group, and scheme '" + scheme.name
+            + "' quantizes per tensor");
+    if (options.nGrid < 1 || !(options.maxShrink > 0 && options.maxShrink < 1))
+        throw UsageError("AWQ's clip search needs a grid of at least 1 and a shrink in (0, 1)");
+    const std::int64_t in = weight.size(1);
+    const std::int64_t g = scheme.granularity == Granularity::Group && scheme.groupSize > 0
+        ? std::min<std::int64_t>(scheme.groupSize, in)
+        : in;
+    const std::int64_t groups = (in + g - 1) / g;
+    const std::int64_t pad = groups * g - in;
+    const std::int64_t stride = std::max<std::int64_t>(1, inputs.size(0) / std::max<std::int64_t>(1, options.sampleTokens));
+    at::Tensor x = inputs.to(at::kFloat).slice(0, 0, inputs.size(0), stride);
+    if (pad > 0)
+        x = at::constant_pad_nd(x, { 0, pad });
+    x = x.reshape({ x.size(0), groups, g }).contiguous(); // [t, G, g]
+    auto grouped = [&](const at::Tensor& w) { // [r, in] -> [r, G, g]
+        return (pad > 0 ? at::constant_pad_nd(w, { 0, pad }) : w).reshape({ w.size(0), groups, g });
+    };
+    auto partialOutputs = [&](const at::Tensor& w) { return at::einsum("tgk,rgk->rtg", { x, grouped(w) }); };
+    QuantizeOptions q;
+    q.errorMetrics = false;
+    q.codeHistogram = false;
+    const at::Tensor w = weight.to(at::kFloat).contiguous();
+    at::Tensor out = at::empty_like(w);
+    const int shrinks = std::max(1, static_cast<int>(options.maxShrink * options.nGrid));
+    const at::Tensor groupOf = at::arange(in, at::kLong).floor_divide(g);
+    for (std::int64_t begin = 0; begin < w.size(0); begin += options.rowBatch) {
+        const at::Tensor rows = w.slice(0, begin, std::min(w.size(0), begin + options.rowBatch));
+        const at::Tensor original = std::get<0>(grouped(rows).abs().max(-1)); // [r, G]
+        const at::Tensor reference = partialOutputs(rows);
+        at::Tensor best = original.clone();
+        at::Tensor lowest = at::full_like(original, std::numeric_limits<float>::infinity());
+        for (int i = 0; i < shrinks; ++i) {
+            const at::Tensor limit = original * (1.0 - static_cast<double>(i) / options.nGrid);
+            const at::Tensor perColumn = limit.index_select(1, groupOf); // [r, in]
+            const at::Tensor clamped = at::minimum(at::maximum(rows, -perColumn), perColumn).contiguous();
+            const at::Tensor quantized
+                = dequantizeScheme(quantizeWithScheme(clamped, scheme, q)).reshape(clamped.sizes()).to(at::kFloat);
+            const at::Tensor error = (partialOutputs(quantized) - reference).pow(2).mean(1); // [r, G]
+            const at::Tensor better = error < lowest;
+            lowest = at::where(better, error, lowest);
+            best = at::where(better, limit, best);
+        }
+        const at::Tensor perColumn = best.index_select(1, groupOf);
+        out.slice(0, begin, begin + rows.size(0)).copy_(at::minimum(at::maximum(rows, -perColumn), perColumn));
+    }
+    return out;
+}
+
 } // namespace qs

@@ -89,6 +89,22 @@ AwqSearchResult awqSearch(const at::Tensor& xMean, const std::vector<at::Tensor>
     const QuantScheme& scheme, const std::vector<AwqCandidate>& grid,
     const std::function<double(const std::vector<at::Tensor>&)>& loss);
 
+// llm-awq's clip search (auto_clip_layer), the reference AWQ's step after the scales: per output
+// row and quantization group (the whole row per channel), the clip max|w| (1 - i / nGrid) for i <
+// maxShrink * nGrid whose clamped weight, quantized with the scheme, gives the lowest mean over the
+// sampled tokens of the squared error of that group's partial output x_g . w_g; the weight clamped
+// to the winners. `inputs` [tokens, in] are the layer's inputs (every tokens / sampleTokens-th is
+// used), `weight` [out, in]. UsageError for a per-tensor scheme or mismatched shapes.
+struct AwqClipOptions
+{
+    int nGrid = 20;
+    double maxShrink = 0.5;
+    std::int64_t sampleTokens = 512;
+    std::int64_t rowBatch = 256; // output rows searched together (memory: rows x tokens x groups)
+};
+at::Tensor awqClip(const at::Tensor& weight, const at::Tensor& inputs, const QuantScheme& scheme,
+    const AwqClipOptions& options = {});
+
 // The smooth layer divided by s: a norm's weight [in] (or its bias), or the last len(s) rows of a
 // Linear's weight [out, in] (or its bias [out]).
 at::Tensor awqSmoothLayerDivided(const at::Tensor& smoothWeight, const at::Tensor& scales);

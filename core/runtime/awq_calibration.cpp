@@ -244,6 +244,58 @@ std::optional<Smoothed> smoothMapping(Block& floatLayer, Block& layer, const Res
     return Smoothed { { smooth, r.parent, found.best.ratio, found.best.duo, found.initialLoss, found.bestLoss }, s };
 }
 
+// The inputs of `module` over every kept sample, every stride-th token (about `tokens` of them).
+at::Tensor sampledInputs(const KeptInputs& kept, const std::string& module, std::int64_t tokens)
+{
+    std::int64_t total = 0;
+    for (std::size_t i = 0; i < kept.count(module); ++i)
+        total += kept.get(module, i).size(0);
+    const std::int64_t stride = std::max<std::int64_t>(1, total / std::max<std::int64_t>(1, tokens));
+    std::vector<at::Tensor> parts;
+    std::int64_t offset = 0;
+    for (std::size_t i = 0; i < kept.count(module); ++i) {
+        const at::Tensor x = kept.get(module, i);
+        const std::int64_t first = (stride - offset % stride) % stride;
+        if (first < x.size(0))
+            parts.push_back(x.slice(0, first, x.size(0), stride));
+        offset += x.size(0);
+    }
+    return at::cat(parts);
+}
+
+bool clipSkips(const std::string& module)
+{
+    for (const char* name : { "q_proj", "k_proj", "query", "key" }) {
+        const std::string n = name;
+        if (module.size() >= n.size() && module.compare(module.size() - n.size(), n.size(), n) == 0)
+            return true;
+    }
+    return false;
+}
+
+// The clip search on the mapping's quantized balance layers (their weights already scaled by s,
+// their inputs divided by it): the quantized layer gets the clipped weights quantized.
+void clipMapping(Block& floatLayer, Block& layer, const Resolved& r, const at::Tensor& scales, const KeptInputs& kept,
+    const WeightTransform& quantize, const std::function<std::optional<QuantScheme>(const std::string&)>& schemeOf,
+    const AwqSettings& settings, AwqOutcome& outcome)
+{
+    at::Tensor inputs;
+    for (const Projection* p : r.balance) {
+        const std::optional<QuantScheme> scheme = schemeOf(p->module);
+        if (!scheme || clipSkips(p->module))
+            continue;
+        if (!inputs.defined())
+            inputs = sampledInputs(kept, r.balance.front()->module, settings.clipOptions.sampleTokens)
+                / scales.reshape({ 1, -1 });
+        AwqClipOptions o = settings.clipOptions;
+        o.sampleTokens = inputs.size(0); // sampled already
+        const at::Tensor clipped = awqClip(floatLayer.projection(p->module)->weight, inputs, *scheme, o);
+        if (&layer != &floatLayer)
+            layer.replaceWeight(p->module, quantize ? quantize(p->module, clipped) : clipped);
+        outcome.clipped[p->module] = clipped;
+    }
+}
+
 std::string familyName(ModelFamily f)
 {
     return f == ModelFamily::Llama ? "llama" : f == ModelFamily::Gpt2 ? "gpt2" : "bert";
@@ -329,6 +381,7 @@ std::shared_ptr<LayerCalibration> awqCalibration(int floatWeights, WeightTransfo
                        settings = std::move(settings), outcome, cancel](Block& floatLayer, Block& layer) {
         outcome->scales.clear();
         outcome->changedLinears.clear();
+        outcome->clipped.clear();
         for (const SmoothQuantMapping& m : settings.mappings) {
             const std::optional<Resolved> r = resolve(floatLayer, m, settings);
             if (!r)
@@ -340,6 +393,8 @@ std::shared_ptr<LayerCalibration> awqCalibration(int floatWeights, WeightTransfo
             if (!done)
                 continue;
             outcome->scales[done->report.smooth] = done->scales;
+            if (settings.clip)
+                clipMapping(floatLayer, layer, *r, done->scales, *kept, quantize, schemeOf, settings, *outcome);
             for (const Projection* p : r->balance)
                 outcome->changedLinears.insert(p->module);
             if (r->linear)

@@ -40,12 +40,17 @@ struct AwqSettings
     // for each grid point.
     std::uint64_t keptMemory = 0;
     std::filesystem::path spillDirectory;
+    // llm-awq's clip search after the scales (algo/awq.h awqClip) on every quantized balance layer
+    // but q and k (as llm-awq: their product makes a clip hard to judge), on the scaled inputs.
+    bool clip = false;
+    AwqClipOptions clipOptions;
 };
 
 struct AwqOutcome
 {
     std::map<std::string, at::Tensor> scales; // per smooth layer of the last layer: s, float32 [in]
     std::set<std::string> changedLinears; // of the last layer: Linear modules whose float weights changed
+    std::map<std::string, at::Tensor> clipped; // of the last layer: the clip search's weights (float, scaled)
     std::vector<AwqMappingReport> mappings; // every mapping of every layer, in order
 };
 

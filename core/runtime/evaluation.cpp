@@ -198,6 +198,9 @@ void addAwqStream(BlockRunner& runner, int floatWeights, int quantizedWeights, i
 {
     AwqSettings settings = awqSettingsFor(q.scheme, request.smoothQuant.has_value(), request.awqMappings,
         request.awqIgnore, request.awqDuoScaling, request.awqGrid, request.maxMemory, request.spillDirectory);
+    if (request.awqClip && request.gptq)
+        throw UsageError("AWQ's clip search goes with round to nearest: GPTQ chooses its own codes");
+    settings.clip = request.awqClip;
     auto schemeOf = [scheme = q.scheme, quantizable = q.quantizable, floatInputs = q.floatInputs,
                         kept = request.kept, own = request.moduleSchemes](
                         const std::string& module) -> std::optional<QuantScheme> {
@@ -322,59 +325,68 @@ void applyAlgorithms(EvaluationRequest& request, const AlgorithmSettings& a)
     request.awqIgnore = a.awqIgnore;
     request.awqDuoScaling = a.awqDuoScaling;
     request.awqGrid = a.awqGrid;
+    request.awqClip = a.awqClip;
 }
+
+namespace {
+
+// The rotated model (its tensors in an unnamed temporary file; SpinQuant's rotations learned first)
+// is the one evaluated, the float reference included: its function is the original's.
+EvaluationReport evaluateRotated(const Checkpoint& checkpoint, const EvaluationRequest& request, Progress& progress)
+{
+    RotationSettings settings;
+    settings.kind = rotationKindFromName(request.rotation);
+    settings.seed = request.rotationSeed;
+    settings.r2 = request.rotationR2;
+    settings.online = request.rotationOnline;
+    settings.untie = true; // the rotated model's own head, in memory only
+    std::optional<SpinQuantReport> learned;
+    if (request.spinQuant) {
+        const ModelConfig config = modelConfigFromJson(checkpoint.config());
+        AlgorithmSettings a;
+        a.rotation = request.rotation;
+        a.rotationSeed = request.rotationSeed;
+        a.rotationR2 = request.rotationR2;
+        a.rotationOnline = request.rotationOnline;
+        a.spinQuantSteps = request.spinQuantSteps;
+        a.spinQuantLr = request.spinQuantLr;
+        a.gptq = request.gptq;
+        SpinQuantSettings learn = spinQuantSettings(a);
+        learn.scheme = request.scheme;
+        if (learn.scheme && !request.activations.empty())
+            learn.scheme->activations = request.activations;
+        learn.kept = request.kept;
+        learn.moduleSchemes = request.moduleSchemes;
+        learn.maxMemory = request.maxMemory;
+        const std::vector<std::int64_t> ids = request.calibrationData.empty()
+            ? loadEvalTokens(request.data, checkpoint, config.vocabSize)
+            : std::vector<std::int64_t>();
+        SpinQuantReport report;
+        settings.learned = std::make_shared<const LearnedRotations>(learnRotations(
+            checkpoint, calibrationWindows(checkpoint, config, request, ids), learn, progress, report));
+        learned = report;
+    }
+    CalibratedTensors rotated(request.spillDirectory);
+    const RotationReport r = rotateCheckpoint(checkpoint, settings, rotated, progress);
+    EvaluationRequest inner = request;
+    inner.rotation.clear();
+    if (settings.online)
+        inner.downInputRotation = std::make_shared<const Rotation>(
+            onlineDownRotation(modelConfigFromJson(checkpoint.config()), settings));
+    EvaluationReport report = evaluateCheckpoint(rotated.apply(checkpoint), inner, progress);
+    report.algorithms.insert(report.algorithms.begin(), learned ? "spinquant" : "rotation");
+    report.spinQuant = learned;
+    report.rotation = "R1 " + r.r1 + (r.r2.empty() ? std::string() : ", R2 " + r.r2)
+        + (r.r4.empty() ? std::string() : ", online R4 " + r.r4);
+    return report;
+}
+
+} // namespace
 
 EvaluationReport evaluateCheckpoint(const Checkpoint& checkpoint, const EvaluationRequest& request, Progress& progress)
 {
-    if (!request.rotation.empty()) {
-        // The rotated model (its tensors in an unnamed temporary file) is the one evaluated, the float
-        // reference included: its function is the original's.
-        RotationSettings settings;
-        settings.kind = rotationKindFromName(request.rotation);
-        settings.seed = request.rotationSeed;
-        settings.r2 = request.rotationR2;
-        settings.online = request.rotationOnline;
-        settings.untie = true; // the rotated model's own head, in memory only
-        std::optional<SpinQuantReport> learned;
-        if (request.spinQuant) {
-            const ModelConfig config = modelConfigFromJson(checkpoint.config());
-            AlgorithmSettings a;
-            a.rotation = request.rotation;
-            a.rotationSeed = request.rotationSeed;
-            a.rotationR2 = request.rotationR2;
-            a.rotationOnline = request.rotationOnline;
-            a.spinQuantSteps = request.spinQuantSteps;
-            a.spinQuantLr = request.spinQuantLr;
-            a.gptq = request.gptq;
-            SpinQuantSettings learn = spinQuantSettings(a);
-            learn.scheme = request.scheme;
-            if (learn.scheme && !request.activations.empty())
-                learn.scheme->activations = request.activations;
-            learn.kept = request.kept;
-            learn.moduleSchemes = request.moduleSchemes;
-            learn.maxMemory = request.maxMemory;
-            const std::vector<std::int64_t> ids = request.calibrationData.empty()
-                ? loadEvalTokens(request.data, checkpoint, config.vocabSize)
-                : std::vector<std::int64_t>();
-            SpinQuantReport report;
-            settings.learned = std::make_shared<const LearnedRotations>(learnRotations(
-                checkpoint, calibrationWindows(checkpoint, config, request, ids), learn, progress, report));
-            learned = report;
-        }
-        CalibratedTensors rotated(request.spillDirectory);
-        const RotationReport r = rotateCheckpoint(checkpoint, settings, rotated, progress);
-        EvaluationRequest inner = request;
-        inner.rotation.clear();
-        if (settings.online)
-            inner.downInputRotation = std::make_shared<const Rotation>(
-                onlineDownRotation(modelConfigFromJson(checkpoint.config()), settings));
-        EvaluationReport report = evaluateCheckpoint(rotated.apply(checkpoint), inner, progress);
-        report.algorithms.insert(report.algorithms.begin(), learned ? "spinquant" : "rotation");
-        report.spinQuant = learned;
-        report.rotation = "R1 " + r.r1 + (r.r2.empty() ? std::string() : ", R2 " + r.r2)
-            + (r.r4.empty() ? std::string() : ", online R4 " + r.r4);
-        return report;
-    }
+    if (!request.rotation.empty())
+        return evaluateRotated(checkpoint, request, progress);
     if ((request.gptq || request.smoothQuant || request.awq) && !request.scheme)
         throw UsageError("SmoothQuant and GPTQ prepare a model for a quantization scheme: give one");
     const ModelConfig config = modelConfigFromJson(checkpoint.config());

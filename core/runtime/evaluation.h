@@ -79,6 +79,7 @@ struct EvaluationRequest
     std::vector<std::string> awqIgnore;
     std::string awqDuoScaling = "true"; // true, false, both
     int awqGrid = 20;
+    bool awqClip = false; // llm-awq's clip search after the scales (round to nearest only)
     // Masked-LM scoring: the mask token (-1: the tokenizer's) and the masking stride.
     std::int64_t maskToken = -1;
     int maskEvery = 7;

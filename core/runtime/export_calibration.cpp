@@ -121,6 +121,8 @@ std::shared_ptr<LayerCalibration> keptAwq(const Checkpoint& checkpoint, int floa
         inner(floatLayer, layer);
         keepRescaled(checkpoint, floatLayer, outcome->scales,
             [&](const std::string& module) { return outcome->changedLinears.count(module) > 0; }, out);
+        for (const auto& [module, weight] : outcome->clipped) // the clip search's weights, not just scaled ones
+            out.replace(checkpoint.info(module + ".weight"), weight);
     };
     return c;
 }
@@ -208,6 +210,9 @@ ExportCalibrationReport calibrateForExport(
     if (a.awq) {
         AwqSettings settings = awqSettingsFor(request.scheme, a.smoothQuant.has_value(), a.awqMappings, a.awqIgnore,
             a.awqDuoScaling, a.awqGrid, request.maxMemory, request.spillDirectory);
+        if (a.awqClip && a.gptq)
+            throw UsageError("AWQ's clip search goes with round to nearest: GPTQ chooses its own codes");
+        settings.clip = a.awqClip;
         settings = checkedAwqSettings(*blocks, std::move(settings));
         report.awqMappings = settings.mappings;
         RunnerStream stream { quantizedWeights, set, {}, -1, false, nullptr };

@@ -81,6 +81,10 @@ std::vector<RecipeCandidate> parseRecipeCandidates(const std::string& list, doub
                 a.gptq = true;
             else if (step == "awq")
                 a.awq = true;
+            else if (step == "awqclip") { // AWQ with llm-awq's clip search
+                a.awq = true;
+                a.awqClip = true;
+            }
             else if (step == "smoothquant")
                 a.smoothQuant = smoothQuantAlpha;
             else if (step == "hadamard" || step == "random") {
@@ -98,7 +102,7 @@ std::vector<RecipeCandidate> parseRecipeCandidates(const std::string& list, doub
             }
             else
                 throw UsageError("recipe '" + name + "': unknown step '" + step
-                    + "'; steps: rtn, gptq, awq, smoothquant, hadamard, random, online, spinquant, joined by +");
+                    + "'; steps: rtn, gptq, awq, awqclip, smoothquant, hadamard, random, online, spinquant, joined by +");
             if (a.rotationOnline && a.rotation.empty() && step == name.substr(name.rfind('+') + 1))
                 throw UsageError("recipe '" + name + "': online goes with a rotation (hadamard+online)");
             if (a.awq && a.smoothQuant)

@@ -7,10 +7,10 @@
 #include "models/model_config.h"
 #include "runtime/fake_quant.h"
 #include "runtime/memory.h"
+#include "runtime/rotated_layer.h"
 
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
 #include <chrono>
@@ -21,49 +21,10 @@
 namespace qs {
 namespace {
 
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
-
-// x R for a fixed rotation (the online R4), differentiable in x: the gradient is g R^T. Both ways
-// use the rotation's fast transform.
-class RotateRight : public torch::autograd::Function<RotateRight>
-{
-public:
-    static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, std::int64_t rotation)
-    {
-        ctx->saved_data["rotation"] = rotation;
-        return reinterpret_cast<const Rotation*>(rotation)->right(x.contiguous());
-    }
-    static variable_list backward(AutogradContext* ctx, variable_list grads)
-    {
-        const auto* r = reinterpret_cast<const Rotation*>(ctx->saved_data["rotation"].toInt());
-        return { r->rightTransposed(grads[0].contiguous()), at::Tensor() };
-    }
-};
-
-at::Tensor rotateRight(const at::Tensor& x, const Rotation& r)
-{
-    return RotateRight::apply(x, reinterpret_cast<std::int64_t>(&r));
-}
-
-// q in the forward pass, the identity's gradient in the backward pass (straight-through).
-at::Tensor straightThrough(const at::Tensor& x, const at::Tensor& q)
-{
-    return x + (q - x).detach();
-}
-
 bool endsWith(const std::string& s, const std::string& suffix)
 {
     return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
-
-// One rotated layer's Linear weights (and v's bias) as functions of R1 and R2.
-struct RotatedWeights
-{
-    std::vector<std::pair<std::string, at::Tensor>> weights; // module -> fake-quantized rotated weight
-    std::string biasModule;
-    at::Tensor bias;
-};
 
 class Learner
 {
@@ -229,7 +190,7 @@ private:
     {
         at::Tensor in = x;
         if (m_r4 && endsWith(module, "mlp.down_proj"))
-            in = rotateRight(in, *m_r4);
+            in = rotateRightDifferentiable(in, *m_r4);
         if (m_activations) {
             at::Tensor q;
             {
@@ -241,73 +202,12 @@ private:
         return in;
     }
 
-    // The layer's weights in the rotated model (norms folded, R1 on the residual side, R2 per head,
-    // the online rotation's weight side), fake-quantized with a straight-through gradient.
-    RotatedWeights rotated(const Block& block, const at::Tensor& r1, const at::Tensor& r2) const
-    {
-        const ModelConfig& c = m_config;
-        const std::string p = block.name() + ".";
-        at::Tensor gammaIn, gammaPost;
-        for (const NormWeights* n : block.smoothableNorms()) {
-            if (n->module == p + "input_layernorm")
-                gammaIn = n->weight.reshape({ 1, -1 });
-            else if (n->module == p + "post_attention_layernorm")
-                gammaPost = n->weight.reshape({ 1, -1 });
-        }
-        auto weight = [&](const std::string& module) { return block.projection(p + module)->weight; };
-        RotatedWeights out;
-        auto add = [&](const std::string& module, at::Tensor w) {
-            if (m_weights) {
-                at::Tensor q;
-                {
-                    at::NoGradGuard noGrad;
-                    q = m_weights(p + module, w.detach().contiguous());
-                }
-                w = straightThrough(w, q);
-            }
-            out.weights.emplace_back(p + module, w);
-        };
-        add("self_attn.q_proj", at::matmul(weight("self_attn.q_proj") * gammaIn, r1));
-        add("self_attn.k_proj", at::matmul(weight("self_attn.k_proj") * gammaIn, r1));
-        at::Tensor v = at::matmul(weight("self_attn.v_proj") * gammaIn, r1);
-        at::Tensor o = weight("self_attn.o_proj");
-        if (r2.defined()) {
-            const std::int64_t d = c.headDim;
-            v = at::matmul(r2.t(), v.reshape({ -1, d, c.hidden })).reshape({ -1, c.hidden });
-            o = at::matmul(o.reshape({ c.hidden, -1, d }), r2).reshape({ c.hidden, -1 });
-            if (const at::Tensor& b = block.projection(p + "self_attn.v_proj")->bias; b.defined()) {
-                out.biasModule = p + "self_attn.v_proj";
-                out.bias = at::matmul(b.reshape({ -1, d }), r2).reshape({ -1 });
-            }
-        }
-        add("self_attn.v_proj", v);
-        add("self_attn.o_proj", at::matmul(r1.t(), o));
-        add("mlp.gate_proj", at::matmul(weight("mlp.gate_proj") * gammaPost, r1));
-        add("mlp.up_proj", at::matmul(weight("mlp.up_proj") * gammaPost, r1));
-        at::Tensor down = at::matmul(r1.t(), weight("mlp.down_proj"));
-        if (m_r4)
-            down = rotateRight(down, *m_r4);
-        add("mlp.down_proj", down);
-        return out;
-    }
-
     std::unique_ptr<Block> loadLayer(std::int64_t layer)
     {
         if (m_progress.cancelled())
             throw CancelledError();
         std::unique_ptr<Block> block = m_blocks->loadLayer(layer);
         return block;
-    }
-
-    // The block with the rotated model's norms (the identity) and these weights.
-    static void install(Block& block, const RotatedWeights& w)
-    {
-        for (const NormWeights* n : block.smoothableNorms())
-            block.resetNorm(n->module);
-        for (const auto& [module, weight] : w.weights)
-            block.replaceWeight(module, weight);
-        if (w.bias.defined())
-            block.replaceBias(w.biasModule, w.bias);
     }
 
     // Every layer's input for the samples (states[l][i]: layer l's input of sample i; the last
@@ -323,7 +223,9 @@ private:
         m_blocks->releaseEmbeddings();
         for (std::int64_t l = 0; l < m_config.layers; ++l) {
             std::unique_ptr<Block> block = loadLayer(l);
-            install(*block, rotated(*block, rotation, r2.empty() ? at::Tensor() : r2[l].to(at::kFloat)));
+            installRotated(*block,
+                rotatedLayerWeights(*block, m_config, rotation, r2.empty() ? at::Tensor() : r2[l].to(at::kFloat),
+                    m_r4.get(), m_weights));
             std::vector<at::Tensor> next;
             for (const at::Tensor& x : states.back())
                 next.push_back(block->forward(x, 0, m_hooks));
@@ -456,15 +358,15 @@ private:
             at::Tensor r2Leaf;
             if (!r2.empty())
                 r2Leaf = r2[l].to(at::kFloat).requires_grad_(true);
-            const RotatedWeights w = rotated(*block, r1Leaf, r2Leaf);
+            const RotatedLayerWeights w = rotatedLayerWeights(*block, m_config, r1Leaf, r2Leaf, m_r4.get(), m_weights);
             // The block computes with leaves of the rotated weights: their gradients, summed over
             // the samples, go back through the rotation once.
-            RotatedWeights leaves = w;
+            RotatedLayerWeights leaves = w;
             for (auto& [module, weight] : leaves.weights)
                 weight = weight.detach().requires_grad_(true);
             if (leaves.bias.defined())
                 leaves.bias = leaves.bias.detach().requires_grad_(true);
-            install(*block, leaves);
+            installRotated(*block, leaves);
             for (std::size_t i = 0; i < batch.size(); ++i) {
                 const at::Tensor x = states[l][i].detach().requires_grad_(true);
                 block->forward(x, 0, m_hooks).backward(gradients[i]);

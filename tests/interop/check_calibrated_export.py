@@ -254,6 +254,29 @@ def check_rotation(args, src, data):
         fail(f"eval --rotate random: float perplexity {rotated:.4f} against {source:.4f}")
     print(f"OK: rotated export (R1 {rot['r1']}, R2 {rot['r2']}): perplexity {exported:.3f}, source {source:.3f}")
 
+    # SpinQuant learns R1/R2 on the calibration data, then the export is the same plain checkpoint:
+    # the NxD int8 export keeps the source's float perplexity; without data it is refused.
+    learned = os.path.join(args.workdir, "spinquant-nxd")
+    r = subprocess.run([args.cli, "convert", src, "-o", learned, "--format", "nxd", "--keep", "lm_head",
+                        "--spinquant", "--spinquant-steps", "3", "--calibration-data", data,
+                        "--calibration-samples", "3", "--calibration-seq-len", "32", "--json"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        fail(f"convert --spinquant: {r.stderr.strip()}")
+    j = json.loads(r.stdout)
+    sq = j.get("spinquant", {})
+    if j["rotation"]["r1"] != "learned 256" or len(sq.get("losses", [])) != 3 or sq.get("samples") != 3:
+        fail(f"convert --spinquant reports {j.get('rotation')} {sq}")
+    exported = perplexity(learned)
+    if abs(exported - source) > 0.02 * source:
+        fail(f"the SpinQuant int8 export's perplexity {exported:.3f} against the source's {source:.3f}")
+    r = subprocess.run([args.cli, "convert", src, "-o", os.path.join(args.workdir, "never"), "--format", "nxd",
+                        "--spinquant"], capture_output=True, text=True)
+    if r.returncode != 2 or "--calibration-data" not in r.stderr:
+        fail(f"convert --spinquant without data: {r.returncode} {r.stderr.strip()}")
+    print(f"OK: SpinQuant export (loss {sq['initial_loss']:.4f} -> {sq['final_loss']:.4f}): perplexity "
+          f"{exported:.3f}, source {source:.3f}")
+
 
 def check_compare_recipes(args, src, data, calibration):
     """compare-recipes: one row per recipe with the eval fields, the best by KL, a recipe that

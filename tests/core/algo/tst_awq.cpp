@@ -167,6 +167,50 @@ private Q_SLOTS:
         QVERIFY2(p.exitCode() == 0 && out.contains(QStringLiteral("OK")), qPrintable(out));
     }
 
+    // llm-awq's clip search equals a plain-PyTorch transcription of auto_clip_layer
+    // (tests/interop/reference_awq_clip.py) per group and per channel, symmetric and affine.
+    void clipMatchesTheReference()
+    {
+        struct Case
+        {
+            std::string name;
+            bool symmetric;
+            int groupSize;
+        };
+        const std::vector<Case> cases { { "sym_g32", true, 32 }, { "asym_channel", false, 0 } };
+        at::manual_seed(3);
+        std::vector<test::RawTensor> tensors;
+        nlohmann::json list = nlohmann::json::array();
+        for (const Case& c : cases) {
+            at::Tensor w = at::randn({ 48, 128 }) * 0.02;
+            w.index_put_({ at::indexing::Slice(), 7 }, w.index({ at::indexing::Slice(), 7 }) * 12); // outlier columns
+            const at::Tensor x = at::randn({ 700, 128 }) * (1 + 4 * (at::arange(128) % 17 == 0).to(at::kFloat));
+            QuantScheme s = *findSchemePreset("vllm-w4a16");
+            s.symmetric = c.symmetric;
+            s.granularity = c.groupSize > 0 ? Granularity::Group : Granularity::Channel;
+            s.groupSize = c.groupSize;
+            s.validate();
+            const at::Tensor clipped = awqClip(w, x, s);
+            QVERIFY(clipped.abs().le(w.abs() + 1e-12).all().item<bool>()); // only ever shrinks
+            tensors.push_back(test::f32Tensor(c.name + ".w", { 48, 128 }, values(w)));
+            tensors.push_back(test::f32Tensor(c.name + ".x", { 700, 128 }, values(x)));
+            tensors.push_back(test::f32Tensor(c.name + ".clipped", { 48, 128 }, values(clipped)));
+            list.push_back({ { "name", c.name }, { "bits", 4 }, { "symmetric", c.symmetric }, { "group_size", c.groupSize } });
+        }
+        QVERIFY_THROWS_EXCEPTION(UsageError, awqClip(at::ones({ 4, 8 }), at::ones({ 3, 8 }), *findSchemePreset("nxd-int8-tensor")));
+        QTemporaryDir dir;
+        const std::string file = dir.filePath("clip.safetensors").toStdString();
+        test::writeSafetensors(file, tensors);
+        std::ofstream(dir.filePath("cases.json").toStdString()) << list.dump();
+        QProcess p;
+        p.start(QStringLiteral(QS_PYTHON), { QStringLiteral(QS_TESTS_DIR "/interop/reference_awq_clip.py"),
+                                               QString::fromStdString(file), dir.filePath("cases.json") });
+        QVERIFY(p.waitForFinished(240000));
+        const QString out = QString::fromUtf8(p.readAllStandardOutput()) + QString::fromUtf8(p.readAllStandardError());
+        qInfo("%s", qPrintable(out.trimmed()));
+        QVERIFY2(p.exitCode() == 0 && out.count(QStringLiteral("OK")) == 2, qPrintable(out));
+    }
+
     // The rescaling alone (quantized variant left float) keeps the model's function; with full
     // attention (kv heads = heads) v -> o is applied too.
     void rescaledLlamaIsExact()
@@ -243,7 +287,15 @@ private Q_SLOTS:
         for (const char* m : { "model.layers.0.self_attn.q_proj", "model.layers.1.mlp.gate_proj" })
             qInfo("%s: own relative MSE %.3g with RTN, %.3g with AWQ", m, ownError(plain, m), ownError(awq, m));
         QVERIFY(awq.klDivergence < plain.klDivergence);
+        // llm-awq's clip search after the scales keeps the layers' outputs closer still.
+        r.awqClip = true;
+        const EvaluationReport clipped = evaluateCheckpoint(c, r, m_progress);
+        qInfo("AWQ with the clip search: %.5f (KL %.3g)", clipped.perplexity, clipped.klDivergence);
+        QVERIFY(std::abs(clipped.floatPerplexity - plain.floatPerplexity) < 1e-5 * plain.floatPerplexity);
+        QVERIFY(clipped.klDivergence < awq.klDivergence);
         r.gptq = true;
+        QVERIFY_THROWS_EXCEPTION(UsageError, evaluateCheckpoint(c, r, m_progress)); // GPTQ chooses its own codes
+        r.awqClip = false;
         const EvaluationReport both = evaluateCheckpoint(c, r, m_progress);
         QCOMPARE(both.algorithms, (std::vector<std::string> { "awq", "gptq" }));
         qInfo("AWQ + GPTQ: %.5f (KL %.3g)", both.perplexity, both.klDivergence);

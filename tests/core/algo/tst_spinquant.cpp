@@ -134,11 +134,15 @@ private Q_SLOTS:
         const ModelConfig config = modelConfigFromJson(c.config());
         const std::vector<std::vector<std::int64_t>> samples = randomWindows(4, 32, 11, 96);
         SpinQuantReport report;
-        const LearnedRotations learned = learnRotations(c, samples, settings(12), m_progress, report);
+        SpinQuantSettings s = settings(12);
+        s.batch = 4; // every sample in every step: descent on one objective, not a noisy one
+        s.lr = 0.05;
+        const LearnedRotations learned = learnRotations(c, samples, s, m_progress, report);
         qInfo("loss %.4f -> %.4f; per step %s", report.initialLoss, report.finalLoss,
             nlohmann::json(report.losses).dump().c_str());
         QCOMPARE(report.losses.size(), std::size_t(12));
-        QCOMPARE(report.batch, 1);
+        QCOMPARE(report.batch, 4);
+        QVERIFY(!report.keptStart);
         QCOMPARE(report.tokens, std::int64_t(4 * 32));
         QVERIFY(report.weightsQuantized);
         QCOMPARE(report.activations, std::string("int4-token-dynamic"));
@@ -150,9 +154,9 @@ private Q_SLOTS:
         QVERIFY((learned.r1 - start).abs().max().item<double>() > 1e-3); // it moved
 
         CalibratedTensors out;
-        RotationSettings s;
-        s.learned = std::make_shared<const LearnedRotations>(learned);
-        const RotationReport r = rotateCheckpoint(c, s, out, m_progress);
+        RotationSettings fuse;
+        fuse.learned = std::make_shared<const LearnedRotations>(learned);
+        const RotationReport r = rotateCheckpoint(c, fuse, out, m_progress);
         QCOMPARE(QString::fromStdString(r.r1), QStringLiteral("learned 64"));
         QCOMPARE(QString::fromStdString(r.r2), QStringLiteral("learned 16 per layer"));
         const std::vector<std::vector<std::int64_t>> sequences = { randomIds(24, 96, 1) };

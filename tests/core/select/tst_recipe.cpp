@@ -125,7 +125,15 @@ private Q_SLOTS:
                      .algorithms.rotation,
             std::string("random"));
         refused("SpinQuantModifier:\n  rotations: [R1, R4]\nQuantizationModifier:\n  scheme: W8A8\n", "R4");
-        refused("SpinQuantModifier:\n  learnable: true\nQuantizationModifier:\n  scheme: W8A8\n", "learnable");
+        // learnable: true is SpinQuant proper (llm-compressor cannot learn; QuantScope does).
+        const Recipe learned = parseRecipe(
+            "SpinQuantModifier:\n  learnable: true\nQuantizationModifier:\n  scheme: W8A8\n", "r");
+        QVERIFY(learned.algorithms.spinQuant && learned.algorithms.rotation == "hadamard");
+        QVERIFY(learned.algorithms.needsData() && !learned.algorithms.any());
+        QVERIFY(parseRecipe(writeRecipeYaml({}, "{num_bits: 8, type: int, symmetric: true, strategy: channel}", "",
+                                learned.algorithms),
+            "written")
+                    .algorithms.spinQuant);
         const std::string yaml = writeRecipeYaml({}, "{num_bits: 8, type: int, symmetric: true, strategy: channel}", "",
             r.algorithms);
         QCOMPARE(parseRecipe(yaml, "written").algorithms.rotation, std::string("hadamard"));
