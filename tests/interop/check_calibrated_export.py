@@ -212,7 +212,36 @@ def check_awq(args, src, calibration):
                         "--scheme", "vllm-w4a16", "--awq", "--json"] + calibration, capture_output=True, text=True)
     if r.returncode != 0 or json.loads(r.stdout)["algorithms"] != ["awq"]:
         fail(f"eval --awq: {r.stderr.strip()}")
-    print(f"OK: AWQ W4A16: {len(c['awq'])} mappings rescaled, norm * weight kept, AWQModifier in recipe.yaml")
+    # llm-awq's clip search on top: the clipped layers' group scales only shrink (and some do), q/k
+    # are not clipped; GPTQ beside it is refused.
+    clipped = os.path.join(args.workdir, "awq-clip")
+    r = subprocess.run([args.cli, "convert", src, "-o", clipped, "--format", "compressed-tensors", "--scheme",
+                        "vllm-w4a16", "--keep", "lm_head", "--awq", "--awq-clip"] + calibration,
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        fail(f"convert --awq --awq-clip: {r.stderr.strip()}")
+    _, clip_raw = st.read(os.path.join(clipped, "model.safetensors"))
+    shrunk = 0
+    for layer in range(4):
+        for module in ("self_attn.q_proj", "self_attn.k_proj", "mlp.down_proj", "mlp.gate_proj"):
+            m = f"model.layers.{layer}.{module}.weight_scale"
+            plain, clip = (st.to_numpy(*x[m]).astype(np.float32) for x in (raw, clip_raw))
+            if module.startswith("self_attn.q") or module.startswith("self_attn.k"):
+                if not np.array_equal(plain, clip):
+                    fail(f"{m}: the clip search changed q/k")
+                continue
+            if (clip > plain * (1 + 1e-6)).any():
+                fail(f"{m}: a clipped group's scale grew")
+            shrunk += int((clip < plain * (1 - 1e-6)).sum())
+    if shrunk == 0:
+        fail("the clip search shrank no group")
+    r = subprocess.run([args.cli, "convert", src, "-o", os.path.join(args.workdir, "never"), "--format",
+                        "compressed-tensors", "--scheme", "vllm-w4a16", "--awq", "--awq-clip", "--gptq"] + calibration,
+                       capture_output=True, text=True)
+    if r.returncode != 2 or "round to nearest" not in r.stderr:
+        fail(f"--awq-clip with --gptq: {r.returncode} {r.stderr.strip()}")
+    print(f"OK: AWQ W4A16: {len(c['awq'])} mappings rescaled, norm * weight kept, AWQModifier in recipe.yaml; "
+          f"the clip search shrank {shrunk} group scales")
 
 
 def check_rotation(args, src, data):
