@@ -35,7 +35,21 @@ bool isCompanionFile(const std::string& name)
 
 namespace {
 
-std::vector<std::string> copyCompanionFiles(const Checkpoint& checkpoint, const fs::path& staging)
+// The source's config.json text with `patch` applied (the text itself when there is none).
+std::string patchedConfig(const std::string& text, const nlohmann::json& patch)
+{
+    if (!patch.is_object() || patch.empty() || text.empty())
+        return text;
+    nlohmann::ordered_json config = nlohmann::ordered_json::parse(text, nullptr, false);
+    if (!config.is_object())
+        return text;
+    for (const auto& [key, value] : patch.items())
+        config[key] = value;
+    return config.dump(2) + "\n";
+}
+
+std::vector<std::string> copyCompanionFiles(
+    const Checkpoint& checkpoint, const fs::path& staging, const nlohmann::json& configPatch)
 {
     std::vector<std::string> copied;
     if (!fs::is_directory(checkpoint.folder()))
@@ -46,6 +60,16 @@ std::vector<std::string> copyCompanionFiles(const Checkpoint& checkpoint, const 
         if (!entry.is_regular_file() || !isCompanionFile(name) || fs::exists(staging / name))
             continue;
         std::error_code ec;
+        if (name == "config.json" && configPatch.is_object() && !configPatch.empty()) {
+            std::ifstream in(entry.path(), std::ios::binary);
+            const std::string text { std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>() };
+            std::ofstream out(staging / name, std::ios::binary);
+            out << patchedConfig(text, configPatch);
+            if (!out)
+                throw IoError("cannot write into the output", ErrorContext { (staging / name).string(), {}, {} });
+            copied.push_back(name);
+            continue;
+        }
         fs::copy_file(entry.path(), staging / name, ec);
         if (ec)
             throw IoError(
@@ -76,6 +100,7 @@ ExportOptions exportOptionsFor(const Checkpoint& checkpoint, const ModuleTree& t
     if (fs::is_regular_file(checkpoint.folder() / "config.json")) {
         std::ifstream in(checkpoint.folder() / "config.json", std::ios::binary);
         exportOptions.sourceConfigJson.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        exportOptions.sourceConfigJson = patchedConfig(exportOptions.sourceConfigJson, options.configPatch);
     }
     return exportOptions;
 }
@@ -190,7 +215,7 @@ ConversionReport convertCheckpoint(
     progress.checkCancelled();
     exporter->finish();
     report.files = exporter->files();
-    for (auto& f : copyCompanionFiles(checkpoint, output.staging()))
+    for (auto& f : copyCompanionFiles(checkpoint, output.staging(), options.configPatch))
         report.files.push_back(std::move(f));
     // What was converted and kept, and the sizes, next to the checkpoint.
     report.destination = output.destination();

@@ -4,6 +4,8 @@
 #include "export/exporter.h"
 #include "quant/quant_scheme.h"
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -20,6 +22,9 @@ class Progress;
 struct ConversionOptions
 {
     std::filesystem::path destination; // a folder; must not exist unless `overwrite`
+    // Keys the written config.json overrides in the source's (a rotated tied model's
+    // tie_word_embeddings: false); empty: the source's config.json as it is.
+    nlohmann::json configPatch = nlohmann::json::object();
     ExportFormat format = ExportFormat::Nxd;
     // Module paths kept in full precision (a container keeps every Linear below it).
     std::set<std::string> keptModules;

@@ -37,6 +37,7 @@ public:
     // a rotated tied model's separate head. And config keys the result overrides.
     void add(const std::string& name, const TensorInfo& like, const at::Tensor& values);
     void patchConfig(const nlohmann::json& patch) { m_configPatch.update(patch); }
+    const nlohmann::json& configPatch() const { return m_configPatch; }
     std::size_t addedCount() const { return m_added.size(); }
     // A weight's codes and scales, with the error of their reconstruction (`dequantized`, or
     // dequantizeScheme(q)) against `reference` (the float weight the algorithm started from);

@@ -24,6 +24,7 @@ CalibratedExport exportWithAlgorithms(const Checkpoint& checkpoint, const Module
         settings.kind = rotationKindFromName(a.rotation);
         settings.seed = a.rotationSeed;
         settings.r2 = a.rotationR2;
+        settings.untie = true; // a tied model's rotated head becomes its own, and the config says so
         if (a.spinQuant) {
             if (calibration.data.empty())
                 throw UsageError("SpinQuant learns its rotations on calibration data: give a calibration data file");
@@ -43,6 +44,8 @@ CalibratedExport exportWithAlgorithms(const Checkpoint& checkpoint, const Module
         result.rotation = rotateCheckpoint(checkpoint, settings, *rotated, progress);
     }
     const Checkpoint source = rotated ? rotated->apply(checkpoint) : checkpoint;
+    if (rotated)
+        options.configPatch = rotated->configPatch();
     if (calibration.data.empty() || !exportNeedsCalibration(calibration.scheme, a)) {
         result.conversion = convertCheckpoint(source, tree, options, progress);
         return result;

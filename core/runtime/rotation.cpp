@@ -86,8 +86,7 @@ RotationReport rotateCheckpoint(
             + c.modelType + " model");
     if (c.tieEmbeddings && !settings.untie)
         throw UsageError("the rotation folds the final norm into the head, and this model's head is its input "
-                         "embedding (tie_word_embeddings): exporting it rotated needs separate embeddings, "
-                         "which the exported config would tie again (evaluation unties them)",
+                         "embedding (tie_word_embeddings): rotations need a separate head (RotationSettings::untie)",
             ErrorContext { checkpoint.path().string(), {}, {} });
     const LearnedRotations* learned = settings.learned.get();
     if (learned

@@ -44,9 +44,9 @@ struct RotationSettings
     // Learned rotations instead of the kind's R1 and R2 (the seed still draws R4).
     std::shared_ptr<const LearnedRotations> learned;
     // A model whose head is its input embedding (tie_word_embeddings) gets a separate head,
-    // lm_head.weight, and the config tie_word_embeddings: false (llm-compressor unties first too).
-    // Off: such a model is refused (an export copies the source's config.json, which would tie
-    // the head again).
+    // lm_head.weight, and the config tie_word_embeddings: false (llm-compressor unties first too;
+    // an export writes the patched config.json, ConversionOptions::configPatch). Off: such a
+    // model is refused.
     bool untie = false;
 };
 

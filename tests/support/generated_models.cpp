@@ -73,11 +73,12 @@ nlohmann::json llama(const GeneratedModel& m, Writer& w)
         w.add(p + "mlp.down_proj.weight", { h, m.intermediate });
     }
     w.norm("model.norm.weight", h);
-    w.add("lm_head.weight", { m.vocab, h }, 0.2F);
+    if (!m.tied)
+        w.add("lm_head.weight", { m.vocab, h }, 0.2F);
     return { { "model_type", "llama" }, { "hidden_size", h }, { "intermediate_size", m.intermediate },
         { "num_hidden_layers", m.layers }, { "num_attention_heads", m.heads }, { "num_key_value_heads", m.kvHeads },
         { "vocab_size", m.vocab }, { "max_position_embeddings", 512 }, { "rms_norm_eps", 1e-5 },
-        { "rope_theta", 10000.0 }, { "tie_word_embeddings", false } };
+        { "rope_theta", 10000.0 }, { "tie_word_embeddings", m.tied } };
 }
 
 nlohmann::json gpt2(const GeneratedModel& m, Writer& w)

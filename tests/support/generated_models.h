@@ -33,6 +33,7 @@ struct GeneratedModel
     // channels of real LLMs.
     float normOutliers = 0;
     std::set<std::string> omit; // tensors left out (a damaged checkpoint)
+    bool tied = false; // llama: no lm_head.weight, tie_word_embeddings true
 };
 
 // Writes the model into `folder` (created). Weights N(0, 0.05), norms around 1.

@@ -223,6 +223,47 @@ private Q_SLOTS:
         QVERIFY(!fs::exists(conversion.destination));
     }
 
+    // A model whose head is its input embedding: the rotation gives it its own head, evaluation
+    // keeps the float perplexity, and the export (NxD int8) writes lm_head.weight and a config.json
+    // that no longer ties it, so that the exported model's perplexity stays the source's.
+    void tiedModelGetsItsOwnHead()
+    {
+        test::GeneratedModel m("llama", 2);
+        m.tied = true;
+        m.normOutliers = 25;
+        const fs::path path = model("llama_tied", m);
+        std::ofstream(path / "ids.json") << nlohmann::json(randomIds(160, 96, 5)).dump();
+        const Checkpoint c = Checkpoint::open(path);
+        QVERIFY(modelConfigFromJson(c.config()).tieEmbeddings);
+        CalibratedTensors refused;
+        QVERIFY_THROWS_EXCEPTION(UsageError, rotateCheckpoint(c, {}, refused, m_progress));
+        EvaluationRequest request;
+        request.data = path / "ids.json";
+        request.seqLen = 32;
+        const EvaluationReport plain = evaluateCheckpoint(c, request, m_progress);
+        request.rotation = "hadamard";
+        const EvaluationReport rotated = evaluateCheckpoint(c, request, m_progress);
+        QVERIFY(std::abs(rotated.floatPerplexity - plain.floatPerplexity) < 1e-4 * plain.floatPerplexity);
+
+        ExportCalibrationRequest exportRequest;
+        exportRequest.algorithms.rotation = "hadamard";
+        ConversionOptions conversion;
+        conversion.destination = fs::path(m_dir.path().toStdString()) / "tied_rotated";
+        conversion.format = ExportFormat::Nxd;
+        const ModuleTree tree = ModuleTree::build(c.tensors(), c.modelType());
+        const CalibratedExport result = exportWithAlgorithms(c, tree, conversion, exportRequest, m_progress);
+        QVERIFY(result.rotation && result.rotation->untied);
+        const Checkpoint exported = Checkpoint::open(conversion.destination);
+        QVERIFY(exported.find("lm_head.weight"));
+        QCOMPARE(exported.config().value("tie_word_embeddings", true), false);
+        EvaluationRequest again = request;
+        again.rotation.clear();
+        const EvaluationReport back = evaluateCheckpoint(exported, again, m_progress);
+        qInfo("tied: float perplexity %.4f, rotated %.4f, exported rotated int8 %.4f", plain.floatPerplexity,
+            rotated.floatPerplexity, back.floatPerplexity);
+        QVERIFY(std::abs(back.floatPerplexity - plain.floatPerplexity) < 0.02 * plain.floatPerplexity);
+    }
+
     void refusesWhatItCannotRotate()
     {
         const Checkpoint gpt2 = Checkpoint::open(model("gpt2", { "gpt2", 1 }));
