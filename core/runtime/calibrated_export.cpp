@@ -36,8 +36,10 @@ CalibratedExport exportWithAlgorithms(const Checkpoint& checkpoint, const Module
                 learn.scheme.reset(); // nothing quantized: nothing to learn for
             learn.maxMemory = calibration.maxMemory;
             SpinQuantReport report;
-            settings.learned = std::make_shared<const LearnedRotations>(
+            auto rotations = std::make_shared<const LearnedRotations>(
                 learnRotations(checkpoint, exportCalibrationSamples(checkpoint, calibration), learn, progress, report));
+            if (!report.keptStart) // otherwise the start: the fixed rotation of the same kind and seed
+                settings.learned = std::move(rotations);
             result.spinQuant = report;
         }
         rotated = std::make_shared<CalibratedTensors>(calibration.spillDirectory);

@@ -362,8 +362,10 @@ EvaluationReport evaluateRotated(const Checkpoint& checkpoint, const EvaluationR
             ? loadEvalTokens(request.data, checkpoint, config.vocabSize)
             : std::vector<std::int64_t>();
         SpinQuantReport report;
-        settings.learned = std::make_shared<const LearnedRotations>(learnRotations(
+        auto rotations = std::make_shared<const LearnedRotations>(learnRotations(
             checkpoint, calibrationWindows(checkpoint, config, request, ids), learn, progress, report));
+        if (!report.keptStart) // otherwise the start: the fixed rotation of the same kind and seed
+            settings.learned = std::move(rotations);
         learned = report;
     }
     CalibratedTensors rotated(request.spillDirectory);

@@ -302,6 +302,34 @@ private Q_SLOTS:
         QVERIFY(both.klDivergence < plain.klDivergence);
     }
 
+    // stories260K (a real model on its own text), int4 per output channel: AWQ's perplexity is
+    // below round to nearest's, and the clip search's below AWQ's.
+    void storiesBelowRoundToNearest()
+    {
+        const fs::path stories = fs::path(QS_SHARED_MODELS_DIR) / "stories260K";
+        if (!fs::exists(stories / "stories260K.bin"))
+            QSKIP("../shared/models/stories260K is absent");
+        const Checkpoint c = Checkpoint::open(stories / "stories260K.bin");
+        EvaluationRequest r;
+        r.data = stories / "tinystories_valid_sample10.txt";
+        r.seqLen = 128;
+        r.calibrationSamples = 8;
+        QuantScheme s = *findSchemePreset("vllm-w4a16");
+        s.granularity = Granularity::Channel;
+        s.groupSize = 0;
+        s.validate();
+        r.scheme = s;
+        const EvaluationReport rtn = evaluateCheckpoint(c, r, m_progress);
+        r.awq = true;
+        const EvaluationReport awq = evaluateCheckpoint(c, r, m_progress);
+        r.awqClip = true;
+        const EvaluationReport clipped = evaluateCheckpoint(c, r, m_progress);
+        qInfo("stories260K int4 per channel: float %.4f, RTN %.4f, AWQ %.4f, AWQ with the clip search %.4f",
+            rtn.floatPerplexity, rtn.perplexity, awq.perplexity, clipped.perplexity);
+        QVERIFY(awq.perplexity < rtn.perplexity);
+        QVERIFY(clipped.perplexity < awq.perplexity);
+    }
+
     void badInputFailsBeforeAnyWork()
     {
         const fs::path path = model("llama_gqa", outlierModel(2));
