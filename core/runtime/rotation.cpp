@@ -2,6 +2,7 @@
 #include "runtime/rotation.h"
 
 #include "error.h"
+#include "models/block.h"
 #include "models/model_config.h"
 
 #include <ATen/ATen.h>
@@ -31,7 +32,15 @@ public:
                 ErrorContext { m_checkpoint.path().string(), name, {} });
         return *t;
     }
-    at::Tensor load(const std::string& name) const { return m_checkpoint.loadFloat(info(name).name).to(at::kFloat); }
+    // A float32 copy; the source's pages are dropped after, so that resident memory holds one
+    // tensor, not the model (mapped pages count as resident).
+    at::Tensor load(const std::string& name) const
+    {
+        // loadFloat of a float32 tensor is a view of the mapping: copied before its pages go.
+        at::Tensor t = m_checkpoint.loadFloat(info(name).name).to(at::kFloat).clone();
+        m_checkpoint.release(name);
+        return t;
+    }
     void store(const std::string& name, const at::Tensor& values)
     {
         if (m_progress.cancelled())
@@ -142,6 +151,9 @@ RotationReport rotateCheckpoint(
         rot.store(p + "input_layernorm.weight", at::ones_like(inputNorm));
         rot.store(p + "post_attention_layernorm.weight", at::ones_like(postNorm));
         report.foldedNorms += 2;
+        // The layer's temporaries back to the system: without a trim per layer the freed buffers
+        // of different sizes fragment the heap and resident memory grows with the model.
+        returnFreedMemory(std::uint64_t(1) << 40);
     }
     const at::Tensor finalNorm = rot.load("model.norm.weight");
     if (c.tieEmbeddings && !checkpoint.find("lm_head.weight")) {

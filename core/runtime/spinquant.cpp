@@ -292,8 +292,10 @@ private:
         for (const at::Tensor& l : lse)
             lseSum += l.sum().item<double>();
         const double loss = (lseSum - targetSum) / static_cast<double>(predicted);
-        if (!gradients)
+        if (!gradients) {
+            m_head->release();
             return loss;
+        }
         // d loss / d logits = (softmax - onehot) / predicted, chunk by chunk into z's gradient.
         for (std::int64_t begin = 0; begin < vocab; begin += rows) {
             checkCancelled();
