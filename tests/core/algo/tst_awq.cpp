@@ -45,6 +45,25 @@ QuantScheme int4Groups(int groupSize, bool symmetric)
     return s;
 }
 
+// Runs tests/interop/SCRIPT on the tensors (a safetensors file) and the cases (JSON) with Debian's
+// python3-torch: its exit code and output (printed).
+std::pair<int, QString> runReference(
+    const char* script, const std::vector<test::RawTensor>& tensors, const nlohmann::json& cases)
+{
+    QTemporaryDir dir;
+    const std::string file = dir.filePath("tensors.safetensors").toStdString();
+    test::writeSafetensors(file, tensors);
+    std::ofstream(dir.filePath("cases.json").toStdString()) << cases.dump();
+    QProcess p;
+    p.start(QStringLiteral(QS_PYTHON), { QStringLiteral(QS_TESTS_DIR "/interop/") + QString::fromLatin1(script),
+                                           QString::fromStdString(file), dir.filePath("cases.json") });
+    if (!p.waitForFinished(240000))
+        return { -1, QStringLiteral("%1 did not finish").arg(QString::fromLatin1(script)) };
+    const QString out = QString::fromUtf8(p.readAllStandardOutput()) + QString::fromUtf8(p.readAllStandardError());
+    qInfo("%s", qPrintable(out.trimmed()));
+    return { p.exitCode(), out };
+}
+
 } // namespace
 
 class TestAwq : public QObject
@@ -154,17 +173,8 @@ private Q_SLOTS:
             list.push_back({ { "name", c.name }, { "layers", c.layers }, { "bits", c.bits }, { "symmetric", c.symmetric },
                 { "group_size", c.groupSize }, { "duo_scaling", c.duo }, { "n_grid", c.nGrid } });
         }
-        QTemporaryDir dir;
-        const std::string file = dir.filePath("awq.safetensors").toStdString();
-        test::writeSafetensors(file, tensors);
-        std::ofstream(dir.filePath("cases.json").toStdString()) << list.dump();
-        QProcess p;
-        p.start(QStringLiteral(QS_PYTHON), { QStringLiteral(QS_TESTS_DIR "/interop/reference_awq.py"),
-                                               QString::fromStdString(file), dir.filePath("cases.json") });
-        QVERIFY(p.waitForFinished(240000));
-        const QString out = QString::fromUtf8(p.readAllStandardOutput()) + QString::fromUtf8(p.readAllStandardError());
-        qInfo("%s", qPrintable(out.trimmed()));
-        QVERIFY2(p.exitCode() == 0 && out.contains(QStringLiteral("OK")), qPrintable(out));
+        const auto [code, out] = runReference("reference_awq.py", tensors, list);
+        QVERIFY2(code == 0 && out.contains(QStringLiteral("OK")), qPrintable(out));
     }
 
     // llm-awq's clip search equals a plain-PyTorch transcription of auto_clip_layer
@@ -198,17 +208,8 @@ private Q_SLOTS:
             list.push_back({ { "name", c.name }, { "bits", 4 }, { "symmetric", c.symmetric }, { "group_size", c.groupSize } });
         }
         QVERIFY_THROWS_EXCEPTION(UsageError, awqClip(at::ones({ 4, 8 }), at::ones({ 3, 8 }), *findSchemePreset("nxd-int8-tensor")));
-        QTemporaryDir dir;
-        const std::string file = dir.filePath("clip.safetensors").toStdString();
-        test::writeSafetensors(file, tensors);
-        std::ofstream(dir.filePath("cases.json").toStdString()) << list.dump();
-        QProcess p;
-        p.start(QStringLiteral(QS_PYTHON), { QStringLiteral(QS_TESTS_DIR "/interop/reference_awq_clip.py"),
-                                               QString::fromStdString(file), dir.filePath("cases.json") });
-        QVERIFY(p.waitForFinished(240000));
-        const QString out = QString::fromUtf8(p.readAllStandardOutput()) + QString::fromUtf8(p.readAllStandardError());
-        qInfo("%s", qPrintable(out.trimmed()));
-        QVERIFY2(p.exitCode() == 0 && out.count(QStringLiteral("OK")) == 2, qPrintable(out));
+        const auto [code, out] = runReference("reference_awq_clip.py", tensors, list);
+        QVERIFY2(code == 0 && out.count(QStringLiteral("OK")) == 2, qPrintable(out));
     }
 
     // The rescaling alone (quantized variant left float) keeps the model's function; with full
