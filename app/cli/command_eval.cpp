@@ -6,6 +6,7 @@
 #include "arguments.h"
 #include "commands.h"
 #include "error.h"
+#include "eval_options.h"
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"
 #include "keep_options.h"
@@ -127,40 +128,6 @@ std::string evalUsage()
           "                     is the quantized model's when a scheme is given\n";
 }
 
-// The evaluation the options ask for, checked before the model loads (but the keep rules).
-EvaluationRequest evaluationRequest(const Arguments& args)
-{
-    EvaluationRequest request;
-    request.data = args.value("--data");
-    request.seqLen = static_cast<int>(args.integer("--seq-len", 256, 2, 1 << 20));
-    request.maxWindows = static_cast<int>(args.integer("--max-windows", 0, 0, 1 << 30));
-    request.protocol = args.value("--protocol");
-    if (!request.protocol.empty() && request.protocol != "overlap" && request.protocol != "blocks"
-        && request.protocol != "masked")
-        throw UsageError("--protocol: '" + request.protocol + "'; protocols: overlap, blocks, masked");
-    const std::optional<Recipe> recipe = recipeOption(args);
-    request.scheme = recipe ? recipe->scheme : schemeOption(args);
-    request.activations = args.value("--activations");
-    if (!request.activations.empty() && !request.scheme)
-        throw UsageError("--activations goes with --scheme");
-    request.calibrationData = args.value("--calibration-data");
-    request.calibrationSamples = static_cast<int>(args.integer("--calibration-samples", 8, 1, 1 << 20));
-    request.calibrationSeqLen = static_cast<int>(args.integer("--calibration-seq-len", 0, 0, 1 << 20));
-    applyAlgorithms(request, algorithmSettings(args));
-    if (request.awq && !request.scheme)
-        throw UsageError("--awq goes with --scheme (a weight-only scheme: AWQ protects its salient channels)");
-    if (request.gptq && !request.scheme)
-        throw UsageError("--gptq goes with --scheme (an int scheme: GPTQ chooses its codes)");
-    if (request.smoothQuant && !request.scheme)
-        throw UsageError("--smoothquant goes with --scheme (it prepares the model for quantized activations)");
-    request.maskToken = args.integer("--mask-token", -1, -1, std::int64_t(1) << 40);
-    request.maskEvery = static_cast<int>(args.integer("--mask-every", 7, 1, 1 << 20));
-    if (!args.value("--max-memory").empty())
-        request.maxMemory = parseByteSize(args.value("--max-memory"), "--max-memory");
-    request.spillDirectory = args.value("--spill-dir");
-    return request;
-}
-
 // --generate N (into `out`) and --logits OUT.npy: the float model on its own.
 void runFloatModel(const Arguments& args, const Checkpoint& checkpoint, const ModelConfig& config,
     const EvaluationRequest& request, int generate, nlohmann::ordered_json& out)
@@ -277,10 +244,8 @@ int runEval(const std::vector<std::string>& raw)
 {
     OptionSpec spec;
     spec.flags = { "--json" };
-    spec.values = { "--data", "--seq-len", "--protocol", "--scheme", "--logits", "--max-windows", "--generate",
-        "--activations", "--calibration-data", "--calibration-samples", "--mask-token", "--mask-every",
-        "--max-memory", "--spill-dir", "--calibration-seq-len" };
-    addAlgorithmOptions(spec);
+    spec.values = { "--logits", "--generate" };
+    addEvaluationOptions(spec);
     addKeepOptions(spec);
     const Arguments args = parseArguments("eval", raw, spec);
     if (args.positional.size() != 1)
@@ -345,10 +310,8 @@ int runCompareRecipes(const std::vector<std::string>& raw)
 {
     OptionSpec spec;
     spec.flags = { "--json" };
-    spec.values = { "--data", "--seq-len", "--protocol", "--scheme", "--max-windows", "--activations",
-        "--calibration-data", "--calibration-samples", "--mask-token", "--mask-every", "--max-memory", "--spill-dir",
-        "--calibration-seq-len", "--recipes" };
-    addAlgorithmOptions(spec);
+    spec.values = { "--recipes" };
+    addEvaluationOptions(spec);
     addKeepOptions(spec);
     const Arguments args = parseArguments("compare-recipes", raw, spec);
     if (args.positional.size() != 1)

@@ -21,34 +21,6 @@
 namespace qs::cli {
 namespace {
 
-std::string keepListText(const std::string& format, const ModuleTree& tree, const SelectionResult& result,
-    const std::vector<SelectionRule>& rules)
-{
-    const std::set<int> kept = result.kept();
-    if (format == "nxd-json" || format == "nxd-json-model" || format == "nxd-json-draft") {
-        const auto names = nxdKeepNames(tree, kept, rules);
-        const NxdJsonShape shape = format == "nxd-json" ? NxdJsonShape::Flat
-            : format == "nxd-json-model"                ? NxdJsonShape::UnderModel
-                                                        : NxdJsonShape::WithDraft;
-        return writeNxdKeepJson(names, shape, names);
-    }
-    const auto full = fullKeepNames(tree, kept);
-    if (format == "ct-ignore") {
-        nlohmann::ordered_json j;
-        j["quantization_config"]["ignore"] = full;
-        return j.dump(4) + "\n";
-    }
-    if (format == "recipe")
-        return writeRecipeYaml(full, "{num_bits: 8, type: int, symmetric: true, strategy: channel}",
-            "{num_bits: 8, type: int, symmetric: true, strategy: token, dynamic: true}");
-    if (format == "fms-mo")
-        return writeFmsMoQcfg(full);
-    if (format == "text")
-        return writeTextList(full);
-    throw UsageError("--write: unknown format '" + format
-        + "'; formats: nxd-json, nxd-json-model, nxd-json-draft, ct-ignore, recipe, fms-mo, text");
-}
-
 std::string selectUsage()
 {
     return "quantscope-cli select PATH [keep options] [--target T] [--scheme PRESET] [--json]\n"
@@ -61,8 +33,7 @@ std::string selectUsage()
         + keepOptionsUsage()
         + "  --target T           any (default), nxd, compressed-tensors, aiu: add that format's checks\n"
           "  --scheme PRESET      the scheme --keep-worst/--keep-below measure with (nxd-int8)\n"
-          "  --write FORMAT -o FILE  write the kept modules as nxd-json, nxd-json-model,\n"
-          "                       nxd-json-draft, ct-ignore, recipe, fms-mo or text\n"
+          "  --write FORMAT -o FILE  write the kept modules as " + std::string(keepListFormats()) + "\n"
           "  --json               print {\"modules\": [{\"name\", \"keep\", \"rule\"}], \"warnings\":\n"
           "                       [{\"kind\", \"message\", \"modules\"}], \"kept\", \"quantized\"}\n";
 }
@@ -92,7 +63,7 @@ int runSelect(const std::vector<std::string>& args)
     const SelectionResult result = resolveSelection(tree, rules, *target);
 
     if (a.values.count("--write")) {
-        const std::string text = keepListText(a.value("--write"), tree, result, rules);
+        const std::string text = keepListText(a.value("--write"), tree, result.kept(), rules);
         writeFileAtomically(a.value("--output"), text);
     }
 

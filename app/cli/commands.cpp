@@ -10,13 +10,13 @@ namespace qs::cli {
 
 // Each record is defined next to its command's code, in command_<name>.cpp.
 extern const Command demoCommand, inspectCommand, convertCommand, schemesCommand, selectCommand, statsCommand,
-    plotCommand, evalCommand, compareRecipesCommand, calibrateCommand, tokenizeCommand;
+    plotCommand, evalCommand, compareRecipesCommand, suggestCommand, calibrateCommand, tokenizeCommand;
 extern const Command helpCommand;
 
 const std::vector<const Command*>& commands()
 {
     static const std::vector<const Command*> list { &demoCommand, &inspectCommand, &convertCommand, &schemesCommand,
-        &selectCommand, &statsCommand, &plotCommand, &evalCommand, &compareRecipesCommand, &calibrateCommand,
+        &selectCommand, &statsCommand, &plotCommand, &evalCommand, &compareRecipesCommand, &suggestCommand, &calibrateCommand,
         &tokenizeCommand, &helpCommand };
     return list;
 }

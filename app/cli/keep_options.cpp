@@ -11,6 +11,8 @@
 #include "stats/module_errors.h"
 #include "terminal_progress.h"
 
+#include <nlohmann/json.hpp>
+
 #include <cmath>
 
 namespace qs::cli {
@@ -114,6 +116,41 @@ std::string keepOptionsUsage()
            "  --keep-below DB      ... or those with an SQNR below DB\n"
            "  --quantize P[=PRESET]  quantize modules whose name contains P even if a keep rule above\n"
            "                       matches them, optionally with another scheme preset\n";
+}
+
+} // namespace qs::cli
+
+namespace qs::cli {
+
+const char* keepListFormats()
+{
+    return "nxd-json, nxd-json-model, nxd-json-draft, ct-ignore, recipe, fms-mo or text";
+}
+
+std::string keepListText(
+    const std::string& format, const ModuleTree& tree, const std::set<int>& kept, const std::vector<SelectionRule>& rules)
+{
+    if (format == "nxd-json" || format == "nxd-json-model" || format == "nxd-json-draft") {
+        const auto names = nxdKeepNames(tree, kept, rules);
+        const NxdJsonShape shape = format == "nxd-json" ? NxdJsonShape::Flat
+            : format == "nxd-json-model"                ? NxdJsonShape::UnderModel
+                                                        : NxdJsonShape::WithDraft;
+        return writeNxdKeepJson(names, shape, names);
+    }
+    const auto full = fullKeepNames(tree, kept);
+    if (format == "ct-ignore") {
+        nlohmann::ordered_json j;
+        j["quantization_config"]["ignore"] = full;
+        return j.dump(4) + "\n";
+    }
+    if (format == "recipe")
+        return writeRecipeYaml(full, "{num_bits: 8, type: int, symmetric: true, strategy: channel}",
+            "{num_bits: 8, type: int, symmetric: true, strategy: token, dynamic: true}");
+    if (format == "fms-mo")
+        return writeFmsMoQcfg(full);
+    if (format == "text")
+        return writeTextList(full);
+    throw UsageError("--write: unknown format '" + format + "'; formats: " + keepListFormats());
 }
 
 } // namespace qs::cli

@@ -34,6 +34,12 @@ std::vector<SelectionRule> keepRulesFromArguments(
 void addSelectedModules(const ModuleTree& tree, const SelectionResult& selection, std::set<std::string>& kept,
     std::map<std::string, QuantScheme>& moduleSchemes);
 
+// A kept set written in one of the keep-list formats (see keepListFormats()): NxD partial names
+// (the rules' own when they resolve to it, else the compact form), otherwise full names.
+std::string keepListText(
+    const std::string& format, const ModuleTree& tree, const std::set<int>& kept, const std::vector<SelectionRule>& rules);
+const char* keepListFormats(); // "nxd-json, nxd-json-model, ..., fms-mo or text"
+
 // The usage lines of these options.
 std::string keepOptionsUsage();
 

@@ -303,6 +303,12 @@ void addQuantizedStreams(BlockRunner& runner, int floatWeights, const QuantizedM
 
 } // namespace
 
+PerplexityOptions evaluationPerplexityOptions(
+    const Checkpoint& checkpoint, const ModelConfig& config, const EvaluationRequest& request)
+{
+    return perplexityOptions(checkpoint, config, request);
+}
+
 void applyAlgorithms(EvaluationRequest& request, const AlgorithmSettings& a)
 {
     request.gptq = a.gptq;

@@ -25,6 +25,8 @@ class Checkpoint;
 class Progress;
 
 class Rotation;
+struct ModelConfig;
+struct PerplexityOptions;
 
 struct EvaluationRequest
 {
@@ -90,6 +92,11 @@ struct EvaluationRequest
     // Set by the rotation (the model's down projections rotate their input at run time).
     std::shared_ptr<const Rotation> downInputRotation;
 };
+
+// How the request's data is scored for this model (protocol, windows, the masked-LM mask token);
+// UsageError when the protocol does not fit the model.
+PerplexityOptions evaluationPerplexityOptions(
+    const Checkpoint& checkpoint, const ModelConfig& config, const EvaluationRequest& request);
 
 // The request's algorithm fields from the settings an llm-compressor recipe (or the options) give.
 void applyAlgorithms(EvaluationRequest& request, const AlgorithmSettings& algorithms);
