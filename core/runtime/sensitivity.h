@@ -18,8 +18,9 @@
 //   (modules per layer + 1) forwards per layer plus the probes. On stories260K (5 layers, int4)
 //   its KL is within a factor 1.3 of "exact" for the top modules.
 // Every mode also gives the quick estimate: the module's own output error ||(Q(W) - W) x||^2 on the
-// float model's inputs (the diagonal-Hessian weighted weight error, H = x^T x), relative to its
-// layer's output energy; no extra forward.
+// float model's inputs (the Hessian-weighted weight error, H = x^T x, in full), relative to the
+// module's own output energy ||W x||^2 (its output noise-to-signal ratio); no extra forward. It
+// knows nothing of what follows the module, so it finds broken modules, not the ranking.
 #include "runtime/evaluation.h"
 
 #include <cstdint>

@@ -70,38 +70,80 @@ int smallestOption(const SuggestionUnit& u)
     return best;
 }
 
-// One greedy step: the change of one unit's choice with the best metric reduction per added byte
-// (free reductions first) among those whose new byte total stays within `room` added bytes.
-struct Step
+// A multiple-choice knapsack by dynamic programming over the added bytes (each unit's bytes above
+// its smallest option, in quanta of the whole range (65536 steps for a few units, down to 4096 for
+// thousands: the table holds units x steps), rounded up so that a choice that fits in quanta fits in
+// bytes): for every byte allowance, the lowest summed metric and the choice.
+class Knapsack
 {
-    std::size_t unit = 0;
-    int to = 0;
-    double gain = -1;
-};
-
-Step bestUpgrade(const SuggestionProblem& p, const SuggestionBudget& b, const SuggestionChoice& choice,
-    std::uint64_t room)
-{
-    Step best;
-    for (std::size_t u = 0; u < p.units.size(); ++u) {
-        const double m = unitMetric(p, b, u, choice[u]);
-        const std::uint64_t bytes = unitBytes(p, u, choice[u]);
-        for (int to = -1; to < static_cast<int>(p.units[u].options.size()); ++to) {
-            if (to == choice[u])
-                continue;
-            const double reduction = m - unitMetric(p, b, u, to);
-            const std::uint64_t newBytes = unitBytes(p, u, to);
-            if (reduction <= 0 || (newBytes > bytes && newBytes - bytes > room))
-                continue;
-            const double gain = newBytes <= bytes ? std::numeric_limits<double>::infinity()
-                                                  : reduction / static_cast<double>(newBytes - bytes);
-            if (gain > best.gain) {
-                best = { u, to, gain };
-            }
+public:
+    Knapsack(const SuggestionProblem& p, const SuggestionBudget& b)
+        : m_problem(p)
+    {
+        std::uint64_t range = 0;
+        for (std::size_t u = 0; u < p.units.size(); ++u) {
+            const int smallest = smallestOption(p.units[u]);
+            m_base.push_back(unitBytes(p, u, smallest));
+            std::uint64_t largest = 0;
+            for (int c = -1; c < static_cast<int>(p.units[u].options.size()); ++c)
+                largest = std::max(largest, unitBytes(p, u, c) - m_base.back());
+            range += largest;
         }
+        const std::uint64_t steps
+            = std::clamp<std::uint64_t>((std::uint64_t(1) << 24) / std::max<std::size_t>(1, p.units.size()), 4096, 65536);
+        m_quantum = std::max<std::uint64_t>(1, (range + steps - 1) / steps);
+        const std::size_t buckets = static_cast<std::size_t>(range / m_quantum + p.units.size() + 1);
+        std::vector<double> best(buckets, 0.0), next(buckets);
+        m_pick.assign(p.units.size(), std::vector<std::int8_t>(buckets, 0));
+        for (std::size_t u = 0; u < p.units.size(); ++u) {
+            std::fill(next.begin(), next.end(), std::numeric_limits<double>::infinity());
+            for (int c = -1; c < static_cast<int>(p.units[u].options.size()); ++c) {
+                const std::size_t w = static_cast<std::size_t>((unitBytes(p, u, c) - m_base[u] + m_quantum - 1) / m_quantum);
+                const double m = unitMetric(p, b, u, c);
+                for (std::size_t k = w; k < buckets; ++k) {
+                    const double v = best[k - w] + m;
+                    if (v < next[k]) {
+                        next[k] = v;
+                        m_pick[u][k] = static_cast<std::int8_t>(c);
+                    }
+                }
+            }
+            best.swap(next);
+        }
+        m_best = std::move(best);
     }
-    return best;
-}
+
+    std::uint64_t baseBytes() const
+    {
+        std::uint64_t n = m_problem.fixedBytes;
+        for (std::uint64_t b : m_base)
+            n += b;
+        return n;
+    }
+    std::size_t buckets() const { return m_best.size(); }
+    // Buckets that `bytes` added above the smallest choice allow.
+    std::size_t allowance(std::uint64_t bytes) const { return std::min<std::size_t>(bytes / m_quantum, buckets() - 1); }
+    double best(std::size_t k) const { return m_best[k]; }
+
+    SuggestionChoice choice(std::size_t k) const
+    {
+        SuggestionChoice c(m_problem.units.size());
+        for (std::size_t u = m_problem.units.size(); u-- > 0;) {
+            c[u] = m_pick[u][k];
+            const std::size_t w
+                = static_cast<std::size_t>((unitBytes(m_problem, u, c[u]) - m_base[u] + m_quantum - 1) / m_quantum);
+            k -= w;
+        }
+        return c;
+    }
+
+private:
+    const SuggestionProblem& m_problem;
+    std::vector<std::uint64_t> m_base;
+    std::uint64_t m_quantum = 1;
+    std::vector<std::vector<std::int8_t>> m_pick;
+    std::vector<double> m_best;
+};
 
 } // namespace
 
@@ -217,21 +259,12 @@ Suggestion suggest(const SuggestionProblem& p, const SuggestionBudget& b)
             }
             return describeChoice(p, choice, b);
         }
-        std::vector<std::pair<std::size_t, int>> taken; // (unit, previous choice), in order
-        while (total() > limit) {
-            const Step step = bestUpgrade(p, b, choice, std::numeric_limits<std::uint64_t>::max());
-            if (step.gain < 0)
-                break; // everything is kept
-            taken.emplace_back(step.unit, choice[step.unit]);
-            choice[step.unit] = step.to;
-        }
-        // Undo the upgrades the budget does not need, the latest first (they bought the least).
-        for (auto it = taken.rbegin(); it != taken.rend(); ++it) {
-            const int current = choice[it->first];
-            const double without = total() - unitMetric(p, b, it->first, current) + unitMetric(p, b, it->first, it->second);
-            if (without <= limit && unitBytes(p, it->first, it->second) < unitBytes(p, it->first, current))
-                choice[it->first] = it->second;
-        }
+        // The smallest size whose lowest loss meets the budget (everything kept always does).
+        const Knapsack knapsack(p, b);
+        std::size_t k = 0;
+        while (k + 1 < knapsack.buckets() && knapsack.best(k) > limit * (1 + 1e-12))
+            ++k;
+        choice = knapsack.choice(k);
         return describeChoice(p, choice, b);
     }
 
@@ -245,14 +278,9 @@ Suggestion suggest(const SuggestionProblem& p, const SuggestionBudget& b)
             + "with its smallest candidate exports " + formatBytes(smallest.bytes) + " ("
             + std::to_string(smallest.bits).substr(0, 5) + " bits per weight)");
     }
-    const SuggestionBudget objective { BudgetKind::Kl, 0 };
-    for (;;) {
-        const Step step = bestUpgrade(p, objective, choice, limit - bytes);
-        if (step.gain < 0)
-            break;
-        bytes = bytes - unitBytes(p, step.unit, choice[step.unit]) + unitBytes(p, step.unit, step.to);
-        choice[step.unit] = step.to;
-    }
+    // The lowest KL within the allowance.
+    const Knapsack knapsack(p, SuggestionBudget { BudgetKind::Kl, 0 });
+    choice = knapsack.choice(knapsack.allowance(limit - knapsack.baseBytes()));
     return describeChoice(p, choice, b);
 }
 

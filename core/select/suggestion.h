@@ -16,11 +16,10 @@
 //
 // - Loss budgets (perplexity increase, KL), one candidate: keep the most sensitive units first
 //   until the rest fit, the fewest kept units that meet it.
-// - Loss budgets, several candidates: start from the smallest option of every unit and take the
-//   upgrade with the largest loss reduction per added byte until the budget is met, then undo
-//   upgrades the budget does not need (a greedy multiple-choice knapsack).
-// - Size and bits budgets: start from the smallest options (refused when even they exceed it)
-//   and take the upgrade with the largest KL reduction per byte that still fits, until none does.
+// - Loss budgets, several candidates: the smallest export whose loss meets the budget; size and
+//   bits budgets: the lowest KL that fits (refused when even the smallest options exceed it). Both
+//   by dynamic programming over the bytes added above the smallest options (a multiple-choice
+//   knapsack in 4096 to 65536 steps of the whole range, rounded so that the choice always fits).
 #include <cstdint>
 #include <map>
 #include <string>

@@ -31,6 +31,11 @@ public:
         std::vector<float> v = randomNormal(n, ++m_seed);
         for (float& x : v)
             x = offset + scale * x;
+        if (m_model.spiked.count(name) && shape.size() == 2) {
+            const auto rows = static_cast<std::size_t>(shape[0]), cols = static_cast<std::size_t>(shape[1]);
+            for (std::size_t r = 0; r < rows; ++r)
+                v[r * cols + (7 * r) % cols] *= 30.0F;
+        }
         for (std::int64_t c : outliers) {
             if (static_cast<std::size_t>(c) < v.size())
                 v[static_cast<std::size_t>(c)] *= outlierFactor;

@@ -33,6 +33,10 @@ struct GeneratedModel
     // channels of real LLMs.
     float normOutliers = 0;
     std::set<std::string> omit; // tensors left out (a damaged checkpoint)
+    // 2-D weights whose rows each carry one element 30 times larger (column (7 r) mod cols of row
+    // r): per-channel or per-group int4 then rounds the rest of the row to few codes, a module that
+    // quantization breaks.
+    std::set<std::string> spiked;
     bool tied = false; // llama: no lm_head.weight, tie_word_embeddings true
 };
 
