@@ -87,12 +87,25 @@ std::string flow(const json& args)
     return out + "}";
 }
 
+// Int weights without quantized activations: vLLM's WNA16 path needs pack-quantized.
+bool isPacked(const QuantScheme& s)
+{
+    return s.format == QuantFormat::Int && activationArgs(s).is_null();
+}
+
+std::string formatOf(const QuantScheme& s)
+{
+    if (isPacked(s))
+        return "pack-quantized";
+    if (s.format == QuantFormat::Int)
+        return "int-quantized";
+    return activationArgs(s).is_null() ? "naive-quantized" : "float-quantized";
+}
+
 } // namespace
 
-CompressedTensorsExporter::CompressedTensorsExporter(ExportOptions options)
-    : m_options(std::move(options))
+void CompressedTensorsExporter::validate(const QuantScheme& s) const
 {
-    const QuantScheme& s = m_options.scheme;
     s.validate();
     if (isStaticActivations(s.activations) && !m_options.calibrated)
         throw UsageError("scheme '" + s.name + "': static activation scales (" + s.activations
@@ -111,13 +124,19 @@ CompressedTensorsExporter::CompressedTensorsExporter(ExportOptions options)
     if (s.format == QuantFormat::Fp8E4M3 && s.fp8Max != 448.0)
         throw UsageError(
             "compressed-tensors fp8 uses the full e4m3 range (fp8_max 448), not " + std::to_string(s.fp8Max));
-    if (packed() && !s.symmetric)
+    if (isPacked(s) && !s.symmetric)
         throw UsageError("asymmetric pack-quantized weights are not written yet; use a symmetric scheme");
-    if (!m_options.moduleSchemes.empty())
-        throw UsageError("compressed-tensors: per-module schemes (mixed-precision configs) are not written yet");
     if (groupOrder() && s.granularity != Granularity::Group)
         throw UsageError("GPTQ's group activation order is for group scales (weight_g_idx), not " +
-            std::string(granularityName(s.granularity)) + " ones: use static or none");
+            std::string(granularityName(s.granularity)) + " ones (scheme '" + s.name + "'): use static or none");
+}
+
+CompressedTensorsExporter::CompressedTensorsExporter(ExportOptions options)
+    : m_options(std::move(options))
+{
+    validate(m_options.scheme);
+    for (const auto& [module, scheme] : m_options.moduleSchemes)
+        validate(scheme);
 }
 
 bool CompressedTensorsExporter::groupOrder() const
@@ -127,21 +146,14 @@ bool CompressedTensorsExporter::groupOrder() const
 
 CompressedTensorsExporter::~CompressedTensorsExporter() = default;
 
-bool CompressedTensorsExporter::packed() const
-{
-    // Int weights without quantized activations: vLLM's WNA16 path needs pack-quantized.
-    const QuantScheme& s = m_options.scheme;
-    return s.format == QuantFormat::Int && activationArgs(s).is_null();
-}
-
 std::string CompressedTensorsExporter::format() const
 {
-    const QuantScheme& s = m_options.scheme;
-    if (packed())
-        return "pack-quantized";
-    if (s.format == QuantFormat::Int)
-        return "int-quantized";
-    return activationArgs(s).is_null() ? "naive-quantized" : "float-quantized";
+    const std::string base = formatOf(m_options.scheme);
+    for (const auto& [module, scheme] : m_options.moduleSchemes) {
+        if (formatOf(scheme) != base)
+            return "mixed-precision";
+    }
+    return base;
 }
 
 std::vector<TensorSpec> CompressedTensorsExporter::outputsFor(const PlannedTensor& tensor) const
@@ -149,7 +161,7 @@ std::vector<TensorSpec> CompressedTensorsExporter::outputsFor(const PlannedTenso
     const TensorInfo& in = tensor.input;
     if (!tensor.quantize)
         return { TensorSpec { in.name, in.dtype, in.shape } };
-    const QuantScheme& s = m_options.scheme;
+    const QuantScheme& s = m_options.schemeFor(in.name);
     const std::int64_t rows = in.shape.at(0);
     const std::int64_t cols = in.numel() / std::max<std::int64_t>(rows, 1);
     std::vector<std::int64_t> scaleShape { rows, 1 };
@@ -159,7 +171,7 @@ std::vector<TensorSpec> CompressedTensorsExporter::outputsFor(const PlannedTenso
         scaleShape = { rows, (cols + s.groupSize - 1) / s.groupSize };
     const std::string module = moduleOf(in.name);
     std::vector<TensorSpec> out;
-    if (packed()) {
+    if (isPacked(s)) {
         const std::int64_t words = (cols * s.bits + 31) / 32;
         out.push_back({ module + ".weight_packed", DType::I32, { rows, words } });
         out.push_back({ module + ".weight_scale", scaleDType(in.dtype), scaleShape });
@@ -183,7 +195,10 @@ void CompressedTensorsExporter::begin(const ConversionPlan& plan, const std::fil
 {
     m_directory = directory;
     std::vector<TensorSpec> specs;
+    m_quantizedModules.clear();
     for (const auto& t : plan.tensors) {
+        if (t.quantize)
+            m_quantizedModules.push_back(moduleOf(t.input.name));
         for (auto& spec : outputsFor(t))
             specs.push_back(std::move(spec));
     }
@@ -198,14 +213,14 @@ PreparedTensor CompressedTensorsExporter::prepare(
     PreparedTensor prepared = preparedFor(tensor);
     TensorResult& result = prepared.result;
     auto payload = std::make_shared<CtPayload>();
-    const QuantScheme& s = m_options.scheme;
+    const QuantScheme& s = m_options.schemeFor(tensor.input.name);
     namingTensor(tensor, [&] {
         SchemeQuantized q = quantizeForExport(tensor, source, s, m_options, control);
         result.error = q.error;
         const at::ScalarType scaleType = toScalarType(scaleDType(tensor.input.dtype));
         const std::int64_t rows = tensor.input.shape.at(0);
         at::Tensor codes = q.codes.reshape({ rows, -1 });
-        payload->weight = packed() ? packToInt32(codes, s.bits) : q.codes.reshape(tensor.input.shape);
+        payload->weight = isPacked(s) ? packToInt32(codes, s.bits) : q.codes.reshape(tensor.input.shape);
         if (s.format == QuantFormat::Fp8E4M3)
             payload->weight = payload->weight.view(at::kByte);
         payload->scale = (s.granularity == Granularity::Tensor ? q.scale.reshape({ 1 }) : q.scale).to(scaleType);
@@ -216,7 +231,7 @@ PreparedTensor CompressedTensorsExporter::prepare(
     result.quantized = true;
     result.bytesOut = static_cast<std::uint64_t>(payload->weight.numel() * payload->weight.element_size()
         + payload->scale.numel() * payload->scale.element_size()
-        + (payload->zeroPoint.defined() ? payload->zeroPoint.numel() : 0) + (packed() ? 16 : 0));
+        + (payload->zeroPoint.defined() ? payload->zeroPoint.numel() : 0) + (isPacked(s) ? 16 : 0));
     prepared.payload = payload;
     return prepared;
 }
@@ -228,7 +243,8 @@ void CompressedTensorsExporter::commit(const PlannedTensor& tensor, PreparedTens
         m_writer->write(tensor.input.name, payload.raw.data, payload.raw.size);
     } else {
         const std::string module = moduleOf(tensor.input.name);
-        if (packed()) {
+        const QuantScheme& s = m_options.schemeFor(tensor.input.name);
+        if (isPacked(s)) {
             writeTensor(*m_writer, module + ".weight_packed", payload.weight);
             writeTensor(*m_writer, module + ".weight_scale", payload.scale);
             const std::int64_t rows = tensor.input.shape.at(0);
@@ -244,7 +260,7 @@ void CompressedTensorsExporter::commit(const PlannedTensor& tensor, PreparedTens
                 writeTensor(*m_writer, module + ".weight_zero_point", payload.zeroPoint);
             if (groupOrder())
                 writeGroupIndex(tensor);
-            if (isStaticActivations(m_options.scheme.activations)) {
+            if (isStaticActivations(s.activations)) {
                 const std::optional<float> scale = m_options.calibrated->inputScale(module);
                 if (!scale)
                     throw FormatError("the calibration measured no input of this module, so it has no static input "
@@ -274,14 +290,44 @@ void CompressedTensorsExporter::finish()
         m_files.push_back(f.filename().string());
 
     const QuantScheme& s = m_options.scheme;
-    json group;
-    group["targets"] = json::array({ "Linear" });
-    group["weights"] = weightArgs(s, groupOrder() ? "group" : nullptr);
-    group["input_activations"] = activationArgs(s);
-    group["output_activations"] = nullptr;
-    group["format"] = format();
+    const char* actorder = groupOrder() ? "group" : nullptr;
+    auto groupFor = [&](const QuantScheme& scheme, json targets) {
+        json group;
+        group["targets"] = std::move(targets);
+        group["weights"] = weightArgs(scheme, actorder);
+        group["input_activations"] = activationArgs(scheme);
+        group["output_activations"] = nullptr;
+        group["format"] = formatOf(scheme);
+        return group;
+    };
+    json groups = json::object();
+    if (m_options.moduleSchemes.empty()) {
+        groups["group_0"] = groupFor(s, json::array({ "Linear" }));
+    } else {
+        // One group per scheme with the exact names of its modules: vLLM matches a fused layer's class
+        // name ("QKVParallelLinear" contains "Linear") before its shards' names, so a "Linear" target
+        // beside exact names would take q/k/v and gate/up away from their own group.
+        std::map<std::string, std::pair<const QuantScheme*, std::vector<std::string>>> byScheme;
+        std::vector<std::string> order { s.name };
+        byScheme[s.name].first = &s;
+        for (const std::string& module : m_quantizedModules) {
+            const QuantScheme& own = m_options.schemeFor(module);
+            auto& entry = byScheme[own.name];
+            if (!entry.first) {
+                entry.first = &own;
+                order.push_back(own.name);
+            }
+            entry.second.push_back(module);
+        }
+        int n = 0;
+        for (const std::string& name : order) {
+            const auto& [scheme, modules] = byScheme[name];
+            if (!modules.empty())
+                groups["group_" + std::to_string(n++)] = groupFor(*scheme, json(modules));
+        }
+    }
     json q;
-    q["config_groups"]["group_0"] = group;
+    q["config_groups"] = std::move(groups);
     q["format"] = format();
     q["global_compression_ratio"] = nullptr;
     q["ignore"] = m_options.keptModulePaths;
@@ -308,7 +354,12 @@ void CompressedTensorsExporter::finish()
         = "# Written by QuantScope: the quantization this checkpoint holds, as an llm-compressor recipe.\n"
           "# scheme: "
         + s.name + " (convention " + std::string(conventionName(s.convention)) + ")\n";
-    recipe += writeRecipeYaml(m_options.keptModulePaths, flow(weightArgs(s, groupOrder() ? "group" : nullptr)), flow(activationArgs(s)), m_options.algorithms);
+    std::vector<RecipeGroup> recipeGroups;
+    for (const auto& [name, group] : q["config_groups"].items()) {
+        recipeGroups.push_back({ group["targets"].get<std::vector<std::string>>(), flow(group["weights"]),
+            flow(group["input_activations"]) });
+    }
+    recipe += writeRecipeYaml(m_options.keptModulePaths, recipeGroups, m_options.algorithms);
     writeFileAtomically(m_directory / "recipe.yaml", recipe);
     m_files.push_back("recipe.yaml");
 }

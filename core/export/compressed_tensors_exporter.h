@@ -20,6 +20,9 @@ class ShardedSafetensorsWriter;
 // `quantization_config` with only the QuantizationArgs fields every vLLM release accepts
 // (no scale_dtype / zp_dtype), `ignore` listing the full names of the kept Linear modules;
 // recipe.yaml records what was done. Sharding as Hugging Face does.
+// Per-module schemes (ExportOptions::moduleSchemes) give one config group per scheme, each
+// targeting its modules by exact name with its own `format`, and the top-level format
+// "mixed-precision" when the groups' formats differ.
 class CompressedTensorsExporter final : public Exporter
 {
 public:
@@ -34,18 +37,20 @@ public:
     std::vector<std::string> files() const override;
 
     std::vector<TensorSpec> outputsFor(const PlannedTensor& tensor) const;
-    // "int-quantized", "float-quantized", "naive-quantized" or "pack-quantized".
+    // "int-quantized", "float-quantized", "naive-quantized" or "pack-quantized"; "mixed-precision"
+    // when per-module schemes give groups of several formats.
     std::string format() const;
 
 private:
     bool groupOrder() const; // GPTQ's group activation order: weight_g_idx per module
     void writeGroupIndex(const PlannedTensor& tensor);
-    bool packed() const;
+    void validate(const QuantScheme& scheme) const; // UsageError for what vLLM cannot load
 
     ExportOptions m_options;
     std::filesystem::path m_directory;
     std::unique_ptr<ShardedSafetensorsWriter> m_writer;
     std::vector<std::string> m_files;
+    std::vector<std::string> m_quantizedModules; // in plan order
 };
 
 } // namespace qs

@@ -279,6 +279,12 @@ std::string writeTextList(const std::vector<std::string>& names)
 std::string writeRecipeYaml(const std::vector<std::string>& names, const std::string& weights,
     const std::string& activations, const AlgorithmSettings& algorithms)
 {
+    return writeRecipeYaml(names, std::vector<RecipeGroup> { { { "Linear" }, weights, activations } }, algorithms);
+}
+
+std::string writeRecipeYaml(
+    const std::vector<std::string>& names, const std::vector<RecipeGroup>& groups, const AlgorithmSettings& algorithms)
+{
     YAML::Emitter y;
     y.SetDoublePrecision(10); // 0.8, not 0.80000000000000004
     y << YAML::BeginMap << YAML::Key << "quant_stage" << YAML::Value << YAML::BeginMap << YAML::Key << "quant_modifiers"
@@ -352,14 +358,20 @@ std::string writeRecipeYaml(const std::vector<std::string>& names, const std::st
         y << YAML::Key << "dampening_frac" << YAML::Value << algorithms.gptqDampening;
         y << YAML::Key << "actorder" << YAML::Value << algorithms.gptqActOrder;
     }
-    y << YAML::Key << "config_groups" << YAML::Value << YAML::BeginMap << YAML::Key << "group_0" << YAML::Value
-      << YAML::BeginMap << YAML::Key << "targets" << YAML::Value << YAML::Flow << YAML::BeginSeq << "Linear"
-      << YAML::EndSeq;
-    if (!weights.empty())
-        y << YAML::Key << "weights" << YAML::Value << YAML::Load(weights);
-    if (!activations.empty())
-        y << YAML::Key << "input_activations" << YAML::Value << YAML::Load(activations);
-    y << YAML::EndMap << YAML::EndMap << YAML::EndMap << YAML::EndMap << YAML::EndMap << YAML::EndMap;
+    y << YAML::Key << "config_groups" << YAML::Value << YAML::BeginMap;
+    for (std::size_t g = 0; g < groups.size(); ++g) {
+        y << YAML::Key << "group_" + std::to_string(g) << YAML::Value << YAML::BeginMap << YAML::Key << "targets"
+          << YAML::Value << YAML::Flow << YAML::BeginSeq;
+        for (const std::string& t : groups[g].targets)
+            y << (t == "Linear" ? YAML::Auto : YAML::DoubleQuoted) << t;
+        y << YAML::EndSeq;
+        if (!groups[g].weights.empty())
+            y << YAML::Key << "weights" << YAML::Value << YAML::Load(groups[g].weights);
+        if (!groups[g].activations.empty())
+            y << YAML::Key << "input_activations" << YAML::Value << YAML::Load(groups[g].activations);
+        y << YAML::EndMap;
+    }
+    y << YAML::EndMap << YAML::EndMap << YAML::EndMap << YAML::EndMap << YAML::EndMap;
     return std::string(y.c_str()) + "\n";
 }
 

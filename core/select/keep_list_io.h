@@ -68,5 +68,13 @@ std::string writeTextList(const std::vector<std::string>& names);
 // (block_size, dampening_frac, actorder) in place of QuantizationModifier.
 std::string writeRecipeYaml(const std::vector<std::string>& names, const std::string& weights,
     const std::string& activations, const AlgorithmSettings& algorithms = {});
+// Several config groups (mixed precision): each with its targets (exact module names, or "Linear").
+struct RecipeGroup
+{
+    std::vector<std::string> targets;
+    std::string weights, activations; // YAML flow mappings as above
+};
+std::string writeRecipeYaml(
+    const std::vector<std::string>& names, const std::vector<RecipeGroup>& groups, const AlgorithmSettings& algorithms);
 
 } // namespace qs

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Interop check of the compressed-tensors export, from the other side.
 
-Writes the demo model, converts it with quantscope-cli for each vLLM preset, then reads the
+Writes the demo model, converts it with quantscope-cli for each vLLM preset (and once with
+per-module schemes: a mixed-precision checkpoint of two config groups), then reads the
 output with a numpy-only safetensors parser and checks what vLLM's compressed-tensors loader
 expects (../shared/reference/vllm_compressed_tensors.md):
   - config.json keeps the source config and adds quantization_config: quant_method, format,
@@ -82,45 +83,87 @@ def check(cli, src_dir, work, preset, fmt, bits, group, fp8):
             if linear:
                 ignored.append(module)
             continue
-        w = st.to_numpy(dtype, shape, raw).astype(np.float32)
-        n, k = shape
-        s_dtype, s_shape, s_raw = out[module + ".weight_scale"]
-        groups = 1 if group is None else -(-k // group)
-        assert s_dtype == dtype and s_shape == (n, groups), (name, s_dtype, s_shape)
-        scale = st.to_numpy(s_dtype, s_shape, s_raw).astype(np.float32)
-        assert module + ".weight_zero_point" not in out, "symmetric zero point written"
-        if fmt == "pack-quantized":
-            p_dtype, p_shape, p_raw = out[module + ".weight_packed"]
-            assert p_dtype == "I32" and p_shape == (n, -(-k * bits // 32)), (name, p_shape)
-            sh = out[module + ".weight_shape"]
-            assert sh[0] == "I64" and sh[1] == (2,) and list(st.to_numpy(*sh)) == [n, k]
-            assert name not in out
-            codes = interop_common.unpack(st.to_numpy(p_dtype, p_shape, p_raw), bits, k)
-            values = codes.astype(np.float32)
-        else:
-            c_dtype, c_shape, c_raw = out[name]
-            assert c_shape == shape and c_dtype == ("F8_E4M3" if fp8 else "I8"), (name, c_dtype)
-            if fp8:
-                values = lut[np.frombuffer(c_raw, dtype=np.uint8).reshape(shape)].astype(np.float32)
-                assert not np.isnan(values).any()
-                assert np.abs(values).max() <= 448
-            else:
-                codes = np.frombuffer(c_raw, dtype=np.int8).reshape(shape)
-                values = codes.astype(np.float32)
-        expanded = np.repeat(scale, group or k, axis=1)[:, :k]
-        deq = values * expanded
-        err = np.abs(deq - w)
-        if fp8:  # within one e4m3 step: 2^-3 of the value, or the subnormal spacing
-            bound = np.maximum(np.abs(w) * 2.0 ** -3, expanded * 2.0 ** -9) * 1.01 + 1e-12
-        else:  # within one quantization step
-            bound = expanded * 1.0001
-        assert np.all(err <= bound), (name, float((err - bound).max()))
-        if not fp8:
-            lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-            assert codes.min() >= lo and codes.max() <= hi
+        check_weight(name, (dtype, shape, raw), out, fmt, bits, group, fp8, lut)
         quantized += 1
     assert sorted(q["ignore"]) == sorted(ignored), (q["ignore"], ignored)
     return quantized
+
+
+def check_weight(name, source, out, fmt, bits, group, fp8, lut):
+    """One quantized weight: its tensors as `fmt` lays them out, within one step of the source."""
+    dtype, shape, raw = source
+    module = name.rsplit(".", 1)[0]
+    w = st.to_numpy(dtype, shape, raw).astype(np.float32)
+    n, k = shape
+    s_dtype, s_shape, s_raw = out[module + ".weight_scale"]
+    groups = 1 if group is None else -(-k // group)
+    assert s_dtype == dtype and s_shape == (n, groups), (name, s_dtype, s_shape)
+    scale = st.to_numpy(s_dtype, s_shape, s_raw).astype(np.float32)
+    assert module + ".weight_zero_point" not in out, "symmetric zero point written"
+    if fmt == "pack-quantized":
+        p_dtype, p_shape, p_raw = out[module + ".weight_packed"]
+        assert p_dtype == "I32" and p_shape == (n, -(-k * bits // 32)), (name, p_shape)
+        sh = out[module + ".weight_shape"]
+        assert sh[0] == "I64" and sh[1] == (2,) and list(st.to_numpy(*sh)) == [n, k]
+        assert name not in out
+        codes = interop_common.unpack(st.to_numpy(p_dtype, p_shape, p_raw), bits, k)
+        values = codes.astype(np.float32)
+    else:
+        c_dtype, c_shape, c_raw = out[name]
+        assert c_shape == shape and c_dtype == ("F8_E4M3" if fp8 else "I8"), (name, c_dtype)
+        if fp8:
+            values = lut[np.frombuffer(c_raw, dtype=np.uint8).reshape(shape)].astype(np.float32)
+            assert not np.isnan(values).any()
+            assert np.abs(values).max() <= 448
+        else:
+            codes = np.frombuffer(c_raw, dtype=np.int8).reshape(shape)
+            values = codes.astype(np.float32)
+    expanded = np.repeat(scale, group or k, axis=1)[:, :k]
+    deq = values * expanded
+    err = np.abs(deq - w)
+    if fp8:  # within one e4m3 step: 2^-3 of the value, or the subnormal spacing
+        bound = np.maximum(np.abs(w) * 2.0 ** -3, expanded * 2.0 ** -9) * 1.01 + 1e-12
+    else:  # within one quantization step
+        bound = expanded * 1.0001
+    assert np.all(err <= bound), (name, float((err - bound).max()))
+    if not fp8:
+        lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        assert codes.min() >= lo and codes.max() <= hi
+
+
+def check_mixed(cli, src_dir, work):
+    """Per-module schemes: int8 W8A8 by default, int4 W4A16 for layer 1's MLP, one config group per
+    scheme with exact module names and its own format, the top-level format mixed-precision."""
+    out_dir = os.path.join(work, "mixed")
+    cmd = [cli, "convert", src_dir, "-o", out_dir, "--format", "compressed-tensors", "--scheme", "vllm-w8a8-int8",
+           "--quantize", "layers.1.mlp=vllm-w4a16"]
+    for k in KEEP:
+        cmd += ["--keep", k]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    with open(os.path.join(out_dir, "config.json")) as f:
+        q = json.load(f)["quantization_config"]
+    assert q["format"] == "mixed-precision", q["format"]
+    groups = q["config_groups"]
+    assert sorted(groups) == ["group_0", "group_1"], sorted(groups)
+    g0, g1 = groups["group_0"], groups["group_1"]
+    assert g0["format"] == "int-quantized" and g1["format"] == "pack-quantized", (g0["format"], g1["format"])
+    assert sorted(g1["targets"]) == [f"model.layers.1.mlp.{p}" for p in ("down_proj", "gate_proj", "up_proj")]
+    assert "Linear" not in g0["targets"] and not set(g0["targets"]) & set(g1["targets"])
+    assert g0["weights"]["num_bits"] == 8 and g0["input_activations"]["dynamic"] is True
+    assert g1["weights"]["num_bits"] == 4 and g1["weights"]["group_size"] == 128 and g1["input_activations"] is None
+    _, src = st.read(os.path.join(src_dir, "model.safetensors"))
+    _, out = st.read(os.path.join(out_dir, "model.safetensors"))
+    lut = e4m3_values()
+    for module in g0["targets"]:
+        check_weight(module + ".weight", src[module + ".weight"], out, "int-quantized", 8, None, False, lut)
+    for module in g1["targets"]:
+        check_weight(module + ".weight", src[module + ".weight"], out, "pack-quantized", 4, 128, False, lut)
+    assert len(g0["targets"]) + len(g1["targets"]) == 29 - 4
+    assert sorted(q["ignore"]) == sorted(["lm_head"] + [f"model.layers.3.mlp.{p}" for p in ("down_proj", "gate_proj", "up_proj")]), q["ignore"]
+    with open(os.path.join(out_dir, "recipe.yaml")) as f:
+        recipe = f.read()
+    assert "group_1:" in recipe and '"model.layers.1.mlp.down_proj"' in recipe, recipe
+    return len(g0["targets"]) + len(g1["targets"])
 
 
 def torch_bitexact(src_dir, out_dir):
@@ -218,6 +261,8 @@ def main():
         n = check(args.cli, src_dir, args.workdir, preset, fmt, bits, group, fp8)
         assert n == 29 - 4, n  # 29 Linear modules; lm_head and the 3 MLP projections of layer 3 kept
         print(f"OK: {preset} ({fmt}): {n} quantized weights")
+    n = check_mixed(args.cli, src_dir, args.workdir)
+    print(f"OK: mixed precision (int8 W8A8 + int4 W4A16 for layers.1.mlp): {n} quantized weights in two groups")
     torch_bitexact(src_dir, os.path.join(args.workdir, "vllm-w8a8-int8"))
     check_rescale(args.cli, os.path.join(args.workdir, "vllm-fp8-dynamic"), args.workdir)
 
