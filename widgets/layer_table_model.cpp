@@ -79,6 +79,13 @@ void LayerTableModel::setCalibration(const QHash<QString, CalibrationCells>& cel
         Q_EMIT dataChanged(index(0, RtnOutputErrorColumn), index(rowCount() - 1, GptqLossColumn));
 }
 
+void LayerTableModel::setSensitivity(const QHash<QString, double>& kl)
+{
+    m_sensitivity = kl;
+    if (!m_rows.empty())
+        Q_EMIT dataChanged(index(0, SensitivityColumn), index(rowCount() - 1, SensitivityColumn));
+}
+
 bool LayerTableModel::isKept(int row) const
 {
     const LayerError* e = this->row(row);
@@ -201,6 +208,10 @@ QVariant LayerTableModel::rawValue(const LayerError& e, int column, bool kept) c
                                                         : it->gptqLoss;
         return std::isfinite(v) ? QVariant(v) : QVariant();
     }
+    case SensitivityColumn: {
+        const auto it = m_sensitivity.find(qstr(e.module));
+        return it != m_sensitivity.end() && std::isfinite(*it) ? QVariant(*it) : QVariant();
+    }
     }
     return {};
 }
@@ -232,7 +243,8 @@ QVariant LayerTableModel::displayValue(const LayerError& e, int column, bool kep
         return hasCodeStd(e) ? QString::number(e.narrowChannels) : QStringLiteral("—");
     case RtnOutputErrorColumn:
     case CalibratedOutputErrorColumn:
-    case GptqLossColumn: {
+    case GptqLossColumn:
+    case SensitivityColumn: {
         const QVariant v = rawValue(e, column, kept);
         return v.isValid() ? formatNumber(v.toDouble()) : QStringLiteral("—");
     }
@@ -320,6 +332,8 @@ QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, i
             return tr("Calibrated error");
         case GptqLossColumn:
             return tr("GPTQ loss");
+        case SensitivityColumn:
+            return tr("Sensitivity (KL)");
         }
     }
     if (role == Qt::ToolTipRole) {
@@ -358,6 +372,9 @@ QVariant LayerTableModel::headerData(int section, Qt::Orientation orientation, i
             return tr("The same in the last Evaluate run with SmoothQuant or GPTQ: compare with the column before");
         case GptqLossColumn:
             return tr("GPTQ's loss for the module, Σ (w − q)² / Hinv_ii² / 2, as llm-compressor logs it");
+        case SensitivityColumn:
+            return tr("Measured by Suggest: the KL divergence per token from the float model when only this module "
+                      "is quantized with the scheme; higher is more sensitive");
         }
     }
     return {};

@@ -38,6 +38,7 @@ public:
         RtnOutputErrorColumn, // from the Evaluate tab's runs: the module's output error (relative MSE)
         CalibratedOutputErrorColumn, // ... with SmoothQuant / GPTQ
         GptqLossColumn,
+        SensitivityColumn, // from Suggest: KL to the float model with only this module quantized
         ColumnCount
     };
     enum Role
@@ -65,6 +66,9 @@ public:
     // Keyed by module path; replaces what was there. Survives setRows (the runs do not depend on it).
     void setCalibration(const QHash<QString, CalibrationCells>& cells);
     const QHash<QString, CalibrationCells>& calibration() const { return m_calibration; }
+    // Measured sensitivity per module path (KL per token with only that module quantized), from
+    // Suggest; replaces what was there, survives setRows.
+    void setSensitivity(const QHash<QString, double>& kl);
     const QSet<QString>& kept() const { return m_kept; }
     bool isKept(int row) const;
     void setSqnrThreshold(double db); // 30 dB by default
@@ -92,6 +96,7 @@ private:
     std::vector<LayerError> m_rows;
     QSet<QString> m_kept;
     QHash<QString, CalibrationCells> m_calibration;
+    QHash<QString, double> m_sensitivity;
     QHash<int, int> m_rowOfNode;
     double m_sqnrThreshold = 30.0;
     double m_stdThreshold;

@@ -6,6 +6,7 @@
 #include "eval_panel.h"
 #include "layer_table.h"
 #include "module_details_panel.h"
+#include "suggest_panel.h"
 
 namespace qs::app {
 
@@ -16,6 +17,7 @@ AnalysisTabs::AnalysisTabs(QWidget* parent)
     , m_compare(new ComparePanel(this))
     , m_eval(new EvalPanel(this))
     , m_activations(new ActivationPanel(this))
+    , m_suggest(new SuggestPanel(this))
 {
     setObjectName(QStringLiteral("analysisTabs"));
     setDocumentMode(true);
@@ -23,12 +25,16 @@ AnalysisTabs::AnalysisTabs(QWidget* parent)
     m_compare->setObjectName(QStringLiteral("comparePanel"));
     m_eval->setObjectName(QStringLiteral("evalPanel"));
     m_activations->setObjectName(QStringLiteral("activationPanel"));
+    m_suggest->setObjectName(QStringLiteral("suggestPanel"));
     addPanel(m_details, tr("Module"), tr("The selected module's distribution, codes, heatmap and channels"));
     addPanel(m_layers, tr("Layer table"), tr("Every quantizable module's error under the current scheme, sortable"));
     addPanel(m_compare, tr("Compare"), tr("The same tensor in a second checkpoint, e.g. an export of this one"));
     addPanel(m_eval, tr("Evaluate"), tr("Perplexity of the float and the quantized model on text"));
     addPanel(m_activations, tr("Activations"),
         tr("Calibration captures: activation histograms, ranges and heatmaps per point"));
+    addPanel(m_suggest, tr("Suggest"),
+        tr("Measured sensitivity per module, and the keep list (or scheme per module) for a perplexity, KL or size "
+           "budget"));
 }
 
 QWidget* AnalysisTabs::panel(Tab tab) const
@@ -44,6 +50,8 @@ QWidget* AnalysisTabs::panel(Tab tab) const
         return m_eval;
     case Tab::Activations:
         return m_activations;
+    case Tab::Suggest:
+        return m_suggest;
     }
     return m_details;
 }

@@ -13,9 +13,10 @@ class ActivationPanel;
 class ComparePanel;
 class EvalPanel;
 class ModuleDetailsPanel;
+class SuggestPanel;
 
 // The tabs on the right of the main window, each a view that a controller fills: the selected
-// module's views, the layer table, the comparison, the evaluation and the activations. Tabs
+// module's views, the layer table, the comparison, the evaluation, the activations and Suggest. Tabs
 // are addressed by name (Tab or the panel), never by position, so reordering them is safe.
 class AnalysisTabs : public QTabWidget
 {
@@ -28,6 +29,7 @@ public:
         Compare,
         Evaluate,
         Activations,
+        Suggest,
     };
 
     explicit AnalysisTabs(QWidget* parent = nullptr);
@@ -37,6 +39,7 @@ public:
     ComparePanel* compare() const { return m_compare; }
     EvalPanel* eval() const { return m_eval; }
     ActivationPanel* activations() const { return m_activations; }
+    SuggestPanel* suggest() const { return m_suggest; }
 
     QWidget* panel(Tab tab) const;
     void showTab(Tab tab) { setCurrentWidget(panel(tab)); }
@@ -49,6 +52,7 @@ private:
     ComparePanel* m_compare = nullptr;
     EvalPanel* m_eval = nullptr;
     ActivationPanel* m_activations = nullptr;
+    SuggestPanel* m_suggest = nullptr;
 };
 
 } // namespace qs::app

@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "eval_panel.h"
+#include "evaluation_request.h"
 #include "job_controller.h"
 #include "models/model_config.h"
 #include "divergence_view.h"
@@ -72,29 +73,13 @@ void EvaluationController::onModelChanged()
 
 bool EvaluationController::request(EvaluationRequest& request, const QString& title)
 {
-    if (m_view->dataFile().isEmpty()) {
-        Q_EMIT error(title, tr("Choose a data file first: token ids (.json), JSON lines with \"text\", or text."));
+    QString message;
+    std::optional<EvaluationRequest> r = evaluationRequestFromViews(m_context, *m_view, message);
+    if (!r) {
+        Q_EMIT error(title, message);
         return false;
     }
-    request.data = m_view->dataFile().toStdString();
-    request.seqLen = m_view->seqLen();
-    request.maxWindows = m_view->maxWindows();
-    request.protocol = m_view->protocol().toStdString();
-    const CalibrationChoice calibration = m_context.calibration();
-    request.calibrationData = calibration.data.toStdString();
-    request.calibrationSamples = calibration.samples;
-    request.calibrationSeqLen = calibration.seqLen;
-    request.scheme = m_context.scheme();
-    for (const auto& path : m_context.selection->keptModules())
-        request.kept.insert(path.toStdString());
-    request.moduleSchemes = m_context.selection->moduleSchemes();
-    applyAlgorithms(request, calibration.algorithms);
-    try {
-        request.maxMemory = m_view->memoryLimit();
-    } catch (const Error& e) {
-        Q_EMIT error(title, QString::fromUtf8(e.what()));
-        return false;
-    }
+    request = std::move(*r);
     return true;
 }
 

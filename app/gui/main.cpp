@@ -2,6 +2,7 @@
 // quantscope: the desktop workbench.
 #include "activation_panel.h"
 #include "compare_panel.h"
+#include "suggest_panel.h"
 #include "error.h"
 #include "eval_panel.h"
 #include "jobs/threads.h"
@@ -50,7 +51,7 @@ bool isKnownView(const QString& view)
 {
     const QStringList views { QString(), QStringLiteral("distribution"), QStringLiteral("codes"),
         QStringLiteral("heatmap"), QStringLiteral("channels"), QStringLiteral("layers"), QStringLiteral("compare"),
-        QStringLiteral("evaluate"), QStringLiteral("activations") };
+        QStringLiteral("evaluate"), QStringLiteral("activations"), QStringLiteral("suggest") };
     return views.contains(view);
 }
 
@@ -82,7 +83,7 @@ Options parseOptions(const QApplication& app)
         QStringLiteral("name"));
     const QCommandLineOption view(QStringLiteral("view"),
         QStringLiteral("Show this view: distribution, codes, heatmap, channels, layers (measures every layer), "
-                       "compare (with --compare), evaluate or activations (run on --data)."),
+                       "compare (with --compare), evaluate, activations or suggest (run on --data)."),
         QStringLiteral("view"));
     const QCommandLineOption compare(QStringLiteral("compare"),
         QStringLiteral("Compare the open checkpoint with this one (the Compare tab)."), QStringLiteral("checkpoint"));
@@ -163,6 +164,10 @@ void showViewOnOpen(MainWindow& window, const Options& options)
         }
         if (view == QLatin1String("activations"))
             window.captureActivations();
+        if (view == QLatin1String("suggest")) {
+            window.analysisTabs()->setCurrentWidget(window.suggestPanel());
+            window.suggest();
+        }
     });
 }
 
@@ -198,6 +203,8 @@ void saveWhenShown(MainWindow& window, const Options& options, const std::functi
         QObject::connect(&window, &MainWindow::layersMeasured, &window, save);
     } else if (view == QLatin1String("evaluate")) {
         QObject::connect(&window, &MainWindow::evaluated, &window, save);
+    } else if (view == QLatin1String("suggest")) {
+        QObject::connect(&window, &MainWindow::suggested, &window, save);
     } else if (view == QLatin1String("activations")) {
         QObject::connect(&window, &MainWindow::activationsCaptured, &window, [&window, save, module = options.module] {
             if (!module.isEmpty())

@@ -7,6 +7,8 @@
 #include "compare_controller.h"
 #include "demo/demo_model.h"
 #include "evaluation_controller.h"
+#include "suggest_controller.h"
+#include "suggest_panel.h"
 #include "export_controller.h"
 #include "job_context.h"
 #include "job_controller.h"
@@ -174,6 +176,7 @@ void MainWindow::createControllers()
     m_layerTable = new LayerTableController(context, m_tabs->layers(), this);
     m_compare = new CompareController(context, m_tabs->compare(), this);
     m_evaluation = new EvaluationController(context, m_tabs->eval(), this);
+    m_suggest = new SuggestController(context, m_tabs->suggest(), m_tabs->eval(), this);
     m_capture = new ActivationCaptureController(context, m_tabs->eval(), m_tabs->activations(), this);
     m_export = new ExportController(context, this, this);
     m_measuredPresets = new MeasuredPresetController(context, this);
@@ -182,6 +185,7 @@ void MainWindow::createControllers()
     m_layerTable->onModelChanged();
     m_compare->onModelChanged();
     m_evaluation->onModelChanged();
+    m_suggest->onModelChanged();
 }
 
 void MainWindow::connectControllers()
@@ -207,6 +211,11 @@ void MainWindow::connectControllers()
     });
     connect(m_compare, &CompareController::failed, this, [this](const QString& message) { m_lastError = message; });
     connect(m_evaluation, &EvaluationController::evaluated, this, &MainWindow::evaluated);
+    connect(m_suggest, &SuggestController::sensitivityMeasured, this,
+        [this](const QHash<QString, double>& kl) { m_tabs->layers()->model()->setSensitivity(kl); });
+    connect(m_suggest, &SuggestController::suggested, this, &MainWindow::suggested);
+    connect(m_suggest, &SuggestController::error, this,
+        [this](const QString& title, const QString& message) { showError(title, message); });
     connect(m_evaluation, &EvaluationController::moduleActivated, this, &MainWindow::selectModule);
     connect(m_evaluation, &EvaluationController::error, this,
         [this](const QString& title, const QString& message) { showError(title, message); });
@@ -262,6 +271,7 @@ void MainWindow::setLoadedModel(LoadedModelPtr model, const QString& path)
     m_layerTable->onModelChanged();
     m_compare->onModelChanged();
     m_evaluation->onModelChanged();
+    m_suggest->onModelChanged();
     m_recent->add(m_modelPath);
     setWindowTitle(tr("%1 — QuantScope").arg(QFileInfo(m_modelPath).fileName()));
     // Show the first two levels (model -> layers) and the first layer's modules.
@@ -292,6 +302,16 @@ void MainWindow::compareWith(const QString& path)
 void MainWindow::evaluate()
 {
     m_evaluation->evaluate();
+}
+
+void MainWindow::suggest()
+{
+    m_suggest->suggest();
+}
+
+SuggestPanel* MainWindow::suggestPanel() const
+{
+    return m_tabs->suggest();
 }
 
 void MainWindow::compareRecipes()

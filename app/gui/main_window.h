@@ -32,6 +32,8 @@ class CompareController;
 class ComparePanel;
 class EvalPanel;
 class EvaluationController;
+class SuggestController;
+class SuggestPanel;
 class ExportController;
 class JobController;
 class JobStatus;
@@ -75,6 +77,8 @@ public:
     void compareRecipes(); // the Evaluate tab's Compare Recipes
     // Captures activations on the Evaluate tab's data (a job); shown in the Activations tab.
     void captureActivations();
+    // Suggest on the Evaluate tab's data with the Suggest tab's budget (a job); applies the choice.
+    void suggest();
 
     LoadedModelPtr model() const { return m_model; }
     ui::ModuleTreeModel* treeModel() const { return m_treeModel; }
@@ -85,6 +89,7 @@ public:
     ui::LayerTable* layerTable() const { return m_tabs->layers(); }
     ComparePanel* comparePanel() const { return m_tabs->compare(); }
     EvalPanel* evalPanel() const { return m_tabs->eval(); }
+    SuggestPanel* suggestPanel() const;
     ModuleTreePane* treePane() const { return m_pane; }
     ActivationPanel* activationPanel() const { return m_tabs->activations(); }
     ui::SchemePanel* schemePanel() const { return m_schemePanel; }
@@ -100,6 +105,7 @@ Q_SIGNALS:
     void modelOpened(const QString& path);
     void layersMeasured(int modules);
     void evaluated();
+    void suggested(); // a Suggest run finished and its choice is applied
     void activationsCaptured(int points);
     void exportFinished(const QString& destination);
     void jobFailed(const QString& message);
@@ -147,6 +153,7 @@ private:
     LayerTableController* m_layerTable = nullptr;
     CompareController* m_compare = nullptr;
     EvaluationController* m_evaluation = nullptr;
+    SuggestController* m_suggest = nullptr;
     ActivationCaptureController* m_capture = nullptr;
     ExportController* m_export = nullptr;
     MeasuredPresetController* m_measuredPresets = nullptr;

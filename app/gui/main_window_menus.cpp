@@ -11,6 +11,7 @@
 #include "module_tree_pane.h"
 #include "recent_files.h"
 #include "selection_editor.h"
+#include "suggest_panel.h"
 
 #include <QAction>
 #include <QApplication>
@@ -136,6 +137,7 @@ void MainWindow::updateActions()
     m_measureAction->setEnabled(!busy && quantizable);
     m_tabs->layers()->setMeasureEnabled(!busy && quantizable);
     m_tabs->eval()->setRunEnabled(!busy && m_model != nullptr);
+    m_tabs->suggest()->setRunEnabled(!busy && quantizable);
 }
 
 void MainWindow::chooseFile()
