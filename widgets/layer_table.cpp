@@ -3,6 +3,7 @@
 
 #include "csv_export.h"
 #include "layer_table_model.h"
+#include "sensitivity_chart.h"
 
 #include <QDir>
 #include <QDoubleSpinBox>
@@ -17,6 +18,7 @@
 #include <QPushButton>
 #include <QSignalBlocker>
 #include <QSortFilterProxyModel>
+#include <QSplitter>
 #include <QStandardPaths>
 #include <QTableView>
 #include <QVBoxLayout>
@@ -41,6 +43,7 @@ LayerTable::LayerTable(QWidget* parent)
     , m_measure(new QPushButton(tr("Measure"), this))
     , m_export(new QPushButton(tr("Export CSV…"), this))
     , m_status(new QLabel(this))
+    , m_chart(new SensitivityChart(this))
 {
     m_proxy->setSourceModel(m_model);
     m_proxy->setSortRole(LayerTableModel::SortRole);
@@ -86,8 +89,24 @@ LayerTable::LayerTable(QWidget* parent)
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addLayout(controls);
-    layout->addWidget(m_view, 1);
+    // Suggest's measured sensitivity, sorted, under the table once a run gave it.
+    auto* splitter = new QSplitter(Qt::Vertical, this);
+    splitter->addWidget(m_view);
+    splitter->addWidget(m_chart);
+    splitter->setStretchFactor(0, 3);
+    splitter->setStretchFactor(1, 2);
+    m_chart->hide();
+    layout->addWidget(splitter, 1);
     layout->addWidget(m_status);
+    connect(m_chart, &SensitivityChart::moduleClicked, this, [this](const QString& path) {
+        for (const LayerError& e : m_model->rows()) {
+            if (QString::fromStdString(e.module) == path) {
+                selectNode(e.node);
+                Q_EMIT moduleActivated(e.node);
+                return;
+            }
+        }
+    });
 
     connect(m_measure, &QPushButton::clicked, this, &LayerTable::measureRequested);
     connect(m_export, &QPushButton::clicked, this, &LayerTable::chooseCsvFile);
@@ -111,6 +130,16 @@ LayerTable::LayerTable(QWidget* parent)
                 Q_EMIT moduleSelected(e->node);
         });
     m_export->setEnabled(false);
+}
+
+void LayerTable::setSensitivity(const QHash<QString, double>& kl)
+{
+    m_model->setSensitivity(kl);
+    std::vector<std::pair<QString, double>> bars;
+    for (auto it = kl.begin(); it != kl.end(); ++it)
+        bars.emplace_back(it.key(), it.value());
+    m_chart->setSensitivity(std::move(bars));
+    m_chart->setVisible(!kl.isEmpty());
 }
 
 void LayerTable::setRows(std::vector<LayerError> rows)

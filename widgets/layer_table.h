@@ -3,6 +3,7 @@
 
 #include "stats/layer_error.h"
 
+#include <QHash>
 #include <QSet>
 #include <QWidget>
 
@@ -18,10 +19,12 @@ class QTableView;
 namespace qs::ui {
 
 class LayerTableModel;
+class SensitivityChart;
 
 // The layer table: every quantizable module with its measured error, sortable (lowest SQNR
 // first by default), with the thresholds that tint the cells, a Measure button, a status line
-// and CSV export (raw numbers). Clicking or activating a row emits moduleActivated(node).
+// and CSV export (raw numbers), and Suggest's sensitivity chart under it. Clicking or activating a
+// row emits moduleActivated(node).
 class LayerTable : public QWidget
 {
     Q_OBJECT
@@ -30,6 +33,10 @@ public:
 
     void setRows(std::vector<LayerError> rows);
     void setKept(const QSet<QString>& modules);
+    // Suggest's measured KL per module path: the Sensitivity column and, under the table, the
+    // sorted bar chart (hidden while empty); a click on a bar activates that module.
+    void setSensitivity(const QHash<QString, double>& kl);
+    SensitivityChart* sensitivityChart() const { return m_chart; }
     void setStatus(const QString& status);
     // Disable while a measurement runs.
     void setMeasureEnabled(bool enabled);
@@ -68,6 +75,7 @@ private:
     QPushButton* m_measure = nullptr;
     QPushButton* m_export = nullptr;
     QLabel* m_status = nullptr;
+    SensitivityChart* m_chart = nullptr;
     bool m_selecting = false;
 };
 

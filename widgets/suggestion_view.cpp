@@ -3,6 +3,7 @@
 
 #include "csv_export.h"
 #include "plot_export.h"
+#include "sensitivity_chart.h"
 #include "qcustomplot_include.h"
 
 #include <QDir>
@@ -23,18 +24,9 @@
 namespace qs::ui {
 namespace {
 
-constexpr int kBars = 24;
-
 double mib(std::uint64_t bytes)
 {
     return static_cast<double>(bytes) / (1024.0 * 1024.0);
-}
-
-// "model.layers.12.self_attn.q_proj" -> "12.self_attn.q_proj": the bar labels.
-QString shortName(const QString& path)
-{
-    const int at = path.indexOf(QStringLiteral("layers."));
-    return at >= 0 ? path.mid(at + 7) : path;
 }
 
 QCustomPlot* newPlot(QWidget* parent, const QString& title)
@@ -52,11 +44,10 @@ QCustomPlot* newPlot(QWidget* parent, const QString& title)
 SuggestionView::SuggestionView(QWidget* parent)
     : QWidget(parent)
     , m_curve(newPlot(this, tr("Size against predicted perplexity")))
-    , m_bars(newPlot(this, tr("Most sensitive modules")))
+    , m_chart(new SensitivityChart(this))
     , m_message(new QLabel(this))
 {
     m_curve->setObjectName(QStringLiteral("suggestCurve"));
-    m_bars->setObjectName(QStringLiteral("suggestSensitivity"));
     m_float = m_curve->addGraph();
     m_float->setName(tr("float model"));
     m_float->setPen(QPen(QColor(120, 120, 120), 1, Qt::DashLine));
@@ -82,16 +73,6 @@ SuggestionView::SuggestionView(QWidget* parent)
                 Q_EMIT pointClicked(dataIndex);
         });
 
-    // Horizontal bars, the most sensitive on top, named on the left.
-    m_barData = new QCPBars(m_bars->yAxis, m_bars->xAxis);
-    m_barData->setPen(Qt::NoPen);
-    m_barData->setBrush(QColor(214, 39, 40, 170));
-    m_barData->setWidth(0.7);
-    m_bars->xAxis->setLabel(tr("KL per token with only this module quantized"));
-    m_bars->yAxis->setTickLabelFont(QFont(font().family(), font().pointSize() - 2));
-    m_bars->yAxis->setRangeReversed(true);
-    m_bars->yAxis->grid()->setVisible(false);
-
     m_message->setWordWrap(true);
     auto* curveBox = new QWidget(this);
     auto* curveLayout = new QVBoxLayout(curveBox);
@@ -105,17 +86,9 @@ SuggestionView::SuggestionView(QWidget* parent)
     curveControls->addWidget(csv);
     addExportButton(curveControls, m_curve, [] { return QStringLiteral("suggest curve"); });
     curveLayout->addLayout(curveControls);
-    auto* barBox = new QWidget(this);
-    auto* barLayout = new QVBoxLayout(barBox);
-    barLayout->setContentsMargins(0, 0, 0, 0);
-    barLayout->addWidget(m_bars, 1);
-    auto* barControls = new QHBoxLayout;
-    barControls->addStretch(1);
-    addExportButton(barControls, m_bars, [] { return QStringLiteral("sensitivity"); });
-    barLayout->addLayout(barControls);
     auto* splitter = new QSplitter(Qt::Horizontal, this);
     splitter->addWidget(curveBox);
-    splitter->addWidget(barBox);
+    splitter->addWidget(m_chart);
     splitter->setSizes({ 500, 500 });
     auto* layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
@@ -130,10 +103,9 @@ void SuggestionView::clear(const QString& message)
     m_line->data()->clear();
     m_mark->data()->clear();
     m_float->data()->clear();
-    m_barData->data()->clear();
+    m_chart->setSensitivity({});
     m_message->setText(message);
     m_curve->replot();
-    m_bars->replot();
 }
 
 void SuggestionView::setCurve(const std::vector<SuggestionPoint>& points, int selected, double floatPerplexity)
@@ -174,23 +146,7 @@ void SuggestionView::setSelected(int index)
 
 void SuggestionView::setSensitivity(std::vector<std::pair<QString, double>> modules)
 {
-    std::stable_sort(modules.begin(), modules.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
-    if (modules.size() > static_cast<std::size_t>(kBars))
-        modules.resize(kBars);
-    QVector<double> keys, values;
-    QVector<QString> labels;
-    for (std::size_t i = 0; i < modules.size(); ++i) {
-        keys << static_cast<double>(i + 1);
-        values << modules[i].second;
-        labels << shortName(modules[i].first);
-    }
-    m_barData->setData(keys, values, true);
-    QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
-    ticker->addTicks(keys, labels);
-    m_bars->yAxis->setTicker(ticker);
-    m_bars->yAxis->setRange(0.3, static_cast<double>(modules.size()) + 0.7);
-    m_bars->xAxis->setRange(0, values.isEmpty() ? 1 : *std::max_element(values.begin(), values.end()) * 1.08);
-    m_bars->replot();
+    m_chart->setSensitivity(std::move(modules));
 }
 
 bool SuggestionView::exportCurveCsv(const QString& path, QString* error) const

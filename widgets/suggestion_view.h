@@ -10,11 +10,12 @@
 #include <vector>
 
 class QCPGraph;
-class QCPBars;
 class QCustomPlot;
 class QLabel;
 
 namespace qs::ui {
+
+class SensitivityChart;
 
 // Suggest's two plots: the curve of exported size against predicted perplexity for the sequence
 // of choices (everything quantized, then one more module kept per point in sensitivity order),
@@ -38,7 +39,7 @@ public:
     bool exportCurveCsv(const QString& path, QString* error) const;
 
     QCustomPlot* curvePlot() const { return m_curve; }
-    QCustomPlot* sensitivityPlot() const { return m_bars; }
+    SensitivityChart* sensitivityChart() const { return m_chart; }
     const std::vector<SuggestionPoint>& points() const { return m_points; }
 
 Q_SIGNALS:
@@ -48,11 +49,10 @@ private:
     void chooseCsvFile();
 
     QCustomPlot* m_curve = nullptr;
-    QCustomPlot* m_bars = nullptr;
+    SensitivityChart* m_chart = nullptr;
     QCPGraph* m_line = nullptr;
     QCPGraph* m_mark = nullptr;
     QCPGraph* m_float = nullptr;
-    QCPBars* m_barData = nullptr;
     QLabel* m_message = nullptr;
     std::vector<SuggestionPoint> m_points;
     int m_selected = -1;

@@ -212,7 +212,7 @@ void MainWindow::connectControllers()
     connect(m_compare, &CompareController::failed, this, [this](const QString& message) { m_lastError = message; });
     connect(m_evaluation, &EvaluationController::evaluated, this, &MainWindow::evaluated);
     connect(m_suggest, &SuggestController::sensitivityMeasured, this,
-        [this](const QHash<QString, double>& kl) { m_tabs->layers()->model()->setSensitivity(kl); });
+        [this](const QHash<QString, double>& kl) { m_tabs->layers()->setSensitivity(kl); });
     connect(m_suggest, &SuggestController::suggested, this, &MainWindow::suggested);
     connect(m_suggest, &SuggestController::error, this,
         [this](const QString& title, const QString& message) { showError(title, message); });

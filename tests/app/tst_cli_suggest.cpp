@@ -2,8 +2,8 @@
 // `quantscope-cli suggest` as a user runs it: the JSON contract, the written keep list read back by
 // `eval --keep-file` (the same perplexity as the verification) and `convert --keep-file` (its ignore
 // list and its bytes are what suggest counted), a size budget with several candidate schemes
-// converted as a mixed-precision checkpoint of exactly the predicted size, NxD's keep list, and
-// the usage errors.
+// converted as a mixed-precision checkpoint of exactly the predicted size, NxD's and the AIU's keep
+// lists (converted: the counted bytes), stories260K checked by a separate eval, and the usage errors.
 #include "cli_runner.h"
 #include "generated_models.h"
 #include "io/checkpoint.h"
@@ -197,6 +197,48 @@ private Q_SLOTS:
             keepFile });
         QVERIFY2(c.exitCode == 0, qPrintable(c.err));
         QCOMPARE(tensorBytes(out), j.value(QStringLiteral("verified")).toObject().value(QStringLiteral("bytes")).toDouble());
+    }
+
+    // The AIU: fms-mo's qskip_layer_name list, converted: the bytes suggest counted (float16 for
+    // everything not quantized).
+    void aiuQskipList()
+    {
+        const QString keepFile = m_dir.filePath(QStringLiteral("qcfg.json"));
+        const CliRun r = run(suggestArgs({ QStringLiteral("--scheme"), QStringLiteral("aiu-int8"),
+            QStringLiteral("--max-kl"), QStringLiteral("0.0005"), QStringLiteral("--write"), QStringLiteral("fms-mo"),
+            QStringLiteral("-o"), keepFile }));
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const QJsonObject j = json(r);
+        const QString out = m_dir.filePath(QStringLiteral("aiu"));
+        const CliRun c = run({ QStringLiteral("convert"), m_model, QStringLiteral("-o"), out, QStringLiteral("--format"),
+            QStringLiteral("aiu"), QStringLiteral("--scheme"), QStringLiteral("aiu-int8"), QStringLiteral("--keep-file"),
+            keepFile });
+        QVERIFY2(c.exitCode == 0, qPrintable(c.err));
+        QCOMPARE(tensorBytes(out + QStringLiteral("/qmodel_for_aiu.pt")),
+            j.value(QStringLiteral("verified")).toObject().value(QStringLiteral("bytes")).toDouble());
+    }
+
+    // stories260K (a real trained model): the verified figures meet the budget, with fewer kept
+    // modules than all, and a separate eval of the written list gives them again.
+    void storiesVerifiedBySeparateEval()
+    {
+        const QString stories = QStringLiteral(QS_SHARED_MODELS_DIR) + QStringLiteral("/stories260K");
+        const QString keepFile = m_dir.filePath(QStringLiteral("stories-keep.txt"));
+        const QStringList data { QStringLiteral("--data"), stories + QStringLiteral("/tinystories_valid_sample10.txt"),
+            QStringLiteral("--seq-len"), QStringLiteral("128"), QStringLiteral("--scheme"), QStringLiteral("vllm-w4a16") };
+        const CliRun r = run(QStringList { QStringLiteral("suggest"), stories + QStringLiteral("/stories260K.bin") } + data
+            + QStringList { QStringLiteral("--max-ppl-increase"), QStringLiteral("3"), QStringLiteral("--write"),
+                QStringLiteral("text"), QStringLiteral("-o"), keepFile, QStringLiteral("--json") });
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const QJsonObject verified = json(r).value(QStringLiteral("verified")).toObject();
+        QVERIFY(verified.value(QStringLiteral("perplexity_change")).toDouble() <= 0.03);
+        const int kept = json(r).value(QStringLiteral("keep")).toArray().size();
+        QVERIFY(kept > 0 && kept < 35);
+        const CliRun e = run(QStringList { QStringLiteral("eval"), stories + QStringLiteral("/stories260K.bin") } + data
+            + QStringList { QStringLiteral("--keep-file"), keepFile, QStringLiteral("--json") });
+        QVERIFY2(e.exitCode == 0, qPrintable(e.err));
+        QCOMPARE(json(e).value(QStringLiteral("perplexity")).toDouble(), verified.value(QStringLiteral("perplexity")).toDouble());
+        QVERIFY(json(e).value(QStringLiteral("perplexity_change")).toDouble() <= 0.03);
     }
 
     void usageErrors()

@@ -7,6 +7,7 @@
 #include "layer_table_model.h"
 #include "main_window.h"
 #include "qcustomplot_include.h"
+#include "sensitivity_chart.h"
 #include "scheme_panel.h"
 #include "selection_editor.h"
 #include "suggest_panel.h"
@@ -84,8 +85,11 @@ private Q_SLOTS:
         // The layer table's column, the bar chart and the curve.
         qs::ui::LayerTableModel* model = w.analysisTabs()->findChild<qs::ui::LayerTable*>()->model();
         qs::ui::SuggestionView* view = w.suggestPanel()->view();
-        QCOMPARE(view->sensitivityPlot()->plottableCount(), 1);
-        QVERIFY(view->sensitivityPlot()->plottable(0)->interface1D()->dataCount() > 10);
+        QCOMPARE(view->sensitivityChart()->shown().size(), std::size_t(24));
+        QVERIFY(view->sensitivityChart()->shown().front().second >= view->sensitivityChart()->shown().back().second);
+        qs::ui::LayerTable* table = w.analysisTabs()->findChild<qs::ui::LayerTable*>();
+        QVERIFY(!table->sensitivityChart()->isHidden());
+        QCOMPARE(table->sensitivityChart()->shown().front(), view->sensitivityChart()->shown().front());
         QCOMPARE(view->points().size(), std::size_t(5 * 4 + 1)); // q/k/v and gate/up fused for vLLM
         QVERIFY(view->selected() >= 0);
         QVERIFY(model->headerData(qs::ui::LayerTableModel::SensitivityColumn, Qt::Horizontal).toString().contains(
