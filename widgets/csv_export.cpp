@@ -3,6 +3,10 @@
 
 #include <QAbstractItemModel>
 #include <QDir>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QStandardPaths>
+#include <QWidget>
 #include <QObject>
 #include <QSaveFile>
 
@@ -24,6 +28,22 @@ QString cellText(const QVariant& value)
 }
 
 } // namespace
+
+QString askForCsvFile(QWidget* parent, const QString& title, const QString& fileName)
+{
+    QString folder = parent->property("qsLastFolder").toString();
+    if (folder.isEmpty())
+        folder = QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation);
+    if (folder.isEmpty())
+        folder = QDir::homePath();
+    QString path = QFileDialog::getSaveFileName(parent, title, QDir(folder).filePath(fileName), csvFileFilter());
+    if (path.isEmpty())
+        return {};
+    if (QFileInfo(path).suffix().isEmpty())
+        path += QStringLiteral(".csv");
+    parent->setProperty("qsLastFolder", QFileInfo(path).absolutePath());
+    return path;
+}
 
 QString csvFileFilter()
 {

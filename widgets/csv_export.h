@@ -5,8 +5,13 @@
 #include <Qt>
 
 class QAbstractItemModel;
+class QWidget;
 
 namespace qs::ui {
+
+// Asks for a CSV file to write, starting from `fileName` in the folder this widget last used
+// (remembered on it), with ".csv" added when the name has no suffix; empty when cancelled.
+QString askForCsvFile(QWidget* parent, const QString& title, const QString& fileName);
 
 // "CSV table (*.csv)" for QFileDialog.
 QString csvFileFilter();

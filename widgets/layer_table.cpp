@@ -221,20 +221,9 @@ void LayerTable::activate(const QModelIndex& proxyIndex)
 
 void LayerTable::chooseCsvFile()
 {
-    QString folder = property("qsLastFolder").toString();
-    if (folder.isEmpty())
-        folder = QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation);
-    if (folder.isEmpty())
-        folder = QDir::homePath();
-    QString path = QFileDialog::getSaveFileName(
-        this, tr("Export layer table"), QDir(folder).filePath(QStringLiteral("layer_errors.csv")), csvFileFilter());
-    if (path.isEmpty())
-        return;
-    if (QFileInfo(path).suffix().isEmpty())
-        path += QStringLiteral(".csv");
-    setProperty("qsLastFolder", QFileInfo(path).absolutePath());
+    const QString path = askForCsvFile(this, tr("Export layer table"), QStringLiteral("layer_errors.csv"));
     QString error;
-    if (!exportCsv(path, &error))
+    if (!path.isEmpty() && !exportCsv(path, &error))
         QMessageBox::warning(this, tr("Export layer table"), error);
 }
 

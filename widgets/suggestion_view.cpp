@@ -176,18 +176,9 @@ bool SuggestionView::exportCurveCsv(const QString& path, QString* error) const
 
 void SuggestionView::chooseCsvFile()
 {
-    QString folder = property("qsLastFolder").toString();
-    if (folder.isEmpty())
-        folder = QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation);
-    QString path = QFileDialog::getSaveFileName(
-        this, tr("Export curve"), QDir(folder).filePath(QStringLiteral("suggest_curve.csv")), csvFileFilter());
-    if (path.isEmpty())
-        return;
-    if (QFileInfo(path).suffix().isEmpty())
-        path += QStringLiteral(".csv");
-    setProperty("qsLastFolder", QFileInfo(path).absolutePath());
+    const QString path = askForCsvFile(this, tr("Export curve"), QStringLiteral("suggest_curve.csv"));
     QString error;
-    if (!exportCurveCsv(path, &error))
+    if (!path.isEmpty() && !exportCurveCsv(path, &error))
         QMessageBox::warning(this, tr("Export curve"), error);
 }
 

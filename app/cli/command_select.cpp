@@ -32,7 +32,8 @@ std::string selectUsage()
            "  q/k/v or gate/up groups with mixed status, modules the target cannot keep.\n"
         + keepOptionsUsage()
         + "  --target T           any (default), nxd, compressed-tensors, aiu: add that format's checks\n"
-          "  --scheme PRESET      the scheme --keep-worst/--keep-below measure with (nxd-int8)\n"
+          "  --scheme PRESET      the scheme --keep-worst/--keep-below measure with (nxd-int8) and the\n"
+          "                       recipe of --write recipe quantizes with (vllm-w8a8-int8)\n"
           "  --write FORMAT -o FILE  write the kept modules as " + std::string(keepListFormats()) + "\n"
           "  --json               print {\"modules\": [{\"name\", \"keep\", \"rule\"}], \"warnings\":\n"
           "                       [{\"kind\", \"message\", \"modules\"}], \"kept\", \"quantized\"}\n";
@@ -63,7 +64,8 @@ int runSelect(const std::vector<std::string>& args)
     const SelectionResult result = resolveSelection(tree, rules, *target);
 
     if (a.values.count("--write")) {
-        const std::string text = keepListText(a.value("--write"), tree, result.kept(), rules);
+        const std::string text = keepListText(a.value("--write"), tree, result.kept(), rules,
+            *findSchemePreset(a.value("--scheme", "vllm-w8a8-int8")));
         writeFileAtomically(a.value("--output"), text);
     }
 

@@ -79,25 +79,6 @@ ExportFormat formatOption(const Arguments& args, const QuantScheme& scheme)
     throw UsageError("--format: '" + name + "'; formats: nxd, compressed-tensors, aiu");
 }
 
-std::vector<QuantScheme> candidatesOption(const Arguments& args, const QuantScheme& scheme)
-{
-    std::vector<QuantScheme> out { scheme };
-    const std::string list = args.value("--candidates");
-    std::size_t start = 0;
-    while (!list.empty() && start <= list.size()) {
-        const std::size_t comma = std::min(list.find(',', start), list.size());
-        const std::string name = list.substr(start, comma - start);
-        start = comma + 1;
-        if (name.empty() || name == scheme.name)
-            continue;
-        const auto preset = findSchemePreset(name);
-        if (!preset)
-            throw UsageError("--candidates: no scheme preset named '" + name + "' (see 'quantscope-cli schemes')");
-        out.push_back(*preset);
-    }
-    return out;
-}
-
 std::string suggestUsage()
 {
     return "quantscope-cli suggest MODEL --data FILE --scheme PRESET [--candidates PRESET,PRESET,...]\n"
@@ -160,7 +141,7 @@ int runSuggest(const std::vector<std::string>& raw)
     request.budget = budgetOption(args);
     request.sensitivity.evaluation = evaluationRequest(args);
     const QuantScheme scheme = *request.sensitivity.evaluation.scheme;
-    request.sensitivity.candidates = candidatesOption(args, scheme);
+    request.sensitivity.candidates = candidateSchemes(scheme, args.value("--candidates"));
     request.sensitivity.mode = args.value("--sensitivity", "block");
     request.sensitivity.probes = static_cast<int>(args.integer("--probes", 0, 0, 1 << 20));
     request.maxRefinements = static_cast<int>(args.integer("--max-refinements", 8, 0, 1 << 20));
@@ -179,7 +160,7 @@ int runSuggest(const std::vector<std::string>& raw)
         std::set<int> kept;
         for (const std::string& name : report.keep)
             kept.insert(tree.find(name));
-        writeFileAtomically(args.value("--output"), keepListText(args.value("--write"), tree, kept, {}));
+        writeFileAtomically(args.value("--output"), keepListText(args.value("--write"), tree, kept, {}, scheme));
     }
 
     const Suggestion& p = report.chosen;

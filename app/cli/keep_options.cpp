@@ -2,6 +2,7 @@
 #include "keep_options.h"
 
 #include "error.h"
+#include "export/compressed_tensors_exporter.h"
 #include "model/module_tree.h"
 #include "quant/quant_scheme.h"
 #include "select/keep_list_io.h"
@@ -127,8 +128,8 @@ const char* keepListFormats()
     return "nxd-json, nxd-json-model, nxd-json-draft, ct-ignore, recipe, fms-mo or text";
 }
 
-std::string keepListText(
-    const std::string& format, const ModuleTree& tree, const std::set<int>& kept, const std::vector<SelectionRule>& rules)
+std::string keepListText(const std::string& format, const ModuleTree& tree, const std::set<int>& kept,
+    const std::vector<SelectionRule>& rules, const QuantScheme& scheme)
 {
     if (format == "nxd-json" || format == "nxd-json-model" || format == "nxd-json-draft") {
         const auto names = nxdKeepNames(tree, kept, rules);
@@ -143,9 +144,10 @@ std::string keepListText(
         j["quantization_config"]["ignore"] = full;
         return j.dump(4) + "\n";
     }
-    if (format == "recipe")
-        return writeRecipeYaml(full, "{num_bits: 8, type: int, symmetric: true, strategy: channel}",
-            "{num_bits: 8, type: int, symmetric: true, strategy: token, dynamic: true}");
+    if (format == "recipe") {
+        const auto [weights, activations] = recipeSchemeArgs(scheme);
+        return writeRecipeYaml(full, weights, activations);
+    }
     if (format == "fms-mo")
         return writeFmsMoQcfg(full);
     if (format == "text")

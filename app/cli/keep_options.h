@@ -36,8 +36,9 @@ void addSelectedModules(const ModuleTree& tree, const SelectionResult& selection
 
 // A kept set written in one of the keep-list formats (see keepListFormats()): NxD partial names
 // (the rules' own when they resolve to it, else the compact form), otherwise full names.
-std::string keepListText(
-    const std::string& format, const ModuleTree& tree, const std::set<int>& kept, const std::vector<SelectionRule>& rules);
+// A recipe quantizes with `scheme` (its weights and activations as compressed-tensors writes them).
+std::string keepListText(const std::string& format, const ModuleTree& tree, const std::set<int>& kept,
+    const std::vector<SelectionRule>& rules, const QuantScheme& scheme);
 const char* keepListFormats(); // "nxd-json, nxd-json-model, ..., fms-mo or text"
 
 // The usage lines of these options.

@@ -27,21 +27,6 @@ ExportFormat schemeConsumer(const QuantScheme& s)
     return ExportFormat::Nxd;
 }
 
-std::vector<QuantScheme> candidateSchemes(const QuantScheme& first, const QString& list)
-{
-    std::vector<QuantScheme> out { first };
-    for (const QString& name : list.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
-        const std::string n = name.trimmed().toStdString();
-        if (n.empty() || n == first.name)
-            continue;
-        const auto preset = findSchemePreset(n);
-        if (!preset)
-            throw UsageError("candidates: no scheme preset named '" + n + "'");
-        out.push_back(*preset);
-    }
-    return out;
-}
-
 } // namespace
 
 SuggestController::SuggestController(JobContext context, SuggestPanel* view, const EvalPanel* evaluate, QObject* parent)
@@ -76,7 +61,7 @@ void SuggestController::suggest()
     SuggestRequest request;
     try {
         request.budget = m_view->budget();
-        request.sensitivity.candidates = candidateSchemes(*evaluation->scheme, m_view->candidates());
+        request.sensitivity.candidates = candidateSchemes(*evaluation->scheme, m_view->candidates().toStdString());
     } catch (const Error& e) {
         Q_EMIT error(tr("Suggest"), QString::fromUtf8(e.what()));
         return;

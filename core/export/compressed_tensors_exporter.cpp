@@ -104,6 +104,11 @@ std::string formatOf(const QuantScheme& s)
 
 } // namespace
 
+std::pair<std::string, std::string> recipeSchemeArgs(const QuantScheme& scheme)
+{
+    return { flow(weightArgs(scheme)), flow(activationArgs(scheme)) };
+}
+
 void CompressedTensorsExporter::validate(const QuantScheme& s) const
 {
     s.validate();

@@ -5,6 +5,8 @@
 #include "io/safetensors_format.h"
 
 #include <memory>
+#include <string>
+#include <utility>
 
 namespace qs {
 
@@ -52,5 +54,10 @@ private:
     std::vector<std::string> m_files;
     std::vector<std::string> m_quantizedModules; // in plan order
 };
+
+// A scheme's weights and input activations as the YAML flow mappings of an llm-compressor recipe's
+// config group ("{num_bits: 4, type: int, ...}"; activations empty when the scheme has none), as
+// the compressed-tensors export writes them.
+std::pair<std::string, std::string> recipeSchemeArgs(const QuantScheme& scheme);
 
 } // namespace qs

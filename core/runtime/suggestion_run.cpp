@@ -153,6 +153,26 @@ SuggestionChoice choiceKeeping(const SuggestionProblem& p, SuggestionChoice choi
 
 } // namespace
 
+std::vector<QuantScheme> candidateSchemes(const QuantScheme& first, const std::string& list)
+{
+    std::vector<QuantScheme> out { first };
+    std::size_t start = 0;
+    while (start <= list.size()) {
+        const std::size_t comma = std::min(list.find(',', start), list.size());
+        std::string name = list.substr(start, comma - start);
+        start = comma + 1;
+        name.erase(0, name.find_first_not_of(" \t"));
+        name.erase(name.find_last_not_of(" \t") + 1);
+        if (name.empty() || name == first.name)
+            continue;
+        const auto preset = findSchemePreset(name);
+        if (!preset)
+            throw UsageError("candidates: no scheme preset named '" + name + "' (see 'quantscope-cli schemes')");
+        out.push_back(*preset);
+    }
+    return out;
+}
+
 SuggestReport runSuggestion(const Checkpoint& checkpoint, const SuggestRequest& request, Progress& progress)
 {
     std::vector<QuantScheme> schemes = request.sensitivity.candidates;

@@ -50,6 +50,10 @@ struct SuggestReport
     std::vector<std::string> notes; // widening for the consumer, refinements
 };
 
+// `first` and the presets a comma-separated list names (blanks and `first` itself skipped), in order;
+// UsageError naming an unknown preset.
+std::vector<QuantScheme> candidateSchemes(const QuantScheme& first, const std::string& list);
+
 // UsageError for a format that cannot mix schemes given several candidates (NxD, AIU), and as
 // measureSensitivity and suggest() do.
 SuggestReport runSuggestion(const Checkpoint& checkpoint, const SuggestRequest& request, Progress& progress);

@@ -136,6 +136,15 @@ private Q_SLOTS:
         QCOMPARE(proxy.rowCount(), 0);
         model.setRows(makeLayers());
         QCOMPARE(proxy.rowCount(), 4);
+
+        // Suggest's sensitivity: a value where measured, a dash elsewhere, sorting by it.
+        const QString first = model.index(0, ui::LayerTableModel::ModuleColumn).data().toString();
+        model.setSensitivity({ { first, 0.25 } });
+        QCOMPARE(model.index(0, ui::LayerTableModel::SensitivityColumn).data(ui::LayerTableModel::SortRole).toDouble(), 0.25);
+        QCOMPARE(model.index(1, ui::LayerTableModel::SensitivityColumn).data().toString(), QStringLiteral("—"));
+        QVERIFY(std::isinf(model.index(1, ui::LayerTableModel::SensitivityColumn).data(ui::LayerTableModel::SortRole).toDouble()));
+        model.setRows(makeLayers()); // survives new rows
+        QCOMPARE(model.index(0, ui::LayerTableModel::SensitivityColumn).data(ui::LayerTableModel::SortRole).toDouble(), 0.25);
     }
 
     void csvExport()
@@ -161,7 +170,7 @@ private Q_SLOTS:
         QVERIFY(lines.last().isEmpty());
         QCOMPARE(lines[0],
             QStringLiteral("Module,Shape,Kept,MSE,SQNR (dB),Cosine,Max |error|,Kurtosis,Outlier channels,"
-                           "Min code std,Narrow channels,Output error,Calibrated error,GPTQ loss"));
+                           "Min code std,Narrow channels,Output error,Calibrated error,GPTQ loss,Sensitivity (KL)"));
         QVERIFY2(lines[4].startsWith(QStringLiteral("\"model.layers.1.odd,name \"\"x\"\"\",64x32,false,")),
             qPrintable(lines[4]));
         QVERIFY(lines[3].startsWith(QStringLiteral("model.embed_tokens,64x32,true,")));
