@@ -18,6 +18,9 @@ DataFileKind sniffDataFile(const std::uint8_t* data, std::uint64_t size)
         return DataFileKind::TorchLegacy;
     if (looksLikeLlama2c(data, size))
         return DataFileKind::Llama2c;
+    // A bare pickle: PROTO 2-5 first and STOP last.
+    if (size >= 4 && data[0] == 0x80 && data[1] >= 2 && data[1] <= 5 && data[size - 1] == '.')
+        return DataFileKind::Pickle;
     // safetensors: an 8-byte little-endian length, then a JSON object.
     if (size >= 9) {
         std::uint64_t length = 0;
@@ -37,6 +40,8 @@ DataFileContents openDataFile(const std::filesystem::path& file)
     case DataFileKind::TorchZip:
     case DataFileKind::TorchLegacy:
         return openTorchFile(mapping, kind);
+    case DataFileKind::Pickle:
+        return openNumpyPickle(mapping);
     case DataFileKind::Llama2c: {
         auto layout = parseLlama2c(mapping->data(), mapping->size(), file.string());
         DataFileContents out;
@@ -58,7 +63,7 @@ DataFileContents openDataFile(const std::filesystem::path& file)
     const bool safetensorsName = name.size() > 12 && name.compare(name.size() - 12, 12, ".safetensors") == 0;
     if (kind == DataFileKind::Unknown && !safetensorsName)
         throw FormatError("not a checkpoint QuantScope can read: it is neither safetensors, a PyTorch file (zip or "
-                          "legacy pickle) nor a llama2.c checkpoint",
+                          "legacy pickle), a pickle of numpy arrays nor a llama2.c checkpoint",
             ErrorContext { file.string(), {}, {} });
     // A .safetensors name with unknown content still goes to the safetensors parser, whose
     // errors say precisely what is wrong with the header.

@@ -18,7 +18,7 @@ namespace qs {
 // absolute offset into `mapping`. Opening reads headers (and a pickle) only, never tensor data.
 struct DataFileContents
 {
-    // "safetensors", "pytorch-zip", "pytorch-legacy" or "llama2c".
+    // "safetensors", "pytorch-zip", "pytorch-legacy", "llama2c" or "numpy-pickle".
     std::string format;
     // How the tensors are organised inside: "state_dict", "nanogpt", ... (empty for safetensors).
     std::string layout;
@@ -36,6 +36,7 @@ enum class DataFileKind
     TorchZip,
     TorchLegacy,
     Llama2c,
+    Pickle, // a bare pickle (protocol 2 to 5): a .pkl of numpy arrays
     Unknown,
 };
 DataFileKind sniffDataFile(const std::uint8_t* data, std::uint64_t size);
@@ -46,5 +47,7 @@ DataFileContents openDataFile(const std::filesystem::path& file);
 
 // PyTorch files (zip or legacy), implemented in torch_file.cpp.
 DataFileContents openTorchFile(const std::shared_ptr<const MappedFile>& mapping, DataFileKind kind);
+// A pickled dict of numpy arrays (the nanoGPT fork's .pkl), in numpy_pickle_file.cpp.
+DataFileContents openNumpyPickle(const std::shared_ptr<const MappedFile>& mapping);
 
 } // namespace qs

@@ -56,10 +56,39 @@ void checkStateDict(const qs::TorchStateDict& sd)
         QS_FUZZ_CHECK(nlohmann::json::accept(json)); // metadata values are JSON text
 }
 
+// The numpy-array dialect (a .pkl of save_weights.py): every array it defines lies inside the
+// data and holds exactly shape x itemsize bytes.
+void checkNumpyDialect(const std::uint8_t* data, std::size_t size)
+{
+    qs::PickleDocument doc;
+    try {
+        qs::unpickle(data, size, doc, kFile, qs::PickleGlobals::NumpyArrays);
+    } catch (const qs::Error& e) {
+        QS_FUZZ_CHECK(e.what()[0] != '\0');
+        return;
+    }
+    const qs::PickleObject* root = doc.root();
+    if (root->kind != qs::PickleKind::Dict)
+        return;
+    for (const auto& [key, value] : root->entries) {
+        if (value->kind != qs::PickleKind::Array || !value->array.defined)
+            continue;
+        const qs::PickleArray& a = value->array;
+        QS_FUZZ_CHECK(a.offset <= size && a.bytes <= size - a.offset);
+        std::uint64_t n = qs::dtypeSize(a.dtype);
+        for (const std::int64_t d : a.shape) {
+            QS_FUZZ_CHECK(d >= 0);
+            QS_FUZZ_CHECK(!__builtin_mul_overflow(n, static_cast<std::uint64_t>(d), &n));
+        }
+        QS_FUZZ_CHECK(n == a.bytes);
+    }
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
 {
+    checkNumpyDialect(data, size);
     qs::PickleDocument doc;
     try {
         const auto result = qs::unpickle(data, size, doc, kFile);

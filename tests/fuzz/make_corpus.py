@@ -111,6 +111,24 @@ def plain_pickle_seeds(out):
     write(out, "bad_truncated_p4.pkl", pickle.dumps(nested, protocol=4)[:-7])
 
 
+def numpy_pickle_seeds(out):
+    """save_weights.py-style pickles of numpy arrays (the unpickler's numpy dialect)."""
+    try:
+        import numpy as np
+    except ImportError:
+        print("make_corpus: numpy not found; numpy seeds skipped", file=sys.stderr)
+        return
+    arrays = collections.OrderedDict([
+        ("h.0.attn.c_attn_q.quantized_weight", np.arange(-6, 6, dtype=np.int8).reshape(3, 4)),
+        ("h.0.attn.c_attn_q.weight_norm", np.array(0.05, np.float32)),
+        ("h.0.attn.c_attn_q.weight_zero_point", np.array([3], np.int64)),
+        ("h.0.attn.attn_act_input", np.asfortranarray(np.ones((2, 3), np.int8))),
+        ("h.0.attn.attn_act_input_scale", np.array(0.5, np.float16)),
+    ])
+    for proto in (2, 4, 5):
+        write(out, "numpy_arrays_p%d.pkl" % proto, pickle.dumps(arrays, protocol=proto))
+
+
 def torch_pickle_seeds(out):
     try:
         import torch
@@ -262,6 +280,7 @@ def main():
     safetensors_seeds(os.path.join(out, "fuzz_safetensors_header"))
     plain_pickle_seeds(os.path.join(out, "fuzz_unpickler"))
     torch_pickle_seeds(os.path.join(out, "fuzz_unpickler"))
+    numpy_pickle_seeds(os.path.join(out, "fuzz_unpickler"))
     llama2c_seeds(os.path.join(out, "fuzz_llama2c"))
 
 

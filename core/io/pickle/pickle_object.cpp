@@ -38,7 +38,7 @@ std::string describePickleObject(const PickleObject* o)
     case PickleKind::String:
         return "str " + quoted(o->text);
     case PickleKind::Bytes:
-        return "bytes (" + std::to_string(o->text.size()) + ")";
+        return "bytes (" + std::to_string(o->external ? o->dataSize : o->text.size()) + ")";
     case PickleKind::List:
         return "list (" + std::to_string(o->items.size()) + " items)";
     case PickleKind::Tuple:
@@ -54,6 +54,10 @@ std::string describePickleObject(const PickleObject* o)
         return "storage " + quoted(o->storage.key);
     case PickleKind::Tensor:
         return "tensor";
+    case PickleKind::ArrayDType:
+        return "numpy dtype " + quoted(o->array.descr);
+    case PickleKind::Array:
+        return "numpy array (" + o->array.descr + ")";
     }
     return "object";
 }

@@ -29,6 +29,8 @@ enum class PickleKind : std::uint8_t
     Global, // an allowed class or function, before it is called; `text` is "module.name"
     Storage, // a tensor storage, from a persistent id
     Tensor, // torch._utils._rebuild_tensor_v2 (or a Parameter)
+    ArrayDType, // numpy.dtype('i1'), ... (numpy-array pickles only)
+    Array, // a numpy.ndarray whose bytes are in the pickle stream (numpy-array pickles only)
 };
 
 struct PickleObject;
@@ -52,6 +54,19 @@ struct PickleTensor
     bool parameter = false;
 };
 
+// A numpy array: its element type, shape and where its bytes lie in the pickled data (never
+// copied). `defined` is false between _reconstruct (an empty array) and its BUILD.
+struct PickleArray
+{
+    DType dtype = DType::U8;
+    std::string descr; // numpy's type string: "i1", "<f4", "bfloat16"
+    std::vector<std::int64_t> shape;
+    bool fortran = false; // column-major bytes
+    std::uint64_t offset = 0; // of the first byte, from the start of the pickled data
+    std::uint64_t bytes = 0;
+    bool defined = false;
+};
+
 struct PickleObject
 {
     PickleKind kind = PickleKind::None;
@@ -65,6 +80,12 @@ struct PickleObject
     const PickleObject* state = nullptr; // BUILD state (an OrderedDict's attributes, e.g. _metadata)
     PickleStorage storage;
     PickleTensor tensor;
+    PickleArray array; // Array; for ArrayDType only dtype and descr
+    // Bytes of a numpy-array pickle are not copied into `text`: they stay in the data at
+    // `dataOffset` (from its start), `dataSize` long.
+    bool external = false;
+    std::uint64_t dataOffset = 0;
+    std::uint64_t dataSize = 0;
 
     bool isString() const { return kind == PickleKind::String; }
     // The value for a string key of a Dict, or nullptr.

@@ -63,5 +63,7 @@ constexpr std::uint8_t MEMOIZE = 0x94;
 constexpr std::uint8_t FRAME = 0x95;
 // protocol 5
 constexpr std::uint8_t BYTEARRAY8 = 0x96;
+constexpr std::uint8_t NEXT_BUFFER = 0x97;
+constexpr std::uint8_t READONLY_BUFFER = 0x98;
 
 } // namespace qs::pickle_op

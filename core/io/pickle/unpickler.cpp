@@ -97,6 +97,10 @@ std::size_t Unpickler::run()
         case MEMOIZE:
             memoOp(op);
             break;
+        case NEXT_BUFFER:
+        case READONLY_BUFFER:
+            bufferOp(op);
+            break;
         default:
             unsupported(op);
         }
@@ -211,16 +215,20 @@ void Unpickler::pushText(std::uint8_t op)
         push(makeText(PickleKind::String, readBytes(readLe(8))));
         break;
     case SHORT_BINSTRING:
-    case SHORT_BINBYTES:
         push(makeText(PickleKind::Bytes, readBytes(readLe(1))));
         break;
+    case SHORT_BINBYTES:
+        push(makeBytes(readLe(1)));
+        break;
     case BINSTRING:
-    case BINBYTES:
         push(makeText(PickleKind::Bytes, readBytes(readLe(4))));
+        break;
+    case BINBYTES:
+        push(makeBytes(readLe(4)));
         break;
     case BINBYTES8:
     case BYTEARRAY8:
-        push(makeText(PickleKind::Bytes, readBytes(readLe(8))));
+        push(makeBytes(readLe(8)));
         break;
     }
 }
@@ -334,6 +342,15 @@ void Unpickler::memoOp(std::uint8_t op)
     }
 }
 
+void Unpickler::bufferOp(std::uint8_t op)
+{
+    if (op == pickle_op::NEXT_BUFFER)
+        fail("NEXT_BUFFER takes an out-of-band buffer that a file cannot hold (the pickle was written with a "
+             "buffer_callback)");
+    if (top()->kind != PickleKind::Bytes) // READONLY_BUFFER: a flag on the buffer just taken
+        fail("READONLY_BUFFER applied to " + describePickleObject(top()));
+}
+
 void Unpickler::unsupported(std::uint8_t op) const
 {
     fail("opcode 0x" + std::string(1, "0123456789abcdef"[op >> 4]) + std::string(1, "0123456789abcdef"[op & 15])
@@ -343,10 +360,10 @@ void Unpickler::unsupported(std::uint8_t op) const
 
 } // namespace detail
 
-UnpickleResult unpickle(
-    const std::uint8_t* data, std::size_t size, PickleDocument& document, const std::string& fileName)
+UnpickleResult unpickle(const std::uint8_t* data, std::size_t size, PickleDocument& document,
+    const std::string& fileName, PickleGlobals globals)
 {
-    detail::Unpickler u(data, size, document, fileName);
+    detail::Unpickler u(data, size, document, fileName, globals);
     return UnpickleResult { u.run() };
 }
 

@@ -23,6 +23,17 @@ namespace qs {
 // Hostile input gives a FormatError naming `fileName`, the byte offset and the problem: bad or
 // unknown opcodes, truncation, stack underflow, memo misses, wrong argument types. Work and
 // memory are bounded by the input size and `kMaxPickleObjects`.
+// Which globals a pickle may name. Torch: what torch.save writes (above). NumpyArrays: what
+// pickle.dump of a dict of numpy arrays writes (save_weights.py's .pkl): collections.OrderedDict,
+// numpy.ndarray, numpy.dtype, numpy(._)core.multiarray._reconstruct,
+// numpy(._)core.numeric._frombuffer (protocol 5), ml_dtypes.bfloat16 and _codecs.encode. Its byte
+// strings are not copied: arrays point at their bytes inside the data (PickleArray::offset).
+enum class PickleGlobals
+{
+    Torch,
+    NumpyArrays,
+};
+
 struct UnpickleResult
 {
     std::size_t consumed = 0; // bytes up to and including STOP (legacy files hold several pickles)
@@ -30,7 +41,7 @@ struct UnpickleResult
 
 constexpr std::size_t kMaxPickleObjects = 5'000'000;
 
-UnpickleResult unpickle(
-    const std::uint8_t* data, std::size_t size, PickleDocument& document, const std::string& fileName);
+UnpickleResult unpickle(const std::uint8_t* data, std::size_t size, PickleDocument& document,
+    const std::string& fileName, PickleGlobals globals = PickleGlobals::Torch);
 
 } // namespace qs

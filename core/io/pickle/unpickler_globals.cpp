@@ -46,6 +46,8 @@ void Unpickler::objectOp(std::uint8_t op)
         break;
     }
     case BINPERSID:
+        if (m_globals == PickleGlobals::NumpyArrays)
+            fail("a persistent id (BINPERSID) in a pickle of numpy arrays: this is a torch.save stream, not a .pkl");
         push(persistentLoad(pop()));
         break;
     }
@@ -54,10 +56,14 @@ void Unpickler::objectOp(std::uint8_t op)
 Obj Unpickler::global(const std::string& module, const std::string& name)
 {
     const std::string full = module + "." + name;
-    if (!isAllowedTorchGlobal(module, name))
+    if (m_globals == PickleGlobals::NumpyArrays ? !isAllowedNumpyGlobal(module, name)
+                                                : !isAllowedTorchGlobal(module, name))
         fail("refers to the global '" + full
-            + "', which is not allowed: QuantScope reads only tensors, storages and plain containers and never "
-              "runs code from a checkpoint");
+            + (m_globals == PickleGlobals::NumpyArrays
+                    ? "', which is not allowed: QuantScope reads only numpy arrays and plain containers from a .pkl "
+                      "and never runs code from it"
+                    : "', which is not allowed: QuantScope reads only tensors, storages and plain containers and "
+                      "never runs code from a checkpoint"));
     return makeText(PickleKind::Global, full);
 }
 
@@ -97,7 +103,8 @@ Obj Unpickler::reduce(Obj callable, Obj args)
     if (m_doc.objectCount() >= kMaxPickleObjects)
         fail("more than " + std::to_string(kMaxPickleObjects) + " objects; this is not a checkpoint");
     try {
-        return callTorchGlobal(m_doc, callable->text, args->items);
+        return m_globals == PickleGlobals::NumpyArrays ? callNumpyGlobal(m_doc, callable->text, args->items)
+                                                       : callTorchGlobal(m_doc, callable->text, args->items);
     } catch (const PickleCallError& e) {
         fail(e.what());
     }
@@ -111,6 +118,14 @@ void Unpickler::build(Obj target, Obj state)
     }
     if (target->kind == PickleKind::Tensor)
         return; // a Parameter's extra Python attributes: nothing to keep
+    if (target->kind == PickleKind::Array || target->kind == PickleKind::ArrayDType) {
+        try {
+            buildNumpyObject(const_cast<PickleObject*>(target), state);
+        } catch (const PickleCallError& e) {
+            fail(e.what());
+        }
+        return;
+    }
     fail("BUILD on " + describePickleObject(target) + " is not supported");
 }
 

@@ -7,6 +7,7 @@
 // io/pickle/unpickler.h instead.
 #include "error.h"
 #include "io/pickle/pickle_object.h"
+#include "io/pickle/numpy_globals.h"
 #include "io/pickle/torch_globals.h"
 #include "io/pickle/unpickler.h"
 
@@ -26,11 +27,13 @@ using Obj = const PickleObject*;
 class Unpickler
 {
 public:
-    Unpickler(const std::uint8_t* data, std::size_t size, PickleDocument& doc, const std::string& file)
+    Unpickler(const std::uint8_t* data, std::size_t size, PickleDocument& doc, const std::string& file,
+        PickleGlobals globals)
         : m_data(data)
         , m_size(size)
         , m_doc(doc)
         , m_file(file)
+        , m_globals(globals)
     { }
 
     std::size_t run(); // unpickler.cpp: reads opcodes up to STOP, returns the bytes consumed
@@ -48,6 +51,7 @@ private:
     inline void pushContainer(std::uint8_t op); // EMPTY_*, LIST, TUPLE, FROZENSET, TUPLE1-3, DICT
     inline void fillContainer(std::uint8_t op); // APPEND, APPENDS, ADDITEMS, SETITEM, SETITEMS
     inline void memoOp(std::uint8_t op); // BINGET, LONG_BINGET, BINPUT, LONG_BINPUT, MEMOIZE
+    void bufferOp(std::uint8_t op); // NEXT_BUFFER, READONLY_BUFFER (protocol 5)
     [[noreturn]] void unsupported(std::uint8_t op) const;
     // unpickler_globals.cpp: where a pickle refers outside itself (whitelisted globals only).
     void objectOp(std::uint8_t op); // GLOBAL, STACK_GLOBAL, REDUCE, NEWOBJ, BUILD, BINPERSID
@@ -144,6 +148,21 @@ private:
         o->text = std::move(s);
         return o;
     }
+    // A byte string of `n` bytes at the cursor: copied for torch pickles, left in place (its
+    // offset kept) for numpy-array pickles, whose byte strings are the arrays' data.
+    Obj makeBytes(std::uint64_t n)
+    {
+        if (m_globals == PickleGlobals::Torch)
+            return makeText(PickleKind::Bytes, readBytes(n));
+        if (n > m_size - m_pos)
+            fail("a bytes length of " + std::to_string(n) + " runs past the end of the data");
+        auto* o = make(PickleKind::Bytes);
+        o->external = true;
+        o->dataOffset = m_pos;
+        o->dataSize = n;
+        take(static_cast<std::size_t>(n));
+        return o;
+    }
     Obj makeTuple(std::vector<Obj> items)
     {
         auto* o = make(PickleKind::Tuple);
@@ -193,6 +212,7 @@ private:
     std::uint64_t m_opStart = 0;
     PickleDocument& m_doc;
     const std::string& m_file;
+    PickleGlobals m_globals;
     std::vector<Obj> m_stack;
     std::vector<std::size_t> m_marks;
     std::unordered_map<std::uint64_t, Obj> m_memo;
