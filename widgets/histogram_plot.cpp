@@ -57,6 +57,14 @@ HistogramPlot::HistogramPlot(QWidget* parent)
     m_dequantized->setPen(QPen(QColor(214, 39, 40), 1.2));
     m_dequantized->setAdaptiveSampling(false);
 
+    m_stored = m_plot->addGraph();
+    m_stored->setName(tr("stored codes, dequantized"));
+    m_stored->setLineStyle(QCPGraph::lsStepCenter);
+    m_stored->setPen(QPen(QColor(44, 160, 44), 1.4, Qt::DashLine));
+    m_stored->setAdaptiveSampling(false);
+    m_stored->setVisible(false);
+    m_stored->removeFromLegend();
+
     m_plot->xAxis->setLabel(tr("value"));
     m_plot->yAxis->setLabel(tr("count"));
     m_plot->legend->setVisible(true);
@@ -107,10 +115,33 @@ void HistogramPlot::setHistograms(const QString& title, const Histogram& origina
     m_dequantized->removeFromLegend();
     if (withDeq)
         m_dequantized->addToLegend();
+    m_stored->data()->clear();
+    m_stored->setVisible(false);
+    m_stored->removeFromLegend();
     m_dataLo = original.lo;
     m_dataHi = original.hi;
     applyXRange();
     applyScale();
+}
+
+void HistogramPlot::setStoredHistogram(const Histogram* stored, const QString& label)
+{
+    const bool on = stored && !stored->empty();
+    m_stored->removeFromLegend();
+    if (on) {
+        fill(m_stored, *stored);
+        m_stored->setName(label);
+        m_stored->addToLegend();
+    } else {
+        m_stored->data()->clear();
+    }
+    m_stored->setVisible(on);
+    applyScale();
+}
+
+bool HistogramPlot::hasStoredHistogram() const
+{
+    return m_stored->visible() && !m_stored->data()->isEmpty();
 }
 
 void HistogramPlot::setClipLines(const std::vector<double>& xs)
@@ -156,6 +187,9 @@ void HistogramPlot::showMessage(const QString& message)
     m_title->setText(message);
     m_original->data()->clear();
     m_dequantized->data()->clear();
+    m_stored->data()->clear();
+    m_stored->setVisible(false);
+    m_stored->removeFromLegend();
     setClipLines({});
     m_dataLo = -1;
     m_dataHi = 1;
@@ -194,7 +228,7 @@ void HistogramPlot::applyScale()
 {
     const bool log = m_logScale->isChecked();
     double peak = 1;
-    for (auto* g : { m_original, m_dequantized }) {
+    for (auto* g : { m_original, m_dequantized, m_stored }) {
         for (auto it = g->data()->constBegin(); it != g->data()->constEnd(); ++it)
             peak = std::max(peak, it->value);
     }

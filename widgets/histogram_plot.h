@@ -19,7 +19,7 @@ namespace qs::ui {
 
 // The distribution of one tensor: the float values as a filled step curve and, when the
 // tensor is quantized, the dequantized values on the same bins as a line, so clipping and
-// the coarseness of the int8 grid are visible. Plain histograms in, no libtorch. Optional
+// the coarseness of the int8 grid are visible; optionally a checkpoint's own stored codes too. Plain histograms in, no libtorch. Optional
 // dashed vertical lines mark the clipping range; the bin count is a control whose changes the
 // owner answers with new histograms; an Export button saves the plot.
 class HistogramPlot : public QWidget
@@ -32,6 +32,11 @@ public:
     // The labels name the series in the legend ("original (float)", "dequantized (int8)" when empty).
     void setHistograms(const QString& title, const Histogram& original, const Histogram* dequantized,
         const QString& originalLabel = QString(), const QString& dequantizedLabel = QString());
+    // A third series on the same bins, drawn dashed: the codes a checkpoint stores for this
+    // tensor, dequantized (the nanoGPT fork's quantized_weight). Call after setHistograms(),
+    // which removes it; null or empty removes it too.
+    void setStoredHistogram(const Histogram* stored, const QString& label);
+    bool hasStoredHistogram() const;
     // An empty plot with a message in place of the title ("Select a module", "Loading…").
     void showMessage(const QString& message);
 
@@ -60,6 +65,7 @@ private:
     QCPTextElement* m_title = nullptr;
     QCPGraph* m_original = nullptr;
     QCPGraph* m_dequantized = nullptr;
+    QCPGraph* m_stored = nullptr;
     QCheckBox* m_logScale = nullptr;
     QSpinBox* m_bins = nullptr;
     std::vector<QCPItemStraightLine*> m_clipItems;

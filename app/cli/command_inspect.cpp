@@ -156,6 +156,11 @@ int inspectTensor(const Checkpoint& c, const std::string& name, bool json)
             { "values",
                 { { "count", a.summary.count }, { "min", a.summary.min }, { "max", a.summary.max },
                     { "mean", a.summary.mean }, { "std", a.summary.std } } } };
+        if (!a.storedScheme.empty())
+            j["stored_scheme"] = { { "scheme", a.storedScheme }, { "basis", a.storedSchemeBasis } };
+        if (!a.storedCodes.empty())
+            j["stored_codes"] = { { "tensor", a.storedCodes }, { "sqnr_db", a.storedError.sqnrDb },
+                { "max_abs_error", a.storedError.maxAbsError }, { "cosine", a.storedError.cosine } };
         if (a.quantized)
             j["int8_per_channel"]
                 = { { "sqnr_db", a.error.sqnrDb }, { "mse", a.error.mse }, { "max_abs_error", a.error.maxAbsError },
@@ -166,6 +171,11 @@ int inspectTensor(const Checkpoint& c, const std::string& name, bool json)
     std::printf("%s  %s %s\n", t.name.c_str(), std::string(dtypeName(t.dtype)).c_str(), formatShape(t.shape).c_str());
     if (!a.storedQuantization.empty())
         std::printf("stored quantized (%s); values below are dequantized\n", a.storedQuantization.c_str());
+    if (!a.storedCodes.empty())
+        std::printf("stored codes %s, against this float weight: SQNR %.2f dB, max |error| %.3g\n",
+            a.storedCodes.c_str(), a.storedError.sqnrDb, a.storedError.maxAbsError);
+    if (!a.storedScheme.empty())
+        std::printf("quantizer: %s (%s)\n", a.storedScheme.c_str(), a.storedSchemeBasis.c_str());
     std::printf("values:  %lld elements, min %.6g, max %.6g, mean %.6g, std %.6g, excess kurtosis %.3g\n",
         static_cast<long long>(a.summary.count), a.summary.min, a.summary.max, a.summary.mean, a.summary.std,
         a.summary.kurtosis);
@@ -179,8 +189,8 @@ std::string inspectUsage()
 {
     return "quantscope-cli inspect PATH [--tensor NAME] [--json]\n"
            "  Summarise a checkpoint and list its tensors. PATH: a .safetensors file, a PyTorch\n"
-           "  .pt/.bin/.pth (zip or legacy; state dicts, nanoGPT ckpt.pt, qmodel_for_aiu.pt), a\n"
-           "  llama2.c .bin, an index (model.safetensors.index.json, pytorch_model.bin.index.json)\n"
+           "  .pt/.bin/.pth (zip or legacy; state dicts, nanoGPT ckpt.pt, qmodel_for_aiu.pt), the\n"
+           "  nanoGPT fork's save_weights.py .pkl, a llama2.c .bin, an index (model.safetensors.index.json, pytorch_model.bin.index.json)\n"
            "  or a model folder. Already-quantized checkpoints show their scheme.\n"
            "  --json  print {\"format\", \"layout\", \"path\", \"files\", \"shards\", \"bytes_on_disk\",\n"
            "          \"model_type\", \"parameter_count\", \"total_bytes\", \"dtype_mix\", \"tied\",\n"
@@ -188,7 +198,9 @@ std::string inspectUsage()
            "          \"tensors\": [{\"name\", \"dtype\", \"shape\", \"bytes\", ...}]}\n"
            "  --tensor NAME  statistics of one tensor (dequantized when stored quantized) and what\n"
            "          int8 per-channel would do to it; with --json: {\"name\", \"dtype\", \"shape\",\n"
-           "          \"stored_quantization\", \"values\": {...}, \"int8_per_channel\": {...}}\n";
+           "          \"stored_quantization\", \"values\": {...}, \"int8_per_channel\": {...}}, and for\n"
+           "          the nanoGPT fork's codes \"stored_scheme\": {\"scheme\", \"basis\"} and, for a float\n"
+           "          weight with codes beside it, \"stored_codes\": {\"tensor\", \"sqnr_db\", ...}\n";
 }
 
 int runInspect(const std::vector<std::string>& raw)

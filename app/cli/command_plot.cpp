@@ -12,6 +12,9 @@
 #include "io/checkpoint.h"
 #include "model/module_tree.h"
 #include "plot_export.h"
+#include "plot_images.h"
+#include "stats/plot_targets.h"
+#include "terminal_progress.h"
 #include "quant/quant_scheme.h"
 #include "scheme_option.h"
 #include "stats/heatmap_sampler.h"
@@ -21,11 +24,14 @@
 #include <QApplication>
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <optional>
 
 namespace qs::cli {
 namespace {
+
+namespace fs = std::filesystem;
 
 QString q(const std::string& s)
 {
@@ -44,6 +50,7 @@ std::string suffixOf(const std::string& path)
 std::string plotUsage()
 {
     return "quantscope-cli plot PATH --tensor NAME --kind KIND -o FILE.png|svg|pdf [--scheme PRESET]\n"
+           "quantscope-cli plot PATH --all --kind histogram|heatmap -o FOLDER [--filter PATTERN] [--scheme PRESET]\n"
            "                    [--width W] [--height H] [--bins N] [--linear] [--field values|error]\n"
            "                    [--reduction absmax|mean] [--compare OTHER]\n"
            "  Draw one of the GUI's analysis plots to a file (no display needed).\n"
@@ -54,7 +61,14 @@ std::string plotUsage()
            "                    error draws float minus dequantized (needs --scheme)\n"
            "  --kind channels   per output channel: the std of the int codes against the threshold 20\n"
            "                    (needs --scheme), or min/max/mean ranges with --field values\n"
-           "  --width, --height image size in pixels (default 1000 x 600)\n";
+           "  --width, --height image size in pixels (default 1000 x 600)\n"
+           "  --all             one PNG per weight and stored activation into FOLDER (created), named as\n"
+           "                    the nanoGPT fork's visualize.py names them without its timestamp:\n"
+           "                    <tensor>_histogram.png, or <tensor>_matrix.png for --kind heatmap (the first\n"
+           "                    2-D slice: batch 0, head 0 of an activation); values are dequantized, with\n"
+           "                    the stored codes and --scheme's re-quantization overlaid on histograms.\n"
+           "                    Scales, zero points, _step counters and causal masks are left out.\n"
+           "  --filter PATTERN  with --all: re:REGEX (searched), a glob with * or ?, or a substring\n";
 }
 
 // What `plot` draws: its options, checked before the model loads.
@@ -68,6 +82,8 @@ struct PlotRequest
     std::string field; // values, error, or empty
     std::string reduction; // absmax or mean
     std::string compare; // the other checkpoint of a histogram, or empty
+    bool all = false; // every weight and stored activation into the folder `output`
+    std::string filter; // with `all`
     int width = 0;
     int height = 0;
     int bins = 0;
@@ -77,9 +93,9 @@ struct PlotRequest
 PlotRequest plotRequest(const std::vector<std::string>& raw)
 {
     OptionSpec spec;
-    spec.flags = { "--linear" };
+    spec.flags = { "--linear", "--all" };
     spec.values = { "--tensor", "--kind", "--output", "--scheme", "--width", "--height", "--bins", "--field",
-        "--reduction", "--compare" };
+        "--reduction", "--compare", "--filter" };
     spec.aliases = { { "-o", "--output" } };
     const Arguments args = parseArguments("plot", raw, spec);
     if (args.positional.size() != 1)
@@ -89,13 +105,26 @@ PlotRequest plotRequest(const std::vector<std::string>& raw)
     r.tensor = args.value("--tensor");
     r.kind = args.value("--kind");
     r.output = args.value("--output");
-    if (r.tensor.empty() || r.kind.empty() || r.output.empty())
-        throw UsageError("plot needs --tensor NAME, --kind histogram|codes|heatmap|channels and -o FILE");
-    if (r.kind != "histogram" && r.kind != "codes" && r.kind != "heatmap" && r.kind != "channels")
-        throw UsageError("--kind: '" + r.kind + "'; kinds: histogram, codes, heatmap, channels");
-    const std::string suffix = suffixOf(r.output);
-    if (suffix != "png" && suffix != "svg" && suffix != "pdf")
-        throw UsageError("-o: '" + r.output + "' must end in .png, .svg or .pdf");
+    r.all = args.has("--all");
+    r.filter = args.value("--filter");
+    if (r.all) {
+        if (!r.tensor.empty() || !args.value("--compare").empty() || !args.value("--field").empty())
+            throw UsageError("--all draws every tensor: it takes neither --tensor, --compare nor --field");
+        if (r.kind != "histogram" && r.kind != "heatmap")
+            throw UsageError("--all needs --kind histogram or --kind heatmap");
+        if (r.output.empty())
+            throw UsageError("--all needs -o FOLDER");
+    } else {
+        if (!r.filter.empty())
+            throw UsageError("--filter goes with --all");
+        if (r.tensor.empty() || r.kind.empty() || r.output.empty())
+            throw UsageError("plot needs --tensor NAME, --kind histogram|codes|heatmap|channels and -o FILE");
+        if (r.kind != "histogram" && r.kind != "codes" && r.kind != "heatmap" && r.kind != "channels")
+            throw UsageError("--kind: '" + r.kind + "'; kinds: histogram, codes, heatmap, channels");
+        const std::string suffix = suffixOf(r.output);
+        if (suffix != "png" && suffix != "svg" && suffix != "pdf")
+            throw UsageError("-o: '" + r.output + "' must end in .png, .svg or .pdf");
+    }
     r.scheme = schemeOption(args);
     r.field = args.value("--field", r.kind == "channels" && !r.scheme ? "values" : "");
     if (!r.field.empty() && r.field != "values" && r.field != "error")
@@ -169,6 +198,8 @@ PlotView histogramView(const Checkpoint& checkpoint, const TensorAnalysis& a, co
         view->setHistograms(title, a.original, a.quantized ? &a.dequantized : nullptr,
             a.storedQuantization.empty() ? QString() : q("dequantized (stored " + a.storedQuantization + ")"),
             q("dequantized (" + a.schemeName + ")"));
+        if (!a.storedCodes.empty())
+            view->setStoredHistogram(&a.storedDequantized, q("stored codes (" + a.storedScheme + ")"));
         view->setClipLines(a.clipLines);
     }
     out.plot = view->plot();
@@ -199,6 +230,51 @@ PlotView analysisView(const Checkpoint& checkpoint, const ModuleTree& tree, cons
     return out;
 }
 
+// --all: one image per tensor of plotTargets() into the folder, with a progress line.
+int runPlotAll(const Checkpoint& checkpoint, const ModuleTree& tree, const PlotRequest& r)
+{
+    const std::vector<std::string> targets = plotTargets(checkpoint, r.filter);
+    if (targets.empty())
+        throw UsageError("no tensor to draw" + (r.filter.empty() ? std::string() : " matches --filter '" + r.filter + "'"));
+    std::error_code ec;
+    fs::create_directories(r.output, ec);
+    if (ec || !fs::is_directory(r.output))
+        throw IoError("cannot create the folder: " + ec.message(), ErrorContext { r.output, {}, {} });
+    TerminalProgress progress;
+    ProgressUpdate update;
+    update.stepsTotal = static_cast<std::int64_t>(targets.size());
+    for (const std::string& tensor : targets) {
+        progress.checkCancelled();
+        update.current = tensor;
+        progress.report(update);
+        const QString path = q((fs::path(r.output) / plotFileName(tensor, r.kind)).string());
+        QString error;
+        bool saved = false;
+        if (r.kind == "heatmap") {
+            HeatmapRequest request;
+            request.outCols = std::max(16, r.width - 220);
+            request.outRows = std::max(16, r.height - 140);
+            request.reduction = r.reduction == "mean" ? HeatmapReduction::Mean : HeatmapReduction::AbsMax;
+            const Heatmap h = heatmapOfFirstSlice(checkpoint, tensor, request);
+            const TensorInfo& info = checkpoint.info(tensor);
+            const QString title = q(tensor + firstSliceNote(info.shape));
+            saved = ui::saveMatrixImage(path, title, h, r.width, r.height, &error);
+        } else {
+            const AnalysisOptions options = analysisOptions(r.scheme, r.bins, false); // weights only
+            const TensorAnalysis a = analyzeTensor(checkpoint, tree, tensor, options);
+            saved = ui::saveHistogramImage(path, a, r.width, r.height, &error);
+        }
+        if (!saved)
+            throw IoError(error.toStdString(), ErrorContext { path.toStdString(), tensor, {} });
+        checkpoint.release(tensor);
+        ++update.stepsDone;
+    }
+    progress.finish();
+    std::printf("wrote %zu %s images to %s\n", targets.size(), r.kind == "heatmap" ? "matrix" : "histogram",
+        r.output.c_str());
+    return 0;
+}
+
 int runPlot(const std::vector<std::string>& raw)
 {
     const PlotRequest r = plotRequest(raw);
@@ -213,6 +289,8 @@ int runPlot(const std::vector<std::string>& raw)
 
     const Checkpoint checkpoint = Checkpoint::open(r.path);
     const ModuleTree tree = ModuleTree::build(checkpoint.tensors(), checkpoint.modelType());
+    if (r.all)
+        return runPlotAll(checkpoint, tree, r);
     if (!checkpoint.find(r.tensor))
         throw UsageError("no tensor named '" + r.tensor + "' in " + r.path);
     const PlotView view = r.kind == "heatmap" ? heatmapView(checkpoint, r) : analysisView(checkpoint, tree, r);

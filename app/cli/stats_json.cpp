@@ -71,6 +71,11 @@ nlohmann::ordered_json analysisJson(const TensorAnalysis& a, const StatsJsonOpti
         { "shape", a.info.shape } };
     if (!a.storedQuantization.empty())
         j["stored_quantization"] = a.storedQuantization;
+    if (!a.storedScheme.empty())
+        j["stored_scheme"] = { { "scheme", a.storedScheme }, { "basis", a.storedSchemeBasis } };
+    if (!a.storedCodes.empty())
+        j["stored_codes"] = { { "tensor", a.storedCodes }, { "sqnr_db", number(a.storedError.sqnrDb) },
+            { "max_abs_error", number(a.storedError.maxAbsError) }, { "cosine", number(a.storedError.cosine) } };
     j.update(statisticsJson(a.summary));
     j["outlier_channels"] = countOutlierChannels(a.channels);
     if (options.histogram)

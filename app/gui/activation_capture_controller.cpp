@@ -6,6 +6,9 @@
 #include "eval_panel.h"
 #include "job_controller.h"
 #include "runtime/calibration.h"
+#include "runtime/stored_activations.h"
+
+#include <QFileInfo>
 
 #include <cstdint>
 #include <memory>
@@ -61,6 +64,26 @@ void ActivationCaptureController::capture()
             m_view->setCapture(std::make_shared<const std::vector<ActivationStats>>(std::move(result->points)), source);
             m_context.show(m_view);
             Q_EMIT captured(count);
+        });
+}
+
+void ActivationCaptureController::onModelChanged()
+{
+    const LoadedModelPtr model = m_context.model();
+    if (!model || model->checkpoint.quantization().activations.empty())
+        return;
+    auto result = std::make_shared<std::vector<ActivationStats>>();
+    const QString file = QFileInfo(QString::fromStdString(model->checkpoint.path().string())).fileName();
+    m_context.jobs->start(
+        tr("Reading stored activations"),
+        [model, result](Progress& progress) { *result = storedActivations(model->checkpoint, progress); },
+        [this, model, result, file] {
+            if (model != m_context.model())
+                return;
+            const int count = static_cast<int>(result->size());
+            m_view->setCapture(std::make_shared<const std::vector<ActivationStats>>(std::move(*result)),
+                tr("%1, stored by the nanoGPT fork's --store_activations (the last forward before saving)").arg(file));
+            Q_EMIT storedActivationsShown(count);
         });
 }
 

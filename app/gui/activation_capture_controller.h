@@ -12,7 +12,8 @@ class ActivationPanel;
 class EvalPanel;
 
 // Activation capture: the float model run on the Evaluate tab's calibration windows (a job),
-// every capture point's statistics shown in the Activations tab.
+// every capture point's statistics shown in the Activations tab. A checkpoint that stores its
+// own activations (the nanoGPT fork's --store_activations) shows them there when it opens.
 class ActivationCaptureController : public QObject
 {
     Q_OBJECT
@@ -22,9 +23,12 @@ public:
         JobContext context, EvalPanel* settings, ActivationPanel* view, QObject* parent = nullptr);
 
     void capture();
+    // Reads the new model's stored activations, if it has any, as a job.
+    void onModelChanged();
 
 Q_SIGNALS:
     void captured(int points);
+    void storedActivationsShown(int points);
     // A capture that cannot start, or the panel failing to save or open one.
     void error(const QString& title, const QString& message);
 

@@ -180,6 +180,9 @@ void ActivationPanel::showPoint(const QString& point)
                     .arg(ui::formatNumber(largest))
                     .arg(ui::formatNumber(median > 0 ? largest / median : 0, 3));
     }
+    if (s->histogram.nonFinite > 0)
+        html += tr(" · %1 values not finite, left out (a causal mask's -inf)")
+                    .arg(ui::formatCount(static_cast<std::int64_t>(s->histogram.nonFinite)));
     m_summary->setText(html);
 }
 

@@ -63,8 +63,8 @@ Options parseOptions(const QApplication& app)
     parser.addHelpOption();
     parser.addVersionOption();
     parser.addPositionalArgument(QStringLiteral("checkpoint"),
-        QStringLiteral("A checkpoint to open: safetensors, PyTorch .pt/.bin, llama2.c .bin, an index or a model "
-                       "folder."));
+        QStringLiteral("A checkpoint to open: safetensors, PyTorch .pt/.bin, the nanoGPT fork's .pkl, llama2.c .bin, "
+                       "an index or a model folder."));
     const QCommandLineOption demo(QStringLiteral("demo"), QStringLiteral("Open the built-in demo model."));
     const QCommandLineOption select(QStringLiteral("select"),
         QStringLiteral("Select this module (full dotted path) once the checkpoint is open."), QStringLiteral("module"));
@@ -162,7 +162,8 @@ void showViewOnOpen(MainWindow& window, const Options& options)
             window.analysisTabs()->setCurrentWidget(window.evalPanel());
             window.evaluate();
         }
-        if (view == QLatin1String("activations"))
+        // A checkpoint that stores its own activations (the nanoGPT fork) shows those instead.
+        if (view == QLatin1String("activations") && window.model()->checkpoint.quantization().activations.empty())
             window.captureActivations();
         if (view == QLatin1String("suggest")) {
             window.analysisTabs()->setCurrentWidget(window.suggestPanel());
@@ -206,11 +207,14 @@ void saveWhenShown(MainWindow& window, const Options& options, const std::functi
     } else if (view == QLatin1String("suggest")) {
         QObject::connect(&window, &MainWindow::suggested, &window, save);
     } else if (view == QLatin1String("activations")) {
-        QObject::connect(&window, &MainWindow::activationsCaptured, &window, [&window, save, module = options.module] {
+        const auto shown = [&window, save, module = options.module] {
+            window.analysisTabs()->setCurrentWidget(window.activationPanel());
             if (!module.isEmpty())
                 window.activationPanel()->showPoint(module);
             save();
-        });
+        };
+        QObject::connect(&window, &MainWindow::activationsCaptured, &window, shown);
+        QObject::connect(&window, &MainWindow::storedActivationsShown, &window, shown);
     } else if (view == QLatin1String("compare")) {
         QObject::connect(window.comparePanel(), &qs::app::ComparePanel::compared, &window, whenOfModule);
     } else if (view == QLatin1String("heatmap")) {

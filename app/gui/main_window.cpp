@@ -10,6 +10,7 @@
 #include "suggest_controller.h"
 #include "suggest_panel.h"
 #include "export_controller.h"
+#include "plot_all_controller.h"
 #include "job_context.h"
 #include "job_controller.h"
 #include "job_status.h"
@@ -179,6 +180,7 @@ void MainWindow::createControllers()
     m_suggest = new SuggestController(context, m_tabs->suggest(), m_tabs->eval(), this);
     m_capture = new ActivationCaptureController(context, m_tabs->eval(), m_tabs->activations(), this);
     m_export = new ExportController(context, this, this);
+    m_plotAll = new PlotAllController(context, this, this);
     m_measuredPresets = new MeasuredPresetController(context, this);
     m_keepLists = new KeepListController(context, this, this);
     // The views' state without a model.
@@ -226,6 +228,18 @@ void MainWindow::connectControllers()
         m_status->setText(summary);
         Q_EMIT exportFinished(destination);
     });
+    connect(m_plotAll, &PlotAllController::exported, this, [this](int images, const QString& folder) {
+        m_status->setText(tr("Wrote %1 images to %2").arg(images).arg(folder));
+        Q_EMIT plotsExported(folder, images);
+    });
+    connect(m_plotAll, &PlotAllController::error, this,
+        [this](const QString& title, const QString& message) { showError(title, message); });
+    connect(m_capture, &ActivationCaptureController::storedActivationsShown, this, [this](int points) {
+        m_status->setText(tr("%1: %2 stored activations in the Activations tab")
+                              .arg(QFileInfo(m_modelPath).fileName())
+                              .arg(points));
+        Q_EMIT storedActivationsShown(points);
+    });
     connect(m_pane, &ModuleTreePane::keepRequested, this, &MainWindow::keepSelected);
     connect(m_pane->rulesPanel(), &ui::RulesPanel::importRequested, m_keepLists, &KeepListController::importList);
     connect(m_pane->rulesPanel(), &ui::RulesPanel::exportRequested, m_keepLists, &KeepListController::exportList);
@@ -272,6 +286,7 @@ void MainWindow::setLoadedModel(LoadedModelPtr model, const QString& path)
     m_compare->onModelChanged();
     m_evaluation->onModelChanged();
     m_suggest->onModelChanged();
+    m_capture->onModelChanged();
     m_recent->add(m_modelPath);
     setWindowTitle(tr("%1 — QuantScope").arg(QFileInfo(m_modelPath).fileName()));
     // Show the first two levels (model -> layers) and the first layer's modules.
@@ -287,6 +302,11 @@ void MainWindow::exportTo(
     const QString& destination, bool overwrite, const QString& format, const ExportCalibrationRequest& calibration)
 {
     m_export->exportTo(destination, overwrite, format, calibration);
+}
+
+void MainWindow::exportAllPlots(const QString& folder, const QString& kind, const QString& filter)
+{
+    m_plotAll->exportAll(folder, kind, filter);
 }
 
 void MainWindow::measureLayers()

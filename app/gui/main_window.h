@@ -35,6 +35,7 @@ class EvaluationController;
 class SuggestController;
 class SuggestPanel;
 class ExportController;
+class PlotAllController;
 class JobController;
 class JobStatus;
 class KeepListController;
@@ -64,6 +65,8 @@ public:
     void openDemo();
     // Exports the open model with the current keep selection and the scheme panel's scheme.
     // With calibration data in `calibration`, SmoothQuant, GPTQ and static input scales run first.
+    // File > Export All Plots without its dialog (tests, --view): `kind` histogram or heatmap.
+    void exportAllPlots(const QString& folder, const QString& kind, const QString& filter = QString());
     void exportTo(const QString& destination, bool overwrite = false, const QString& format = QStringLiteral("nxd"),
         const ExportCalibrationRequest& calibration = {});
     // Selects a module in the tree by its full path; false when there is none.
@@ -108,6 +111,8 @@ Q_SIGNALS:
     void suggested(); // a Suggest run finished and its choice is applied
     void activationsCaptured(int points);
     void exportFinished(const QString& destination);
+    void plotsExported(const QString& folder, int images);
+    void storedActivationsShown(int points); // a checkpoint's own (the nanoGPT fork's)
     void jobFailed(const QString& message);
 
 protected:
@@ -156,6 +161,7 @@ private:
     SuggestController* m_suggest = nullptr;
     ActivationCaptureController* m_capture = nullptr;
     ExportController* m_export = nullptr;
+    PlotAllController* m_plotAll = nullptr;
     MeasuredPresetController* m_measuredPresets = nullptr;
     KeepListController* m_keepLists = nullptr;
 
@@ -166,6 +172,7 @@ private:
     QAction* m_openDemo = nullptr;
     QAction* m_exportAction = nullptr;
     QAction* m_compareAction = nullptr;
+    QAction* m_plotAllAction = nullptr;
     QAction* m_measureAction = nullptr;
 };
 

@@ -4,6 +4,7 @@
 #include "compare_controller.h"
 #include "eval_panel.h"
 #include "export_controller.h"
+#include "plot_all_controller.h"
 #include "job_controller.h"
 #include "layer_table.h"
 #include "layer_table_controller.h"
@@ -30,7 +31,7 @@ namespace {
 
 QString checkpointFilter()
 {
-    return MainWindow::tr("Checkpoints (*.safetensors *.index.json *.pt *.pth *.bin *.ckpt);;All files (*)");
+    return MainWindow::tr("Checkpoints (*.safetensors *.index.json *.pt *.pth *.bin *.ckpt *.pkl);;All files (*)");
 }
 
 } // namespace
@@ -92,6 +93,9 @@ void MainWindow::createFileMenu()
         style()->standardIcon(QStyle::SP_DialogSaveButton), tr("&Export…"), m_export, &ExportController::showDialog);
     m_exportAction->setShortcut(QKeySequence(tr("Ctrl+E")));
     m_exportAction->setToolTip(tr("Write a quantized checkpoint with the current keep selection"));
+    m_plotAllAction = file->addAction(tr("Export All &Plots…"), m_plotAll, &PlotAllController::showDialog);
+    m_plotAllAction->setToolTip(tr("One histogram or matrix image per weight and stored activation, into a folder "
+                                   "(what the nanoGPT fork's visualize.py draws)"));
     file->addSeparator();
     m_compareAction = file->addAction(tr("&Compare With…"), this, [this] {
         const QString path
@@ -134,6 +138,7 @@ void MainWindow::updateActions()
     m_openDemo->setEnabled(!busy);
     m_exportAction->setEnabled(!busy && quantizable);
     m_compareAction->setEnabled(m_model != nullptr);
+    m_plotAllAction->setEnabled(!busy && m_model != nullptr);
     m_measureAction->setEnabled(!busy && quantizable);
     m_tabs->layers()->setMeasureEnabled(!busy && quantizable);
     m_tabs->eval()->setRunEnabled(!busy && m_model != nullptr);

@@ -52,6 +52,7 @@ ModuleDetailsPanel::ModuleDetailsPanel(QWidget* parent)
     m_title->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_title->setWordWrap(true);
     m_info->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_metrics->setObjectName(QStringLiteral("metrics"));
     m_metrics->setTextFormat(Qt::RichText);
     m_metrics->setTextInteractionFlags(Qt::TextSelectableByMouse);
     m_metrics->setWordWrap(true);
@@ -255,6 +256,9 @@ void ModuleDetailsPanel::display(std::shared_ptr<const TensorAnalysis> analysis)
     const QString scheme = QString::fromStdString(a.schemeName);
     m_plot->setHistograms(
         title, a.original, a.quantized ? &a.dequantized : nullptr, label, tr("dequantized (%1)").arg(scheme));
+    if (!a.storedCodes.empty())
+        m_plot->setStoredHistogram(&a.storedDequantized,
+            tr("stored codes (%1)").arg(QString::fromStdString(a.storedScheme)));
     m_plot->setClipLines(a.clipLines);
     m_statistics->setStatistics(a.summary);
     if (a.quantized)
@@ -320,9 +324,20 @@ void ModuleDetailsPanel::updateMetricsText()
         return;
     const TensorAnalysis& a = *m_shown;
     QString html;
+    if (!a.storedCodes.empty()) {
+        html += tr("<b>Stored codes</b> %1: %2 (%3). Against this float weight: SQNR <b>%4 dB</b>, max |error| %5.<br>")
+                    .arg(QString::fromStdString(a.storedCodes).toHtmlEscaped(),
+                        QString::fromStdString(a.storedScheme).toHtmlEscaped(),
+                        QString::fromStdString(a.storedSchemeBasis).toHtmlEscaped(),
+                        ui::formatNumber(a.storedError.sqnrDb, 3), ui::formatNumber(a.storedError.maxAbsError, 3));
+    }
     if (!a.storedQuantization.empty()) {
         html += tr("<b>Stored quantized</b> (%1): the views show the dequantized values.")
                     .arg(QString::fromStdString(a.storedQuantization).toHtmlEscaped());
+        if (!a.storedScheme.empty())
+            html += tr(" Quantizer: %1 (%2).")
+                        .arg(QString::fromStdString(a.storedScheme).toHtmlEscaped(),
+                            QString::fromStdString(a.storedSchemeBasis).toHtmlEscaped());
     } else if (a.quantized) {
         const QString scheme = QString::fromStdString(a.schemeName).toHtmlEscaped();
         html += m_kept

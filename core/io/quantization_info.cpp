@@ -4,6 +4,8 @@
 #include "text.h"
 
 #include <fstream>
+#include <functional>
+#include <set>
 #include <sstream>
 #include <unordered_map>
 
@@ -96,6 +98,73 @@ std::int64_t groupSizeOf(const nlohmann::json& q)
     return 0;
 }
 
+bool isForkActivationName(const std::string& name)
+{
+    const auto dot = name.rfind('.');
+    const std::string last = dot == std::string::npos ? name : name.substr(dot + 1);
+    return (last.rfind("attn_act_", 0) == 0 || last.rfind("mlp_act_", 0) == 0) && !endsWith(last, "_scale")
+        && !endsWith(last, "_zero_point");
+}
+
+// The nanoGPT quantization fork's stored codes: QuantizedLinear weights and biases, and the
+// activations of --store_activations. False when there are none.
+bool detectNanogptFork(QuantizationInfo& info, const std::vector<TensorInfo>& tensors,
+    const std::function<bool(const std::string&)>& has)
+{
+    std::size_t weights = 0;
+    std::set<std::string> points;
+    std::string codeTypes;
+    for (const auto& t : tensors) {
+        if (isFloatingPoint(t.dtype))
+            continue;
+        DequantRecipe r;
+        std::string floatTensor;
+        if (endsWith(t.name, ".quantized_weight") && has(stem(t.name, "quantized_weight") + "weight_norm")) {
+            const std::string base = stem(t.name, "quantized_weight");
+            r = DequantRecipe { t.name, base + "weight_norm", {}, {}, {}, 0, 1.0 };
+            if (has(base + "weight_zero_point"))
+                r.zeroPoint = base + "weight_zero_point";
+            floatTensor = base + "weight";
+            ++weights;
+            const std::string type(dtypeName(t.dtype));
+            if (codeTypes.find(type) == std::string::npos)
+                codeTypes += (codeTypes.empty() ? "" : "/") + type;
+        } else if (endsWith(t.name, ".quantized_bias") && has(stem(t.name, "quantized_bias") + "bias_norm")) {
+            const std::string base = stem(t.name, "quantized_bias");
+            r = DequantRecipe { t.name, base + "bias_norm", {}, {}, {}, 0, 1.0 };
+            if (has(base + "bias_zero_point"))
+                r.zeroPoint = base + "bias_zero_point";
+            floatTensor = base + "bias";
+        } else if (isForkActivationName(t.name) && has(t.name + "_scale")) {
+            r = DequantRecipe { t.name, t.name + "_scale", {}, {}, {}, 0, 1.0 };
+            if (has(t.name + "_zero_point"))
+                r.zeroPoint = t.name + "_zero_point";
+            info.activations.push_back(t.name);
+            points.insert(t.name.substr(t.name.rfind('.') + 1));
+        } else {
+            continue;
+        }
+        if (!floatTensor.empty() && has(floatTensor))
+            info.storedCodes[floatTensor] = t.name;
+        info.recipes[t.name] = r;
+    }
+    if (info.recipes.empty())
+        return false;
+    info.kind = "nanogpt-fork";
+    info.summary = "nanoGPT quantization fork: " + std::to_string(weights) + " QuantizedLinear weights ("
+        + (codeTypes.empty() ? std::string("no") : codeTypes)
+        + " codes, one weight_norm scale and weight_zero_point per tensor)";
+    if (!info.activations.empty())
+        info.summary += ", " + std::to_string(info.activations.size()) + " stored activations ("
+            + std::to_string(points.size()) + " points)";
+    info.summary += info.storedCodes.empty() ? "; no float weights beside them" : "; float weights beside them";
+    info.details["quantized_weights"] = weights;
+    info.details["stored_activations"] = info.activations.size();
+    info.details["activation_points"] = std::vector<std::string>(points.begin(), points.end());
+    info.details["float_weights"] = !info.storedCodes.empty();
+    return true;
+}
+
 } // namespace
 
 QuantizationInfo detectQuantization(
@@ -144,6 +213,8 @@ QuantizationInfo detectQuantization(
             = method + " (quantization_config in config.json; QuantScope shows its stored tensors as they are)";
         info.details = q;
         return info;
+    } else if (detectNanogptFork(info, tensors, has)) {
+        // recipes, companions and details below
     } else {
         // NxD: low-precision <m>.weight with <m>.scale. AIU: int8 <m>.weight with a clip value.
         for (const auto& t : tensors) {

@@ -34,6 +34,11 @@ struct DequantRecipe
 // - "nxd" (AWS Neuron): int8/fp8 `<m>.weight` with a float `<m>.scale`;
 // - "aiu" (IBM fms-mo qmodel_for_aiu.pt): int8 `<m>.weight` with `<m>.quantize_weight.clip_val`
 //   (+ qcfg.json beside it);
+// - "nanogpt-fork" (the nanoGPT quantization fork's QuantizedLinear and --store_activations,
+//   in ckpt.pt or save_weights.py's .pkl): `<m>.quantized_weight` int codes with the per-tensor
+//   scale `<m>.weight_norm` and `<m>.weight_zero_point` (the bias likewise), beside the float
+//   `<m>.weight` in a ckpt.pt; activation codes `<block>.attn_act_*` / `mlp_act_*` with
+//   `<point>_scale` and `<point>_zero_point`. Values are (q - zero_point) * scale;
 // - another `quant_method` in config.json (gptq, awq, fp8, ...): named, not dequantized.
 struct QuantizationInfo
 {
@@ -42,6 +47,11 @@ struct QuantizationInfo
     nlohmann::json details = nlohmann::json::object(); // the scheme as JSON (CLI --json)
     std::map<std::string, DequantRecipe> recipes; // by stored weight name
     std::map<std::string, std::string> companions; // scale/zero-point/shape tensor -> the weight it belongs to
+    // nanogpt-fork: the float tensor a stored code tensor quantizes ("<m>.weight" ->
+    // "<m>.quantized_weight"), when the checkpoint holds both.
+    std::map<std::string, std::string> storedCodes;
+    // nanogpt-fork: the stored activation code tensors, in file order.
+    std::vector<std::string> activations;
 
     bool isQuantized() const { return !kind.empty(); }
 };

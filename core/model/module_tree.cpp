@@ -22,9 +22,12 @@ bool isEmbeddingName(const std::string& name)
     return name.find("embed") != std::string::npos || name == "wte" || name == "wpe" || name == "shared";
 }
 
+// "input_layernorm", "ln_f", "ln_1", and the nanoGPT fork's "pre_ln_attn" / "post_ln_mlp".
 bool isNormName(const std::string& name)
 {
-    return name.find("norm") != std::string::npos || name.rfind("ln", 0) == 0;
+    if (name.find("norm") != std::string::npos || name.rfind("ln", 0) == 0)
+        return true;
+    return name.find("_ln_") != std::string::npos || (name.size() > 3 && name.compare(name.size() - 3, 3, "_ln") == 0);
 }
 
 bool isGpt2Conv1D(std::string_view modelType, const std::string& name)
@@ -45,6 +48,10 @@ ModuleKind classify(
     const bool hasScale = byName.count(n.path + ".weight_scale") || byName.count(n.path + ".scale")
         || byName.count(n.path + ".quantize_weight.clip_val");
     if (hasScale && byName.count(n.path + ".weight_packed"))
+        return ModuleKind::QuantizedLinear;
+    // The nanoGPT fork's save_weights.py .pkl: QuantizedLinear codes without the float weight.
+    if (!byName.count(n.path + ".weight") && byName.count(n.path + ".quantized_weight")
+        && byName.count(n.path + ".weight_norm"))
         return ModuleKind::QuantizedLinear;
     const auto weight = byName.find(n.path + ".weight");
     if (weight != byName.end()) {
@@ -131,7 +138,10 @@ ModuleTree ModuleTree::build(const std::vector<TensorInfo>& tensors, std::string
         std::sort(n.tensors.begin(), n.tensors.end(), [&n](const std::string& a, const std::string& b) {
             return naturalLess(tensorParam(a, n.path), tensorParam(b, n.path));
         });
-        if (const auto w = byName.find(n.path + ".weight"); w != byName.end()) {
+        auto w = byName.find(n.path + ".weight");
+        if (w == byName.end())
+            w = byName.find(n.path + ".quantized_weight"); // the fork's .pkl holds only the codes
+        if (w != byName.end()) {
             n.weightShape = w->second->shape;
             n.weightDType = w->second->dtype;
         }

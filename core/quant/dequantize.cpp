@@ -8,6 +8,8 @@
 
 #include <ATen/ATen.h>
 
+#include <limits>
+
 namespace qs {
 namespace {
 
@@ -42,6 +44,32 @@ at::Tensor broadcastable(const Checkpoint& c, const std::string& name, at::Tenso
             + std::to_string(rows) + ", " + std::to_string(columns) + "] weight");
 }
 
+// Codes of any rank with one scale and zero point (the nanoGPT fork's biases and stored
+// activations). The fork's causal attention scores were -inf above the diagonal, stored as the
+// lowest code: they come back as -inf, not as a finite value.
+at::Tensor dequantizePerTensor(const Checkpoint& c, const DequantRecipe& r, at::Tensor codes)
+{
+    const at::Tensor scale = c.loadFloat(r.scale);
+    if (scale.numel() != 1)
+        fail(c, r.scale,
+            "a " + std::to_string(codes.dim()) + "-d tensor of codes needs one scale, not "
+                + formatShape(scale.sizes().vec()));
+    if (!r.zeroPoint.empty()) {
+        const at::Tensor zp = c.loadFloat(r.zeroPoint);
+        if (zp.numel() != 1)
+            fail(c, r.zeroPoint, "a " + std::to_string(codes.dim()) + "-d tensor of codes needs one zero point");
+        codes = codes - zp.reshape({});
+    }
+    at::Tensor values = codes * (scale.reshape({}) * r.scaleFactor);
+    const std::string point = "attn_act_softmax_input";
+    if (values.dim() >= 2 && r.weight.size() >= point.size()
+        && r.weight.compare(r.weight.size() - point.size(), point.size(), point) == 0) {
+        const at::Tensor above = at::ones({ values.size(-2), values.size(-1) }, at::kBool).triu(1);
+        values = values.masked_fill(above, -std::numeric_limits<float>::infinity());
+    }
+    return values;
+}
+
 } // namespace
 
 at::Tensor dequantizeWeight(const Checkpoint& c, const DequantRecipe& r)
@@ -67,6 +95,8 @@ at::Tensor dequantizeWeight(const Checkpoint& c, const DequantRecipe& r)
     } else {
         codes = c.loadFloat(r.weight);
     }
+    if (codes.dim() != 2 && !r.packedBits)
+        return dequantizePerTensor(c, r, codes);
     if (codes.dim() != 2)
         fail(c, r.weight, "quantized weights must be 2-D, this one is " + formatShape(codes.sizes().vec()));
     const std::int64_t rows = codes.size(0);

@@ -194,4 +194,23 @@ Heatmap heatmapOfTensor(const Checkpoint& checkpoint, const std::string& tensorN
     return sampleHeatmap(matrix, request, &q, r0);
 }
 
+Heatmap heatmapOfFirstSlice(const Checkpoint& checkpoint, const std::string& tensorName, const HeatmapRequest& request)
+{
+    const TensorInfo& info = checkpoint.info(tensorName);
+    at::Tensor values = checkpoint.loadDequantized(tensorName).to(at::kFloat);
+    if (values.dim() > 2)
+        values = values.reshape({ -1, values.size(-2), values.size(-1) })[0];
+    else if (values.dim() < 2)
+        values = values.reshape({ 1, -1 });
+    const at::Tensor finite = at::isfinite(values);
+    if (!finite.all().item<bool>()) {
+        if (!finite.any().item<bool>())
+            throw UsageError("no finite values to draw", ErrorContext { info.source, info.name, {} });
+        values = at::where(finite, values, at::zeros_like(values));
+    }
+    HeatmapRequest r = request;
+    r.field = HeatmapField::Values;
+    return sampleHeatmap(values.contiguous(), r);
+}
+
 } // namespace qs

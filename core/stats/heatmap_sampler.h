@@ -49,4 +49,10 @@ Heatmap reduceMatrix(
 Heatmap heatmapOfTensor(const Checkpoint& checkpoint, const std::string& tensorName, const HeatmapRequest& request,
     const QuantScheme& scheme, CancelToken cancel = {});
 
+// visualize.py's matrix: the first 2-D slice of the tensor (dequantized when stored quantized),
+// [..., rows, cols] -> rows x cols (batch 0, head 0 of an activation); a 2-D tensor whole, a 1-D
+// one as one row. Non-finite values (the causal scores' masked -inf) are drawn as 0, the
+// blank middle of a diverging scale.
+Heatmap heatmapOfFirstSlice(const Checkpoint& checkpoint, const std::string& tensorName, const HeatmapRequest& request);
+
 } // namespace qs

@@ -5,6 +5,7 @@
 #include "io/checkpoint.h"
 #include "jobs/conversion_plan.h"
 #include "model/module_tree.h"
+#include "quant/fork_scheme.h"
 #include "quant/scheme_quantizer.h"
 #include "stats/distribution.h"
 #include "stats/quantized_distribution.h"
@@ -12,6 +13,42 @@
 #include <ATen/ATen.h>
 
 namespace qs {
+namespace {
+
+// The fork's stored codes of this float weight, measured against it on its bins.
+void addStoredCodes(TensorAnalysis& a, const Checkpoint& checkpoint, const at::Tensor& floatValues,
+    const std::string& codes, const AnalysisOptions& options)
+{
+    const at::Tensor deq = checkpoint.loadDequantized(codes);
+    if (deq.sizes() != floatValues.sizes())
+        return;
+    a.storedCodes = codes;
+    DistributionOptions d;
+    d.bins = options.bins;
+    d.cancel = options.cancel;
+    d.perChannel = false;
+    d.percentiles.clear();
+    d.rangeLo = a.original.lo;
+    d.rangeHi = a.original.hi;
+    a.storedDequantized = measureDistribution(deq, d).histogram;
+    const at::Tensor x = floatValues.reshape({ -1 }).to(at::kFloat).contiguous();
+    const at::Tensor y = deq.reshape({ -1 }).contiguous();
+    ErrorAccumulator e;
+    const float* px = x.data_ptr<float>();
+    const float* py = y.data_ptr<float>();
+    for (std::int64_t i = 0; i < x.numel(); ++i)
+        e.add(px[i], py[i]);
+    a.storedError = e.finish();
+}
+
+void describeForkScheme(TensorAnalysis& a, const Checkpoint& checkpoint, const std::string& codes)
+{
+    const ForkSchemeGuess g = inferForkScheme(checkpoint, codes);
+    a.storedScheme = g.describe();
+    a.storedSchemeBasis = g.basis;
+}
+
+} // namespace
 
 TensorAnalysis analyzeTensor(
     const Checkpoint& checkpoint, const ModuleTree& tree, const std::string& tensorName, const AnalysisOptions& options)
@@ -35,6 +72,15 @@ TensorAnalysis analyzeTensor(
     a.channels = std::move(distribution.channels);
     a.rows = view.dim() >= 2 ? view.size(0) : 1;
     a.cols = a.rows > 0 ? view.numel() / a.rows : 0;
+    const QuantizationInfo& stored = checkpoint.quantization();
+    if (stored.kind == "nanogpt-fork") {
+        if (storedQuantized)
+            describeForkScheme(a, checkpoint, tensorName);
+        if (const auto it = stored.storedCodes.find(tensorName); it != stored.storedCodes.end()) {
+            addStoredCodes(a, checkpoint, view, it->second, options);
+            describeForkScheme(a, checkpoint, it->second);
+        }
+    }
 
     const bool wanted
         = options.quantizeAny ? view.is_floating_point() && view.numel() > 0 : isQuantizableWeight(tree, a.info);

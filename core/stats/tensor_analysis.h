@@ -39,6 +39,16 @@ struct TensorAnalysis
     // Non-empty when the checkpoint stores this weight quantized ("nxd", "compressed-tensors",
     // ...): `summary` and `original` then describe its dequantized values.
     std::string storedQuantization;
+    // The nanoGPT fork keeps codes of this float weight (QuantizedLinear's quantized_weight):
+    // that tensor, its dequantized values on the bins of `original` and their error against
+    // the float weight. Empty `storedCodes` when there are none.
+    std::string storedCodes;
+    Histogram storedDequantized;
+    ErrorMetrics storedError;
+    // The fork's quantizer of those codes (or of this tensor, when it is fork codes itself),
+    // and how it was inferred (ForkSchemeGuess).
+    std::string storedScheme;
+    std::string storedSchemeBasis;
     // Why a quantizable weight was not quantized (NaN or infinity in it), empty otherwise.
     std::string note;
 };

@@ -2,7 +2,9 @@
 // The GUI end to end, offscreen: open the demo model, keep one module in full precision,
 // export, and check the result on disk.
 #include "demo/demo_model.h"
+#include "activation_panel.h"
 #include "export_dialog.h"
+#include "heatmap_view.h"
 #include "histogram_plot.h"
 #include "io/checkpoint.h"
 #include "io/torch_file_writer.h"
@@ -24,6 +26,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QMessageBox>
+#include <QProcess>
 #include <QPushButton>
 #include <QSettings>
 #include <QSignalSpy>
@@ -402,6 +405,55 @@ private Q_SLOTS:
         QVERIFY2(box->detailedText().contains(QStringLiteral("File: ") + evil), qPrintable(box->detailedText()));
         QVERIFY(box->detailedText().contains(QStringLiteral("malformed or unsupported input")));
         box->close();
+    }
+
+    // A nanoGPT quantization-fork checkpoint (tests/interop/make_nanogpt_fork.py): its stored
+    // activations fill the Activations tab, a QuantizedLinear's Module view overlays the stored
+    // codes, and File > Export All Plots writes one image per weight and activation.
+    void nanogptForkFiles()
+    {
+        const QString out = m_dir.filePath(QStringLiteral("fork"));
+        QProcess p;
+        p.start(QStringLiteral(QS_PYTHON), { QStringLiteral(QS_TESTS_DIR "/interop/make_nanogpt_fork.py"), out });
+        QVERIFY(p.waitForFinished(120000));
+        QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
+        std::ifstream in((out + QStringLiteral("/expected.json")).toStdString());
+        const auto expected = nlohmann::json::parse(in);
+
+        MainWindow w;
+        w.show();
+        QSignalSpy opened(&w, &MainWindow::modelOpened);
+        QSignalSpy stored(&w, &MainWindow::storedActivationsShown);
+        w.openPath(out + QStringLiteral("/ckpt.pt"));
+        QTRY_COMPARE_WITH_TIMEOUT(opened.count(), 1, 20000);
+        QTRY_COMPARE_WITH_TIMEOUT(stored.count(), 1, 20000);
+        app::ActivationPanel* activations = w.activationPanel();
+        QCOMPARE(activations->pointCount(), static_cast<int>(expected["activations"].size()));
+        for (const auto& point : expected["activations"])
+            QVERIFY2(activations->pointBox()->findText(QString::fromStdString(point.get<std::string>())) >= 0,
+                point.get<std::string>().c_str());
+        activations->showPoint(QStringLiteral("transformer.h.1.attn.attn_act_softmax_input"));
+        QVERIFY(activations->histogram()->hasData());
+        QVERIFY(activations->heatmap()->hasData());
+
+        QSignalSpy shown(w.details(), &app::ModuleDetailsPanel::analysisShown);
+        QVERIFY(w.selectModule(QStringLiteral("transformer.h.0.attn.c_attn_k")));
+        QTRY_VERIFY_WITH_TIMEOUT(!shown.isEmpty()
+                && shown.back().at(0).toString() == QStringLiteral("transformer.h.0.attn.c_attn_k.weight"),
+            20000);
+        QVERIFY(w.details()->plot()->hasStoredHistogram());
+        const auto* metrics = w.details()->findChild<QLabel*>(QStringLiteral("metrics"));
+        QVERIFY(metrics);
+        QVERIFY2(metrics->text().contains(QStringLiteral("affine_quant 8-bit")), qPrintable(metrics->text()));
+
+        const QString plots = m_dir.filePath(QStringLiteral("fork-plots"));
+        QSignalSpy exported(&w, &MainWindow::plotsExported);
+        w.exportAllPlots(plots, QStringLiteral("heatmap"), QStringLiteral("re:^transformer\\.h\\.1\\."));
+        QTRY_COMPARE_WITH_TIMEOUT(exported.count(), 1, 60000);
+        const int images = exported.at(0).at(1).toInt();
+        QCOMPARE(images, 12 + 6 + 6 + 2); // activations, codes, float weights, the two norm gains
+        QCOMPARE(QDir(plots).entryList({ QStringLiteral("*_matrix.png") }).size(), images);
+        QVERIFY(QFileInfo::exists(plots + QStringLiteral("/transformer.h.1.mlp.c_fc.quantized_weight_matrix.png")));
     }
 };
 
