@@ -2,6 +2,7 @@
 #include "analysis_options.h"
 
 #include "io/checkpoint.h"
+#include "stats/tensor_comparison.h"
 
 namespace qs::cli {
 
@@ -18,7 +19,8 @@ AnalysisOptions analysisOptions(const std::optional<QuantScheme>& scheme, int bi
 
 std::string comparedTensorName(const Checkpoint& other, const std::string& name)
 {
-    return other.find(name) || !other.find(name + "_packed") ? name : name + "_packed";
+    const std::string counterpart = counterpartTensor(other, name);
+    return counterpart.empty() ? name : counterpart;
 }
 
 } // namespace qs::cli

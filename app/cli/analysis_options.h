@@ -19,8 +19,8 @@ namespace qs::cli {
 // any floating tensor, not only the Linear weights), otherwise the distribution only.
 AnalysisOptions analysisOptions(const std::optional<QuantScheme>& scheme, int bins, bool quantizeAny);
 
-// `name` in `other`, or its "_packed" twin when only that exists (a packed export stores
-// "X.weight" as "X.weight_packed"); `name` when neither exists.
+// counterpartTensor(other, name) (the same name, its "_packed" twin, or the nanoGPT fork's
+// stored codes), or `name` itself when other has none of them.
 std::string comparedTensorName(const Checkpoint& other, const std::string& name);
 
 } // namespace qs::cli

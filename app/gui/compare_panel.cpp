@@ -113,13 +113,7 @@ void ComparePanel::openOther(const QString& path)
 
 std::string ComparePanel::counterpart(const std::string& name) const
 {
-    if (!m_other)
-        return {};
-    if (m_other->find(name))
-        return name;
-    if (m_other->find(name + "_packed"))
-        return name + "_packed";
-    return {};
+    return m_other ? counterpartTensor(*m_other, name) : std::string();
 }
 
 void ComparePanel::fillTensors()

@@ -46,6 +46,21 @@ ErrorMetrics differenceOf(const at::Tensor& a, const at::Tensor& b, CancelToken 
 
 } // namespace
 
+std::string counterpartTensor(const Checkpoint& other, const std::string& name)
+{
+    if (other.find(name))
+        return name;
+    if (other.find(name + "_packed"))
+        return name + "_packed";
+    const std::string weight = ".weight";
+    if (name.size() > weight.size() && name.compare(name.size() - weight.size(), weight.size(), weight) == 0) {
+        const std::string codes = name.substr(0, name.size() - weight.size()) + ".quantized_weight";
+        if (other.quantization().recipes.count(codes))
+            return codes;
+    }
+    return {};
+}
+
 TensorComparison compareTensors(const Checkpoint& a, const std::string& nameA, const Checkpoint& b,
     const std::string& nameB, int bins, CancelToken cancel)
 {

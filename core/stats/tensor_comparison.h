@@ -32,6 +32,11 @@ struct TensorComparison
 
 class Checkpoint;
 
+// The tensor of `other` that stands for `name` of the first checkpoint: the same name, the
+// compressed-tensors packed form ("<m>.weight_packed"), or the nanoGPT fork's stored codes
+// ("<m>.quantized_weight" of a save_weights .pkl, which has no float weight); empty when none.
+std::string counterpartTensor(const Checkpoint& other, const std::string& name);
+
 // Loads `nameA` from `a` and `nameB` from `b` (each dequantized when stored quantized) and
 // measures both on common bins; the difference when their shapes agree. `cancel` is polled
 // between blocks (CancelledError).

@@ -11,6 +11,7 @@
 #include "quant/fork_scheme.h"
 #include "runtime/stored_activations.h"
 #include "stats/tensor_analysis.h"
+#include "stats/tensor_comparison.h"
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -19,6 +20,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <cmath>
 #include <fstream>
 #include <set>
 
@@ -245,6 +247,13 @@ private Q_SLOTS:
         // 4-bit codes are much further from the float weight than 8-bit ones.
         const TensorAnalysis four = analyzeTensor(c, tree, "transformer.h.0.attn.c_proj.weight");
         QVERIFY(four.storedError.sqnrDb < a.storedError.sqnrDb - 15);
+        // Compare: the float weight of ckpt.pt against the codes of its save_weights .pkl.
+        const Checkpoint saved = Checkpoint::open(file("quantized_weights.pkl"));
+        const std::string other = counterpartTensor(saved, "transformer.h.0.attn.c_attn_q.weight");
+        QCOMPARE(other, a.storedCodes);
+        const TensorComparison compared = compareTensors(c, "transformer.h.0.attn.c_attn_q.weight", saved, other);
+        QCOMPARE(compared.storedB, std::string("nanogpt-fork"));
+        QVERIFY(std::fabs(compared.difference.sqnrDb - a.storedError.sqnrDb) < 1e-6);
         // The codes of a .pkl are analysed as their dequantized values, with their quantizer.
         const Checkpoint pkl = Checkpoint::open(file("quantized_weights.pkl"));
         const ModuleTree pklTree = ModuleTree::build(pkl.tensors(), pkl.modelType());
