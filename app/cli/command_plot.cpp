@@ -160,13 +160,14 @@ template <typename View> View* addView(PlotView& out, const PlotRequest& r)
     return view;
 }
 
-PlotView heatmapView(const Checkpoint& checkpoint, const PlotRequest& r)
+PlotView heatmapView(const Checkpoint& checkpoint, const ModuleTree& tree, const PlotRequest& r)
 {
     HeatmapRequest request;
     request.outCols = std::max(16, r.width - 220);
     request.outRows = std::max(16, r.height - 140);
     request.reduction = r.reduction == "mean" ? HeatmapReduction::Mean : HeatmapReduction::AbsMax;
     request.field = r.field == "error" ? HeatmapField::Error : HeatmapField::Values;
+    request.transposed = isTransposedWeight(tree, r.tensor);
     const Heatmap h = heatmapOfTensor(checkpoint, r.tensor, request, r.scheme ? *r.scheme : QuantScheme {});
     PlotView out;
     auto* view = addView<ui::HeatmapView>(out, r);
@@ -255,6 +256,7 @@ int runPlotAll(const Checkpoint& checkpoint, const ModuleTree& tree, const PlotR
             request.outCols = std::max(16, r.width - 220);
             request.outRows = std::max(16, r.height - 140);
             request.reduction = r.reduction == "mean" ? HeatmapReduction::Mean : HeatmapReduction::AbsMax;
+            request.transposed = isTransposedWeight(tree, tensor);
             const Heatmap h = heatmapOfFirstSlice(checkpoint, tensor, request);
             const TensorInfo& info = checkpoint.info(tensor);
             const QString title = q(tensor + firstSliceNote(info.shape));
@@ -293,7 +295,7 @@ int runPlot(const std::vector<std::string>& raw)
         return runPlotAll(checkpoint, tree, r);
     if (!checkpoint.find(r.tensor))
         throw UsageError("no tensor named '" + r.tensor + "' in " + r.path);
-    const PlotView view = r.kind == "heatmap" ? heatmapView(checkpoint, r) : analysisView(checkpoint, tree, r);
+    const PlotView view = r.kind == "heatmap" ? heatmapView(checkpoint, tree, r) : analysisView(checkpoint, tree, r);
     QString error;
     if (!ui::savePlot(view.plot, q(r.output), r.width, r.height, &error))
         throw IoError(error.toStdString(), ErrorContext { r.output, r.tensor, {} });

@@ -206,8 +206,7 @@ void EvaluationController::showReport(const EvaluationReport& report, const QStr
                          .arg(report.dataTokens)
                          .arg(QString::fromStdString(report.protocol));
     if (report.quantizedModules == 0)
-        status += tr(" No Linear module is quantized: this model has none that an export converts "
-                     "(GPT-2's Conv1D modules stay in full precision), or all are kept.");
+        status += tr(" No Linear module is quantized: this model has none that an export converts, or all are kept.");
     if (report.calibrationWindows > 0)
         status += tr(" Calibrated (%1) on %2 windows.")
                       .arg(report.algorithms.empty() ? tr("static activation ranges")

@@ -151,6 +151,8 @@ void ModuleDetailsPanel::showModule(int node, bool kept)
     QString info = moduleKindText(n.kind);
     if (!n.weightShape.empty())
         info += tr(" · weight %1 %2").arg(ui::formatShape(n.weightShape), ui::dtypeText(n.weightDType));
+    if (n.kind == ModuleKind::Conv1D)
+        info += tr(" (Conv1D: stored transposed, [in, out]; measured and quantized per output channel)");
     info += tr(" · %1 parameters").arg(ui::formatCount(n.parameterCount));
     m_info->setText(info);
 
@@ -300,6 +302,7 @@ void ModuleDetailsPanel::requestHeatmap(const ui::HeatmapWindow& window)
     request.outCols = std::max(window.outCols, 1);
     request.reduction = m_heatmap->reduction();
     request.field = m_shown->quantized ? m_heatmap->field() : HeatmapField::Values;
+    request.transposed = m_shown->transposed;
     const QString tensor = QString::fromStdString(m_shown->info.name);
     const QString title = request.field == HeatmapField::Error
         ? tr("%1 error (%2)").arg(tensor, QString::fromStdString(m_shown->schemeName))

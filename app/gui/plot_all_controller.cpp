@@ -138,6 +138,7 @@ void PlotAllController::exportAll(const QString& folder, const QString& kind, co
                     HeatmapRequest request;
                     request.outCols = kWidth - 220;
                     request.outRows = kHeight - 140;
+                    request.transposed = isTransposedWeight(model->tree, tensor);
                     auto h = std::make_shared<Heatmap>(heatmapOfFirstSlice(model->checkpoint, tensor, request));
                     const QString title = QString::fromStdString(
                         tensor + firstSliceNote(model->checkpoint.info(tensor).shape));

@@ -167,7 +167,8 @@ std::vector<TensorSpec> CompressedTensorsExporter::outputsFor(const PlannedTenso
     if (!tensor.quantize)
         return { TensorSpec { in.name, in.dtype, in.shape } };
     const QuantScheme& s = m_options.schemeFor(in.name);
-    const std::int64_t rows = in.shape.at(0);
+    // Scales per output channel of the Linear weight [out, in] (a Conv1D's transposed weight).
+    const std::int64_t rows = tensor.linearShape().at(0);
     const std::int64_t cols = in.numel() / std::max<std::int64_t>(rows, 1);
     std::vector<std::int64_t> scaleShape { rows, 1 };
     if (s.granularity == Granularity::Tensor)
@@ -185,6 +186,8 @@ std::vector<TensorSpec> CompressedTensorsExporter::outputsFor(const PlannedTenso
             out.push_back({ module + ".weight_g_idx", DType::I32, { cols } });
         return out;
     }
+    // An unpacked weight keeps the stored layout: vLLM's GPT-2 transposes every c_attn, c_proj
+    // and c_fc `.weight` it loads, codes included (packed weights it does not touch).
     out.push_back({ in.name, s.format == QuantFormat::Fp8E4M3 ? DType::F8_E4M3 : DType::I8, in.shape });
     out.push_back({ module + ".weight_scale", scaleDType(in.dtype), scaleShape });
     if (groupOrder())
@@ -223,9 +226,12 @@ PreparedTensor CompressedTensorsExporter::prepare(
         SchemeQuantized q = quantizeForExport(tensor, source, s, m_options, control);
         result.error = q.error;
         const at::ScalarType scaleType = toScalarType(scaleDType(tensor.input.dtype));
-        const std::int64_t rows = tensor.input.shape.at(0);
-        at::Tensor codes = q.codes.reshape({ rows, -1 });
-        payload->weight = isPacked(s) ? packToInt32(codes, s.bits) : q.codes.reshape(tensor.input.shape);
+        const std::vector<std::int64_t> linear = tensor.linearShape();
+        at::Tensor codes = q.codes.reshape(linear);
+        if (isPacked(s))
+            payload->weight = packToInt32(codes, s.bits);
+        else
+            payload->weight = tensor.transposed ? codes.t().contiguous() : codes;
         if (s.format == QuantFormat::Fp8E4M3)
             payload->weight = payload->weight.view(at::kByte);
         payload->scale = (s.granularity == Granularity::Tensor ? q.scale.reshape({ 1 }) : q.scale).to(scaleType);
@@ -252,7 +258,7 @@ void CompressedTensorsExporter::commit(const PlannedTensor& tensor, PreparedTens
         if (isPacked(s)) {
             writeTensor(*m_writer, module + ".weight_packed", payload.weight);
             writeTensor(*m_writer, module + ".weight_scale", payload.scale);
-            const std::int64_t rows = tensor.input.shape.at(0);
+            const std::int64_t rows = tensor.linearShape().at(0);
             const at::Tensor shape = at::tensor(
                 { rows, tensor.input.numel() / std::max<std::int64_t>(rows, 1) }, at::TensorOptions().dtype(at::kLong));
             writeTensor(*m_writer, module + ".weight_shape", shape);

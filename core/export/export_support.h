@@ -52,7 +52,15 @@ inline QuantizeOptions quantizeOptionsFor(const PrepareControl& control)
     return options;
 }
 
-// A weight's codes: those a calibration chose (GPTQ), else the scheme's rounding of the source's
+// The weight as a Linear's [out, in] (a Conv1D's stored [in, out] transposed): as stored, or as
+// float32 with `asFloat`.
+inline at::Tensor linearWeight(const PlannedTensor& tensor, const Checkpoint& source, bool asFloat = true)
+{
+    const at::Tensor w = asFloat ? source.loadFloat(tensor.input.name) : source.load(tensor.input.name);
+    return tensor.transposed ? w.t().contiguous() : w;
+}
+
+// A weight's codes (always [out, in]): those a calibration chose (GPTQ), else the scheme's rounding of the source's
 // values (as stored, or as float32 with `asFloat`).
 inline SchemeQuantized quantizeForExport(const PlannedTensor& tensor, const Checkpoint& source,
     const QuantScheme& scheme, const ExportOptions& options, const PrepareControl& control, bool asFloat = false)
@@ -61,8 +69,7 @@ inline SchemeQuantized quantizeForExport(const PlannedTensor& tensor, const Chec
         if (auto q = options.calibrated->quantized(tensor.input.name))
             return std::move(*q);
     }
-    return quantizeWithScheme(
-        asFloat ? source.loadFloat(tensor.input.name) : source.load(tensor.input.name), scheme, quantizeOptionsFor(control));
+    return quantizeWithScheme(linearWeight(tensor, source, asFloat), scheme, quantizeOptionsFor(control));
 }
 
 // Runs `work`; an Error becomes a FormatError that names the tensor and its file (a cancel

@@ -125,8 +125,7 @@ PreparedTensor Hdf5Exporter::prepare(
         if (tensor.quantize) {
             QuantizeOptions options = quantizeOptionsFor(control);
             options.codeHistogram = true; // the dump keeps it
-            payload->q = quantizeWithScheme(
-                source.loadFloat(tensor.input.name), m_options.schemeFor(tensor.input.name), options);
+            payload->q = quantizeWithScheme(linearWeight(tensor, source), m_options.schemeFor(tensor.input.name), options);
             payload->quantized = true;
             result.quantized = true;
             result.error = payload->q.error;
@@ -164,7 +163,9 @@ void Hdf5Exporter::commit(const PlannedTensor& tensor, PreparedTensor& prepared)
         hdf5::writeAttribute(group.get(), "cosine", q.error.cosine);
         hdf5::writeAttribute(group.get(), "clipped_fraction", q.clippedFraction);
         hdf5::writeAttribute(group.get(), "recomputed_rows", std::int64_t { q.recomputedRows });
-        writeDataset(group.get(), "codes", q.codes.reshape(tensor.input.shape), gzip);
+        if (tensor.transposed) // GPT-2's Conv1D: the codes of the [out, in] Linear weight
+            hdf5::writeStringAttribute(group.get(), "layout", "transposed from the stored [in, out] (Conv1D)");
+        writeDataset(group.get(), "codes", q.codes.reshape(tensor.linearShape()), gzip);
         writeDataset(group.get(), "scale", q.scale, gzip);
         if (q.zeroPoint.defined())
             writeDataset(group.get(), "zero_point", q.zeroPoint, gzip);

@@ -11,7 +11,8 @@ namespace qs {
 // nanoGPT fork's pickle dump), in one HDF5 file, quantscope_dump.h5:
 //   /                      attrs: layout "quantscope-dump", layout_version 1, scheme (JSON)
 //   /tensors/<name>/       one group per quantized weight, <name> its full tensor name
-//       codes              int8 codes (fp8: uint8 bit patterns), the weight's shape
+//       codes              int8 codes (fp8: uint8 bit patterns), the weight's shape ([out, in] for a
+//                          Conv1D weight stored [in, out], with attr layout saying so)
 //       scale              float32: [] per tensor, [rows, 1] per channel, [rows, groups] per group
 //       zero_point         float32 like scale (asymmetric schemes only)
 //       code_histogram     int64 counts of each code (qmin..qmax; fp8: all 256 bit patterns)

@@ -61,11 +61,13 @@ std::vector<TensorSpec> NxdExporter::outputsFor(const PlannedTensor& tensor) con
     const DType codes = s.format == QuantFormat::Fp8E4M3 ? DType::F8_E4M3
         : s.format == QuantFormat::Fp8E5M2               ? DType::F8_E5M2
                                                          : DType::I8;
-    std::vector<std::int64_t> scaleShape { in.shape.at(0), 1 };
+    // GPT-2's Conv1D weights are written as Linear ones, [out, in].
+    const std::vector<std::int64_t> shape = tensor.linearShape();
+    std::vector<std::int64_t> scaleShape { shape.at(0), 1 };
     if (s.granularity == Granularity::Tensor)
         scaleShape = codes == DType::I8 ? std::vector<std::int64_t> { 1 } : std::vector<std::int64_t> {};
     std::vector<TensorSpec> out {
-        TensorSpec { in.name, codes, in.shape },
+        TensorSpec { in.name, codes, shape },
         TensorSpec { scaleName(in.name), DType::F32, scaleShape },
     };
     // NxD Inference (since 2.28) reads a static per-tensor input scale next to `.scale`.

@@ -60,6 +60,7 @@ ConversionPlan planConversion(
         p.input = t;
         p.module = tree.moduleOfTensor(t.name);
         p.quantize = isQuantizableWeight(tree, t) && !plan.keptModules.count(p.module);
+        p.transposed = p.quantize && tree.isTransposed(p.module);
         plan.inputBytes += t.bytes;
         plan.tensors.push_back(std::move(p));
     }

@@ -13,8 +13,8 @@ namespace qs {
 class Checkpoint;
 class ModuleTree;
 
-// True for the `weight` of a Linear module stored as F32, F16, BF16 or F64: what a weight
-// quantizer converts unless the module is kept in full precision.
+// True for the `weight` of a Linear (or Conv1D) module stored as F32, F16, BF16 or F64: what a
+// weight quantizer converts unless the module is kept in full precision.
 bool isQuantizableWeight(const ModuleTree& tree, const TensorInfo& tensor);
 
 struct PlannedTensor
@@ -22,6 +22,16 @@ struct PlannedTensor
     TensorInfo input;
     int module = -1; // owning module in the tree
     bool quantize = false;
+    // The weight is stored [in, out] (GPT-2's Conv1D): it is quantized as its transpose, the
+    // [out, in] Linear weight, per output channel.
+    bool transposed = false;
+
+    // The weight's shape as a Linear's [out, in].
+    std::vector<std::int64_t> linearShape() const
+    {
+        return transposed && input.shape.size() == 2 ? std::vector<std::int64_t> { input.shape[1], input.shape[0] }
+                                                     : input.shape;
+    }
 };
 
 // What a conversion will do with every tensor, decided before anything is written so that

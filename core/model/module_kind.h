@@ -12,7 +12,7 @@ enum class ModuleKind
     Linear, // a 2-D `weight` used as y = x W^T: what the exporters quantize
     Embedding, // a lookup table (token or position embeddings)
     Norm, // LayerNorm / RMSNorm gains
-    Conv1D, // Hugging Face GPT-2 Conv1D: a transposed Linear that NxD does not convert
+    Conv1D, // Hugging Face GPT-2 Conv1D: a Linear whose weight is stored transposed, y = x W + b, W [in, out]
     QuantizedLinear, // a Linear stored quantized (int8/fp8/packed weight with its scale): not re-quantized
     Other, // anything else holding tensors (buffers, biases of their own, scalars)
 };

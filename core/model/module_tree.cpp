@@ -148,13 +148,16 @@ ModuleTree ModuleTree::build(const std::vector<TensorInfo>& tensors, std::string
         for (const auto& t : n.tensors)
             n.parameterCount += byName.at(t)->numel();
     }
-    for (auto& n : tree.m_nodes)
+    for (auto& n : tree.m_nodes) {
         n.kind = classify(n, byName, modelType);
+        if (n.kind == ModuleKind::Conv1D && n.weightShape.size() == 2)
+            std::swap(n.weightShape[0], n.weightShape[1]);
+    }
 
     // Children always have larger indices than their parents, so one backward pass sums up.
     for (int i = tree.size() - 1; i > 0; --i) {
         auto& n = tree.m_nodes[static_cast<std::size_t>(i)];
-        if (n.kind == ModuleKind::Linear)
+        if (n.kind == ModuleKind::Linear || n.kind == ModuleKind::Conv1D)
             ++n.quantizableCount;
         auto& p = tree.m_nodes[static_cast<std::size_t>(n.parent)];
         p.parameterCount += n.parameterCount;

@@ -21,10 +21,12 @@ struct ModuleNode
     int parent = -1;
     std::vector<int> children; // in natural order of their names
     std::vector<std::string> tensors; // full names of the tensors held directly
-    std::vector<std::int64_t> weightShape; // the shape of `<path>.weight`, when present
+    // The shape of `<path>.weight`, when present, as a Linear's [out, in]: a Conv1D's stored
+    // [in, out] is shown transposed.
+    std::vector<std::int64_t> weightShape;
     DType weightDType = DType::F32;
     std::int64_t parameterCount = 0; // this module and everything below it
-    int quantizableCount = 0; // Linear modules in this subtree (itself included)
+    int quantizableCount = 0; // Linear (and Conv1D) modules in this subtree (itself included)
 };
 
 // The module hierarchy implied by tensor names: "a.b.c.weight" is tensor `weight` of module
@@ -41,9 +43,17 @@ public:
     const ModuleNode& node(int index) const { return m_nodes.at(static_cast<std::size_t>(index)); }
     int find(std::string_view path) const; // -1 when absent
 
-    // The modules a weight quantizer converts (Linear), in tree order.
+    // The modules a weight quantizer converts, in tree order: Linear ones, and GPT-2's Conv1D,
+    // which are Linear modules whose weight is stored transposed ([in, out]).
     const std::vector<int>& quantizable() const { return m_quantizable; }
-    bool isQuantizable(int index) const { return node(index).kind == ModuleKind::Linear; }
+    bool isQuantizable(int index) const
+    {
+        const ModuleKind k = node(index).kind;
+        return k == ModuleKind::Linear || k == ModuleKind::Conv1D;
+    }
+    // A quantizable module whose weight is stored [in, out] (Conv1D): quantized, measured per
+    // output channel and shown after transposition.
+    bool isTransposed(int index) const { return node(index).kind == ModuleKind::Conv1D; }
 
     // The module owning a tensor name ("a.b.weight" -> "a.b"), or -1.
     int moduleOfTensor(std::string_view tensorName) const;

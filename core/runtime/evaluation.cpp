@@ -125,8 +125,7 @@ std::vector<std::vector<std::int64_t>> calibrationWindows(
 }
 
 // The scheme's weight transform, restricted to what an export quantizes: the tree's Linear
-// modules that are not kept (GPT-2's Conv1D modules, for one, stay float in every export, so they
-// do here). Counts them into the report.
+// (and GPT-2 Conv1D) modules that are not kept. Counts them into the report.
 struct QuantizedModel
 {
     QuantScheme scheme;

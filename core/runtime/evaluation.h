@@ -124,8 +124,7 @@ struct EvaluationReport
     bool quantized = false;
     std::string schemeName;
     std::string activations; // the activation mode simulated
-    // Linear modules quantized: the model tree's quantizable ones that are not kept (0 for a
-    // model whose exports convert nothing, such as GPT-2 with its Conv1D modules).
+    // Linear (and Conv1D) modules quantized: the model tree's quantizable ones that are not kept.
     int quantizedModules = 0;
     int calibrationWindows = 0; // static activations: windows the ranges were measured on
     double perplexity = 0; // the fake-quantized model's

@@ -62,11 +62,18 @@ SuggestionProblem buildProblem(const Checkpoint& checkpoint, const SensitivityRe
     }
     std::map<std::string, std::size_t> unitOfGroup; // parent + group -> unit
     std::set<std::string> unitWeights;
+    const ModuleTree tree = ModuleTree::build(checkpoint.tensors(), checkpoint.modelType());
     for (const std::string& name : order) {
-        const TensorInfo* weight = checkpoint.find(name + ".weight");
-        if (!weight)
+        const TensorInfo* stored = checkpoint.find(name + ".weight");
+        if (!stored)
             throw FormatError(checkpoint.path().string() + ": the measured module " + name + " has no tensor " + name
                 + ".weight");
+        // Scales are per output channel of the Linear [out, in]: a Conv1D's stored weight transposed.
+        TensorInfo linear = *stored;
+        const int node = tree.find(name);
+        if (node >= 0 && tree.isTransposed(node) && linear.shape.size() == 2)
+            std::swap(linear.shape[0], linear.shape[1]);
+        const TensorInfo* weight = &linear;
         const std::string group = fusedGroup(format, lastSegment(name));
         std::size_t u = problem.units.size();
         if (!group.empty()) {

@@ -167,7 +167,9 @@ Heatmap heatmapOfTensor(const Checkpoint& checkpoint, const std::string& tensorN
     const TensorInfo& info = checkpoint.info(tensorName);
     const bool stored = checkpoint.quantization().recipes.count(tensorName) > 0;
     const bool fp8 = info.dtype == DType::F8_E4M3 || info.dtype == DType::F8_E5M2;
-    const at::Tensor values = stored || fp8 ? checkpoint.loadDequantized(tensorName) : checkpoint.load(tensorName);
+    at::Tensor values = stored || fp8 ? checkpoint.loadDequantized(tensorName) : checkpoint.load(tensorName);
+    if (request.transposed && values.dim() == 2)
+        values = values.t().contiguous();
     if (request.field != HeatmapField::Error)
         return sampleHeatmap(values, request);
     if (!values.is_floating_point())
@@ -198,6 +200,8 @@ Heatmap heatmapOfFirstSlice(const Checkpoint& checkpoint, const std::string& ten
 {
     const TensorInfo& info = checkpoint.info(tensorName);
     at::Tensor values = checkpoint.loadDequantized(tensorName).to(at::kFloat);
+    if (values.dim() == 2 && request.transposed)
+        values = values.t();
     if (values.dim() > 2)
         values = values.reshape({ -1, values.size(-2), values.size(-1) })[0];
     else if (values.dim() < 2)

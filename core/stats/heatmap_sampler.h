@@ -29,6 +29,9 @@ struct HeatmapRequest
     int outCols = 512;
     HeatmapReduction reduction = HeatmapReduction::AbsMax;
     HeatmapField field = HeatmapField::Values;
+    // heatmapOfTensor: draw the 2-D tensor transposed (a Conv1D weight, stored [in, out], as the
+    // Linear [out, in] it is: rows are output channels).
+    bool transposed = false;
 };
 
 // `matrix`: any floating tensor, seen as [size(0), numel / size(0)] (a 1-D tensor is one row).

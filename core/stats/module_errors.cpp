@@ -40,9 +40,11 @@ std::vector<LayerError> measureLayerErrors(
         row.node = m;
         row.module = tree.node(m).path;
         row.tensor = weight;
-        row.shape = info->shape;
+        row.shape = tree.node(m).weightShape; // [out, in], a Conv1D's transposed
         try {
-            const at::Tensor w = checkpoint.load(weight);
+            // Per output channel of the Linear weight: a Conv1D's stored [in, out] transposed.
+            const at::Tensor w
+                = tree.isTransposed(m) ? checkpoint.load(weight).t().contiguous() : checkpoint.load(weight);
             const SchemeQuantized q = quantizeWithScheme(w, scheme, options);
             Distribution d = measureDistribution(w, distribution);
             row.error = q.error;

@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "io/checkpoint.h"
+#include "model/module_tree.h"
 #include "select/selection_rule.h"
 #include "text.h"
 
@@ -75,6 +76,12 @@ std::vector<std::string> plotTargets(const Checkpoint& checkpoint, const std::st
 std::string plotFileName(const std::string& tensor, const std::string& kind)
 {
     return tensor + (kind == "heatmap" ? "_matrix.png" : "_histogram.png");
+}
+
+bool isTransposedWeight(const ModuleTree& tree, const std::string& tensor)
+{
+    const int module = tree.moduleOfTensor(tensor);
+    return module >= 0 && tree.isTransposed(module) && tensor == tree.node(module).path + ".weight";
 }
 
 std::string firstSliceNote(const std::vector<std::int64_t>& shape)

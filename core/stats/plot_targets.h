@@ -11,6 +11,7 @@
 namespace qs {
 
 class Checkpoint;
+class ModuleTree;
 
 // The tensors to draw, in file order: every floating tensor of one or more dimensions and
 // every stored quantized tensor (fork codes, activations, exported int8 weights: drawn
@@ -23,6 +24,9 @@ std::vector<std::string> plotTargets(const Checkpoint& checkpoint, const std::st
 // The image's file name, as visualize.py names it without its timestamp:
 // "<tensor>_histogram.png", or "<tensor>_matrix.png" for kind "heatmap".
 std::string plotFileName(const std::string& tensor, const std::string& kind);
+
+// Whether `tensor` is a Conv1D weight (stored [in, out]) that views draw as its [out, in] transpose.
+bool isTransposedWeight(const ModuleTree& tree, const std::string& tensor);
 
 // What heatmapOfFirstSlice() draws of a tensor of `shape`, for a title: "  (batch 0, head 0 of
 // [3, 4, 16, 16])", or empty for a matrix.

@@ -58,8 +58,14 @@ TensorAnalysis analyzeTensor(
     // Stored quantized weights (and fp8 tensors) are measured by the float values they stand for.
     const bool storedQuantized = checkpoint.quantization().recipes.count(tensorName) > 0;
     const bool fp8 = a.info.dtype == DType::F8_E4M3 || a.info.dtype == DType::F8_E5M2;
-    const at::Tensor view
-        = storedQuantized || fp8 ? checkpoint.loadDequantized(tensorName) : checkpoint.load(tensorName);
+    at::Tensor view = storedQuantized || fp8 ? checkpoint.loadDequantized(tensorName) : checkpoint.load(tensorName);
+    // GPT-2's Conv1D weight is stored [in, out]: measured and quantized as the Linear [out, in].
+    const int module = tree.moduleOfTensor(tensorName);
+    if (module >= 0 && tree.isTransposed(module) && tensorName == tree.node(module).path + ".weight"
+        && view.dim() == 2) {
+        view = view.t().contiguous();
+        a.transposed = true;
+    }
     if (storedQuantized)
         a.storedQuantization = checkpoint.quantization().kind;
 

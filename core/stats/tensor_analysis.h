@@ -26,6 +26,8 @@ struct TensorAnalysis
     ChannelStatistics channels; // rows of the [rows, cols] view (dimension 0 first)
     std::int64_t rows = 0;
     std::int64_t cols = 0;
+    // A Conv1D weight (stored [in, out]) measured as its transpose: rows are output channels.
+    bool transposed = false;
     bool quantized = false;
     Histogram dequantized; // same bins as `original`; empty when not quantized
     CodeHistogram codes;

@@ -75,13 +75,25 @@ private Q_SLOTS:
         QCOMPARE(plot.plot()->xAxis->range().upper, 4.0);
         QVERIFY(plot.plot()->yAxis->range().upper
             >= static_cast<double>(*std::max_element(dequantized.counts.begin(), dequantized.counts.end())));
-        QCOMPARE(plot.plot()->graphCount(), 2);
+        QCOMPARE(plot.plot()->graphCount(), 3); // the stored codes' series, hidden until set
         QCOMPARE(plot.plot()->legend->itemCount(), 2);
+        QVERIFY(!plot.hasStoredHistogram());
 
         const QImage image = plot.plot()->toPixmap(640, 420).toImage();
         const QRect area = plot.plot()->axisRect()->rect();
         QVERIFY2(inkInside(image, area, QColor(31, 119, 180)) > 500, "the float distribution is not drawn");
         QVERIFY2(inkInside(image, area, QColor(214, 39, 40)) > 200, "the dequantized distribution is not drawn");
+
+        // A checkpoint's own stored codes (the nanoGPT fork), dashed green, in the legend; the
+        // next setHistograms() removes them.
+        plot.setStoredHistogram(&dequantized, QStringLiteral("stored codes (symmetric_quant 8-bit)"));
+        QVERIFY(plot.hasStoredHistogram());
+        QCOMPARE(plot.plot()->legend->itemCount(), 3);
+        const QImage withStored = plot.plot()->toPixmap(640, 420).toImage();
+        QVERIFY2(inkInside(withStored, area, QColor(44, 160, 44)) > 100, "the stored codes are not drawn");
+        plot.setHistograms(QStringLiteral("demo tensor"), original, &dequantized);
+        QVERIFY(!plot.hasStoredHistogram());
+        QCOMPARE(plot.plot()->legend->itemCount(), 2);
 
         plot.setLogScale(true);
         QCOMPARE(plot.plot()->yAxis->scaleType(), QCPAxis::stLogarithmic);

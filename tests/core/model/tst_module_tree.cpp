@@ -113,7 +113,7 @@ private Q_SLOTS:
         QCOMPARE(tree.find("model.layers.9"), -1);
     }
 
-    void gpt2Conv1DIsNotLinear()
+    void gpt2Conv1DIsATransposedLinear()
     {
         const std::vector<TensorInfo> t = { tensor("transformer.h.0.attn.c_attn.weight", { 8, 24 }),
             tensor("transformer.h.0.attn.c_attn.bias", { 24 }), tensor("transformer.h.0.attn.bias", { 1, 1, 4, 4 }),
@@ -125,7 +125,12 @@ private Q_SLOTS:
         // a module holding a buffer of its own and a child module
         QCOMPARE(gpt2.node(gpt2.find("transformer.h.0.attn")).tensors,
             (std::vector<std::string> { "transformer.h.0.attn.bias" }));
-        QVERIFY(gpt2.quantizable().empty());
+        // Quantizable like a Linear, shown as its [out, in] transpose.
+        const int cAttn = gpt2.find("transformer.h.0.attn.c_attn");
+        QCOMPARE(gpt2.quantizable(), std::vector<int> { cAttn });
+        QVERIFY(gpt2.isTransposed(cAttn));
+        QCOMPARE(gpt2.node(cAttn).weightShape, (std::vector<std::int64_t> { 24, 8 }));
+        QCOMPARE(gpt2.node(gpt2.find("transformer.h.0")).quantizableCount, 1);
         const ModuleTree nanogpt = ModuleTree::build(t, "");
         QCOMPARE(nanogpt.node(nanogpt.find("transformer.h.0.attn.c_attn")).kind, ModuleKind::Linear);
     }
