@@ -2,6 +2,7 @@
 #include "algorithm_options.h"
 #include "arguments.h"
 #include "commands.h"
+#include "export_output.h"
 #include "error.h"
 #include "io/checkpoint.h"
 #include "jobs/conversion_job.h"
@@ -9,6 +10,7 @@
 #include "jobs/conversion_report.h"
 #include "keep_options.h"
 #include "model/module_tree.h"
+#include "project/project.h"
 #include "quant/calibrated_tensors.h"
 #include "quant/quant_scheme.h"
 #include "runtime/calibrated_export.h"
@@ -93,8 +95,10 @@ QuantScheme schemeFromArguments(const Arguments& args, const std::string& defaul
         throw UsageError("--symmetric and --affine exclude each other");
     if (args.has("--symmetric") || args.has("--affine"))
         overrides["symmetric"] = args.has("--symmetric");
-    if (args.has("--recompute-narrow-weights"))
-        overrides["recompute_narrow_weights"] = true;
+    if (args.has("--recompute-narrow-weights") && args.has("--no-recompute-narrow-weights"))
+        throw UsageError("--recompute-narrow-weights and --no-recompute-narrow-weights exclude each other");
+    if (args.has("--recompute-narrow-weights") || args.has("--no-recompute-narrow-weights"))
+        overrides["recompute_narrow_weights"] = args.has("--recompute-narrow-weights");
     if (args.has("--float32-math"))
         overrides["weight_dtype_math"] = false;
     if (overrides.contains("granularity") && overrides["granularity"] != "group" && !overrides.contains("group_size"))
@@ -117,8 +121,13 @@ std::string convertUsage()
            "                       nxd-fp8-e5m2, ... ('quantscope-cli schemes' lists them all; the\n"
            "                       nxd format accepts the nxd-* presets)\n"
            "  --bits N, --granularity tensor|channel|group, --group-size N, --symmetric, --affine,\n"
-           "  --rounding nearest-even|stochastic, --fp8-max X, --recompute-narrow-weights, --seed N\n"
+           "  --rounding nearest-even|stochastic, --fp8-max X, --seed N\n"
            "                       override single fields of the preset\n"
+           "  --recompute-narrow-weights, --no-recompute-narrow-weights\n"
+           "                       turn fms-mo's narrow-weight recomputation on or off (aiu-int8 turns\n"
+           "                       it on; qcfg.json's recompute_narrow_weights says which was used)\n"
+           "  --save-project FILE  also save what this conversion did as a project (.qsproj) that\n"
+           "                       'quantscope-cli run' and the GUI's File > Open Project replay\n"
            "  --float32-math       compressed-tensors presets: compute in float32 instead of the\n"
            "                       weight's bf16/fp16 (llm-compressor's own, bit-exact, the default)\n"
            "  --format nxd         AWS Neuron NxD: <module>.weight int8 + <module>.scale float32 [out,1],\n"
@@ -188,12 +197,12 @@ void setWriteOptions(const Arguments& args, ConversionOptions& options)
     }
 }
 
-// The keep rules resolved for the format, into `options`; returns the warnings.
+// The keep rules (into `rules`) resolved for the format, into `options`; returns the warnings.
 std::vector<std::string> setSelection(const Arguments& args, const Checkpoint& checkpoint, const ModuleTree& tree,
-    const QuantScheme& scheme, ConversionOptions& options)
+    const QuantScheme& scheme, ConversionOptions& options, std::vector<SelectionRule>& rules)
 {
     std::vector<std::string> warnings;
-    const std::vector<SelectionRule> rules = keepRulesFromArguments(args, checkpoint, tree, scheme);
+    rules = keepRulesFromArguments(args, checkpoint, tree, scheme);
     const SelectionResult selection = resolveSelection(tree, rules,
         options.format == ExportFormat::CompressedTensors ? KeepTarget::CompressedTensors : KeepTarget::Nxd);
     for (const auto& w : selection.warnings)
@@ -249,51 +258,27 @@ ExportCalibrationRequest calibrationRequest(
     return r;
 }
 
-std::string joined(const std::vector<std::string>& items)
+// --save-project FILE: what this conversion did as a project that `run` (and the GUI) replays.
+void saveProject(const Arguments& args, const Checkpoint& checkpoint, const std::vector<SelectionRule>& rules,
+    const ConversionOptions& options, const AlgorithmSettings& algorithms)
 {
-    std::string out;
-    for (const auto& i : items)
-        out += (out.empty() ? "" : ", ") + i;
-    return out;
-}
-
-void addCalibrationJson(nlohmann::ordered_json& out, const ExportCalibrationReport& c)
-{
-    nlohmann::ordered_json j { { "algorithms", c.algorithms }, { "samples", c.samples }, { "tokens", c.tokens },
-        { "smoothed_norms", c.smoothedNorms }, { "smoothed_modules", c.smoothedModules }, { "gptq_modules", c.gptqLoss.size() }, { "input_scales", c.inputScales },
-        { "seconds", c.seconds }, { "peak_rss_bytes", c.peakRssBytes } };
-    if (!c.awq.empty()) {
-        nlohmann::ordered_json mappings = nlohmann::ordered_json::array();
-        for (const AwqMappingReport& m : c.awq)
-            mappings.push_back({ { "smooth_layer", m.smooth }, { "parent", m.parent }, { "ratio", m.ratio },
-                { "duo_scaling", m.duo }, { "initial_loss", m.initialLoss }, { "best_loss", m.bestLoss } });
-        j["awq"] = std::move(mappings);
-    }
-    if (!c.warnings.empty())
-        j["warnings"] = c.warnings;
-    out["calibration"] = std::move(j);
-    out["algorithms"] = c.algorithms;
-    if (out.contains("tensors")) {
-        for (auto& t : out["tensors"]) {
-            const std::string name = t.value("name", std::string());
-            const std::string module = name.size() > 7 ? name.substr(0, name.size() - 7) : name;
-            if (const auto it = c.gptqLoss.find(module); it != c.gptqLoss.end() && name.size() > 7
-                && name.compare(name.size() - 7, 7, ".weight") == 0)
-                t["gptq_loss"] = it->second;
-        }
-    }
-}
-
-void printReport(const Checkpoint& checkpoint, const ConversionReport& report, const QuantScheme& scheme)
-{
-    std::printf("converted %s -> %s (%s)\n", checkpoint.path().string().c_str(), report.destination.string().c_str(),
-        std::string(exportFormatName(report.format)).c_str());
-    std::printf("  %d Linear weights quantized with %s, %zu kept in full precision\n", report.quantizedCount,
-        scheme.name.c_str(), report.keptModules.size());
-    std::printf("  %llu bytes -> %llu bytes\n", static_cast<unsigned long long>(report.bytesIn),
-        static_cast<unsigned long long>(report.bytesOut));
-    for (const auto& f : report.files)
-        std::printf("  wrote %s\n", f.c_str());
+    Project p;
+    p.checkpoint = checkpoint.path();
+    p.rules = rules;
+    p.scheme = options.scheme;
+    p.algorithms = algorithms;
+    if (!args.value("--calibration-data").empty())
+        p.calibration = ProjectCalibration { args.value("--calibration-data"),
+            static_cast<int>(args.integer("--calibration-samples", 64, 1, 1 << 20)),
+            static_cast<int>(args.integer("--calibration-seq-len", 512, 1, 1 << 20)) };
+    p.output.format = options.format;
+    p.output.destination = options.destination;
+    p.output.overwrite = options.overwrite;
+    p.output.maxShardBytes = options.maxShardBytes;
+    p.output.nxdKeepShape = options.nxdKeepShape;
+    p.output.hdf5Gzip = options.hdf5Gzip;
+    p.output.hdf5IncludeOriginal = options.hdf5IncludeOriginal;
+    writeProject(args.value("--save-project"), p);
 }
 
 int runConvert(const std::vector<std::string>& raw)
@@ -302,9 +287,9 @@ int runConvert(const std::vector<std::string>& raw)
     spec.values = { "--output", "--format", "--max-shard-size", "--hdf5-gzip", "--nxd-keep-shape", "--scheme", "--bits",
         "--granularity", "--group-size", "--rounding", "--fp8-max", "--seed", "--workers", "--memory-budget",
         "--activations", "--calibration-data", "--calibration-samples", "--calibration-seq-len", "--max-memory",
-        "--spill-dir" };
-    spec.flags = { "--force", "--json", "--symmetric", "--affine", "--recompute-narrow-weights", "--float32-math",
-        "--hdf5-original" };
+        "--spill-dir", "--save-project" };
+    spec.flags = { "--force", "--json", "--symmetric", "--affine", "--recompute-narrow-weights",
+        "--no-recompute-narrow-weights", "--float32-math", "--hdf5-original" };
     addKeepOptions(spec);
     addAlgorithmOptions(spec);
     spec.aliases = { { "-o", "--output" } };
@@ -346,7 +331,8 @@ int runConvert(const std::vector<std::string>& raw)
     options.hdf5IncludeOriginal = args.has("--hdf5-original");
     setWriteOptions(args, options);
 
-    const std::vector<std::string> warnings = setSelection(args, checkpoint, tree, scheme, options);
+    std::vector<SelectionRule> rules;
+    const std::vector<std::string> warnings = setSelection(args, checkpoint, tree, scheme, options, rules);
     for (const auto& w : warnings)
         std::fprintf(stderr, "warning: %s\n", w.c_str());
 
@@ -355,29 +341,12 @@ int runConvert(const std::vector<std::string>& raw)
         = exportWithAlgorithms(checkpoint, tree, options, calibrationRequest(args, tree, options, algorithms), progress);
     const ConversionReport& report = result.conversion;
     progress.finish();
+    for (const auto& stale : report.removedStaleStaging)
+        std::fprintf(stderr, "note: removed %s, left by a conversion that was killed\n", stale.string().c_str());
 
-    if (args.has("--json")) {
-        nlohmann::ordered_json out = conversionReportJson(report, scheme, warnings);
-        if (result.calibration)
-            addCalibrationJson(out, *result.calibration);
-        if (const auto& r = result.rotation)
-            out["rotation"] = { { "r1", r->r1 }, { "r2", r->r2 }, { "tensors", r->rotatedTensors },
-                { "folded_norms", r->foldedNorms }, { "seconds", r->seconds } };
-        if (result.spinQuant)
-            out["spinquant"] = spinQuantJson(*result.spinQuant);
-        std::cout << out.dump(2) << "\n";
-        return 0;
-    }
-    printReport(checkpoint, report, scheme);
-    if (const auto& r = result.rotation)
-        std::printf("  rotated: R1 %s%s (%d tensors, %d norms folded) in %.1f s\n", r->r1.c_str(),
-            r->r2.empty() ? "" : (", R2 " + r->r2).c_str(), r->rotatedTensors, r->foldedNorms, r->seconds);
-    if (const auto& q = result.spinQuant)
-        std::printf("  SpinQuant: %d steps on %d samples, loss %.4f -> %.4f in %.1f s\n", q->steps, q->samples,
-            q->initialLoss, q->finalLoss, q->seconds);
-    if (const auto& c = result.calibration)
-        std::printf("  calibrated on %d samples (%lld tokens): %s; peak memory %s\n", c->samples,
-            static_cast<long long>(c->tokens), joined(c->algorithms).c_str(), formatBytes(c->peakRssBytes).c_str());
+    if (!args.value("--save-project").empty())
+        saveProject(args, checkpoint, rules, options, algorithms);
+    printExportResult(checkpoint, result, scheme, warnings, args.has("--json"));
     return 0;
 }
 

@@ -4,8 +4,11 @@
 #include "error.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <random>
 
@@ -13,10 +16,66 @@ namespace qs {
 namespace fs = std::filesystem;
 namespace {
 
+// This machine's name with anything but letters and digits replaced, so that it can stand in a
+// file name between two '-'.
+std::string hostTag()
+{
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) != 0 || name[0] == 0)
+        return "localhost";
+    std::string tag(name);
+    for (char& c : tag) {
+        if (!std::isalnum(static_cast<unsigned char>(c)))
+            c = '_';
+    }
+    return tag;
+}
+
+// PID-HOST-RANDOM
 std::string uniqueSuffix()
 {
     std::random_device rd;
-    return std::to_string(::getpid()) + "-" + std::to_string(rd() & 0xffffff);
+    return std::to_string(::getpid()) + "-" + hostTag() + "-" + std::to_string(rd() & 0xffffff);
+}
+
+// Whether `suffix` (after ".partial-") names a process of this host that no longer runs. Older
+// staging folders were PID-RANDOM, without the host: those count as this host's.
+bool isDeadLocalOwner(const std::string& suffix)
+{
+    const std::size_t first = suffix.find('-');
+    const std::size_t last = suffix.rfind('-');
+    if (first == std::string::npos || first == 0)
+        return false;
+    const std::string pidText = suffix.substr(0, first);
+    if (!std::all_of(pidText.begin(), pidText.end(), [](char c) { return c >= '0' && c <= '9'; }) || pidText.size() > 9)
+        return false;
+    if (last != first && suffix.substr(first + 1, last - first - 1) != hostTag())
+        return false;
+    const auto pid = static_cast<pid_t>(std::stol(pidText));
+    return pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH;
+}
+
+// Removes `.NAME.partial-*` folders in `parent` left by killed conversions of this host.
+std::vector<fs::path> removeStaleStaging(const fs::path& parent, const std::string& name)
+{
+    std::vector<fs::path> stale;
+    const std::string prefix = "." + name + ".partial-";
+    std::error_code ec;
+    for (fs::directory_iterator it(parent, ec), end; !ec && it != end; it.increment(ec)) {
+        const std::string entry = it->path().filename().string();
+        std::error_code typeError;
+        if (entry.compare(0, prefix.size(), prefix) == 0 && it->is_directory(typeError)
+            && isDeadLocalOwner(entry.substr(prefix.size())))
+            stale.push_back(it->path());
+    }
+    std::vector<fs::path> removed;
+    for (const auto& dir : stale) {
+        std::error_code removeError;
+        fs::remove_all(dir, removeError);
+        if (!removeError)
+            removed.push_back(dir);
+    }
+    return removed;
 }
 
 void syncDirectory(const fs::path& dir)
@@ -84,6 +143,7 @@ AtomicOutputDir::AtomicOutputDir(const fs::path& destination, bool overwrite)
     fs::create_directories(parent, ec);
     if (ec)
         throw IoError("cannot create the parent folder: " + ec.message(), ErrorContext { parent.string(), {}, {} });
+    m_removedStale = removeStaleStaging(parent, m_destination.filename().string());
     m_staging = parent / ("." + m_destination.filename().string() + ".partial-" + uniqueSuffix());
     if (!fs::create_directory(m_staging, ec) || ec)
         throw IoError("cannot create the staging folder: " + (ec ? ec.message() : std::string("it already exists")),

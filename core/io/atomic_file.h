@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace qs {
 
@@ -13,6 +14,9 @@ void writeFileAtomically(const std::filesystem::path& path, const std::string& c
 // A destination folder built under a temporary name in the same parent and renamed into
 // place by commit(). Destroying it without commit() (an error, a cancel) removes everything
 // written so far. An existing destination is replaced only when `overwrite` is set.
+// The staging folder is `.NAME.partial-PID-HOST-RANDOM`; a process that was killed leaves it
+// behind, and the next AtomicOutputDir for the same destination removes those whose process
+// is gone (same host only: on a shared file system another host's PID says nothing here).
 class AtomicOutputDir
 {
 public:
@@ -28,8 +32,12 @@ public:
 
     void commit();
 
+    // Staging folders of dead conversions to the same destination that the constructor removed.
+    const std::vector<std::filesystem::path>& removedStale() const { return m_removedStale; }
+
 private:
     std::filesystem::path m_destination;
+    std::vector<std::filesystem::path> m_removedStale;
     std::filesystem::path m_staging;
     bool m_overwrite = false;
     bool m_committed = false;

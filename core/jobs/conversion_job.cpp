@@ -203,6 +203,7 @@ ConversionReport convertCheckpoint(
     report.bytesIn = plan.inputBytes;
 
     AtomicOutputDir output(options.destination, options.overwrite);
+    report.removedStaleStaging = output.removedStale();
     struct ReleaseOutputs // the reusable output mappings go when the conversion ends, however it ends
     {
         ~ReleaseOutputs() { releaseCachedOutputs(); }

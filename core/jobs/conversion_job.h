@@ -60,6 +60,8 @@ struct ConversionReport
     std::uint64_t bytesIn = 0;
     std::uint64_t bytesOut = 0;
     int quantizedCount = 0;
+    // Hidden staging folders of killed conversions to the same destination, removed on the way.
+    std::vector<std::filesystem::path> removedStaleStaging;
 };
 
 // Converts a checkpoint: plans every tensor, then streams them (load a mapped view, quantize or

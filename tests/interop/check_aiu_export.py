@@ -140,6 +140,29 @@ def main():
     assert "lm_head.decoder" in qcfg["qskip_layer_name"] and "lm_head.dense" in qcfg["qskip_layer_name"]
     print(f"OK: {quantized} int8 layers; {share:.0%} of per-channel stds above 20; the rest float16")
     check_smoothquant(args, src, source)
+    check_without_recomputation(args, src, source)
+
+
+def check_without_recomputation(args, src, source):
+    """--no-recompute-narrow-weights turns aiu-int8's recomputation off (fms-mo's flag is opt-in):
+    qcfg.json says so and the narrow layers keep their abs-max codes."""
+    out = os.path.join(args.workdir, "aiu-no-recompute")
+    r = subprocess.run([args.cli, "convert", src, "-o", out, "--format", "aiu", "--no-recompute-narrow-weights",
+                        "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["scheme"]["recompute_narrow_weights"] is False
+    with open(os.path.join(out, "qcfg.json")) as f:
+        assert json.load(f)["recompute_narrow_weights"] is False
+    sd = torch.load(os.path.join(out, "qmodel_for_aiu.pt"), weights_only=True)
+    for i in range(2):
+        k = f"roberta.encoder.layer.{i}.output.dense.weight"
+        w = torch.from_numpy(source[k].astype(np.float32))
+        absmax = torch.clamp(127 / w.abs().amax(1, keepdim=True) * w, -127, 127).round()
+        assert int((sd[k].float() - absmax).abs().max()) <= 1, k  # fp16 clip values: a code step at most
+    r = subprocess.run([args.cli, "convert", src, "-o", out + "-both", "--format", "aiu", "--recompute-narrow-weights",
+                        "--no-recompute-narrow-weights"], capture_output=True, text=True)
+    assert r.returncode == 2 and "exclude each other" in r.stderr, r.stderr
+    print("OK: --no-recompute-narrow-weights: qcfg.json false, abs-max codes on the narrow layers")
 
 
 SMOOTHQ_LAYERS = ["attention.self.query", "attention.self.key", "attention.self.value", "intermediate.dense"]

@@ -16,7 +16,11 @@
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <optional>
 
@@ -262,6 +266,46 @@ private Q_SLOTS:
         convertCheckpoint(c, tree, options, progress);
         QVERIFY(!fs::exists(out("existing") / "marker"));
         QVERIFY(fs::exists(out("existing") / "model.safetensors"));
+    }
+
+    // A killed conversion leaves its hidden staging folder; the next one to the same destination
+    // removes it when its process is gone, and leaves a running one's and another host's alone.
+    void staleStagingOfKilledConversionsIsRemoved()
+    {
+        const pid_t child = ::fork();
+        if (child == 0)
+            ::_exit(0);
+        QVERIFY(child > 0);
+        int status = 0;
+        QCOMPARE(::waitpid(child, &status, 0), child); // reaped: its PID names no process now
+        char host[256] = {};
+        ::gethostname(host, sizeof host - 1);
+        std::string tag(host);
+        for (char& ch : tag)
+            ch = std::isalnum(static_cast<unsigned char>(ch)) ? ch : '_';
+        const std::string dead = ".stale.partial-" + std::to_string(child) + "-" + tag + "-77";
+        const std::string legacy = ".stale.partial-" + std::to_string(child) + "-78"; // before the host was named
+        const std::string running = ".stale.partial-" + std::to_string(::getpid()) + "-" + tag + "-79";
+        const std::string elsewhere = ".stale.partial-" + std::to_string(child) + "-otherhost-80";
+        for (const auto& name : { dead, legacy, running, elsewhere }) {
+            fs::create_directories(out(name));
+            test::writeFile(out(name) / "model.safetensors", "partial");
+        }
+
+        const Checkpoint c = Checkpoint::open(m_demo);
+        const ModuleTree tree = ModuleTree::build(c.tensors(), c.modelType());
+        ConversionOptions options;
+        options.destination = out("stale");
+        NullProgress progress;
+        const ConversionReport report = convertCheckpoint(c, tree, options, progress);
+        QVERIFY(!fs::exists(out(dead)));
+        QVERIFY(!fs::exists(out(legacy)));
+        QVERIFY(fs::exists(out(running)));
+        QVERIFY(fs::exists(out(elsewhere)));
+        QCOMPARE(report.removedStaleStaging.size(), std::size_t(2));
+        QVERIFY(fs::exists(out("stale") / "model.safetensors"));
+        fs::remove_all(out(running));
+        fs::remove_all(out(elsewhere));
     }
 
     void inputIsNeverTouched()
