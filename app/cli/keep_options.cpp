@@ -96,10 +96,8 @@ void addSelectedModules(const ModuleTree& tree, const SelectionResult& selection
 {
     for (int m : selection.kept())
         kept.insert(tree.node(m).path);
-    for (const auto& d : selection.modules) {
-        if (!d.keep && !d.scheme.empty())
-            moduleSchemes[tree.node(d.module).path] = *findSchemePreset(d.scheme);
-    }
+    for (auto& [path, scheme] : moduleSchemesOf(tree, selection))
+        moduleSchemes[path] = std::move(scheme);
 }
 
 std::string keepOptionsUsage()

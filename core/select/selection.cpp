@@ -174,4 +174,16 @@ SelectionResult resolveSelection(const ModuleTree& tree, const std::vector<Selec
     return result;
 }
 
+std::map<std::string, QuantScheme> moduleSchemesOf(const ModuleTree& tree, const SelectionResult& result)
+{
+    std::map<std::string, QuantScheme> schemes;
+    for (const auto& d : result.modules) {
+        if (!d.keep && !d.scheme.empty()) {
+            if (const auto preset = findSchemePreset(d.scheme))
+                schemes[tree.node(d.module).path] = *preset;
+        }
+    }
+    return schemes;
+}
+
 } // namespace qs

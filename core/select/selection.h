@@ -3,8 +3,10 @@
 
 // Resolution of an ordered list of selection rules against a model: which quantizable modules
 // stay in full precision, which rule decided each one, and what looks wrong.
+#include "quant/quant_scheme.h"
 #include "select/selection_rule.h"
 
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -60,5 +62,9 @@ struct SelectionResult
 // A rule with an invalid regex matches nothing and is reported, not thrown.
 SelectionResult resolveSelection(
     const ModuleTree& tree, const std::vector<SelectionRule>& rules, KeepTarget target = KeepTarget::Any);
+
+// Quantized modules whose deciding rule names a scheme preset of their own ("quantize PRESET"):
+// full path -> that preset's scheme.
+std::map<std::string, QuantScheme> moduleSchemesOf(const ModuleTree& tree, const SelectionResult& result);
 
 } // namespace qs
