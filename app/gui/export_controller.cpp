@@ -7,6 +7,7 @@
 #include "job_controller.h"
 #include "jobs/conversion_job.h"
 #include "jobs/conversion_plan.h"
+#include "project/project_conversion.h"
 #include "runtime/calibrated_export.h"
 #include "select/keep_list_io.h"
 #include "selection_editor.h"
@@ -56,7 +57,9 @@ void ExportController::showDialog()
     const QuantScheme scheme = m_context.scheme();
     QString schemeName = QString::fromStdString(scheme.name);
     schemeName.replace(QRegularExpression(QStringLiteral("[^A-Za-z0-9._-]+")), QStringLiteral("-"));
-    const QString suggestion = folder + QStringLiteral("-") + schemeName;
+    const QString suggestion = m_lastOutput && !m_lastOutput->destination.empty()
+        ? QString::fromStdString(m_lastOutput->destination.string())
+        : folder + QStringLiteral("-") + schemeName;
     const SelectionEditor& selection = *m_context.selection;
     const QStringList kept = selection.keptModules();
     QStringList names;
@@ -69,7 +72,9 @@ void ExportController::showDialog()
     ExportDialog dialog(
         suggestion, quantizable - static_cast<int>(kept.size()), static_cast<int>(kept.size()), names, fullNames,
         [this](const QString& format) { return problemFor(format); }, m_dialogParent);
-    if (scheme.convention == ScaleConvention::CompressedTensors)
+    if (m_lastOutput)
+        dialog.setFormat(QString::fromUtf8(exportFormatName(m_lastOutput->format).data()));
+    else if (scheme.convention == ScaleConvention::CompressedTensors)
         dialog.setFormat(QStringLiteral("compressed-tensors"));
     else if (scheme.convention == ScaleConvention::FmsMo)
         dialog.setFormat(QStringLiteral("aiu"));
@@ -96,33 +101,24 @@ void ExportController::exportTo(
     const LoadedModelPtr model = m_context.model();
     if (!model)
         return;
-    const SelectionEditor& selection = *m_context.selection;
-    ConversionOptions options;
-    options.format = exportFormatFromName(format.toStdString()).value_or(ExportFormat::Nxd);
-    options.destination = std::filesystem::path(destination.toStdString());
-    options.overwrite = overwrite;
-    for (const auto& path : selection.keptModules())
-        options.keptModules.insert(path.toStdString());
-    options.modulesToNotConvert = nxdKeepNames(model->tree, selection.result().kept(), selection.rules());
-    options.scheme = m_context.scheme();
-    options.moduleSchemes = selection.moduleSchemes(); // quantize rules with their own scheme
+    Project project = m_context.project();
+    project.output.format = exportFormatFromName(format.toStdString()).value_or(ExportFormat::Nxd);
+    project.output.destination = std::filesystem::path(destination.toStdString());
+    project.output.overwrite = overwrite;
+    project.algorithms = calibration.algorithms;
+    project.calibration.reset();
+    if (!calibration.data.empty())
+        project.calibration = ProjectCalibration { calibration.data, calibration.samples, calibration.seqLen };
+    m_lastOutput = project.output;
+    const ProjectConversion conversion = projectConversion(project, model->tree);
     auto report = std::make_shared<ConversionReport>();
-    ExportCalibrationRequest request = calibration;
-    if (!request.data.empty()) {
-        request.scheme = options.scheme;
-        request.moduleSchemes = options.moduleSchemes;
-        request.fmsMoSmoothQuant = options.format == ExportFormat::Aiu;
-        const std::set<int> kept = resolveKeptModules(model->tree, options.keptModules);
-        for (int m : model->tree.quantizable()) {
-            if (!kept.count(m))
-                request.quantized.insert(model->tree.node(m).path);
-        }
-    }
     m_context.jobs->start(
         tr("Exporting to %1").arg(QFileInfo(destination).fileName()),
-        [model, options, report, request](Progress& progress) {
+        [model, conversion, report](Progress& progress) {
             // One job: the rotations, the calibration layer by layer, then the export of the result.
-            *report = exportWithAlgorithms(model->checkpoint, model->tree, options, request, progress).conversion;
+            *report = exportWithAlgorithms(
+                model->checkpoint, model->tree, conversion.options, conversion.calibration, progress)
+                          .conversion;
         },
         [this, report, destination] {
             Q_EMIT exported(destination,

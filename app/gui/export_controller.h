@@ -2,7 +2,10 @@
 #pragma once
 
 #include "job_context.h"
+#include "project/project.h"
 #include "runtime/export_calibration.h"
+
+#include <optional>
 
 #include <QObject>
 #include <QString>
@@ -13,7 +16,8 @@ namespace qs::app {
 
 // The export: the dialog (destination, format, what will be kept, why a format cannot take the
 // scheme) and the conversion job with the keep set, the scheme panel's scheme and the modules'
-// own schemes.
+// own schemes. The export is the session's project (JobContext::project) with the dialog's target
+// and calibration, converted by core's projectConversion, as `quantscope-cli run` converts it.
 class ExportController : public QObject
 {
     Q_OBJECT
@@ -27,6 +31,10 @@ public:
     void exportTo(const QString& destination, bool overwrite, const QString& format,
         const ExportCalibrationRequest& calibration = {});
 
+    // The last export's target (a project's, once one is opened): the dialog starts from it.
+    const std::optional<ProjectExport>& lastOutput() const { return m_lastOutput; }
+    void setLastOutput(const std::optional<ProjectExport>& output) { m_lastOutput = output; }
+
 Q_SIGNALS:
     // The checkpoint is complete at `destination`; `summary` says what was written.
     void exported(const QString& destination, const QString& summary);
@@ -36,6 +44,7 @@ private:
 
     JobContext m_context;
     QWidget* m_dialogParent;
+    std::optional<ProjectExport> m_lastOutput;
 };
 
 } // namespace qs::app

@@ -3,6 +3,7 @@
 
 #include "calibration_choice.h"
 #include "loaded_model.h"
+#include "project/project.h"
 #include "quant/quant_scheme.h"
 
 #include <QString>
@@ -29,6 +30,7 @@ struct JobContext
     // What it shows as the calibration data file, samples and tokens per sample.
     std::function<void(const QString& data, int samples, int seqLen)> setCalibrationSamples;
     SelectionEditor* selection = nullptr; // the keep rules, what they keep and per-module schemes
+    std::function<Project()> project; // the session as a project (File > Save Project writes it)
     std::function<void(QWidget*)> show; // brings a view's tab to the front
 };
 

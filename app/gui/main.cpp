@@ -26,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 namespace {
 
@@ -55,7 +56,7 @@ bool isKnownView(const QString& view)
     return views.contains(view);
 }
 
-Options parseOptions(const QApplication& app)
+Options parseOptions(const QCoreApplication& app)
 {
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("Choose which layers of an LLM checkpoint stay in full precision, "
@@ -64,7 +65,7 @@ Options parseOptions(const QApplication& app)
     parser.addVersionOption();
     parser.addPositionalArgument(QStringLiteral("checkpoint"),
         QStringLiteral("A checkpoint to open: safetensors, PyTorch .pt/.bin, the nanoGPT fork's .pkl, llama2.c .bin, "
-                       "an index or a model folder."));
+                       "an index or a model folder; or a project (.qsproj) saved with File > Save Project."));
     const QCommandLineOption demo(QStringLiteral("demo"), QStringLiteral("Open the built-in demo model."));
     const QCommandLineOption select(QStringLiteral("select"),
         QStringLiteral("Select this module (full dotted path) once the checkpoint is open."), QStringLiteral("module"));
@@ -236,16 +237,44 @@ void takeScreenshotWhenShown(MainWindow& window, const Options& options)
     });
 }
 
+// --help and --version answer without a display (a terminal over ssh, help2man at build time):
+// they need no QApplication, whose platform plugin aborts when there is no X server.
+bool asksForHelpOrVersion(int argc, char* argv[])
+{
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view a(argv[i]);
+        if (a == "--")
+            break;
+        if (a == "-h" || a == "--help" || a == "-?" || a == "--help-all" || a == "-v" || a == "--version")
+            return true;
+    }
+    return false;
+}
+
+// The package's names: settings in ~/.config/quantscope/, the cache in ~/.cache/quantscope/.
+void setApplicationNames()
+{
+    QCoreApplication::setApplicationName(QStringLiteral("quantscope"));
+    QCoreApplication::setOrganizationName(QStringLiteral("quantscope"));
+    QCoreApplication::setApplicationVersion(QStringLiteral(QUANTSCOPE_VERSION));
+}
+
 } // namespace
 
 int main(int argc, char* argv[])
 {
+    if (asksForHelpOrVersion(argc, argv)) {
+        QCoreApplication core(argc, argv);
+        setApplicationNames();
+        parseOptions(core); // prints the help or the version and exits
+        return 0;
+    }
     QApplication app(argc, argv);
     qs::useIntraOpThreads();
+    setApplicationNames();
+    QGuiApplication::setApplicationDisplayName(QStringLiteral("QuantScope"));
+    QGuiApplication::setDesktopFileName(QStringLiteral("io.github.quantscope.QuantScope"));
     QApplication::setWindowIcon(QIcon(QStringLiteral(":/icons/quantscope.png")));
-    QApplication::setApplicationName(QStringLiteral("QuantScope"));
-    QApplication::setOrganizationName(QStringLiteral("QuantScope"));
-    QApplication::setApplicationVersion(QStringLiteral(QUANTSCOPE_VERSION));
     const Options options = parseOptions(app);
 
     MainWindow window;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "main_window.h"
+#include "project_controller.h"
 
 #include "activation_capture_controller.h"
 #include "algorithms_box.h"
@@ -104,7 +105,9 @@ MainWindow::~MainWindow()
 
 QString MainWindow::demoDirectory()
 {
-    return QDir(QStandardPaths::writableLocation(QStandardPaths::CacheLocation)).filePath(QStringLiteral("demo-model"));
+    // ~/.cache/quantscope/demo-model (XDG_CACHE_HOME), whatever the organization name.
+    return QDir(QStandardPaths::writableLocation(QStandardPaths::GenericCacheLocation))
+        .filePath(QStringLiteral("quantscope/demo-model"));
 }
 
 QTreeView* MainWindow::treeView() const
@@ -166,6 +169,7 @@ JobContext MainWindow::jobContext()
         m_algorithms->setSeqLen(seqLen);
     };
     context.selection = m_selection;
+    context.project = [this] { return currentProject(); };
     context.show = [this](QWidget* view) { m_tabs->setCurrentWidget(view); };
     return context;
 }
@@ -251,6 +255,10 @@ void MainWindow::connectControllers()
 
 void MainWindow::openPath(const QString& path)
 {
+    if (path.endsWith(QStringLiteral(".qsproj"), Qt::CaseInsensitive)) { // a project names its checkpoint
+        openProject(path);
+        return;
+    }
     auto result = std::make_shared<LoadedModel>();
     const auto fsPath = toPath(path);
     m_jobs->start(
@@ -288,7 +296,8 @@ void MainWindow::setLoadedModel(LoadedModelPtr model, const QString& path)
     m_suggest->onModelChanged();
     m_capture->onModelChanged();
     m_recent->add(m_modelPath);
-    setWindowTitle(tr("%1 — QuantScope").arg(QFileInfo(m_modelPath).fileName()));
+    m_project->onModelOpened(m_modelPath); // applies a project being opened, or ends the last one
+    updateTitle();
     // Show the first two levels (model -> layers) and the first layer's modules.
     const auto& quantizable = m_model->tree.quantizable();
     m_pane->showFirstLevels(quantizable.empty() ? -1 : quantizable.front());
@@ -406,6 +415,10 @@ void MainWindow::dropEvent(QDropEvent* event)
 
 void MainWindow::closeEvent(QCloseEvent* event)
 {
+    if (!m_project->maybeSave()) {
+        event->ignore();
+        return;
+    }
     if (m_jobs->isBusy()) {
         m_jobs->cancel();
         m_jobs->waitForFinished();

@@ -3,6 +3,7 @@
 
 #include "analysis_tabs.h"
 #include "loaded_model.h"
+#include "project/project.h"
 #include "runtime/export_calibration.h"
 
 #include <QMainWindow>
@@ -11,6 +12,7 @@
 class QAction;
 class QDockWidget;
 class QLineEdit;
+class QMenu;
 class QTabWidget;
 class QTreeView;
 
@@ -36,6 +38,7 @@ class SuggestController;
 class SuggestPanel;
 class ExportController;
 class PlotAllController;
+class ProjectController;
 class JobController;
 class JobStatus;
 class KeepListController;
@@ -82,6 +85,12 @@ public:
     void captureActivations();
     // Suggest on the Evaluate tab's data with the Suggest tab's budget (a job); applies the choice.
     void suggest();
+    // Projects (main_window_project.cpp): the session as a project, File > Save Project and
+    // Open Project without their dialogs; openProject is asynchronous (projectOpened follows).
+    Project currentProject() const;
+    bool saveProject(const QString& file);
+    void openProject(const QString& file);
+    QString projectFile() const; // empty when no project is saved or opened
 
     LoadedModelPtr model() const { return m_model; }
     ui::ModuleTreeModel* treeModel() const { return m_treeModel; }
@@ -113,6 +122,7 @@ Q_SIGNALS:
     void exportFinished(const QString& destination);
     void plotsExported(const QString& folder, int images);
     void storedActivationsShown(int points); // a checkpoint's own (the nanoGPT fork's)
+    void projectOpened(const QString& file); // its checkpoint is open and the project applied
     void jobFailed(const QString& message);
 
 protected:
@@ -138,6 +148,10 @@ private:
     void updateSummary();
     void showError(const QString& title, const QString& message, const QString& details = QString());
     void keepSelected(bool keep);
+    void createProjectController(QMenu* recentMenu);
+    void applyProject(const Project& project);
+    void updateTitle();
+    QString locateCheckpoint(const QString& missing);
 
     JobController* m_jobs = nullptr;
     LoadedModelPtr m_model;
@@ -153,6 +167,7 @@ private:
     ui::SchemePanel* m_schemePanel = nullptr;
     AlgorithmsBox* m_algorithms = nullptr;
     RecentFiles* m_recent = nullptr;
+    ProjectController* m_project = nullptr;
 
     AnalysisController* m_analysis = nullptr;
     LayerTableController* m_layerTable = nullptr;
@@ -171,6 +186,9 @@ private:
     QAction* m_openFolder = nullptr;
     QAction* m_openDemo = nullptr;
     QAction* m_exportAction = nullptr;
+    QAction* m_openProjectAction = nullptr;
+    QAction* m_saveProjectAction = nullptr;
+    QAction* m_saveProjectAsAction = nullptr;
     QAction* m_compareAction = nullptr;
     QAction* m_plotAllAction = nullptr;
     QAction* m_measureAction = nullptr;

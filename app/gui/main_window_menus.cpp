@@ -5,6 +5,7 @@
 #include "eval_panel.h"
 #include "export_controller.h"
 #include "plot_all_controller.h"
+#include "project_controller.h"
 #include "job_controller.h"
 #include "layer_table.h"
 #include "layer_table_controller.h"
@@ -89,6 +90,16 @@ void MainWindow::createFileMenu()
     connect(m_recent, &RecentFiles::openRequested, this, &MainWindow::openPath);
     m_openDemo = file->addAction(tr("Open &Demo Model"), this, &MainWindow::openDemo);
     file->addSeparator();
+    m_openProjectAction = file->addAction(tr("Open &Project…"), this, [this] { m_project->chooseAndOpen(); });
+    m_openProjectAction->setToolTip(tr("Open a saved project (.qsproj): its checkpoint, keep rules, scheme, "
+                                       "algorithms and export target"));
+    createProjectController(file->addMenu(tr("Recent Pro&jects")));
+    m_saveProjectAction = file->addAction(tr("&Save Project"), this, [this] { m_project->save(); });
+    m_saveProjectAction->setShortcut(QKeySequence::Save);
+    m_saveProjectAction->setToolTip(tr("Save the session as a project that 'quantscope-cli run' replays"));
+    m_saveProjectAsAction = file->addAction(tr("Save Project &As…"), this, [this] { m_project->saveAs(); });
+    m_saveProjectAsAction->setShortcut(QKeySequence::SaveAs);
+    file->addSeparator();
     m_exportAction = file->addAction(
         style()->standardIcon(QStyle::SP_DialogSaveButton), tr("&Export…"), m_export, &ExportController::showDialog);
     m_exportAction->setShortcut(QKeySequence(tr("Ctrl+E")));
@@ -137,6 +148,9 @@ void MainWindow::updateActions()
     m_openFolder->setEnabled(!busy);
     m_openDemo->setEnabled(!busy);
     m_exportAction->setEnabled(!busy && quantizable);
+    m_openProjectAction->setEnabled(!busy);
+    m_saveProjectAction->setEnabled(m_model != nullptr);
+    m_saveProjectAsAction->setEnabled(m_model != nullptr);
     m_compareAction->setEnabled(m_model != nullptr);
     m_plotAllAction->setEnabled(!busy && m_model != nullptr);
     m_measureAction->setEnabled(!busy && quantizable);

@@ -8,15 +8,10 @@
 #include <QSettings>
 
 namespace qs::app {
-namespace {
-
-const auto kKey = QStringLiteral("recentFiles");
-
-} // namespace
-
-RecentFiles::RecentFiles(QMenu* menu, QObject* parent)
+RecentFiles::RecentFiles(QMenu* menu, QObject* parent, QString settingsKey)
     : QObject(parent)
     , m_menu(menu)
+    , m_key(std::move(settingsKey))
 {
     rebuildMenu();
 }
@@ -29,13 +24,13 @@ void RecentFiles::add(const QString& path)
     list.prepend(absolute);
     while (list.size() > kMaxEntries)
         list.removeLast();
-    QSettings().setValue(kKey, list);
+    QSettings().setValue(m_key, list);
     rebuildMenu();
 }
 
 QStringList RecentFiles::entries() const
 {
-    return QSettings().value(kKey).toStringList();
+    return QSettings().value(m_key).toStringList();
 }
 
 void RecentFiles::rebuildMenu()
@@ -55,7 +50,7 @@ void RecentFiles::rebuildMenu()
     }
     m_menu->addSeparator();
     connect(m_menu->addAction(tr("Clear the list")), &QAction::triggered, this, [this] {
-        QSettings().remove(kKey);
+        QSettings().remove(m_key);
         rebuildMenu();
     });
 }

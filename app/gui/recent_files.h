@@ -8,14 +8,15 @@ class QMenu;
 
 namespace qs::app {
 
-// The most recently opened checkpoints, persisted with QSettings and shown in a menu.
+// The most recently opened checkpoints (or projects: another settings key), persisted with
+// QSettings and shown in a menu.
 class RecentFiles : public QObject
 {
     Q_OBJECT
 public:
     static constexpr int kMaxEntries = 10;
 
-    RecentFiles(QMenu* menu, QObject* parent = nullptr);
+    RecentFiles(QMenu* menu, QObject* parent = nullptr, QString settingsKey = QStringLiteral("recentFiles"));
 
     void add(const QString& path);
     QStringList entries() const;
@@ -27,6 +28,7 @@ private:
     void rebuildMenu();
 
     QMenu* m_menu;
+    QString m_key;
 };
 
 } // namespace qs::app

@@ -130,16 +130,7 @@ QStringList SelectionEditor::keptModules() const
 
 std::map<std::string, QuantScheme> SelectionEditor::moduleSchemes() const
 {
-    std::map<std::string, QuantScheme> schemes;
-    if (!m_tree)
-        return schemes;
-    for (const auto& d : m_result.modules) { // quantize rules with their own scheme
-        if (!d.keep && !d.scheme.empty()) {
-            if (const auto preset = findSchemePreset(d.scheme))
-                schemes[m_tree->node(d.module).path] = *preset;
-        }
-    }
-    return schemes;
+    return m_tree ? moduleSchemesOf(*m_tree, m_result) : std::map<std::string, QuantScheme> {};
 }
 
 void SelectionEditor::setRules(const std::vector<SelectionRule>& rules, const QString& description)
