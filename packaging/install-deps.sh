@@ -31,6 +31,11 @@ packages=(
     python3 python3-torch python3-numpy python3-h5py python3-sentencepiece
     # fuzz targets: clang with its libFuzzer runtime (the main build uses g++)
     clang libclang-rt-14-dev
+    # the Debian package: icons rendered from the SVG, man pages from --help, the validators,
+    # and the install test's clean Debian 12 root
+    librsvg2-bin help2man dpkg-dev fakeroot file lintian desktop-file-utils appstream debootstrap
+    # conversion spread over processes and machines (the README's and the test's GNU parallel)
+    parallel
 )
 
 # interop_tokenizers compares with Hugging Face's own JavaScript tokenizers (@huggingface/tokenizers,
