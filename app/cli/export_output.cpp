@@ -26,8 +26,9 @@ std::string joined(const std::vector<std::string>& items)
 void addCalibrationJson(nlohmann::ordered_json& out, const ExportCalibrationReport& c)
 {
     nlohmann::ordered_json j { { "algorithms", c.algorithms }, { "samples", c.samples }, { "tokens", c.tokens },
-        { "smoothed_norms", c.smoothedNorms }, { "smoothed_modules", c.smoothedModules }, { "gptq_modules", c.gptqLoss.size() }, { "input_scales", c.inputScales },
-        { "seconds", c.seconds }, { "peak_rss_bytes", c.peakRssBytes } };
+        { "smoothed_norms", c.smoothedNorms }, { "smoothed_modules", c.smoothedModules },
+        { "gptq_modules", c.gptqLoss.size() }, { "input_scales", c.inputScales }, { "seconds", c.seconds },
+        { "peak_rss_bytes", c.peakRssBytes } };
     if (!c.awq.empty()) {
         nlohmann::ordered_json mappings = nlohmann::ordered_json::array();
         for (const AwqMappingReport& m : c.awq)
@@ -43,8 +44,8 @@ void addCalibrationJson(nlohmann::ordered_json& out, const ExportCalibrationRepo
         for (auto& t : out["tensors"]) {
             const std::string name = t.value("name", std::string());
             const std::string module = name.size() > 7 ? name.substr(0, name.size() - 7) : name;
-            if (const auto it = c.gptqLoss.find(module); it != c.gptqLoss.end() && name.size() > 7
-                && name.compare(name.size() - 7, 7, ".weight") == 0)
+            if (const auto it = c.gptqLoss.find(module);
+                it != c.gptqLoss.end() && name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0)
                 t["gptq_loss"] = it->second;
         }
     }

@@ -31,8 +31,8 @@ Project MainWindow::currentProject() const
         p.output = *m_export->lastOutput();
     } else { // the consumer the scheme is for, the destination still to choose
         p.output.format = p.scheme.convention == ScaleConvention::CompressedTensors ? ExportFormat::CompressedTensors
-            : p.scheme.convention == ScaleConvention::FmsMo                        ? ExportFormat::Aiu
-                                                                                   : ExportFormat::Nxd;
+            : p.scheme.convention == ScaleConvention::FmsMo                         ? ExportFormat::Aiu
+                                                                                    : ExportFormat::Nxd;
     }
     return p;
 }

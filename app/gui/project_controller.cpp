@@ -132,7 +132,8 @@ void ProjectController::chooseAndOpen()
 {
     if (!maybeSave())
         return;
-    const QString file = QFileDialog::getOpenFileName(m_dialogParent, tr("Open Project"), QString(), projectFileFilter());
+    const QString file
+        = QFileDialog::getOpenFileName(m_dialogParent, tr("Open Project"), QString(), projectFileFilter());
     if (!file.isEmpty())
         open(file);
 }

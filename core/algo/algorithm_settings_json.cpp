@@ -128,9 +128,13 @@ AlgorithmSettings algorithmSettingsFromJson(const Json& j)
                 else
                     wrong(f, "must be null or a number in [0, 1]");
             } },
-        { "smoothquant_mappings", [&](const Json& v, const std::string& f) { a.smoothQuantMappings = mappings(v, f); } },
+        { "smoothquant_mappings",
+            [&](const Json& v, const std::string& f) { a.smoothQuantMappings = mappings(v, f); } },
         { "smoothquant_ignore", [&](const Json& v, const std::string& f) { a.smoothQuantIgnore = strings(v, f); } },
-        { "rotation", [&](const Json& v, const std::string& f) { a.rotation = oneOf(v, f, { "", "hadamard", "random" }); } },
+        { "rotation",
+            [&](const Json& v, const std::string& f) {
+                a.rotation = oneOf(v, f, { "", "hadamard", "random" });
+            } },
         { "rotation_seed",
             [&](const Json& v, const std::string& f) {
                 if (!v.is_number_unsigned())
@@ -141,18 +145,25 @@ AlgorithmSettings algorithmSettingsFromJson(const Json& j)
         { "rotation_online", [&](const Json& v, const std::string& f) { a.rotationOnline = boolean(v, f); } },
         { "spinquant", [&](const Json& v, const std::string& f) { a.spinQuant = boolean(v, f); } },
         { "spinquant_steps",
-            [&](const Json& v, const std::string& f) { a.spinQuantSteps = static_cast<int>(integer(v, f, 1, 1 << 20)); } },
+            [&](const Json& v, const std::string& f) {
+                a.spinQuantSteps = static_cast<int>(integer(v, f, 1, 1 << 20));
+            } },
         { "spinquant_lr", [&](const Json& v, const std::string& f) { a.spinQuantLr = number(v, f); } },
         { "awq", [&](const Json& v, const std::string& f) { a.awq = boolean(v, f); } },
         { "awq_mappings", [&](const Json& v, const std::string& f) { a.awqMappings = mappings(v, f); } },
         { "awq_ignore", [&](const Json& v, const std::string& f) { a.awqIgnore = strings(v, f); } },
         { "awq_duo_scaling",
-            [&](const Json& v, const std::string& f) { a.awqDuoScaling = oneOf(v, f, { "true", "false", "both" }); } },
-        { "awq_grid", [&](const Json& v, const std::string& f) { a.awqGrid = static_cast<int>(integer(v, f, 1, 1000)); } },
+            [&](const Json& v, const std::string& f) {
+                a.awqDuoScaling = oneOf(v, f, { "true", "false", "both" });
+            } },
+        { "awq_grid",
+            [&](const Json& v, const std::string& f) { a.awqGrid = static_cast<int>(integer(v, f, 1, 1000)); } },
         { "awq_clip", [&](const Json& v, const std::string& f) { a.awqClip = boolean(v, f); } },
         { "gptq", [&](const Json& v, const std::string& f) { a.gptq = boolean(v, f); } },
         { "gptq_block_size",
-            [&](const Json& v, const std::string& f) { a.gptqBlockSize = static_cast<int>(integer(v, f, 1, 1 << 20)); } },
+            [&](const Json& v, const std::string& f) {
+                a.gptqBlockSize = static_cast<int>(integer(v, f, 1, 1 << 20));
+            } },
         { "gptq_dampening",
             [&](const Json& v, const std::string& f) {
                 a.gptqDampening = number(v, f);
@@ -160,7 +171,9 @@ AlgorithmSettings algorithmSettingsFromJson(const Json& j)
                     wrong(f, "must be a number in [0, 1)");
             } },
         { "gptq_actorder",
-            [&](const Json& v, const std::string& f) { a.gptqActOrder = oneOf(v, f, { "static", "group", "none" }); } },
+            [&](const Json& v, const std::string& f) {
+                a.gptqActOrder = oneOf(v, f, { "static", "group", "none" });
+            } },
         { "propagate_error", [&](const Json& v, const std::string& f) { a.propagateError = boolean(v, f); } },
     };
     for (const auto& item : j.items()) {

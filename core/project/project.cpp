@@ -86,7 +86,8 @@ ProjectExport exportFromJson(const Json& j)
     const std::string format = text(j["format"], "export.format");
     const auto parsed = exportFormatFromName(format);
     if (!parsed)
-        wrong("export.format", "'" + format + "' is not a format (nxd, compressed-tensors, aiu, hdf5, nxd-fp8-rescale)");
+        wrong(
+            "export.format", "'" + format + "' is not a format (nxd, compressed-tensors, aiu, hdf5, nxd-fp8-rescale)");
     e.format = *parsed;
     e.destination = text(j["destination"], "export.destination");
     e.overwrite = boolean(j["overwrite"], "export.overwrite");
@@ -143,7 +144,8 @@ Project projectFromJson(const Json& j, const fs::path& file)
     if (version.get<long long>() > Project::kSchemaVersion)
         throw UsageError("the project has schema version " + std::to_string(version.get<long long>())
             + ", written by a newer QuantScope; this one reads version " + std::to_string(Project::kSchemaVersion));
-    expectFields(j, "project", { "quantscope_project", "checkpoint", "rules", "scheme", "algorithms", "calibration", "export" });
+    expectFields(
+        j, "project", { "quantscope_project", "checkpoint", "rules", "scheme", "algorithms", "calibration", "export" });
 
     Project p;
     expectFields(j["checkpoint"], "checkpoint", { "path", "relative" });
@@ -151,7 +153,8 @@ Project projectFromJson(const Json& j, const fs::path& file)
     const fs::path relative = text(j["checkpoint"]["relative"], "checkpoint.relative");
     const fs::path besideProject = (absolutePath(file).parent_path() / relative).lexically_normal();
     std::error_code ec;
-    p.checkpoint = fs::exists(stored, ec) || relative.empty() || !fs::exists(besideProject, ec) ? stored : besideProject;
+    p.checkpoint
+        = fs::exists(stored, ec) || relative.empty() || !fs::exists(besideProject, ec) ? stored : besideProject;
 
     if (!j["rules"].is_array())
         wrong("rules", "must be an array of rules");

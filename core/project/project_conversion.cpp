@@ -59,10 +59,11 @@ ProjectConversion projectConversion(const Project& project, const ModuleTree& tr
         || std::any_of(o.moduleSchemes.begin(), o.moduleSchemes.end(),
             [](const auto& m) { return isStaticActivations(m.second.activations); });
     if (calibrates && !project.calibration)
-        throw UsageError(std::string(project.algorithms.needsData() ? "the project's algorithms (SmoothQuant, AWQ, GPTQ, "
-                                                                      "SpinQuant) calibrate on data"
-                                                                    : "the project's static activation scales are "
-                                                                      "measured on data")
+        throw UsageError(
+            std::string(project.algorithms.needsData() ? "the project's algorithms (SmoothQuant, AWQ, GPTQ, "
+                                                         "SpinQuant) calibrate on data"
+                                                       : "the project's static activation scales are "
+                                                         "measured on data")
             + ", but it names no calibration data");
     if (project.calibration && calibrates) {
         r.data = project.calibration->data;

@@ -35,11 +35,12 @@ private Q_SLOTS:
     void runReplaysConvertByteForByte()
     {
         const QString project = path(QStringLiteral("demo.qsproj"));
-        const Run convert = run({ QStringLiteral("convert"), m_demo, QStringLiteral("-o"), path(QStringLiteral("direct")),
-            QStringLiteral("--format"), QStringLiteral("compressed-tensors"), QStringLiteral("--keep"),
-            QStringLiteral("lm_head"), QStringLiteral("--keep"), QStringLiteral("layers.3.mlp.down_proj"),
-            QStringLiteral("--quantize"), QStringLiteral("layers.0.self_attn=vllm-w4a16"),
-            QStringLiteral("--max-shard-size"), QStringLiteral("2MB"), QStringLiteral("--save-project"), project });
+        const Run convert
+            = run({ QStringLiteral("convert"), m_demo, QStringLiteral("-o"), path(QStringLiteral("direct")),
+                QStringLiteral("--format"), QStringLiteral("compressed-tensors"), QStringLiteral("--keep"),
+                QStringLiteral("lm_head"), QStringLiteral("--keep"), QStringLiteral("layers.3.mlp.down_proj"),
+                QStringLiteral("--quantize"), QStringLiteral("layers.0.self_attn=vllm-w4a16"),
+                QStringLiteral("--max-shard-size"), QStringLiteral("2MB"), QStringLiteral("--save-project"), project });
         QVERIFY2(convert.exitCode == 0, qPrintable(convert.err));
         const Json j = readJson(project);
         QCOMPARE(j["quantscope_project"].get<int>(), 1);

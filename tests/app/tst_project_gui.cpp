@@ -85,8 +85,8 @@ private Q_SLOTS:
         QVERIFY(!w.isWindowModified());
         QVERIFY(w.windowTitle().startsWith(QStringLiteral("session.qsproj[*] (demo)")));
 
-        const CliRun replay = runCli({ QStringLiteral("run"), w.projectFile(), QStringLiteral("-o"),
-            path(QStringLiteral("cli-replay")) });
+        const CliRun replay = runCli(
+            { QStringLiteral("run"), w.projectFile(), QStringLiteral("-o"), path(QStringLiteral("cli-replay")) });
         QVERIFY2(replay.exitCode == 0, qPrintable(replay.err));
         const auto a = test::snapshotTree(gui.toStdString());
         const auto b = test::snapshotTree(path(QStringLiteral("cli-replay")).toStdString());

@@ -109,13 +109,20 @@ private Q_SLOTS:
     {
         QTest::addColumn<QString>("pointer");
         QTest::addColumn<QString>("words");
-        QTest::newRow("top") << "/extra" << "unknown field 'extra'";
-        QTest::newRow("export") << "/export/extra" << "unknown field 'extra'";
-        QTest::newRow("checkpoint") << "/checkpoint/extra" << "unknown field 'extra'";
-        QTest::newRow("calibration") << "/calibration/extra" << "unknown field 'extra'";
-        QTest::newRow("algorithms") << "/algorithms/extra" << "unknown field 'extra'";
-        QTest::newRow("scheme") << "/scheme/extra" << "unknown scheme field 'extra'";
-        QTest::newRow("rule") << "/rules/0/extra" << "unknown field 'extra'";
+        QTest::newRow("top") << "/extra"
+                             << "unknown field 'extra'";
+        QTest::newRow("export") << "/export/extra"
+                                << "unknown field 'extra'";
+        QTest::newRow("checkpoint") << "/checkpoint/extra"
+                                    << "unknown field 'extra'";
+        QTest::newRow("calibration") << "/calibration/extra"
+                                     << "unknown field 'extra'";
+        QTest::newRow("algorithms") << "/algorithms/extra"
+                                    << "unknown field 'extra'";
+        QTest::newRow("scheme") << "/scheme/extra"
+                                << "unknown scheme field 'extra'";
+        QTest::newRow("rule") << "/rules/0/extra"
+                              << "unknown field 'extra'";
     }
 
     void unknownAndMissingFieldsAreErrors()
