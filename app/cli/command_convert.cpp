@@ -2,8 +2,8 @@
 #include "algorithm_options.h"
 #include "arguments.h"
 #include "commands.h"
-#include "export_output.h"
 #include "error.h"
+#include "export_output.h"
 #include "io/checkpoint.h"
 #include "jobs/conversion_job.h"
 #include "jobs/conversion_plan.h"
@@ -11,6 +11,7 @@
 #include "keep_options.h"
 #include "model/module_tree.h"
 #include "project/project.h"
+#include "project/project_conversion.h"
 #include "quant/calibrated_tensors.h"
 #include "quant/quant_scheme.h"
 #include "runtime/calibrated_export.h"
@@ -166,24 +167,32 @@ std::string convertUsage()
           "  --spill-dir DIR      where hidden states beyond it go\n";
 }
 
-// How the output is written: --nxd-keep-shape, --hdf5-gzip, --max-shard-size, --memory-budget
-// and --workers.
-void setWriteOptions(const Arguments& args, ConversionOptions& options)
+// How the output is written (--nxd-keep-shape, --hdf5-gzip, --hdf5-original, --max-shard-size),
+// into the project's export target.
+void setOutputOptions(const Arguments& args, ProjectExport& output)
 {
     if (args.values.count("--nxd-keep-shape")) {
         const std::string shape = args.value("--nxd-keep-shape");
         if (shape != "flat" && shape != "model" && shape != "draft")
             throw UsageError("--nxd-keep-shape: '" + shape + "'; shapes: flat, model, draft");
-        options.nxdKeepShape = shape == "flat" ? 0 : shape == "model" ? 1 : 2;
+        output.nxdKeepShape = shape == "flat" ? 0 : shape == "model" ? 1 : 2;
     }
     if (args.values.count("--hdf5-gzip")) {
         const std::string level = args.value("--hdf5-gzip");
         if (level.size() != 1 || level[0] < '0' || level[0] > '9')
             throw UsageError("--hdf5-gzip: '" + level + "' is not a gzip level (0 to 9)");
-        options.hdf5Gzip = level[0] - '0';
+        output.hdf5Gzip = level[0] - '0';
     }
+    output.hdf5IncludeOriginal = args.has("--hdf5-original");
     if (args.values.count("--max-shard-size"))
-        options.maxShardBytes = parseByteSize(args.value("--max-shard-size"));
+        output.maxShardBytes = parseByteSize(args.value("--max-shard-size"));
+}
+
+// What the conversion may use, which changes no byte of it: --memory-budget, --workers,
+// --max-memory and --spill-dir.
+void setResourceOptions(const Arguments& args, ProjectConversion& conversion)
+{
+    ConversionOptions& options = conversion.options;
     if (args.values.count("--memory-budget"))
         options.memoryBudgetBytes = parseByteSize(args.value("--memory-budget"));
     if (args.values.count("--workers")) {
@@ -195,33 +204,17 @@ void setWriteOptions(const Arguments& args, ConversionOptions& options)
         if (options.workers < 1 || options.workers > 256)
             throw UsageError("--workers: '" + args.value("--workers") + "' is not a number of workers (1 to 256)");
     }
-}
-
-// The keep rules (into `rules`) resolved for the format, into `options`; returns the warnings.
-std::vector<std::string> setSelection(const Arguments& args, const Checkpoint& checkpoint, const ModuleTree& tree,
-    const QuantScheme& scheme, ConversionOptions& options, std::vector<SelectionRule>& rules)
-{
-    std::vector<std::string> warnings;
-    rules = keepRulesFromArguments(args, checkpoint, tree, scheme);
-    const SelectionResult selection = resolveSelection(tree, rules,
-        options.format == ExportFormat::CompressedTensors ? KeepTarget::CompressedTensors : KeepTarget::Nxd);
-    for (const auto& w : selection.warnings)
-        warnings.push_back(w.message);
-    const std::set<int> kept = selection.kept();
-    addSelectedModules(tree, selection, options.keptModules, options.moduleSchemes);
-    // The patterns as written when they are all NxD partial names (NxD matches them again at
-    // load time), otherwise the compact partial names of the kept modules.
-    options.modulesToNotConvert = nxdKeepNames(tree, kept, rules);
-    if (tree.quantizable().empty() && options.format != ExportFormat::NxdFp8Rescale)
-        warnings.push_back("no Linear weights found: every tensor is copied unchanged");
-    return warnings;
+    if (!args.value("--max-memory").empty())
+        conversion.calibration.maxMemory = qs::parseByteSize(args.value("--max-memory"), "--max-memory");
+    conversion.calibration.spillDirectory = args.value("--spill-dir");
 }
 
 // Calibration options that do not fit the format or the rest, refused before anything loads.
 void checkCalibration(const Arguments& args, ExportFormat format, const AlgorithmSettings& a, bool calibrating)
 {
     if (calibrating && args.value("--calibration-data").empty())
-        throw UsageError(std::string(a.needsData() ? "SpinQuant, SmoothQuant, AWQ and GPTQ" : "static activation scales")
+        throw UsageError(
+            std::string(a.needsData() ? "SpinQuant, SmoothQuant, AWQ and GPTQ" : "static activation scales")
             + " calibrate on data: give --calibration-data FILE");
     if (!calibrating && !args.value("--calibration-data").empty())
         throw UsageError(
@@ -236,49 +229,25 @@ void checkCalibration(const Arguments& args, ExportFormat format, const Algorith
                          "drop --gptq");
 }
 
-ExportCalibrationRequest calibrationRequest(
-    const Arguments& args, const ModuleTree& tree, const ConversionOptions& options, const AlgorithmSettings& a)
-{
-    ExportCalibrationRequest r;
-    r.scheme = options.scheme;
-    r.moduleSchemes = options.moduleSchemes;
-    r.algorithms = a;
-    const std::set<int> kept = resolveKeptModules(tree, options.keptModules);
-    for (int m : tree.quantizable()) {
-        if (!kept.count(m))
-            r.quantized.insert(tree.node(m).path);
-    }
-    r.data = args.value("--calibration-data");
-    r.samples = static_cast<int>(args.integer("--calibration-samples", 64, 1, 1 << 20));
-    r.seqLen = static_cast<int>(args.integer("--calibration-seq-len", 512, 1, 1 << 20));
-    if (!args.value("--max-memory").empty())
-        r.maxMemory = qs::parseByteSize(args.value("--max-memory"), "--max-memory");
-    r.spillDirectory = args.value("--spill-dir");
-    r.fmsMoSmoothQuant = options.format == ExportFormat::Aiu;
-    return r;
-}
-
-// --save-project FILE: what this conversion did as a project that `run` (and the GUI) replays.
-void saveProject(const Arguments& args, const Checkpoint& checkpoint, const std::vector<SelectionRule>& rules,
-    const ConversionOptions& options, const AlgorithmSettings& algorithms)
+// The conversion the arguments describe, as a project (what --save-project writes and `run`
+// replays); projectConversion turns it into the export, as it does for the GUI and `run`.
+Project projectFromArguments(const Arguments& args, const Checkpoint& checkpoint, const ModuleTree& tree,
+    const QuantScheme& scheme, const AlgorithmSettings& algorithms, ExportFormat format)
 {
     Project p;
     p.checkpoint = checkpoint.path();
-    p.rules = rules;
-    p.scheme = options.scheme;
+    p.rules = keepRulesFromArguments(args, checkpoint, tree, scheme);
+    p.scheme = scheme;
     p.algorithms = algorithms;
     if (!args.value("--calibration-data").empty())
         p.calibration = ProjectCalibration { args.value("--calibration-data"),
             static_cast<int>(args.integer("--calibration-samples", 64, 1, 1 << 20)),
             static_cast<int>(args.integer("--calibration-seq-len", 512, 1, 1 << 20)) };
-    p.output.format = options.format;
-    p.output.destination = options.destination;
-    p.output.overwrite = options.overwrite;
-    p.output.maxShardBytes = options.maxShardBytes;
-    p.output.nxdKeepShape = options.nxdKeepShape;
-    p.output.hdf5Gzip = options.hdf5Gzip;
-    p.output.hdf5IncludeOriginal = options.hdf5IncludeOriginal;
-    writeProject(args.value("--save-project"), p);
+    p.output.format = format;
+    p.output.destination = args.value("--output");
+    p.output.overwrite = args.has("--force");
+    setOutputOptions(args, p.output);
+    return p;
 }
 
 int runConvert(const std::vector<std::string>& raw)
@@ -323,29 +292,23 @@ int runConvert(const std::vector<std::string>& raw)
     const Checkpoint checkpoint = Checkpoint::open(args.positional.front());
     const ModuleTree tree = ModuleTree::build(checkpoint.tensors(), checkpoint.modelType());
 
-    ConversionOptions options;
-    options.scheme = scheme;
-    options.destination = output;
-    options.format = *format;
-    options.overwrite = args.has("--force");
-    options.hdf5IncludeOriginal = args.has("--hdf5-original");
-    setWriteOptions(args, options);
-
-    std::vector<SelectionRule> rules;
-    const std::vector<std::string> warnings = setSelection(args, checkpoint, tree, scheme, options, rules);
+    const Project project = projectFromArguments(args, checkpoint, tree, scheme, algorithms, *format);
+    ProjectConversion conversion = projectConversion(project, tree);
+    setResourceOptions(args, conversion);
+    const std::vector<std::string>& warnings = conversion.warnings;
     for (const auto& w : warnings)
         std::fprintf(stderr, "warning: %s\n", w.c_str());
 
     TerminalProgress progress;
     const CalibratedExport result
-        = exportWithAlgorithms(checkpoint, tree, options, calibrationRequest(args, tree, options, algorithms), progress);
+        = exportWithAlgorithms(checkpoint, tree, conversion.options, conversion.calibration, progress);
     const ConversionReport& report = result.conversion;
     progress.finish();
     for (const auto& stale : report.removedStaleStaging)
         std::fprintf(stderr, "note: removed %s, left by a conversion that was killed\n", stale.string().c_str());
 
     if (!args.value("--save-project").empty())
-        saveProject(args, checkpoint, rules, options, algorithms);
+        writeProject(args.value("--save-project"), project);
     printExportResult(checkpoint, result, scheme, warnings, args.has("--json"));
     return 0;
 }

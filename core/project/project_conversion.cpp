@@ -36,6 +36,8 @@ ProjectConversion projectConversion(const Project& project, const ModuleTree& tr
     const SelectionResult selection = resolveSelection(tree, project.rules, keepTargetFor(project.output.format));
     for (const auto& w : selection.warnings)
         out.warnings.push_back(w.message);
+    if (tree.quantizable().empty() && project.output.format != ExportFormat::NxdFp8Rescale)
+        out.warnings.push_back("no Linear weights found: every tensor is copied unchanged");
 
     ConversionOptions& o = out.options;
     o.format = project.output.format;
@@ -54,29 +56,27 @@ ProjectConversion projectConversion(const Project& project, const ModuleTree& tr
 
     ExportCalibrationRequest& r = out.calibration;
     r.algorithms = project.algorithms; // rotations need no data
+    r.scheme = o.scheme;
+    r.moduleSchemes = o.moduleSchemes;
+    r.fmsMoSmoothQuant = o.format == ExportFormat::Aiu;
+    const std::set<int> resolved = resolveKeptModules(tree, o.keptModules);
+    for (int m : tree.quantizable()) {
+        if (!resolved.count(m))
+            r.quantized.insert(tree.node(m).path);
+    }
     // The data is used only by what measures on it: the algorithms or static activation scales.
     const bool calibrates = project.algorithms.needsData() || isStaticActivations(project.scheme.activations)
         || std::any_of(o.moduleSchemes.begin(), o.moduleSchemes.end(),
             [](const auto& m) { return isStaticActivations(m.second.activations); });
     if (calibrates && !project.calibration)
         throw UsageError(
-            std::string(project.algorithms.needsData() ? "the project's algorithms (SmoothQuant, AWQ, GPTQ, "
-                                                         "SpinQuant) calibrate on data"
-                                                       : "the project's static activation scales are "
-                                                         "measured on data")
-            + ", but it names no calibration data");
+            std::string(project.algorithms.needsData() ? "SmoothQuant, AWQ, GPTQ and SpinQuant calibrate on data"
+                                                       : "static activation scales are measured on data")
+            + ", but no calibration data is given");
     if (project.calibration && calibrates) {
         r.data = project.calibration->data;
         r.samples = project.calibration->samples;
         r.seqLen = project.calibration->seqLen;
-        r.scheme = o.scheme;
-        r.moduleSchemes = o.moduleSchemes;
-        r.fmsMoSmoothQuant = o.format == ExportFormat::Aiu;
-        const std::set<int> resolved = resolveKeptModules(tree, o.keptModules);
-        for (int m : tree.quantizable()) {
-            if (!resolved.count(m))
-                r.quantized.insert(tree.node(m).path);
-        }
     }
     return out;
 }

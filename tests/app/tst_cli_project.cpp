@@ -111,7 +111,7 @@ private Q_SLOTS:
         r = run({ QStringLiteral("run"), path(QStringLiteral("gptq.qsproj")), QStringLiteral("-o"),
             path(QStringLiteral("never")) });
         QCOMPARE(r.exitCode, 2);
-        QVERIFY2(r.err.contains(QStringLiteral("names no calibration data")), qPrintable(r.err));
+        QVERIFY2(r.err.contains(QStringLiteral("no calibration data is given")), qPrintable(r.err));
         QVERIFY(!QFile::exists(path(QStringLiteral("never"))));
     }
 };
